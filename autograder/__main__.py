@@ -1,0 +1,24 @@
+"""``python -m autograder VERB ...``: one module per verb, imported lazily."""
+import importlib
+import sys
+
+VERBS = {
+    "build": "autograder.build",   # otter assign for every master
+    "check": "autograder.check",   # grade built solutions and blank notebooks
+    "grade": "autograder.grade",   # Docker-free parallel batch grading
+    "demo": "autograder.demo",     # the main job: build, run, grade, report
+    "bench": "autograder.bench",   # speed figures into build/bench.json
+}
+
+
+def main(argv=None):
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] not in VERBS:
+        print("usage: python -m autograder {%s} [options]" % "|".join(VERBS), file=sys.stderr)
+        return 2
+    module = importlib.import_module(VERBS[argv[0]])
+    return module.main(argv[1:]) or 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

