@@ -1,0 +1,220 @@
+"""GPU-aware feature extraction and training loops (notebooks 03 and 04).
+
+Device logic lives in :func:`get_device` and :func:`autocast`; loops take a
+``device`` and only the batch-moving code calls ``.to(device)``. On CUDA the
+loops use mixed precision (bf16 where supported, else fp16 with a gradient
+scaler), channels_last, pinned memory and non-blocking copies; on the CPU they
+run in fp32 and are deterministic for a given ``seed``.
+"""
+from __future__ import annotations
+
+import copy
+import time
+from contextlib import nullcontext
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+from tqdm.auto import tqdm
+
+from . import cache, data
+
+
+def get_device(prefer: str | None = None) -> torch.device:
+    """The best device here: cuda, then mps, then cpu (or ``prefer`` when given)."""
+    if prefer:
+        return torch.device(prefer)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def amp_dtype(device: torch.device):
+    """bf16 on CUDA cards that support it, else fp16 on CUDA; None (fp32) elsewhere."""
+    if device.type != "cuda":
+        return None
+    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+
+
+def autocast(device: torch.device):
+    """Mixed precision on CUDA, a no-op context on the CPU and MPS."""
+    dtype = amp_dtype(device)
+    return torch.autocast("cuda", dtype=dtype) if dtype is not None else nullcontext()
+
+
+def to_device(x: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """Move a batch: non-blocking, and channels_last for images on CUDA."""
+    if device.type == "cuda" and x.dim() == 4:
+        return x.to(device, non_blocking=True, memory_format=torch.channels_last)
+    return x.to(device, non_blocking=device.type == "cuda")
+
+
+def prepare_model(model: nn.Module, device: torch.device) -> nn.Module:
+    """Put a model on ``device`` (channels_last on CUDA)."""
+    model = model.to(device)
+    return model.to(memory_format=torch.channels_last) if device.type == "cuda" else model
+
+
+def make_loader(dataset, batch_size=64, shuffle=False, device=None, seed=0, num_workers=0) -> DataLoader:
+    """A DataLoader with pinned memory on CUDA and a seeded shuffle."""
+    device = device or get_device()
+    generator = torch.Generator().manual_seed(seed) if shuffle else None
+    return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, generator=generator,
+                      num_workers=num_workers, pin_memory=device.type == "cuda",
+                      persistent_workers=num_workers > 0)
+
+
+def feature_loaders(X, y, batch_size=64, shuffle=True, seed=0, device=None) -> DataLoader:
+    """A loader over cached features ``X`` (n, d) and labels ``y`` (n,)."""
+    return make_loader(TensorDataset(torch.as_tensor(X), torch.as_tensor(y)), batch_size, shuffle, device, seed)
+
+
+# ------------------------------------------------------------ feature extraction
+
+@torch.inference_mode()
+def compute_features(backbone, loader, stage="pooled", device=None, progress=True):
+    """Φ(x) for every batch of ``loader`` -> (X float32 (n, d), y int64 (n,)) on the CPU."""
+    device = device or get_device()
+    model = prepare_model(backbone.model.eval(), device)
+    feats, labels = [], []
+    for x, y in tqdm(loader, desc=f"features {backbone.name}:{stage}", disable=not progress, leave=False):
+        with autocast(device):
+            f = backbone.features(to_device(x, device), stage)
+        feats.append(f.float().cpu())
+        labels.append(y)
+    return torch.cat(feats), torch.cat(labels).long()
+
+
+def extract_features(backbone, split="trainval", stage="pooled", root=None, batch_size=64,
+                     device=None, use_cache=True, progress=True, num_workers=0):
+    """Features of a pets split through ``backbone``, cached on disk (notebook 03).
+
+    Returns ``X``: float32 tensor (n, d) and ``y``: int64 tensor (n,), 0 = cat, 1 = dog.
+    The cache key covers the backbone, its weights, the stage, the transform
+    and the content of the images, so a changed input is never served stale.
+    """
+    ds = data.pets_dataset(split, transform=backbone.transform, root=root, draft=DRAFT)
+    key = cache.key("features-v1", backbone.name, backbone.meta["weights"], stage,
+                    repr(backbone.transform), ds.draft, data.content_hash(ds))
+
+    def compute():
+        loader = make_loader(ds, batch_size, device=device, num_workers=num_workers)
+        X, y = compute_features(backbone, loader, stage, device, progress)
+        return {"X": X, "y": y}
+
+    out = cache.load_or_compute("features", key, compute) if use_cache else compute()
+    return out["X"], out["y"]
+
+
+# Big JPEGs are decoded at a reduced scale that stays at least twice the 224-pixel
+# crop in both sides, so the resize that follows sees the same detail.
+DRAFT = 448
+
+
+# ----------------------------------------------------------------- training
+
+def _freeze_bn_of_frozen(model: nn.Module):
+    """Batch-norm layers whose parameters are frozen keep their ImageNet statistics."""
+    for m in model.modules():
+        if isinstance(m, nn.modules.batchnorm._BatchNorm):
+            params = list(m.parameters())
+            if params and not any(p.requires_grad for p in params):
+                m.eval()
+
+
+def train_one_epoch(model, loader, loss_fn, optimizer, device, scaler=None, progress=True):
+    """One pass over ``loader``; returns (mean loss, accuracy)."""
+    model.train()
+    _freeze_bn_of_frozen(model)
+    total_loss, correct, n = 0.0, 0, 0
+    for x, y in tqdm(loader, desc="train", disable=not progress, leave=False):
+        x, y = to_device(x, device), to_device(y, device)
+        with autocast(device):
+            logits = model(x)
+            loss = loss_fn(logits, y)
+        optimizer.zero_grad(set_to_none=True)
+        if scaler is not None:
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
+        else:
+            loss.backward()
+            optimizer.step()
+        total_loss += loss.item() * len(y)
+        correct += (logits.argmax(1) == y).sum().item()
+        n += len(y)
+    return total_loss / n, correct / n
+
+
+@torch.inference_mode()
+def evaluate(model, loader, loss_fn=None, device=None):
+    """(mean loss, accuracy) of ``model`` on ``loader``, without gradients."""
+    device = device or next(model.parameters()).device
+    loss_fn = loss_fn or nn.CrossEntropyLoss()
+    model.eval()
+    total_loss, correct, n = 0.0, 0, 0
+    for x, y in loader:
+        x, y = to_device(x, device), to_device(y, device)
+        with autocast(device):
+            logits = model(x)
+        total_loss += loss_fn(logits.float(), y).item() * len(y)
+        correct += (logits.argmax(1) == y).sum().item()
+        n += len(y)
+    return total_loss / n, correct / n
+
+
+@torch.inference_mode()
+def predict(model, loader, device=None):
+    """Class probabilities (n, classes) and labels (n,) on the CPU."""
+    device = device or next(model.parameters()).device
+    model.eval()
+    probs, labels = [], []
+    for x, y in loader:
+        with autocast(device):
+            probs.append(model(to_device(x, device)).float().softmax(1).cpu())
+        labels.append(y)
+    return torch.cat(probs), torch.cat(labels)
+
+
+def fit(model, train_loader, val_loader=None, num_epochs=10, lr=1e-3, optimizer=None, device=None,
+        patience=None, weight_decay=0.0, seed=0, checkpoint=None, progress=True, loss_fn=None):
+    """Train ``model`` (a linear head on features, or a backbone to fine-tune).
+
+    Keeps a ``history`` dict of per-epoch train/val loss and accuracy, restores
+    the best epoch's weights (by validation accuracy) at the end, saves them to
+    ``checkpoint`` if a path is given, and stops early after ``patience`` epochs
+    without improvement. Only parameters with ``requires_grad`` are trained.
+    """
+    torch.manual_seed(seed)
+    device = device or get_device()
+    model = prepare_model(model, device)
+    loss_fn = loss_fn or nn.CrossEntropyLoss()
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = optimizer or torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
+    scaler = torch.amp.GradScaler("cuda") if amp_dtype(device) == torch.float16 else None
+    history = {k: [] for k in ("train_loss", "train_acc", "val_loss", "val_acc", "seconds")}
+    best, best_state, since_best = -1.0, None, 0
+    bar = tqdm(range(num_epochs), desc="epochs", disable=not progress)
+    for epoch in bar:
+        start = time.perf_counter()
+        train_loss, train_acc = train_one_epoch(model, train_loader, loss_fn, optimizer, device, scaler, progress)
+        val_loss, val_acc = evaluate(model, val_loader, loss_fn, device) if val_loader else (train_loss, train_acc)
+        for k, v in zip(history, (train_loss, train_acc, val_loss, val_acc, time.perf_counter() - start)):
+            history[k].append(v)
+        bar.set_postfix(loss=f"{train_loss:.3f}", val_acc=f"{val_acc:.3f}")
+        if val_acc > best:
+            best, since_best = val_acc, 0
+            best_state = copy.deepcopy(model.state_dict())
+            history["best_epoch"] = epoch
+        else:
+            since_best += 1
+            if patience is not None and since_best >= patience:
+                break
+    history["best_val_acc"] = best
+    if best_state is not None:
+        model.load_state_dict(best_state)
+        if checkpoint:
+            torch.save(best_state, checkpoint)
+    return history
