@@ -1,0 +1,179 @@
+"""``python -m autograder build``: run otter assign on every ``solutions/*.ipynb``.
+
+For each master ``solutions/<stem>.ipynb`` it writes
+
+* ``notebooks/<stem>.ipynb``: the student notebook (committed; no outputs, no
+  solutions, no hidden tests), byte-for-byte reproducible;
+* ``notebooks/tests/<question>.py``: the public tests, shared by all notebooks
+  (question names must therefore be unique across masters);
+* ``autograder/dist/<stem>.zip``: otter's autograder zip (not committed);
+* ``autograder/dist/<stem>-solution.ipynb``: the solution notebook as otter
+  writes it (what ``check`` grades to prove the zip gives full marks).
+
+Each master is assigned in a fresh temp dir that mirrors the repo layout, with
+clean copies of the files its config names (``../utils`` without
+``__pycache__``), so a build never depends on, or writes into, the working tree
+until the results are copied over.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+import nbformat
+import yaml
+
+from . import DIST, NOTEBOOKS, REPO, SOLUTIONS
+
+IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", ".ipynb_checkpoints")
+
+
+def masters() -> list[Path]:
+    """Every assignment master, sorted by name (so 03/04 are picked up automatically)."""
+    return sorted(SOLUTIONS.glob("*.ipynb"))
+
+
+def assignment_config(master: Path) -> dict:
+    """The YAML of the master's raw ``# ASSIGNMENT CONFIG`` cell."""
+    nb = nbformat.read(str(master), as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type == "raw" and cell.source.lstrip().startswith("# ASSIGNMENT CONFIG"):
+            return yaml.safe_load(cell.source) or {}
+    raise ValueError(f"{master}: no raw '# ASSIGNMENT CONFIG' cell")
+
+
+def _stage(master: Path, root: Path) -> Path:
+    """Copy the master and the paths its config names into ``root`` (same layout as the repo)."""
+    config = assignment_config(master)
+    needed = list(config.get("files") or []) + list(config.get("autograder_files") or [])
+    for key in ("requirements", "environment"):
+        if isinstance(config.get(key), str):
+            needed.append(config[key])
+    staged = root / master.relative_to(REPO)
+    staged.parent.mkdir(parents=True)
+    shutil.copy2(master, staged)
+    for rel in needed:
+        src = (master.parent / rel).resolve()
+        dst = (staged.parent / rel).resolve()
+        if not src.is_relative_to(REPO):
+            raise ValueError(f"{master.name}: '{rel}' points outside the repo")
+        if src.is_dir():
+            shutil.copytree(src, dst, ignore=IGNORE, dirs_exist_ok=True)
+        else:
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dst)
+    return staged
+
+
+def _run_otter_assign(master: Path, result: Path, run_tests: bool) -> None:
+    from otter.assign import main as assign
+
+    assign(str(master), str(result), no_pdfs=True, no_run_tests=not run_tests)
+
+
+def normalize(nb_path: Path, prefix: str) -> None:
+    """Make a notebook otter wrote reproducible: deterministic cell ids, no outputs.
+
+    Cells copied from the master keep their ids; cells otter creates (check
+    cells) get random uuids, replaced by a hash of the notebook name, their
+    position and their source.
+    """
+    nb = nbformat.read(str(nb_path), as_version=4)
+    seen: set[str] = set()
+    for i, cell in enumerate(nb.cells):
+        cid = cell.get("id")
+        if not cid or not cid.startswith(prefix) or cid in seen:
+            digest = hashlib.sha1(f"{nb_path.stem}/{i}/{cell.source}".encode()).hexdigest()[:8]
+            cid = f"{prefix}-otter-{digest}"
+        cell["id"] = cid
+        seen.add(cid)
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
+    nbformat.write(nb, str(nb_path))
+
+
+def build_one(master: Path, out: Path, dist: Path, run_tests: bool = False) -> list[str]:
+    """Assign one master; write its student notebook and public tests under ``out``,
+    its zip and solution notebook under ``dist``. Returns the public test names."""
+    stem = master.stem
+    with tempfile.TemporaryDirectory(prefix=f"assign-{stem}-") as tmp:
+        staged = _stage(master, Path(tmp) / "src")
+        result = Path(tmp) / "result"
+        _run_otter_assign(staged, result, run_tests)
+        student, autograder = result / "student", result / "autograder"
+        prefix = _id_prefix(master)
+        normalize(student / master.name, prefix)
+        normalize(autograder / master.name, prefix)
+
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "tests").mkdir(exist_ok=True)
+        shutil.copy2(student / master.name, out / master.name)
+        names = []
+        for test in sorted((student / "tests").glob("*.py")):
+            shutil.copy2(test, out / "tests" / test.name)
+            names.append(test.stem)
+
+        dist.mkdir(parents=True, exist_ok=True)
+        (zip_path,) = autograder.glob(f"{stem}-autograder_*.zip")
+        shutil.copy2(zip_path, dist / f"{stem}.zip")
+        shutil.copy2(autograder / master.name, dist / f"{stem}-solution.ipynb")
+    return names
+
+
+def _id_prefix(master: Path) -> str:
+    """The id prefix the master's own cells share (e.g. ``nb01``), else one made from its stem."""
+    nb = nbformat.read(str(master), as_version=4)
+    ids = [c.get("id", "") for c in nb.cells]
+    first = ids[0].split("-")[0] if ids and ids[0] else ""
+    if first and all(i.startswith(first + "-") for i in ids):
+        return first
+    return "c" + hashlib.sha1(master.stem.encode()).hexdigest()[:6]
+
+
+def build(stems=None, out: Path = NOTEBOOKS, dist: Path = DIST, run_tests: bool = False) -> dict[str, list[str]]:
+    """Build every master (or those in ``stems``). Returns ``{stem: [public test names]}``.
+
+    A full build also removes public tests in ``out/tests`` that no master owns any more.
+    Raises ``ValueError`` when two masters define the same question name.
+    """
+    chosen = [m for m in masters() if stems is None or m.stem in stems]
+    if stems is not None and len(chosen) != len(set(stems)):
+        missing = set(stems) - {m.stem for m in chosen}
+        raise ValueError(f"no master named {sorted(missing)} in {SOLUTIONS}")
+    owners: dict[str, str] = {}
+    built = {}
+    for master in chosen:
+        print(f"otter assign {master.relative_to(REPO)}", flush=True)
+        built[master.stem] = build_one(master, out, dist, run_tests)
+        for name in built[master.stem]:
+            if name in owners:
+                raise ValueError(f"question '{name}' is defined in both {owners[name]} and {master.stem}: "
+                                 "question names must be unique across notebooks (tests share notebooks/tests/)")
+            owners[name] = master.stem
+    if stems is None:
+        for stale in (out / "tests").glob("*.py"):
+            if stale.stem not in owners:
+                stale.unlink()
+    return built
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m autograder build", description=__doc__.splitlines()[0])
+    parser.add_argument("stems", nargs="*", help="masters to build (default: every solutions/*.ipynb)")
+    parser.add_argument("--out", type=Path, default=NOTEBOOKS, help="where student notebooks go")
+    parser.add_argument("--dist", type=Path, default=DIST, help="where zips and solution notebooks go")
+    parser.add_argument("--run-tests", action="store_true",
+                        help="let otter assign also grade each solution (check does this too)")
+    args = parser.parse_args(argv)
+    built = build(args.stems or None, args.out, args.dist, args.run_tests)
+    for stem, names in built.items():
+        print(f"built {stem}: {len(names)} questions ({', '.join(names)})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

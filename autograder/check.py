@@ -1,0 +1,113 @@
+"""``python -m autograder check``: prove each autograder zip grades correctly.
+
+For every built notebook it grades, with the real zip and otter's own grading
+code (``otter.api.grade_submission``, what ``otter run`` calls):
+
+* the solution notebook otter wrote (``autograder/dist/<stem>-solution.ipynb``):
+  must score full points;
+* the untouched student notebook (``notebooks/<stem>.ipynb``): every question
+  must score 0 (the stubs only raise ``NotImplementedError``).
+
+It prints one table and exits non-zero on any failure. It builds first when a
+zip is missing or older than its master. ``time_grade_one(stem)`` is the timing
+``make bench`` records as ``grade_seconds.<stem>``.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from contextlib import redirect_stderr
+from pathlib import Path
+
+from . import DIST, NOTEBOOKS, SOLUTIONS
+from .build import build, masters
+
+
+def zip_path(stem: str) -> Path:
+    return DIST / f"{stem}.zip"
+
+
+def solution_path(stem: str) -> Path:
+    return DIST / f"{stem}-solution.ipynb"
+
+
+def ensure_built(stems) -> None:
+    """Build the masters whose zip is missing or older than the master."""
+    stale = [s for s in stems
+             if not zip_path(s).exists()
+             or zip_path(s).stat().st_mtime < (SOLUTIONS / f"{s}.ipynb").stat().st_mtime]
+    if stale:
+        build(stale)
+
+
+def grade(notebook: Path, stem: str):
+    """Grade one notebook with ``<stem>``'s zip; returns otter's ``GradingResults``."""
+    from otter.api import grade_submission
+
+    with open(os.devnull, "w") as devnull, redirect_stderr(devnull):
+        return grade_submission(str(notebook), str(zip_path(stem)), quiet=True)
+
+
+def question_scores(results) -> dict[str, tuple[float, float]]:
+    """``{question: (score, possible)}`` from otter's results."""
+    return {name: (r.score, r.possible) for name, r in sorted(results.results.items())}
+
+
+def time_grade_one(stem: str) -> float:
+    """Seconds to grade the built solution of ``stem`` once with its zip (for ``make bench``)."""
+    ensure_built([stem])
+    start = time.perf_counter()
+    grade(solution_path(stem), stem)
+    return time.perf_counter() - start
+
+
+def check_one(stem: str) -> list[dict]:
+    """Grade the solution and the untouched student notebook; one row per question."""
+    start = time.perf_counter()
+    solved = question_scores(grade(solution_path(stem), stem))
+    seconds = time.perf_counter() - start
+    blank = question_scores(grade(NOTEBOOKS / f"{stem}.ipynb", stem))
+    rows = []
+    for name in sorted(set(solved) | set(blank)):
+        score, possible = solved.get(name, (0.0, 0.0))
+        blank_score = blank.get(name, (None, None))[0]
+        ok = possible > 0 and score == possible and blank_score == 0
+        rows.append({"notebook": stem, "question": name, "solution": score, "possible": possible,
+                     "untouched": blank_score, "ok": ok, "seconds": seconds})
+    if not rows:
+        rows.append({"notebook": stem, "question": "(none)", "solution": 0, "possible": 0,
+                     "untouched": None, "ok": False, "seconds": seconds})
+    return rows
+
+
+def format_table(rows: list[dict]) -> str:
+    header = f"{'notebook':<32} {'question':<14} {'solution':>9} {'untouched':>9}  {'grade s':>7}  ok"
+    lines = [header, "-" * len(header)]
+    for r in rows:
+        untouched = "-" if r["untouched"] is None else f"{r['untouched']:g}"
+        lines.append(f"{r['notebook']:<32} {r['question']:<14} {r['solution']:>4g}/{r['possible']:<4g} "
+                     f"{untouched:>9}  {r['seconds']:>7.1f}  {'yes' if r['ok'] else 'NO'}")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m autograder check", description=__doc__.splitlines()[0])
+    parser.add_argument("stems", nargs="*", help="notebooks to check (default: every master)")
+    args = parser.parse_args(argv)
+    stems = args.stems or [m.stem for m in masters()]
+    ensure_built(stems)
+    rows = [row for stem in stems for row in check_one(stem)]
+    print(format_table(rows))
+    failed = [f"{r['notebook']}:{r['question']}" for r in rows if not r["ok"]]
+    if failed:
+        print(f"\nFAILED: {', '.join(failed)} (solutions must score full points, untouched notebooks 0)",
+              file=sys.stderr)
+        return 1
+    print(f"\nOK: {len(stems)} notebooks, {len(rows)} questions")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,28 @@
+from otter.test_files import test_case
+
+OK_FORMAT = False
+
+name = "edges_conv"
+points = 3
+
+@test_case(points=None, hidden=False)
+def test_conv_note_example(conv2d_valid):
+    import numpy as np
+    image = np.zeros((6, 6))
+    image[:, :3] = 10
+    kernel = np.array([[1, 0, -1]] * 3)
+    R = np.asarray(conv2d_valid(image, kernel))
+    expected = np.array([[0, 30, 30, 0]] * 4)
+    assert R.shape == (4, 4), f"conv2d_valid: got shape {R.shape}, expected (4, 4): 'valid' keeps only positions where the 3×3 kernel fits"
+    assert not np.allclose(R, -expected), "conv2d_valid: you got -30 where the note has 30: you flipped the kernel. The note (like DL libraries) calls cross-correlation 'convolution': slide the kernel as it is"
+    assert np.allclose(R, expected), f"conv2d_valid: the note's example should give 30s in the middle columns, got\n{R}"
+
+@test_case(points=None, hidden=False)
+def test_conv_matches_scipy(conv2d_valid):
+    import numpy as np
+    from scipy.signal import correlate2d
+    rng = np.random.default_rng(0)
+    image, kernel = (rng.normal(size=(7, 7)), rng.normal(size=(3, 3)))
+    R = np.asarray(conv2d_valid(image, kernel))
+    assert np.allclose(R, correlate2d(image, kernel, mode='valid')), "conv2d_valid: differs from scipy.signal.correlate2d(image, kernel, mode='valid') on a random input"
+

@@ -1,0 +1,22 @@
+from otter.test_files import test_case
+
+OK_FORMAT = False
+
+name = "edges_grad"
+points = 3
+
+@test_case(points=None, hidden=False)
+def test_grad_numerical(logistic_grad):
+    import numpy as np
+    rng = np.random.default_rng(0)
+    X = np.hstack([np.ones((20, 1)), rng.normal(size=(20, 3))])
+    Y, w = (rng.choice([-1, 1], size=20), rng.normal(size=4))
+    loss = lambda v: np.mean(np.logaddexp(0, -Y * (X @ v)))
+    eps = 1e-06
+    numeric = np.array([(loss(w + eps * e) - loss(w - eps * e)) / (2 * eps) for e in np.eye(4)])
+    g = np.asarray(logistic_grad(w, X, Y), dtype=float)
+    assert g.shape == (4,), f'logistic_grad: got shape {g.shape}, expected (4,) like w'
+    assert not np.allclose(g, 20 * numeric, atol=1e-05), 'logistic_grad: your gradient is n = 20 times too large: did you forget the 1/n of the mean?'
+    assert not np.allclose(g, -numeric, atol=1e-05), 'logistic_grad: your gradient has the wrong sign (it points downhill)'
+    assert np.allclose(g, numeric, atol=1e-05), f'logistic_grad: differs from the numerical gradient (central differences)\n{g}\nvs\n{numeric}'
+

@@ -1,0 +1,24 @@
+from otter.test_files import test_case
+
+OK_FORMAT = False
+
+name = "ols_predict"
+points = 2
+
+@test_case(points=None, hidden=False)
+def test_predict_labels(predict):
+    import numpy as np
+    Phi = np.array([[2.0, 0.0], [-1.0, 0.5], [0.0, -3.0]])
+    w = np.array([0.5, 1.0, 1.0])
+    Y_hat = np.asarray(predict(Phi, w))
+    assert Y_hat.shape == (3,), f'predict: got shape {Y_hat.shape}, expected (3,): one label per row of Phi'
+    assert set(np.unique(Y_hat)) <= {-1, 1}, f'predict: labels must be +1 or -1, got {np.unique(Y_hat)}'
+    assert list(Y_hat) == [1, 1, -1], f'predict: got {list(Y_hat)}, expected [1, 1, -1]: the score is w[0] + Phi @ w[1:] (use add_bias)'
+
+@test_case(points=None, hidden=False)
+def test_accuracy(accuracy):
+    import numpy as np
+    acc = accuracy(np.array([1, -1, 1, 1]), np.array([1, 1, 1, -1]))
+    assert np.isscalar(acc) or np.ndim(acc) == 0, 'accuracy: return one number'
+    assert abs(float(acc) - 0.5) < 1e-12, f'accuracy: got {acc}, expected 0.5: the FRACTION of correct labels'
+
