@@ -1,0 +1,83 @@
+"""Helpers for the notebook tests (test_notebook01/02, test_check): run, fill and mutate built notebooks."""
+import os
+import time
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+
+REPO = Path(__file__).resolve().parent.parent
+NOTEBOOKS = REPO / "notebooks"
+
+
+def execute(nb, cwd=NOTEBOOKS, skip_ignored=False, timeout=600):
+    """Run a notebook with nbclient in ``cwd`` (the student's place: notebooks/); returns (nb, seconds).
+
+    ``skip_ignored`` drops cells tagged ``otter_ignore`` first, as the grader does.
+    Raises ``nbclient.exceptions.CellExecutionError`` on the first failing cell.
+    """
+    nb = nbformat.from_dict(nb)
+    if skip_ignored:
+        nb.cells = [c for c in nb.cells if "otter_ignore" not in c.metadata.get("tags", [])]
+    start = time.perf_counter()
+    NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(cwd)}}).execute()
+    return nb, time.perf_counter() - start
+
+
+def outputs_text(nb) -> str:
+    """Every stream and text/plain output of a notebook, joined."""
+    parts = []
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            if out.output_type == "stream":
+                parts.append(out.text)
+            elif "data" in out:
+                parts.append(out.data.get("text/plain", ""))
+            elif out.output_type == "error":
+                parts.append(f"{out.ename}: {out.evalue}")
+    return "\n".join(parts)
+
+
+def fill_answers(student, solution):
+    """The student notebook with every answer cell replaced by the solution's cell of the same id."""
+    by_id = {c.id: c for c in solution.cells}
+    filled = nbformat.from_dict(student)
+    for cell in filled.cells:
+        if "otter_answer_cell" in cell.metadata.get("tags", []):
+            cell.source = by_id[cell.id].source
+    return filled
+
+
+def mutate(nb, replacements):
+    """A copy of ``nb`` with ``old -> new`` applied in code cells; every ``old`` must occur exactly once."""
+    nb = nbformat.from_dict(nb)
+    for old, new in replacements.items():
+        hits = [c for c in nb.cells if c.cell_type == "code" and old in c.source]
+        assert len(hits) == 1, f"mutation target found {len(hits)} times: {old!r}"
+        hits[0].source = hits[0].source.replace(old, new)
+    return nb
+
+
+def grade_notebook(nb, stem, tmp_path):
+    """Grade ``nb`` with the real zip ``autograder/dist/<stem>.zip``; returns otter's GradingResults."""
+    from autograder import check
+
+    path = Path(tmp_path) / f"{stem}.ipynb"
+    nbformat.write(nb, str(path))
+    return check.grade(path, stem)
+
+
+def messages(results, question) -> str:
+    """All test-case messages of one question (public and hidden)."""
+    return "\n".join(r.message for r in results.results[question].test_case_results)
+
+
+def data_env():
+    """True when the pets data is reachable (tests that execute data cells need it)."""
+    from utils import data
+
+    try:
+        data.find_root()
+        return True
+    except data.DataNotFoundError:
+        return False
