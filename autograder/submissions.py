@@ -18,6 +18,8 @@ OTTER_INTERNALS = {"Checker", "GradingResults", "TestFile", "ExceptionTestFile",
                    "test_case", "init_grading_mode", "PythonRunner", "grade_notebook"}
 FORBIDDEN_STRINGS = ("results.json", "results.pkl", "driver.json", "progress.json", "otter_config",
                      "/autograder", ".OTTER_LOG")
+READ_CALLS = {"open", "read_text", "read_bytes", "listdir", "glob", "rglob", "iterdir", "scandir",
+              "walk", "copy", "copyfile", "copy2", "copytree", "run", "system", "popen", "check_output"}
 WRITE_CALLS = {"open", "write_text", "write_bytes", "remove", "unlink", "rename", "replace",
                "rmtree", "copy", "copyfile", "copy2", "move", "truncate", "chmod", "symlink"}
 
@@ -170,10 +172,12 @@ def _findings(tree, support):
             s = node.value
             if any(f in s for f in FORBIDDEN_STRINGS):
                 yield f"refers to grader files ({s[:60]!r})"
-            elif re.match(r"^(\.{1,2}/)*tests(/|$)", s):
-                yield f"reads the test files ({s[:60]!r})"
         if isinstance(node, ast.Call):
             fname = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
+            if fname in READ_CALLS and any(
+                    isinstance(a, ast.Constant) and isinstance(a.value, str)
+                    and re.match(r"^(\.{1,2}/)*tests(/|$)", a.value) for a in ast.walk(node)):
+                yield f"reads the test files ({ast.unparse(node)[:60]})"
             if fname in WRITE_CALLS:
                 for arg in ast.walk(node):
                     if isinstance(arg, ast.Constant) and isinstance(arg.value, str) and any(
