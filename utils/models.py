@@ -55,7 +55,7 @@ class Backbone:
     transform: object
     meta: dict
     stage_modules: "OrderedDict[str, nn.Module]"
-    head: nn.Module
+    head: nn.Module  # maps pooled features to ImageNet logits
     aliases: dict = field(default_factory=dict)
 
     @property
@@ -66,7 +66,7 @@ class Backbone:
     @property
     def num_features(self) -> int:
         """Length of the pooled feature vector Φ(x)."""
-        return self.head.in_features
+        return next(m for m in self.head.modules() if isinstance(m, nn.Linear)).in_features
 
     def features(self, x: torch.Tensor, stage: str = "pooled", pool: bool = True) -> torch.Tensor:
         """Φ(x) read at ``stage`` (a name in ``stages`` or early/middle/late).
@@ -112,7 +112,7 @@ def _mobilenet_stages(m):
     parts = OrderedDict(stem=f[0], stage1=f[1], stage2=f[2:4], stage3=f[4:7], stage4=f[7:9],
                         stage5=f[9:12], top=f[12])
     # torchvision's head is Linear-Hardswish-Dropout-Linear: the pooled 576-d vector feeds it.
-    return parts, m.classifier[0], {"early": "stage2", "middle": "stage3", "late": "stage5"}
+    return parts, m.classifier, {"early": "stage2", "middle": "stage3", "late": "stage5"}
 
 
 def _effnet_stages(m):
@@ -249,6 +249,21 @@ def resolve(name: str = "auto", verbose=True) -> str:
         print(f"Notice: {DEFAULT}'s ImageNet weights are not cached and cannot be downloaded here; "
               f"using {OFFLINE}, whose weights ship with pip. The ideas are the same.")
     return OFFLINE
+
+
+def metadata(name: str) -> dict:
+    """Parameters, GFLOPs and ImageNet acc@1 of a backbone without loading its weights.
+
+    For the model trade-off chart of notebook 03 (note §2.4, Figure 4).
+    """
+    if name == OFFLINE:
+        meta = _load_lite0(pretrained=False)[2]
+    elif name in TORCHVISION:
+        w = _tv_weights(name).meta
+        meta = {"params": w["num_params"], "gflops": w["_ops"], "acc1": w["_metrics"]["ImageNet-1K"]["acc@1"]}
+    else:
+        raise ValueError(f"unknown backbone {name!r}; choose from {NAMES}")
+    return {"name": name, "params": meta["params"], "gflops": meta["gflops"], "acc1": meta["acc1"]}
 
 
 def load_backbone(name: str = "auto", pretrained: bool = True, seed: int = 0) -> Backbone:

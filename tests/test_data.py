@@ -1,0 +1,122 @@
+"""utils.data on the real Oxford-IIIT Pet mirror: counts, labels, quirks, errors, cache."""
+import shutil
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import read_split
+from utils import data
+
+
+@pytest.mark.parametrize("split", data.SPLITS)
+def test_counts_and_labels_match_annotation_files(pets_root, split):
+    ids, species = read_split(pets_root, split)
+    ds = data.pets_dataset(split)
+    assert ds.names == ids
+    assert ds.targets == [s - 1 for s in species]  # species 1 cat -> 0, 2 dog -> 1
+    X, y = data.pets_arrays(split, size=8)
+    assert X.shape == (len(ids), 8, 8) and X.dtype == np.float32
+    assert 0.0 <= X.min() and X.max() <= 1.0
+    assert y.tolist() == [+1 if s == 1 else -1 for s in species]
+    assert 0 < (y == 1).sum() < len(y)  # both classes present
+
+
+def test_every_image_is_rgb_whatever_its_file(pets_root):
+    """The mirror has non-RGB files (RGBA PNG, palette) among the labelled images."""
+    ds = data.pets_dataset("trainval")
+    odd = [i for i, p in enumerate(ds._images) if Image.open(p).mode != "RGB"]
+    odd_test = data.pets_dataset("test")
+    odd += [("test", i) for i, p in enumerate(odd_test._images) if Image.open(p).mode != "RGB"]
+    assert odd, "the mirror should contain at least one labelled non-RGB image"
+    for item in odd:
+        dataset, i = (odd_test, item[1]) if isinstance(item, tuple) else (ds, item)
+        image, label = dataset[i]
+        assert image.mode == "RGB" and label in (0, 1)
+
+
+def test_unlisted_files_are_never_loaded(pets_root):
+    """A GIF saved as .jpg and an unlabelled image sit in images/ but in no list."""
+    on_disk = {p.stem for p in (pets_root / "oxford-iiit-pet" / "images").iterdir()}
+    listed = set(data.pets_dataset("trainval").names) | set(data.pets_dataset("test").names)
+    unlisted = on_disk - listed
+    assert unlisted, "the mirror should contain files that no annotation list names"
+    gif = [s for s in unlisted if Image.open(pets_root / "oxford-iiit-pet" / "images" / f"{s}.jpg").format == "GIF"]
+    assert gif, "the GIF-named-.jpg quirk should be among the unlisted files"
+
+
+def _copy_root(pets_root, tmp_path):
+    """A writable copy of the mirror: annotations copied, images symlinked."""
+    src = pets_root / "oxford-iiit-pet"
+    dst = tmp_path / "oxford-iiit-pet"
+    shutil.copytree(src / "annotations", dst / "annotations")
+    (dst / "images").mkdir()
+    for p in (src / "images").iterdir():
+        (dst / "images" / p.name).symlink_to(p)
+    return tmp_path
+
+
+def test_unreadable_image_is_a_counted_named_warning(pets_root, tmp_path):
+    root = _copy_root(pets_root, tmp_path)
+    ids, species = read_split(root, "test")
+    victim = ids[3]
+    path = root / "oxford-iiit-pet" / "images" / f"{victim}.jpg"
+    raw = path.read_bytes()
+    path.unlink()
+    path.write_bytes(raw[: len(raw) // 3])  # a truncated JPEG
+    with pytest.warns(data.UnreadableImageWarning, match=rf"1 unreadable image.*{victim}"):
+        X, y = data.pets_arrays("test", size=8, root=root)
+    expected = [+1 if s == 1 else -1 for i, s in zip(ids, species) if i != victim]
+    assert y.tolist() == expected and len(X) == len(ids) - 1
+
+
+def test_missing_data_error_names_every_place(tmp_path, monkeypatch):
+    monkeypatch.setenv("PTM_DATA", str(tmp_path / "nowhere"))
+    monkeypatch.setattr(data, "REPO_DATA", tmp_path / "repo-data")
+    with pytest.raises(data.DataNotFoundError) as err:
+        data.find_root()
+    message = str(err.value)
+    assert "$PTM_DATA" in message and str(tmp_path / "nowhere") in message
+    assert str(tmp_path / "repo-data") in message and "make data" in message
+    with pytest.raises(data.DataNotFoundError, match="root argument"):
+        data.pets_arrays("test", 8, root=tmp_path / "empty")
+
+
+def test_root_order_argument_then_env(pets_root, tmp_path, monkeypatch):
+    monkeypatch.setenv("PTM_DATA", str(pets_root))
+    assert data.find_root() == pets_root
+    with pytest.raises(data.DataNotFoundError):  # an explicit argument wins over PTM_DATA
+        data.find_root(tmp_path)
+
+
+def test_arrays_are_cached_by_content(pets_root, tmp_path, monkeypatch):
+    monkeypatch.setenv("PTM_CACHE", str(tmp_path / "cache"))
+    t0 = time.perf_counter()
+    X1, y1 = data.pets_arrays("test", size=12)
+    first = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    X2, y2 = data.pets_arrays("test", size=12)
+    second = time.perf_counter() - t0
+    assert np.array_equal(X1, X2) and np.array_equal(y1, y2)
+    assert len(list((tmp_path / "cache" / "arrays").glob("*.pt"))) == 1
+    assert second < first / 3, (first, second)
+    # changed content -> a new entry, never the stale one
+    root = _copy_root(pets_root, tmp_path / "copy")
+    ids, _ = read_split(root, "test")
+    img = root / "oxford-iiit-pet" / "images" / f"{ids[0]}.jpg"
+    flipped = Image.open(img).convert("RGB").transpose(Image.Transpose.FLIP_TOP_BOTTOM)
+    img.unlink()
+    flipped.save(img, format="JPEG")
+    X3, _ = data.pets_arrays("test", size=12, root=root)
+    assert len(list((tmp_path / "cache" / "arrays").glob("*.pt"))) == 2
+    assert not np.array_equal(X3[0], X1[0]) and np.array_equal(X3[1:], X1[1:])
+
+
+def test_bad_split_and_size_are_clear_errors():
+    with pytest.raises(ValueError, match="split must be one of"):
+        data.pets_dataset("train")
+    with pytest.raises(ValueError, match="positive int"):
+        data.pets_arrays("test", size=0)

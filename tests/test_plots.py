@@ -1,0 +1,43 @@
+"""utils.plots: each figure draws what it claims, from real inputs."""
+import numpy as np
+import torch
+
+from utils import models, plots
+
+
+def test_image_grid_labels_and_credit():
+    X = np.random.default_rng(0).random((5, 8, 8)).astype(np.float32)
+    fig = plots.image_grid(X, np.array([1, -1, 1, -1, 1]), ncols=3)
+    titles = [ax.get_title() for ax in fig.axes if ax.images]
+    assert titles == ["cat", "dog", "cat", "dog", "cat"]
+    assert any("Oxford-IIIT Pet" in t.get_text() for t in fig.texts)
+    fig = plots.image_grid(torch.rand(2, 3, 8, 8), [0, 1], label_names=plots.TORCH_LABELS)
+    assert [ax.get_title() for ax in fig.axes if ax.images] == ["cat", "dog"]
+
+
+def test_filter_grid_shows_first_layer_filters():
+    backbone = models.load_backbone("efficientnet_lite0")
+    weights = backbone.model.conv_stem.weight
+    fig = plots.filter_grid(weights)
+    shown = [ax.images[0].get_array() for ax in fig.axes if ax.images]
+    assert len(shown) == weights.shape[0] and shown[0].shape == (3, 3, 3)
+    fig = plots.filter_grid(np.array([[[1, 0, -1]] * 3, [[1, 1, 1], [0, 0, 0], [-1, -1, -1]]]))
+    assert len([ax for ax in fig.axes if ax.images]) == 2
+
+
+def test_confusion_matrix_counts():
+    fig = plots.confusion_matrix([0, 0, 1, 1, 1], [0, 1, 1, 1, 0])
+    counts = [t.get_text() for t in fig.axes[0].texts]
+    assert counts == ["1", "1", "1", "2"]
+
+
+def test_arc_curves_and_tradeoff():
+    fig = plots.accuracy_arc({"frozen": {"test_acc": 0.98}, "ols": {"test_acc": 0.55}}, baseline=0.53)
+    bars = fig.axes[0].patches
+    assert [round(b.get_height(), 2) for b in bars] == [0.55, 0.98]  # ordered along the story
+    fig = plots.learning_curves({"train_loss": [1.0, 0.5], "val_loss": [1.1, 0.7], "train_acc": [0.5, 0.8]})
+    assert len(fig.axes[0].lines) == 2 and len(fig.axes[1].lines) == 1
+    metas = [models.metadata(n) for n in models.NAMES]
+    fig = plots.model_tradeoff(metas)
+    sizes = np.concatenate([c.get_sizes() for c in fig.axes[0].collections])
+    assert len(sizes) == len(metas) and sizes.argmax() == [m["name"] for m in metas].index("resnet50")

@@ -1,0 +1,105 @@
+"""utils.train: cached features, a linear probe on real data, fit, determinism, device logic."""
+import time
+from contextlib import nullcontext
+
+import pytest
+import torch
+from torch import nn
+
+from utils import models, train
+
+
+@pytest.fixture(scope="module")
+def lite0():
+    return models.load_backbone("efficientnet_lite0")
+
+
+@pytest.fixture(scope="module")
+def features(lite0, pets_root):
+    return {split: train.extract_features(lite0, split, progress=False) for split in ("trainval", "test")}
+
+
+def test_feature_shape_and_labels(features, lite0):
+    X, y = features["trainval"]
+    assert X.dtype == torch.float32 and X.shape[1] == lite0.num_features
+    assert y.dtype == torch.int64 and set(y.tolist()) == {0, 1} and len(y) == len(X)
+
+
+def test_feature_cache_hit(lite0, pets_root, tmp_path, monkeypatch):
+    monkeypatch.setenv("PTM_CACHE", str(tmp_path))
+    calls = []
+    real = train.compute_features
+    monkeypatch.setattr(train, "compute_features", lambda *a, **k: calls.append(1) or real(*a, **k))
+    X1, y1 = train.extract_features(lite0, "test", stage="stem", progress=False)
+    X2, y2 = train.extract_features(lite0, "test", stage="stem", progress=False)
+    assert len(calls) == 1, "the second call must load from the cache"
+    assert torch.equal(X1, X2) and torch.equal(y1, y2)
+    assert len(list((tmp_path / "features").glob("*.pt"))) == 1
+
+
+def _split(X, y, frac=0.8, seed=0):
+    idx = torch.randperm(len(X), generator=torch.Generator().manual_seed(seed))
+    cut = int(frac * len(X))
+    return (X[idx[:cut]], y[idx[:cut]]), (X[idx[cut:]], y[idx[cut:]])
+
+
+def test_linear_probe_on_frozen_lite0_reaches_95(features):
+    (Xtr, ytr), (Xval, yval) = _split(*features["trainval"])
+    head = nn.Linear(Xtr.shape[1], 2)
+    history = train.fit(head, train.feature_loaders(Xtr, ytr), train.feature_loaders(Xval, yval, shuffle=False),
+                        num_epochs=15, lr=1e-3, device=torch.device("cpu"), progress=False)
+    _, test_acc = train.evaluate(head, train.feature_loaders(*features["test"], shuffle=False))
+    assert test_acc >= 0.95, test_acc
+    assert history["train_loss"][-1] < history["train_loss"][0] / 3
+
+
+def test_fit_is_deterministic_and_stops_early(features, tmp_path):
+    X, y = features["test"]
+    runs = []
+    for _ in range(2):
+        torch.manual_seed(0)
+        head = nn.Linear(X.shape[1], 2)
+        runs.append(train.fit(head, train.feature_loaders(X, y, seed=1), num_epochs=3, progress=False,
+                              device=torch.device("cpu"), checkpoint=tmp_path / "best.pt"))
+    assert runs[0]["train_loss"] == runs[1]["train_loss"]
+    assert (tmp_path / "best.pt").exists()
+    # a validation set that never improves (labels are noise) triggers early stopping
+    torch.manual_seed(0)
+    noise = torch.randint(0, 2, (len(y),), generator=torch.Generator().manual_seed(5))
+    head = nn.Linear(X.shape[1], 2)
+    history = train.fit(head, train.feature_loaders(X, y), train.feature_loaders(X[:40], noise[:40], shuffle=False),
+                        num_epochs=30, lr=0.05, patience=2, progress=False, device=torch.device("cpu"))
+    assert len(history["train_loss"]) < 30
+    assert history["val_acc"][history["best_epoch"]] == history["best_val_acc"]
+
+
+def test_fine_tuning_trains_only_unfrozen_and_keeps_frozen_bn_stats():
+    backbone = models.load_backbone("resnet18", pretrained=False)
+    model = backbone.classifier(2)
+    models.freeze_all_but(model, 1)
+    frozen_bn = model.stages[0][1]
+    before_stats = frozen_bn.running_mean.clone()
+    before_frozen = model.stages[1][0].conv1.weight.clone()
+    before_last = model.stages[-1][0].conv1.weight.clone()
+    x = torch.randn(8, 3, 64, 64, generator=torch.Generator().manual_seed(0))
+    y = torch.tensor([0, 1] * 4)
+    loader = train.feature_loaders(x, y, batch_size=4)
+    train.fit(model, loader, num_epochs=1, lr=1e-2, progress=False, device=torch.device("cpu"))
+    assert torch.equal(frozen_bn.running_mean, before_stats), "frozen BN must keep its ImageNet statistics"
+    assert torch.equal(model.stages[1][0].conv1.weight, before_frozen)
+    assert not torch.equal(model.stages[-1][0].conv1.weight, before_last)
+
+
+def test_device_logic_cpu_fallback():
+    cpu = torch.device("cpu")
+    assert train.get_device("cpu") == cpu
+    assert train.get_device().type in ("cuda", "mps", "cpu")
+    assert train.amp_dtype(cpu) is None and isinstance(train.autocast(cpu), nullcontext)
+    x = torch.randn(2, 3, 8, 8)
+    assert train.to_device(x, cpu).is_contiguous()
+    loader = train.make_loader(torch.utils.data.TensorDataset(x, torch.zeros(2)), device=cpu)
+    assert loader.pin_memory is False
+    if torch.cuda.is_available():  # exercised on GPU machines (see benchmarks/gpu_check.py)
+        cuda = torch.device("cuda")
+        assert train.amp_dtype(cuda) in (torch.bfloat16, torch.float16)
+        assert train.to_device(x, cuda).is_contiguous(memory_format=torch.channels_last)

@@ -1,0 +1,162 @@
+"""Figures for the notebooks and the report; every function returns a matplotlib Figure.
+
+Images of the Oxford-IIIT Pet dataset (Parkhi et al., CVPR 2012, CC BY-SA 4.0)
+are credited in every figure that shows them.
+"""
+from __future__ import annotations
+
+import math
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+CREDIT = "Images: Oxford-IIIT Pet (Parkhi et al., CVPR 2012), CC BY-SA 4.0"
+STAGE_LABELS = {"ols": "01 OLS\nraw pixels", "edges": "02 logistic\nedge features",
+                "frozen": "03 frozen\npre-trained", "finetune": "04 fine-\ntuned"}
+
+
+def _grid(n, ncols, cell=1.6):
+    ncols = max(1, min(ncols, n))
+    nrows = math.ceil(n / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(cell * ncols, cell * nrows + 0.3), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    return fig, axes.flat
+
+
+def _as_image(img):
+    img = np.asarray(img.detach().cpu() if hasattr(img, "detach") else img, dtype=np.float32)
+    if img.ndim == 3 and img.shape[0] in (1, 3):  # (c, h, w) tensor layout
+        img = np.moveaxis(img, 0, -1)
+    if img.ndim == 3 and img.shape[-1] == 1:
+        img = img[..., 0]
+    lo, hi = img.min(), img.max()
+    return (img - lo) / (hi - lo) if (img.ndim == 3 and (lo < 0 or hi > 1) and hi > lo) else img
+
+
+NOTE_LABELS = {1: "cat", -1: "dog"}   # the note's y for OLS (utils.data.pets_arrays)
+TORCH_LABELS = {0: "cat", 1: "dog"}   # torchvision's binary-category (utils.data.pets_dataset)
+
+
+def image_grid(images, labels=None, ncols=8, titles=None, credit=True, label_names=NOTE_LABELS):
+    """Images in a grid (notebook 01). images: (n, s, s) gray or (n, 3, h, w) / (n, h, w, 3).
+
+    ``labels`` are named through ``label_names`` (default: +1 cat, -1 dog; pass
+    ``TORCH_LABELS`` for 0/1 labels); ``titles`` (strings) override them.
+    """
+    fig, axes = _grid(len(images), ncols)
+    for i, (ax, img) in enumerate(zip(axes, images)):
+        ax.imshow(_as_image(img), cmap="gray" if np.ndim(_as_image(img)) == 2 else None)
+        if titles is not None:
+            ax.set_title(str(titles[i]), fontsize=8)
+        elif labels is not None:
+            ax.set_title(label_names.get(int(labels[i]), str(labels[i])), fontsize=8)
+    if credit:
+        fig.text(0.5, 0.0, CREDIT, ha="center", va="bottom", fontsize=6, color="gray")
+    fig.tight_layout()
+    return fig
+
+
+def filter_grid(weights, ncols=8, max_filters=64, title=None):
+    """Convolution filters as small images (note Figures 2 and 3).
+
+    weights: (k, c, h, w) tensor or array (c = 3 shown in colour, else the
+    channel mean), or (k, h, w) for single-channel hand-made filters.
+    """
+    w = np.asarray(weights.detach().cpu() if hasattr(weights, "detach") else weights, dtype=np.float32)
+    w = w[:max_filters]
+    if w.ndim == 4 and w.shape[1] != 3:
+        w = w.mean(axis=1)
+    fig, axes = _grid(len(w), ncols, cell=1.0)
+    for ax, f in zip(axes, w):
+        if f.ndim == 3:
+            f = np.moveaxis(f, 0, -1)
+            f = (f - f.min()) / (f.max() - f.min() + 1e-8)
+            ax.imshow(f)
+        else:
+            lim = np.abs(f).max() or 1.0
+            ax.imshow(f, cmap="bwr", vmin=-lim, vmax=lim)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def learning_curves(history, title="Learning curves"):
+    """Loss and accuracy per epoch from a ``fit`` history (or any dict of lists)."""
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(9, 3.2))
+    for key in ("train_loss", "val_loss"):
+        if history.get(key):
+            ax_loss.plot(range(1, len(history[key]) + 1), history[key], marker="o", ms=3, label=key)
+    for key in ("train_acc", "val_acc"):
+        if history.get(key):
+            ax_acc.plot(range(1, len(history[key]) + 1), history[key], marker="o", ms=3, label=key)
+    ax_loss.set(xlabel="epoch", ylabel="loss")
+    ax_acc.set(xlabel="epoch", ylabel="accuracy")
+    for ax in (ax_loss, ax_acc):
+        ax.legend()
+        ax.grid(alpha=0.3)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def confusion_matrix(y_true, y_pred, labels=("cat", "dog"), values=None):
+    """2-D count table of true (rows) against predicted (columns) classes.
+
+    ``values``: the label values in the same order as ``labels``; by default the
+    sorted unique values found in ``y_true`` and ``y_pred``.
+    """
+    y_true, y_pred = np.asarray(y_true).ravel(), np.asarray(y_pred).ravel()
+    values = list(values) if values is not None else sorted(set(y_true) | set(y_pred))
+    counts = np.array([[np.sum((y_true == t) & (y_pred == p)) for p in values] for t in values])
+    fig, ax = plt.subplots(figsize=(3.4, 3.0))
+    ax.imshow(counts, cmap="Blues")
+    for (i, j), c in np.ndenumerate(counts):
+        ax.text(j, i, int(c), ha="center", va="center", color="white" if c > counts.max() / 2 else "black")
+    ticks = range(len(values))
+    ax.set_xticks(ticks, labels[:len(values)])
+    ax.set_yticks(ticks, labels[:len(values)])
+    ax.set(xlabel="predicted", ylabel="true")
+    fig.tight_layout()
+    return fig
+
+
+def accuracy_arc(results, baseline=None, title="Cats vs dogs: test accuracy across the module"):
+    """Bar chart of test accuracy per stage (ols, edges, frozen, finetune).
+
+    results: ``{stage: {"test_acc": float}}`` as ``utils.results.load()`` returns,
+    or ``{name: float}``. ``baseline``: the majority-class accuracy, drawn as a line.
+    """
+    names = [s for s in STAGE_LABELS if s in results] + [s for s in results if s not in STAGE_LABELS]
+    accs = [results[s]["test_acc"] if isinstance(results[s], dict) else float(results[s]) for s in names]
+    fig, ax = plt.subplots(figsize=(max(4, 1.5 * len(names) + 1), 3.4))
+    bars = ax.bar([STAGE_LABELS.get(s, s) for s in names], accs, color="tab:blue")
+    ax.bar_label(bars, fmt="%.3f")
+    if baseline is not None:
+        ax.axhline(baseline, color="gray", ls="--", label=f"majority class {baseline:.2f}")
+        ax.legend(loc="lower right")
+    ax.set(ylim=(0, 1.05), ylabel="test accuracy", title=title)
+    fig.tight_layout()
+    return fig
+
+
+def model_tradeoff(metas, highlight=None):
+    """ImageNet acc@1 against GFLOPs, marker area = parameters (note §2.4, Figure 4).
+
+    metas: list of dicts with ``name``, ``acc1``, ``gflops``, ``params``
+    (``utils.models.metadata(name)`` gives them).
+    """
+    fig, ax = plt.subplots(figsize=(5.5, 3.8))
+    for m in metas:
+        color = "tab:red" if m["name"] == highlight else "tab:blue"
+        ax.scatter(m["gflops"], m["acc1"], s=m["params"] / 1e5, alpha=0.5, color=color)
+        ax.annotate(f"{m['name']}\n{m['params'] / 1e6:.1f}M params", (m["gflops"], m["acc1"]),
+                    fontsize=8, xytext=(6, -4), textcoords="offset points")
+    ax.set_xscale("log")
+    ax.margins(x=0.35, y=0.15)
+    ax.set(xlabel="GFLOPs per image (multiply-adds, log scale)", ylabel="ImageNet top-1 (%)",
+           title="Accuracy against cost (marker area = parameters)")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
