@@ -1,5 +1,4 @@
 """Helpers for the notebook tests (test_notebook01/02, test_check): run, fill and mutate built notebooks."""
-import os
 import time
 from pathlib import Path
 
@@ -19,8 +18,14 @@ def execute(nb, cwd=NOTEBOOKS, skip_ignored=False, timeout=600):
     nb = nbformat.from_dict(nb)
     if skip_ignored:
         nb.cells = [c for c in nb.cells if "otter_ignore" not in c.metadata.get("tags", [])]
+    log = Path(cwd) / ".OTTER_LOG"  # grader.check appends to it; leave no trace in the repo
+    had_log = log.exists()
     start = time.perf_counter()
-    NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(cwd)}}).execute()
+    try:
+        NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(cwd)}}).execute()
+    finally:
+        if not had_log:
+            log.unlink(missing_ok=True)
     return nb, time.perf_counter() - start
 
 
