@@ -9,7 +9,8 @@ code (``otter.api.grade_submission``, what ``otter run`` calls):
   must score 0 (the stubs only raise ``NotImplementedError``).
 
 It prints one table and exits non-zero on any failure. It builds first when a
-zip is missing or older than its master. ``time_grade_one(stem)`` is the timing
+zip is missing or older than its master or
+the files it ships (``utils/``). ``time_grade_one(stem)`` is the timing
 ``make bench`` records as ``grade_seconds.<stem>``.
 """
 from __future__ import annotations
@@ -22,7 +23,7 @@ from contextlib import redirect_stderr
 from pathlib import Path
 
 from . import DIST, NOTEBOOKS, SOLUTIONS
-from .build import build, masters
+from .build import assignment_config, build, masters
 
 
 def zip_path(stem: str) -> Path:
@@ -33,11 +34,19 @@ def solution_path(stem: str) -> Path:
     return DIST / f"{stem}-solution.ipynb"
 
 
+def _inputs_mtime(stem: str) -> float:
+    """Newest modification time of a master and of every file its config ships (e.g. utils/)."""
+    master = SOLUTIONS / f"{stem}.ipynb"
+    paths = [master]
+    for rel in assignment_config(master).get("files") or []:
+        src = (master.parent / rel).resolve()
+        paths += [p for p in src.rglob("*.py")] if src.is_dir() else [src]
+    return max(p.stat().st_mtime for p in paths if p.exists())
+
+
 def ensure_built(stems) -> None:
-    """Build the masters whose zip is missing or older than the master."""
-    stale = [s for s in stems
-             if not zip_path(s).exists()
-             or zip_path(s).stat().st_mtime < (SOLUTIONS / f"{s}.ipynb").stat().st_mtime]
+    """Build the masters whose zip is missing or older than the master or the files it ships."""
+    stale = [s for s in stems if not zip_path(s).exists() or zip_path(s).stat().st_mtime < _inputs_mtime(s)]
     if stale:
         build(stale)
 
