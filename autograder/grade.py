@@ -9,6 +9,7 @@ Gradescope results), ``feedback/<id>.html`` (public tests and hints only) and
 ``report.html``.
 """
 import argparse
+import os
 import json
 import shutil
 import sys
@@ -87,6 +88,9 @@ def _is_check_only(source):
 def _judge(sub, outcome, cellmap, secrets, findings):
     """(status, reason, questions or None) from what the sandbox reported."""
     limits_txt = f"{outcome.seconds:.0f} s"
+    if outcome.modified:
+        return "invalid", (f"tampering with the grader: modified support file(s) on disk: "
+                           f"{', '.join(outcome.modified)}; not graded"), None
     if outcome.kind == "timeout":
         return "timeout", f"stopped after {limits_txt} (time limit) while running {_where(cellmap, outcome.progress)}; infinite loop?", None
     if outcome.kind == "no-result":
@@ -108,7 +112,7 @@ def _judge(sub, outcome, cellmap, secrets, findings):
     leaked = [f"cell {cellmap[cid]} printed hidden test content" for cid, c in student.items()
               if not _is_check_only(sources.get(cid, "")) and gradereport.leaks(
                   c.get("text", "") + json.dumps(c.get("error")), secrets)]
-    tamper = findings + leaked + [f"modified support file(s) on disk: {', '.join(outcome.modified)}"] * bool(outcome.modified)
+    tamper = findings + leaked
     if tamper:
         total = sum(s for s, _ in questions.values())
         possible = sum(p for _, p in questions.values())
@@ -162,7 +166,7 @@ def grade_one(batch, sub_id, path):
 def grade(paths, out, assignment=None, jobs=2, limits=None, dist=DIST, use_bwrap=None, quiet=False):
     """Grade every submission under ``paths`` into ``out``; returns the rows by id."""
     batch = Batch(out, dist, assignment, limits, use_bwrap)
-    notes = [] if batch.use_bwrap else [sandbox.bwrap_status()[1] or "bwrap disabled"]
+    notes = [] if batch.use_bwrap else [sandbox.bwrap_status()[1] or "bubblewrap not used (--no-sandbox): process isolation and limits only"]
     for n in notes:
         print(f"warning: {n}", file=sys.stderr)
     todo = [(sid, p) for sid, p in submissions.collect(paths) if sid not in batch.rows]
@@ -216,3 +220,41 @@ def main(argv=None):
     print(f"{len(rows)} rows in {Path(args.out) / 'grades.csv'} ({time.monotonic() - start:.0f} s); "
           f"report: {Path(args.out) / 'report.html'}")
     return 0
+
+
+def bench_batch_vs_serial(n=40, jobs=2):
+    """``n`` notebook-01 samples graded by ``grade --jobs`` vs one plain ``otter run`` after another.
+
+    Returns wall times, submissions per minute, their ratio (goal <= 0.6) and
+    whether both ways gave the same totals. Ours is faster because submissions
+    run in parallel, the zip is unpacked once (each sandbox bind-mounts the
+    tree), and the driver kills the kernel and exits as soon as otter's results
+    are in, instead of waiting for graceful shutdowns and otter's log thread.
+    """
+    import subprocess
+    from . import samples
+    stem = "01_ols_raw_pixels"
+    kinds = sorted(samples.SAMPLES.glob(f"{stem}-*.ipynb"))
+    work = Path(tempfile.mkdtemp(prefix="ptm-bench-"))
+    subs = work / "subs"
+    subs.mkdir()
+    for i in range(n):
+        shutil.copy(kinds[i % len(kinds)], subs / f"s{i:03d}-{kinds[i % len(kinds)].stem}.ipynb")
+    start = time.monotonic()
+    rows = grade([str(subs)], work / "batch", stem, jobs, quiet=True)
+    batch_s = time.monotonic() - start
+    serial, start = {}, time.monotonic()
+    for sub in sorted(subs.iterdir()):
+        out = work / "serial" / sub.stem
+        out.mkdir(parents=True)
+        subprocess.run([sys.executable, "-m", "otter", "run", "-a", str(DIST / f"{stem}.zip"), "-o", str(out),
+                        str(sub)], cwd=out, capture_output=True)
+        tests = json.loads((out / "results.json").read_text())["tests"]
+        serial[sub.stem] = sum(t.get("score", 0) for t in tests)
+    serial_s = time.monotonic() - start
+    same = all(float(rows[k]["total"]) == v for k, v in serial.items())
+    shutil.rmtree(work, ignore_errors=True)
+    return {"n": n, "jobs": jobs, "batch_s": round(batch_s, 1), "serial_s": round(serial_s, 1),
+            "ratio": round(batch_s / serial_s, 3), "batch_per_min": round(60 * n / batch_s, 2),
+            "serial_per_min": round(60 * n / serial_s, 2), "same_scores": same,
+            "sandbox": "bwrap" if sandbox.bwrap_status()[0] else "none", "cpus": os.cpu_count()}

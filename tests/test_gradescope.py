@@ -1,0 +1,80 @@
+"""The built zips are valid Gradescope autograders, and their results follow Gradescope's schema.
+
+Gradescope unpacks the zip into ``/autograder/source``, runs ``setup.sh`` once
+to build the image, then ``run_autograder`` per submission, and reads
+``/autograder/results/results.json``.
+"""
+import json
+import subprocess
+import sys
+import zipfile
+
+import pytest
+
+from autograder import DIST, REPO
+
+VISIBILITY = {"hidden", "after_due_date", "after_published", "visible"}
+
+
+def zips():
+    if not list(DIST.glob("*.zip")):
+        subprocess.run([sys.executable, "-m", "autograder", "build"], cwd=REPO, check=True)
+    return sorted(DIST.glob("*.zip"))
+
+
+def check_results_schema(results):
+    """Gradescope's results.json: a tests list, each with name/output/visibility, numeric scores."""
+    assert isinstance(results.get("tests"), list) and results["tests"]
+    for t in results["tests"]:
+        assert isinstance(t["name"], str) and isinstance(t.get("output", ""), str)
+        assert t.get("visibility", "visible") in VISIBILITY
+        if "score" in t or "max_score" in t:
+            assert isinstance(t["score"], (int, float)) and isinstance(t["max_score"], (int, float))
+            assert 0 <= t["score"] <= t["max_score"]
+        if "status" in t:
+            assert t["status"] in ("passed", "failed")
+    if "score" in results:
+        assert isinstance(results["score"], (int, float))
+    assert results.get("stdout_visibility", "hidden") in VISIBILITY
+
+
+@pytest.mark.parametrize("zip_path", zips(), ids=lambda p: p.stem)
+def test_zip_is_a_gradescope_autograder(zip_path):
+    with zipfile.ZipFile(zip_path) as zf:
+        names = set(zf.namelist())
+        for required in ("run_autograder", "setup.sh", "run_otter.py", "otter_config.json"):
+            assert required in names, f"{zip_path.name} lacks {required}"
+        assert names & {"requirements.txt", "environment.yml"}, "no requirements/environment file"
+        tests = [n for n in names if n.startswith("tests/") and n.endswith(".py")]
+        assert tests, "no tests/ in the zip"
+        assert any(n.startswith("files/utils/") for n in names), "support files (utils) missing"
+        config = json.loads(zf.read("otter_config.json"))
+        run = zf.read("run_autograder").decode()
+    assert config["assignment_name"] == zip_path.stem
+    assert config.get("lang", "python") == "python" and "token" not in config
+    assert run.startswith("#!") and "run_otter.py" in run
+    for t in tests:
+        text = zipfile.ZipFile(zip_path).read(t).decode()
+        assert "OK_FORMAT = False" in text, f"{t}: tests must be exception-based"
+
+
+@pytest.mark.slow
+def test_otter_run_writes_gradescope_results(tmp_path):
+    """Grade the full sample with plain ``otter run`` (what run_autograder calls) and check the schema."""
+    from autograder import samples
+    stem = "01_ols_raw_pixels"
+    sub = samples.SAMPLES / f"{stem}-full.ipynb"
+    subprocess.run([sys.executable, "-m", "otter", "run", "-a", str(DIST / f"{stem}.zip"),
+                    "-o", str(tmp_path), str(sub)], check=True, capture_output=True, cwd=tmp_path)
+    results = json.loads((tmp_path / "results.json").read_text())
+    check_results_schema(results)
+    scored = [t for t in results["tests"] if "score" in t]
+    assert sum(t["score"] for t in scored) == sum(t["max_score"] for t in scored) > 0
+
+
+@pytest.mark.slow
+def test_batch_results_follow_the_same_schema(tmp_path):
+    from autograder import grade, samples
+    rows = grade.grade([str(samples.SAMPLES / "01_ols_raw_pixels-partial.ipynb")], tmp_path, jobs=1, quiet=True)
+    (rid,) = rows
+    check_results_schema(json.loads((tmp_path / "results" / f"{rid}.json").read_text()))
