@@ -1,0 +1,1 @@
+"""Prepared benchmark scripts (``make bench`` runs them through ``python -m autograder bench``)."""
