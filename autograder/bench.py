@@ -38,6 +38,7 @@ def _best(fn, repeats):
 
 def _pair(utils_fn, hand_fn, repeats):
     """Best time of each, interleaved: (utils seconds, hand seconds)."""
+    hand_fn(), utils_fn()  # warm-up: first-call costs (allocations, file cache) hit neither side
     t_utils, t_hand = [], []
     for _ in range(repeats):
         t_hand.append(_best(hand_fn, 1))
