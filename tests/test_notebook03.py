@@ -1,0 +1,90 @@
+"""Notebook 03 (frozen pre-trained features): runs end to end, reaches its accuracy, public tests pass, wrong answers get hints."""
+import nbformat
+import pytest
+
+from autograder import DIST, NOTEBOOKS, build
+from notebook_helpers import execute, fill_answers, grade_notebook, messages, mutate, outputs_text
+
+STEM = "03_pretrained_features"
+
+# question -> (solution text, wrong version a student might write, words of the hint that must appear)
+WRONG = {
+    "frozen_phi": ("    phi = copy.deepcopy(model)\n", "    phi = model\n", "change a copy"),
+    "frozen_split": ("idx = rng.permutation(np.flatnonzero(y == c))", "idx = np.flatnonzero(y == c)", "shuffle first"),
+    "frozen_standardize": ("return tuple((X - mean) / std for X in (X_train, *others))",
+                           "return tuple((X - X.mean(0)) / X.std(0) for X in (X_train, *others))",
+                           "use the TRAINING split's mean"),
+    "frozen_sgd": ("                    p.grad.zero_()\n", "", "the gradients accumulate"),
+    "frozen_pick": ('max(fits, key=lambda m: m["acc1"])', 'min(fits, key=lambda m: m["gflops"])',
+                    "not the smallest or cheapest"),
+    "frozen_phone": ('phone = "efficientnet_lite0"', 'phone = "mobilenet_v3_small"', "take the most accurate model that fits"),
+}
+# A second set of plausible mistakes, graded in a second run.
+WRONG_2 = {
+    "frozen_phi": ("    return phi.eval()\n", "    return phi\n", "return the copy in eval mode"),
+    "frozen_split": ("idx = rng.permutation(np.flatnonzero(y == c))",
+                     "idx = rng.permutation(len(y)) if c == y[0] else np.array([], dtype=int)", "stratified"),
+    "frozen_standardize": ("    std[std == 0] = 1\n", "", "divide by 1 where the std is 0"),
+    "frozen_sgd": ("p -= lr * p.grad", "p += lr * p.grad", "step AGAINST the gradient"),
+    "frozen_pick": ('m["gflops"] <= max_gflops and m["params"] <= max_params',
+                    'm["gflops"] < max_gflops and m["params"] < max_params', "use <="),
+    "frozen_phone": ('server = "resnet50"', 'server = "resnet18"', "most accurate model on ImageNet"),
+}
+
+
+@pytest.fixture(scope="module")
+def built():
+    build.build([STEM])
+    solution = nbformat.read(str(DIST / f"{STEM}-solution.ipynb"), as_version=4)
+    student = nbformat.read(str(NOTEBOOKS / f"{STEM}.ipynb"), as_version=4)
+    return solution, student
+
+
+def test_every_question_has_wrong_answers(built):
+    names = {c.source.split('"')[1] for c in built[0].cells
+             if c.cell_type == "code" and c.source.startswith("grader.check(")}
+    assert names == set(WRONG) == set(WRONG_2)
+
+
+@pytest.mark.slow
+def test_solution_runs_end_to_end_and_reaches_accuracy(built, pets_root):
+    """Features are extracted (and cached) first, as on a student's second run; the notebook must then take < 3 min."""
+    from utils import models, results, train
+
+    backbone = models.load_backbone("auto")
+    for b in (backbone, models.load_backbone(backbone.name, pretrained=False, seed=0)):
+        for split in ("trainval", "test"):
+            train.extract_features(b, split, progress=False)
+    nb, seconds = execute(built[0])
+    assert seconds < 180, f"the solution notebook took {seconds:.0f} s with cached features (limit: 3 min on CPU)"
+    text = outputs_text(nb)
+    assert "frozen_sgd results: All test cases passed!" in text
+    frozen = results.load()["frozen"]
+    assert frozen["test_acc"] >= 0.98, frozen
+    assert frozen["sgd_test_acc"] >= 0.97, frozen
+    assert frozen["random_init_test_acc"] < frozen["test_acc"] - 0.15, frozen
+
+
+@pytest.mark.slow
+def test_untouched_notebook_runs_without_errors(built, pets_root):
+    nb, _ = execute(built[1])
+    text = outputs_text(nb)
+    assert "to do: headless" in text and "to do: stratified_split" in text
+
+
+@pytest.mark.slow
+def test_public_tests_pass_when_answered(built):
+    solution, student = built
+    nb, _ = execute(fill_answers(student, solution), skip_ignored=True)
+    text = outputs_text(nb)
+    for question in WRONG:
+        assert f"{question} results: All test cases passed!" in text, text[-2000:]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("wrong", [WRONG, WRONG_2], ids=["set1", "set2"])
+def test_wrong_answers_get_their_hints(built, tmp_path, wrong):
+    results = grade_notebook(mutate(built[0], {old: new for old, new, _ in wrong.values()}), STEM, tmp_path)
+    for question, (_, _, hint) in wrong.items():
+        assert results.results[question].score < results.results[question].possible, question
+        assert hint in messages(results, question), f"{question}: hint {hint!r} missing:\n{messages(results, question)}"

@@ -1,0 +1,103 @@
+"""Notebook 04 (fine-tuning, when to use which): runs end to end, reaches its accuracy, public tests pass, wrong answers get hints."""
+import nbformat
+import pytest
+
+from autograder import DIST, NOTEBOOKS, build
+from notebook_helpers import execute, fill_answers, grade_notebook, messages, mutate, outputs_text
+
+STEM = "04_fine_tuning"
+
+# question -> [(solution text, a wrong version a student might write, words of the hint that must appear)]
+WRONG = {
+    "ft_freeze": [("p.requires_grad_(i >= len(stages) - k)", "p.requires_grad_(i < k)", "you trained the FIRST k stages")],
+    "ft_groups": [('[{"params": body, "lr": lr * body_factor}, {"params": list(head.parameters()), "lr": lr}]',
+                   '[{"params": body, "lr": lr}, {"params": list(head.parameters()), "lr": lr * body_factor}]',
+                   "the learning rates are swapped")],
+    "ft_bn": [("            m.eval()\n", "            pass\n", "overwrites its ImageNet averages")],
+    "ft_scenarios": [('("small", "similar"): LINEAR_FINAL,', '("small", "similar"): FINE_TUNE,', "overfits"),
+                     ('pets_scenario = ("small", "similar")', 'pets_scenario = ("large", "similar")',
+                      "469 labelled images is a small dataset")],
+    "ft_probe": [("LogisticRegression(max_iter=1000).fit((F_train - mean) / std, np.asarray(y_train))",
+                  "LogisticRegression(max_iter=1000).fit((F_test - mean) / std, np.asarray(y_test))",
+                  "the probe was fitted on the test split")],
+    "ft_digits": [("reshape(-1, 1, 8, 8) / 16", "reshape(-1, 1, 8, 8)", "divide by 16 first")],
+}
+WRONG_2 = {
+    "ft_freeze": [("    for p in head.parameters():\n        p.requires_grad_(True)\n", "",
+                   "the head must be made trainable")],
+    "ft_groups": [("for p in stage.parameters() if p.requires_grad]", "for p in stage.parameters()]",
+                   "frozen parameters (requires_grad = False) are in a group")],
+    "ft_bn": [(" and not any(p.requires_grad for p in m.parameters()):", ":",
+               "the trainable batch-norm layer (last stage) must stay in training mode")],
+    "ft_scenarios": [('("small", "different"): LINEAR_EARLIER,', '("small", "different"): LINEAR_FINAL,',
+                      "more generic features of an earlier stage")],
+    "ft_probe": [("    mean, std = F_train.mean(0), F_train.std(0)\n    std[std == 0] = 1\n    probe = ",
+                  "    mean, std = 0.0, np.ones(F_train.shape[1])\n    probe = ",
+                  "standardize each feature with the training mean and std")],
+    "ft_digits": [(".reshape(-1, 1, 8, 8) / 16", ".reshape(-1, 1, 8, 8).transpose(2, 3) / 16", "row-major order")],
+}
+
+
+@pytest.fixture(scope="module")
+def built():
+    build.build([STEM])
+    solution = nbformat.read(str(DIST / f"{STEM}-solution.ipynb"), as_version=4)
+    student = nbformat.read(str(NOTEBOOKS / f"{STEM}.ipynb"), as_version=4)
+    return solution, student
+
+
+def test_every_question_has_wrong_answers(built):
+    names = {c.source.split('"')[1] for c in built[0].cells
+             if c.cell_type == "code" and c.source.startswith("grader.check(")}
+    assert names == set(WRONG) == set(WRONG_2)
+
+
+def warm_stage_cache(solution):
+    """Run the notebook's own one-pass extraction for both splits (what a student's first run leaves in the cache)."""
+    import numpy as np
+    import torch
+    from utils import cache, data, models, train
+
+    source = next(c.source for c in solution.cells if c.cell_type == "code" and "def stage_outputs(" in c.source)
+    scope = {"torch": torch, "np": np, "cache": cache, "data": data, "models": models, "train": train,
+             "backbone": models.load_backbone("auto"), "time": __import__("time"), "print": lambda *a, **k: None}
+    exec(source, scope)
+
+
+@pytest.mark.slow
+def test_solution_runs_end_to_end_and_reaches_accuracy(built, pets_root):
+    from utils import results
+
+    warm_stage_cache(built[0])
+    nb, seconds = execute(built[0])
+    assert seconds < 180, f"the solution notebook took {seconds:.0f} s with cached features (limit: 3 min on CPU)"
+    assert "ft_digits results: All test cases passed!" in outputs_text(nb)
+    finetune = results.load()["finetune"]
+    assert finetune["test_acc"] >= 0.99, finetune
+
+
+@pytest.mark.slow
+def test_untouched_notebook_runs_without_errors(built, pets_root):
+    nb, _ = execute(built[1])
+    text = outputs_text(nb)
+    assert "to do: freeze" in text and "to do: digits_to_images" in text
+
+
+@pytest.mark.slow
+def test_public_tests_pass_when_answered(built):
+    solution, student = built
+    nb, _ = execute(fill_answers(student, solution), skip_ignored=True)
+    text = outputs_text(nb)
+    for question in WRONG:
+        assert f"{question} results: All test cases passed!" in text, text[-2000:]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("wrong", [WRONG, WRONG_2], ids=["set1", "set2"])
+def test_wrong_answers_get_their_hints(built, tmp_path, wrong):
+    replacements = {old: new for mistakes in wrong.values() for old, new, _ in mistakes}
+    results = grade_notebook(mutate(built[0], replacements), STEM, tmp_path)
+    for question, mistakes in wrong.items():
+        assert results.results[question].score < results.results[question].possible, question
+        for _, _, hint in mistakes:
+            assert hint in messages(results, question), f"{question}: hint {hint!r} missing:\n{messages(results, question)}"
