@@ -21,7 +21,8 @@ WRONG = {
 }
 # A second set of plausible mistakes, graded in a second run.
 WRONG_2 = {
-    "frozen_phi": ("    return phi.eval()\n", "    return phi\n", "return the copy in eval mode"),
+    "frozen_phi": ("return phi.requires_grad_(False).eval()", "return phi.requires_grad_(False)",
+                   "return the copy in eval mode"),
     "frozen_split": ("idx = rng.permutation(np.flatnonzero(y == c))",
                      "idx = rng.permutation(len(y)) if c == y[0] else np.array([], dtype=int)", "stratified"),
     "frozen_standardize": ("    std[std == 0] = 1\n", "", "divide by 1 where the std is 0"),
