@@ -103,3 +103,17 @@ def test_device_logic_cpu_fallback():
         cuda = torch.device("cuda")
         assert train.amp_dtype(cuda) in (torch.bfloat16, torch.float16)
         assert train.to_device(x, cuda).is_contiguous(memory_format=torch.channels_last)
+
+
+def test_fit_can_select_the_lowest_validation_loss(features):
+    X, y = features["test"]
+    (Xtr, ytr), (Xval, yval) = _split(X, y)
+    torch.manual_seed(0)
+    head = nn.Linear(X.shape[1], 2)
+    history = train.fit(head, train.feature_loaders(Xtr, ytr), train.feature_loaders(Xval, yval, shuffle=False),
+                        num_epochs=6, lr=1e-2, select="val_loss", progress=False, device=torch.device("cpu"))
+    best = history["best_epoch"]
+    assert history["val_loss"][best] == min(history["val_loss"])
+    assert abs(train.evaluate(head, train.feature_loaders(Xval, yval, shuffle=False))[0] - history["val_loss"][best]) < 1e-5
+    with pytest.raises(ValueError, match="select must be"):
+        train.fit(head, train.feature_loaders(Xtr, ytr), num_epochs=1, select="accuracy", progress=False)

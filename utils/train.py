@@ -179,11 +179,13 @@ def predict(model, loader, device=None):
 
 
 def fit(model, train_loader, val_loader=None, num_epochs=10, lr=1e-3, optimizer=None, device=None,
-        patience=None, weight_decay=0.0, seed=0, checkpoint=None, progress=True, loss_fn=None):
+        patience=None, weight_decay=0.0, seed=0, checkpoint=None, progress=True, loss_fn=None,
+        select="val_acc"):
     """Train ``model`` (a linear head on features, or a backbone to fine-tune).
 
     Keeps a ``history`` dict of per-epoch train/val loss and accuracy, restores
-    the best epoch's weights (by validation accuracy) at the end, saves them to
+    the best epoch's weights (by validation accuracy, or by the lowest validation loss with
+    ``select="val_loss"``: small validation sets saturate at accuracy 1.0) at the end, saves them to
     ``checkpoint`` if a path is given, and stops early after ``patience`` epochs
     without improvement. Only parameters with ``requires_grad`` are trained.
     """
@@ -195,7 +197,9 @@ def fit(model, train_loader, val_loader=None, num_epochs=10, lr=1e-3, optimizer=
     optimizer = optimizer or torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
     scaler = torch.amp.GradScaler("cuda") if amp_dtype(device) == torch.float16 else None
     history = {k: [] for k in ("train_loss", "train_acc", "val_loss", "val_acc", "seconds")}
-    best, best_state, since_best = -1.0, None, 0
+    if select not in ("val_acc", "val_loss"):
+        raise ValueError(f"select must be 'val_acc' or 'val_loss', got {select!r}")
+    best, best_state, since_best = -float("inf"), None, 0
     bar = tqdm(range(num_epochs), desc="epochs", disable=not progress)
     for epoch in bar:
         start = time.perf_counter()
@@ -204,15 +208,16 @@ def fit(model, train_loader, val_loader=None, num_epochs=10, lr=1e-3, optimizer=
         for k, v in zip(history, (train_loss, train_acc, val_loss, val_acc, time.perf_counter() - start)):
             history[k].append(v)
         bar.set_postfix(loss=f"{train_loss:.3f}", val_acc=f"{val_acc:.3f}")
-        if val_acc > best:
-            best, since_best = val_acc, 0
+        score = val_acc if select == "val_acc" else -val_loss
+        if score > best:
+            best, since_best = score, 0
+            history["best_val_acc"] = val_acc
             best_state = copy.deepcopy(model.state_dict())
             history["best_epoch"] = epoch
         else:
             since_best += 1
             if patience is not None and since_best >= patience:
                 break
-    history["best_val_acc"] = best
     if best_state is not None:
         model.load_state_dict(best_state)
         if checkpoint:
