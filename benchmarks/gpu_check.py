@@ -42,7 +42,7 @@ def run(batch=64):
 
     device = torch.device("cuda")
     backbone = models.load_backbone("efficientnet_lite0")
-    model = train.prepare_model(backbone.model.eval(), device)
+    train.prepare_model(backbone.model.eval(), device)  # in place: the stages share its modules
     g = torch.Generator().manual_seed(0)
     x = train.to_device(torch.randn(batch, 3, 224, 224, generator=g), device)
     out = {"device": torch.cuda.get_device_name(), "amp_dtype": str(train.amp_dtype(device))}

@@ -86,3 +86,39 @@ def data_env():
         return True
     except data.DataNotFoundError:
         return False
+
+
+def load_built(stem):
+    """(solution, student) notebooks of ``stem``, built first when missing or stale."""
+    from autograder import DIST, check
+
+    check.ensure_built([stem])
+    solution = nbformat.read(str(DIST / f"{stem}-solution.ipynb"), as_version=4)
+    student = nbformat.read(str(NOTEBOOKS / f"{stem}.ipynb"), as_version=4)
+    return solution, student
+
+
+def question_names(nb) -> set:
+    """The questions a notebook checks with ``grader.check("...")``."""
+    return {c.source.split('"')[1] for c in nb.cells
+            if c.cell_type == "code" and c.source.startswith("grader.check(")}
+
+
+def assert_public_tests_pass(solution, student, questions):
+    """The student notebook with the solution's answers passes every public test via grader.check."""
+    nb, _ = execute(fill_answers(student, solution), skip_ignored=True)
+    text = outputs_text(nb)
+    for question in questions:
+        assert f"{question} results: All test cases passed!" in text, text[-2000:]
+
+
+def assert_hints(solution, stem, wrong, tmp_path):
+    """Grade the solution with every ``old -> new`` mutation of ``wrong`` applied; each question must lose
+    points and show each hint. ``wrong``: {question: (old, new, hint)} or {question: [(old, new, hint), ...]}."""
+    wrong = {q: m if isinstance(m, list) else [m] for q, m in wrong.items()}
+    replacements = {old: new for mistakes in wrong.values() for old, new, _ in mistakes}
+    results = grade_notebook(mutate(solution, replacements), stem, tmp_path)
+    for question, mistakes in wrong.items():
+        assert results.results[question].score < results.results[question].possible, question
+        for _, _, hint in mistakes:
+            assert hint in messages(results, question), f"{question}: hint {hint!r} missing:\n{messages(results, question)}"

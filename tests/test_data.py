@@ -1,8 +1,6 @@
 """utils.data on the real Oxford-IIIT Pet mirror: counts, labels, quirks, errors, cache."""
 import shutil
 import time
-import warnings
-from pathlib import Path
 
 import numpy as np
 import pytest

@@ -1,9 +1,8 @@
 """Notebook 01 (OLS on raw pixels): runs end to end, public tests pass when answered, wrong answers get hints."""
-import nbformat
 import pytest
 
-from autograder import DIST, NOTEBOOKS, check
-from notebook_helpers import execute, fill_answers, grade_notebook, messages, mutate, outputs_text
+from notebook_helpers import (assert_hints, assert_public_tests_pass, execute, load_built, outputs_text,
+                              question_names)
 
 STEM = "01_ols_raw_pixels"
 pytestmark = pytest.mark.slow
@@ -23,10 +22,11 @@ WRONG = {
 
 @pytest.fixture(scope="module")
 def built():
-    check.ensure_built([STEM])
-    solution = nbformat.read(str(DIST / f"{STEM}-solution.ipynb"), as_version=4)
-    student = nbformat.read(str(NOTEBOOKS / f"{STEM}.ipynb"), as_version=4)
-    return solution, student
+    return load_built(STEM)
+
+
+def test_every_question_has_a_wrong_answer(built):
+    assert question_names(built[0]) == set(WRONG)
 
 
 def test_solution_runs_end_to_end(built, pets_root):
@@ -41,16 +41,8 @@ def test_untouched_notebook_runs_without_errors(built, pets_root):
 
 
 def test_public_tests_pass_when_answered(built):
-    solution, student = built
-    nb, _ = execute(fill_answers(student, solution), skip_ignored=True)
-    text = outputs_text(nb)
-    for question in WRONG:
-        assert f"{question} results: All test cases passed!" in text, text[-2000:]
+    assert_public_tests_pass(*built, WRONG)
 
 
 def test_wrong_answers_get_their_hints(built, tmp_path):
-    wrong = mutate(built[0], {old: new for old, new, _ in WRONG.values()})
-    results = grade_notebook(wrong, STEM, tmp_path)
-    for question, (_, _, hint) in WRONG.items():
-        assert results.results[question].score < results.results[question].possible, question
-        assert hint in messages(results, question), f"{question}: hint {hint!r} missing:\n{messages(results, question)}"
+    assert_hints(built[0], STEM, WRONG, tmp_path)

@@ -1,9 +1,8 @@
 """Notebook 04 (fine-tuning, when to use which): runs end to end, reaches its accuracy, public tests pass, wrong answers get hints."""
-import nbformat
 import pytest
 
-from autograder import DIST, NOTEBOOKS, build
-from notebook_helpers import execute, fill_answers, grade_notebook, messages, mutate, outputs_text
+from notebook_helpers import (assert_hints, assert_public_tests_pass, execute, load_built, outputs_text,
+                              question_names)
 
 STEM = "04_fine_tuning"
 
@@ -40,16 +39,11 @@ WRONG_2 = {
 
 @pytest.fixture(scope="module")
 def built():
-    build.build([STEM])
-    solution = nbformat.read(str(DIST / f"{STEM}-solution.ipynb"), as_version=4)
-    student = nbformat.read(str(NOTEBOOKS / f"{STEM}.ipynb"), as_version=4)
-    return solution, student
+    return load_built(STEM)
 
 
 def test_every_question_has_wrong_answers(built):
-    names = {c.source.split('"')[1] for c in built[0].cells
-             if c.cell_type == "code" and c.source.startswith("grader.check(")}
-    assert names == set(WRONG) == set(WRONG_2)
+    assert question_names(built[0]) == set(WRONG) == set(WRONG_2)
 
 
 @pytest.mark.slow
@@ -71,19 +65,10 @@ def test_untouched_notebook_runs_without_errors(built, pets_root):
 
 @pytest.mark.slow
 def test_public_tests_pass_when_answered(built):
-    solution, student = built
-    nb, _ = execute(fill_answers(student, solution), skip_ignored=True)
-    text = outputs_text(nb)
-    for question in WRONG:
-        assert f"{question} results: All test cases passed!" in text, text[-2000:]
+    assert_public_tests_pass(*built, WRONG)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("wrong", [WRONG, WRONG_2], ids=["set1", "set2"])
 def test_wrong_answers_get_their_hints(built, tmp_path, wrong):
-    replacements = {old: new for mistakes in wrong.values() for old, new, _ in mistakes}
-    results = grade_notebook(mutate(built[0], replacements), STEM, tmp_path)
-    for question, mistakes in wrong.items():
-        assert results.results[question].score < results.results[question].possible, question
-        for _, _, hint in mistakes:
-            assert hint in messages(results, question), f"{question}: hint {hint!r} missing:\n{messages(results, question)}"
+    assert_hints(built[0], STEM, wrong, tmp_path)

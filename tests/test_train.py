@@ -1,5 +1,4 @@
 """utils.train: cached features, a linear probe on real data, fit, determinism, device logic."""
-import time
 from contextlib import nullcontext
 
 import pytest

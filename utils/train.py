@@ -77,7 +77,7 @@ def feature_loaders(X, y, batch_size=64, shuffle=True, seed=0, device=None) -> D
 def compute_features(backbone, loader, stage="pooled", device=None, progress=True):
     """Φ(x) for every batch of ``loader`` -> (X float32 (n, d), y int64 (n,)) on the CPU."""
     device = device or get_device()
-    model = prepare_model(backbone.model.eval(), device)
+    prepare_model(backbone.model.eval(), device)  # moves the stage modules it shares, in place
     feats, labels = [], []
     for x, y in tqdm(loader, desc=f"features {backbone.name}:{stage}", disable=not progress, leave=False):
         with autocast(device):
