@@ -85,7 +85,11 @@ class Backbone:
         return torch.flatten(nn.functional.adaptive_avg_pool2d(x, 1), 1) if pool or stage == "pooled" else x
 
     def classifier(self, num_classes: int = 2) -> "FeatureClassifier":
-        """A new model: this backbone's stages and a fresh linear head (note §3.3)."""
+        """A new model: this backbone's stages and a fresh linear head (note §3.3).
+
+        The stages are shared, not copied: fine-tuning the classifier changes this
+        backbone too. Load a second backbone when the original must stay intact.
+        """
         return FeatureClassifier(self, nn.Linear(self.num_features, num_classes))
 
 

@@ -46,7 +46,8 @@ def image_grid(images, labels=None, ncols=8, titles=None, credit=True, label_nam
     """
     fig, axes = _grid(len(images), ncols)
     for i, (ax, img) in enumerate(zip(axes, images)):
-        ax.imshow(_as_image(img), cmap="gray" if np.ndim(_as_image(img)) == 2 else None)
+        img = _as_image(img)
+        ax.imshow(img, cmap="gray" if img.ndim == 2 else None)
         if titles is not None:
             ax.set_title(str(titles[i]), fontsize=8)
         elif labels is not None:
