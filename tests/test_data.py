@@ -1,4 +1,6 @@
 """utils.data on the real Oxford-IIIT Pet mirror: counts, labels, quirks, errors, cache."""
+import hashlib
+import os
 import shutil
 import time
 
@@ -118,3 +120,86 @@ def test_bad_split_and_size_are_clear_errors():
         data.pets_dataset("train")
     with pytest.raises(ValueError, match="positive int"):
         data.pets_arrays("test", size=0)
+
+
+# --- the course subset, selected by name from any copy -------------------------------------------
+
+EXTRA_PER_BREED = 60  # 37 breeds x 60 = 2,220 extra files, like a full download's other images
+
+
+@pytest.fixture(scope="module")
+def full_download(pets_root, tmp_path_factory):
+    """A synthetic full torchvision download: every mirror file hard-linked, plus 2,220 more
+    official-style names (<Breed>_<n>.jpg) and official-style lists whose split is not the course's."""
+    src = pets_root / "oxford-iiit-pet"
+    root = tmp_path_factory.mktemp("full-download")
+    images = root / "oxford-iiit-pet" / "images"
+    images.mkdir(parents=True)
+    for p in (src / "images").iterdir():
+        os.link(p, images / p.name)
+    rows = [line for line in (src / "annotations" / "list.txt").read_text().splitlines() if not line.startswith("#")]
+    by_breed = {}
+    for line in rows:
+        name = line.split()[0]
+        by_breed.setdefault(name.rsplit("_", 1)[0], []).append(line.split())
+    for breed, entries in by_breed.items():
+        for k in range(EXTRA_PER_BREED):
+            model = entries[k % len(entries)]
+            name = f"{breed}_{1000 + k}"
+            os.link(src / "images" / f"{model[0]}.jpg", images / f"{name}.jpg")
+            rows.append(" ".join([name] + model[1:]))
+    ordered = sorted(rows, key=lambda line: hashlib.md5(line.encode()).hexdigest())  # not the course split
+    ann = root / "oxford-iiit-pet" / "annotations"
+    ann.mkdir()
+    header = "#Image CLASS-ID SPECIES BREED ID\n#ID: 1:37 Class ids\n#SPECIES: 1:Cat 2:Dog\n#BREED ID: 1-25:Cat 1:12:Dog\n"
+    (ann / "list.txt").write_text(header + "\n".join(sorted(rows)) + "\n")
+    (ann / "trainval.txt").write_text("\n".join(ordered[: len(ordered) // 2]) + "\n")
+    (ann / "test.txt").write_text("\n".join(ordered[len(ordered) // 2:]) + "\n")
+    return root
+
+
+def test_course_subset_is_the_same_on_a_full_download(pets_root, full_download, tmp_path, monkeypatch):
+    ann = full_download / "oxford-iiit-pet" / "annotations"
+    assert len(list((full_download / "oxford-iiit-pet" / "images").iterdir())) >= 940 + 2000
+    official, _ = read_split(full_download, "trainval")
+    course, _ = read_split(pets_root, "trainval")
+    assert set(course) - set(official), "the synthetic official split should differ from the course split"
+    expected = {split: data.pets_arrays(split, size=8) for split in data.SPLITS}  # the build machines' copy
+    monkeypatch.setenv("PTM_CACHE", str(tmp_path / "fresh-cache"))  # computed again, never a cache hit
+    for split in data.SPLITS:
+        ds = data.pets_dataset(split, root=full_download)
+        assert ds.names == read_split(pets_root, split)[0]
+        X, y = data.pets_arrays(split, size=8, root=full_download)
+        assert np.array_equal(X, expected[split][0]) and np.array_equal(y, expected[split][1]), split
+    full = data.pets_dataset("trainval", root=full_download, subset="full")
+    assert full.names == official and len(full) > len(expected["trainval"][1])
+    X_full, y_full = data.pets_arrays("test", size=8, root=full_download, subset="full")
+    assert len(y_full) == len(read_split(full_download, "test")[0]) > len(expected["test"][1])
+    assert (ann / "trainval.txt").is_file()
+
+
+def test_missing_course_images_are_counted_and_named(pets_root, tmp_path):
+    root = _copy_root(pets_root, tmp_path)
+    ids, _ = read_split(pets_root, "test")
+    gone = ids[10:17]
+    for name in gone:
+        (root / "oxford-iiit-pet" / "images" / f"{name}.jpg").unlink()
+    with pytest.raises(data.MissingImagesError) as err:
+        data.pets_arrays("test", size=8, root=root)
+    message = str(err.value)
+    assert f"7 of the {len(ids)} course images of 'test' are missing" in message
+    assert all(f"{name}.jpg" in message for name in gone[:5]) and gone[5] not in message
+    assert "make data" in message
+    data.pets_dataset("trainval", root=root)  # the other split is complete: no error
+
+
+def test_course_counts_read_the_split_lists(pets_root):
+    counts = data.course_counts()
+    for split in data.SPLITS:
+        ids, species = read_split(pets_root, split)
+        assert counts[split] == {"n": len(ids), "cat": species.count(1), "dog": species.count(2)}
+
+
+def test_bad_subset_is_a_clear_error():
+    with pytest.raises(ValueError, match="subset must be one of"):
+        data.pets_arrays("test", size=8, subset="all")

@@ -2,6 +2,13 @@
 
 The images are read with ``torchvision.datasets.OxfordIIITPet`` and
 ``target_types="binary-category"`` (torchvision's labels: 0 = cat, 1 = dog).
+The module works on a fixed **course subset**: the 938 labelled images listed,
+with their trainval/test split, in ``data/splits/{trainval,test}.txt`` (official
+annotation format). They are picked by file name from whatever copy of the
+dataset is present (the build machines' copy, a full torchvision download,
+Colab), so every student sees the same images and the same numbers.
+``subset="full"`` opts into every image of the copy's own (official) split.
+
 Nothing here downloads: the data root is found in this order
 
 1. the ``root`` argument,
@@ -25,7 +32,9 @@ from torchvision.datasets import OxfordIIITPet
 from . import cache
 
 REPO_DATA = Path(__file__).resolve().parent.parent / "data"
+COURSE_SPLITS = REPO_DATA / "splits"  # the course subset: <split>.txt, official annotation format
 SPLITS = ("trainval", "test")
+SUBSETS = ("course", "full")
 CAT, DOG = +1, -1  # the note's convention for OLS: y = +1 cat, -1 dog
 _FOLDER = "oxford-iiit-pet"
 _GET_DATA = "run `make data` (downloads into data/) or set PTM_DATA to the folder that contains oxford-iiit-pet/"
@@ -33,6 +42,10 @@ _GET_DATA = "run `make data` (downloads into data/) or set PTM_DATA to the folde
 
 class DataNotFoundError(FileNotFoundError):
     """No Oxford-IIIT Pet data in any of the places looked at."""
+
+
+class MissingImagesError(FileNotFoundError):
+    """A copy of the dataset lacks some images of the course subset."""
 
 
 class UnreadableImageWarning(UserWarning):
@@ -71,10 +84,13 @@ class PetsBinary(OxfordIIITPet):
     at least that size would discard anyway; it makes loading several times faster.
     """
 
-    def __init__(self, root, split="trainval", transform=None, draft=None):
+    def __init__(self, root, split="trainval", transform=None, draft=None, subset="course"):
         super().__init__(str(root), split=split, target_types="binary-category",
                          transform=transform, download=False)
-        self.draft = draft
+        self.draft, self.subset = draft, subset
+        self.ann_file = Path(self._anns_folder) / f"{split}.txt"
+        if subset == "course":
+            self._select(course_list(split))
         self.bad = _unreadable(tuple(self._images))
         if self.bad:
             keep = [i for i, p in enumerate(self._images) if p.name not in self.bad]
@@ -83,6 +99,22 @@ class PetsBinary(OxfordIIITPet):
             self._labels = [self._labels[i] for i in keep]
             warnings.warn(f"{len(self.bad)} unreadable image(s) left out of '{split}': "
                           + ", ".join(sorted(self.bad)), UnreadableImageWarning, stacklevel=2)
+
+    def _select(self, ann_file: Path) -> None:
+        """Use exactly the images an annotation list names, by file name; fail if any is missing."""
+        rows = read_list(ann_file)
+        self.ann_file = ann_file
+        self._images = [Path(self._images_folder) / f"{name}.jpg" for name, _, _ in rows]
+        self._labels = [label - 1 for _, label, _ in rows]
+        self._bin_labels = [species - 1 for _, _, species in rows]
+        self._segs = [Path(self._segs_folder) / f"{name}.png" for name, _, _ in rows]
+        missing = [p.name for p in self._images if not p.is_file()]
+        if missing:
+            raise MissingImagesError(
+                f"{len(missing)} of the {len(rows)} course images of '{self._split}' are missing from "
+                f"{self._images_folder} (first: {', '.join(missing[:5])}). This copy of Oxford-IIIT Pet is "
+                f"incomplete: delete {self._base_folder} and run `make data` again (on Colab: re-run the "
+                "setup cell), or set PTM_DATA to the folder that holds a complete oxford-iiit-pet/.")
 
     @property
     def names(self) -> list[str]:
@@ -135,15 +167,54 @@ def _stat_key(path: Path):
         return None
 
 
-def pets_dataset(split="trainval", transform=None, root=None, draft=None) -> PetsBinary:
+def read_list(ann_file) -> list[tuple[str, int, int]]:
+    """(image name, CLASS-ID, SPECIES) per line of an official-format annotation list (1-based ids)."""
+    rows = []
+    for line in Path(ann_file).read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            name, class_id, species = line.split()[:3]
+            rows.append((name, int(class_id), int(species)))
+    return rows
+
+
+def course_list(split: str) -> Path:
+    """The course subset's annotation list for ``split`` (``data/splits/<split>.txt``)."""
+    path = COURSE_SPLITS / f"{split}.txt"
+    if not path.is_file():
+        raise FileNotFoundError(f"the course split list {path} is missing: it ships with the course "
+                                "repository (data/splits/); restore it with git")
+    return path
+
+
+def course_counts() -> dict[str, dict[str, int]]:
+    """Size of the course subset per split, read from its lists: ``{"trainval": {"n", "cat", "dog"}, ...}``.
+
+    Needs no image (used by ``make demo`` and the notebooks' text)."""
+    counts = {}
+    for split in SPLITS:
+        species = [s for _, _, s in read_list(course_list(split))]
+        counts[split] = {"n": len(species), "cat": species.count(1), "dog": species.count(2)}
+    return counts
+
+
+def _check_subset(split, subset):
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+    if subset not in SUBSETS:
+        raise ValueError(f"subset must be one of {SUBSETS} ('course': the course's images, the same "
+                         f"everywhere; 'full': every image of the official split), got {subset!r}")
+
+
+def pets_dataset(split="trainval", transform=None, root=None, draft=None, subset="course") -> PetsBinary:
     """Torch dataset of (image, label) with label 0 = cat, 1 = dog (notebooks 03-04).
 
     ``transform`` is usually a backbone's own preprocessing, e.g.
     ``models.load_backbone().transform``, giving float32 tensors (3, 224, 224).
+    ``subset="course"`` (default) gives the course subset; ``"full"`` every image of
+    the official ``split`` in the copy found (larger and slower: for the curious).
     """
-    if split not in SPLITS:
-        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
-    return PetsBinary(find_root(root), split=split, transform=transform, draft=draft)
+    _check_subset(split, subset)
+    return PetsBinary(find_root(root), split=split, transform=transform, draft=draft, subset=subset)
 
 
 _HASH_CACHE: dict = {}
@@ -151,7 +222,7 @@ _HASH_CACHE: dict = {}
 
 def content_hash(dataset: PetsBinary) -> str:
     """SHA-256 of the split's annotation list and the bytes of every image in it."""
-    ann = Path(dataset._anns_folder) / f"{dataset._split}.txt"
+    ann = Path(dataset.ann_file)
     memo = (str(ann), _stat_key(ann)) + tuple((str(p), _stat_key(p)) for p in dataset._images)
     if memo not in _HASH_CACHE:
         _HASH_CACHE[memo] = _hash_files(ann, dataset._images)
@@ -173,17 +244,18 @@ def _to_gray_square(img: Image.Image, size: int) -> np.ndarray:
     return np.asarray(img.convert("L"), dtype=np.float32) / 255.0
 
 
-def pets_arrays(split="trainval", size=16, root=None):
+def pets_arrays(split="trainval", size=16, root=None, subset="course"):
     """Grayscale s x s images and ±1 labels as NumPy arrays (notebook 01, note §1.1).
 
     Returns ``X``: float32 array of shape (n, s, s) with values in [0, 1], and
     ``y``: int64 array of shape (n,), +1 for a cat and -1 for a dog.
     Cached on disk under a key made from the images' content, so a second
-    call with the same split and size is fast.
+    call with the same split and size is fast. ``subset`` as in :func:`pets_dataset`.
     """
     if not isinstance(size, (int, np.integer)) or size < 1:
         raise ValueError(f"size must be a positive int (the side s of an s x s image), got {size!r}")
-    ds = pets_dataset(split, root=root, draft=max(2 * size, 32))
+    _check_subset(split, subset)
+    ds = pets_dataset(split, root=root, draft=max(2 * size, 32), subset=subset)
     key = cache.key("pets_arrays-v1", content_hash(ds), split, int(size))
 
     def compute():
