@@ -8,7 +8,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cat requirements.txt | cksum | cut -d' ' -f1)
 
-.PHONY: demo test test-fast build check grade bench data ensure-data venv clean
+.PHONY: demo test test-fast build check grade bench data ensure-data venv clean lab release
 
 venv: $(STAMP)
 
@@ -23,6 +23,15 @@ $(STAMP): requirements.txt
 # download code. The only place in the project that downloads data.
 data: venv
 	$(PY) data/download.py
+
+# Open the student notebooks in JupyterLab (installed by requirements.txt).
+lab: venv
+	$(PY) -m jupyter lab notebooks/
+
+# Write the student release (see README, "For instructors"): make release OUT=../ptm-course-release
+OUT ?= build/release
+release: venv
+	$(PY) -m autograder release --out $(OUT)
 
 # Used by demo/test: download only when no data is found (CI sets PTM_DATA).
 ensure-data: venv

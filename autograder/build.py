@@ -3,7 +3,8 @@
 For each master ``solutions/<stem>.ipynb`` it writes
 
 * ``notebooks/<stem>.ipynb``: the student notebook (committed; no outputs, no
-  solutions, no hidden tests), byte-for-byte reproducible;
+  solutions, no hidden tests), byte-for-byte reproducible, with course.toml's
+  ``release_url`` in its setup cell and an "Open in Colab" badge on top;
 * ``notebooks/tests/<question>.py``: the public tests, shared by all notebooks
   (question names must therefore be unique across masters);
 * ``autograder/dist/<stem>.zip``: otter's autograder zip (not committed);
@@ -19,17 +20,58 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import re
 import shutil
 import sys
 import tempfile
+import tomllib
 from pathlib import Path
 
 import nbformat
 import yaml
 
-from . import DIST, NOTEBOOKS, REPO, SOLUTIONS
+from . import DIST, NOTEBOOKS, REPO, SOLUTIONS, setup_cell
+
+COURSE_TOML = REPO / "course.toml"
+COLAB_BADGE = "https://colab.research.google.com/assets/colab-badge.svg"
 
 IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", ".ipynb_checkpoints")
+
+
+def course_config(path: Path = COURSE_TOML) -> dict:
+    """The ``[course]`` table of ``course.toml``: ``name``, ``release_url`` (may be empty), ``branch``, ``licence``."""
+    try:
+        course = tomllib.loads(path.read_text())["course"]
+    except (OSError, tomllib.TOMLDecodeError, KeyError) as err:
+        raise ValueError(f"{path}: cannot read the [course] table ({err}); see the comments in the "
+                         "committed course.toml") from None
+    course.setdefault("release_url", "")
+    course.setdefault("branch", "main")
+    return course
+
+
+def colab_link(repo_url: str, branch: str, notebook: str) -> str | None:
+    """Colab's address for ``notebooks/<notebook>`` of a github.com repository (None for other hosts)."""
+    m = re.match(r"^(?:https://|git@)github\.com[/:]([\w.-]+)/([\w.-]+?)(?:\.git)?/?$", repo_url)
+    if not m:
+        return None
+    return f"https://colab.research.google.com/github/{m[1]}/{m[2]}/blob/{branch}/notebooks/{notebook}"
+
+
+def personalize(nb_path: Path, repo_url: str, branch: str, prefix: str) -> None:
+    """Write the release URL into a student notebook's setup cell and a Colab cell at its top."""
+    nb = nbformat.read(str(nb_path), as_version=4)
+    cell = setup_cell.first_code_cell(nb)
+    cell.source = setup_cell.with_repo_url(cell.source, repo_url)
+    if repo_url:
+        link = colab_link(repo_url, branch, nb_path.name)
+        text = (f"[![Open In Colab]({COLAB_BADGE})]({link})" if link else
+                f"**Colab:** upload this notebook (File → Upload notebook) and run its first cell; "
+                f"it fetches the course from `{repo_url}`.")
+        badge = nbformat.v4.new_markdown_cell(text)
+        badge["id"] = f"{prefix}-colab"
+        nb.cells.insert(0, badge)
+    nbformat.write(nb, str(nb_path))
 
 
 def masters() -> list[Path]:
@@ -96,9 +138,11 @@ def normalize(nb_path: Path, prefix: str) -> None:
     nbformat.write(nb, str(nb_path))
 
 
-def build_one(master: Path, out: Path, dist: Path, run_tests: bool = False) -> list[str]:
+def build_one(master: Path, out: Path, dist: Path, run_tests: bool = False, course: dict | None = None) -> list[str]:
     """Assign one master; write its student notebook and public tests under ``out``,
-    its zip and solution notebook under ``dist``. Returns the public test names."""
+    its zip and solution notebook under ``dist``. Returns the public test names.
+    ``course`` (default: course.toml) gives the release URL written into the student notebook."""
+    course = course or course_config()
     stem = master.stem
     with tempfile.TemporaryDirectory(prefix=f"assign-{stem}-") as tmp:
         staged = _stage(master, Path(tmp) / "src")
@@ -108,6 +152,7 @@ def build_one(master: Path, out: Path, dist: Path, run_tests: bool = False) -> l
         prefix = _id_prefix(master)
         normalize(student / master.name, prefix)
         normalize(autograder / master.name, prefix)
+        personalize(student / master.name, course["release_url"], course["branch"], prefix)
 
         out.mkdir(parents=True, exist_ok=True)
         (out / "tests").mkdir(exist_ok=True)
@@ -134,8 +179,11 @@ def _id_prefix(master: Path) -> str:
     return "c" + hashlib.sha1(master.stem.encode()).hexdigest()[:6]
 
 
-def build(stems=None, out: Path = NOTEBOOKS, dist: Path = DIST, run_tests: bool = False) -> dict[str, list[str]]:
+def build(stems=None, out: Path = NOTEBOOKS, dist: Path = DIST, run_tests: bool = False,
+          repo_url: str | None = None) -> dict[str, list[str]]:
     """Build every master (or those in ``stems``). Returns ``{stem: [public test names]}``.
+
+    ``repo_url`` overrides course.toml's ``release_url`` (what the student notebooks clone on Colab).
 
     A full build also removes public tests in ``out/tests`` that no master owns any more.
     Raises ``ValueError`` when two masters define the same question name.
@@ -144,11 +192,17 @@ def build(stems=None, out: Path = NOTEBOOKS, dist: Path = DIST, run_tests: bool 
     if stems is not None and len(chosen) != len(set(stems)):
         missing = set(stems) - {m.stem for m in chosen}
         raise ValueError(f"no master named {sorted(missing)} in {SOLUTIONS}")
+    course = course_config()
+    if repo_url is not None:
+        course["release_url"] = repo_url
+    if not course["release_url"]:
+        print("note: course.toml has no release_url, so the notebooks cannot fetch the course on Colab "
+              "(their setup cell says so); set it before you share them", file=sys.stderr)
     owners: dict[str, str] = {}
     built = {}
     for master in chosen:
         print(f"otter assign {master.relative_to(REPO)}", flush=True)
-        built[master.stem] = build_one(master, out, dist, run_tests)
+        built[master.stem] = build_one(master, out, dist, run_tests, course)
         for name in built[master.stem]:
             if name in owners:
                 raise ValueError(f"question '{name}' is defined in both {owners[name]} and {master.stem}: "
@@ -168,8 +222,10 @@ def main(argv=None) -> int:
     parser.add_argument("--dist", type=Path, default=DIST, help="where zips and solution notebooks go")
     parser.add_argument("--run-tests", action="store_true",
                         help="let otter assign also grade each solution (check does this too)")
+    parser.add_argument("--repo-url", default=None,
+                        help="the student release's git URL for the setup cells (default: course.toml's release_url)")
     args = parser.parse_args(argv)
-    built = build(args.stems or None, args.out, args.dist, args.run_tests)
+    built = build(args.stems or None, args.out, args.dist, args.run_tests, args.repo_url)
     for stem, names in built.items():
         print(f"built {stem}: {len(names)} questions ({', '.join(names)})")
     return 0

@@ -9,10 +9,12 @@ The cell works in three places:
 
 * a repo checkout: ``notebooks/`` is one level below the repo root, so the root
   goes on ``sys.path`` when ``utils`` is not importable yet;
-* Colab (``"google.colab" in sys.modules``): clones the course repo once
-  (``REPO_URL``, a placeholder until the course has its public home), installs
-  the pinned requirements, links the public tests next to the notebook and
-  downloads the Oxford-IIIT Pet data with torchvision into ``./data``;
+* Colab (``"google.colab" in sys.modules``): clones the course's student
+  release once (``REPO_URL``, which the build writes from ``course.toml``; see
+  :func:`with_repo_url`) into a temp folder next to the notebook and renames it
+  to ``ptm-course/`` only when the clone is complete; then
+  ``utils.colab.prepare`` installs only what Colab lacks, links the public tests
+  and finds or downloads the data (the same code as ``make data``);
 * the grader, where otter has copied ``utils/`` next to the notebook.
 
 It defines ``attempt(fn, *args)``, which demo cells use to call a student's
@@ -24,6 +26,7 @@ It ends by creating otter's ``grader`` (tests are files in ``./tests``), so the
 assign config sets ``init_cell: false``: otter's own init cell would run
 ``import otter`` before Colab had a chance to install it.
 """
+import re
 import sys
 from pathlib import Path
 
@@ -31,35 +34,44 @@ import nbformat
 
 SOURCE = '''\
 # Setup (run first; safe to re-run): works in a repo checkout, in Colab and in the grader.
-import os, subprocess, sys
+import os, shutil, subprocess, sys, tempfile
 from pathlib import Path
-REPO_URL = "https://github.com/ptm-course/pretrained-models-module"  # placeholder for the course repo
-if "google.colab" in sys.modules:  # Colab: course code, pinned packages, public tests and data
-    repo = Path("/content/ptm-course")
-    if not repo.exists():
-        subprocess.run(["git", "clone", "--depth", "1", REPO_URL, str(repo)], check=True)
-        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-r", str(repo / "requirements.txt")], check=True)
-    if not Path("tests").exists():
-        Path("tests").symlink_to(repo / "notebooks" / "tests")
-    sys.path.insert(0, str(repo))
-    from torchvision.datasets import OxfordIIITPet
-    for split in ("trainval", "test"):
-        OxfordIIITPet("data", split=split, download=True)
-    os.environ["PTM_DATA"] = str(Path("data").resolve())
-else:
-    try:
-        import utils  # the grader copies utils/ next to the notebook
-    except ImportError:  # repo checkout: notebooks/ is one level below the repo root
-        sys.path.insert(0, str(Path.cwd().parent))
+REPO_URL = ""  # the course's student release (the build writes it from course.toml)
+if "google.colab" in sys.modules and not Path("utils").is_dir():  # Colab: fetch the release once
+    repo = Path("ptm-course").resolve()
+    if not repo.is_dir():
+        if not REPO_URL:
+            raise RuntimeError("REPO_URL is empty, so Colab cannot fetch the course. Instructor: set release_url "
+                               "in course.toml and rebuild (python -m autograder release).")
+        tmp = tempfile.mkdtemp(prefix=".ptm-course-", dir=repo.parent)  # renamed into place only when complete
+        clone = subprocess.run(["git", "clone", "-q", "--depth", "1", REPO_URL, tmp], capture_output=True, text=True)
+        if clone.returncode:
+            shutil.rmtree(tmp)
+            raise RuntimeError(f"could not clone {REPO_URL}:\\n{clone.stderr.strip()}\\nCheck the internet "
+                               "connection and the URL, then re-run this cell.")
+        os.rename(tmp, repo)
+    if str(repo) not in sys.path:
+        sys.path.insert(0, str(repo))
+    from utils import colab
+    colab.prepare(repo)  # installs only what Colab lacks, links tests/, finds or downloads the data
+elif not Path("utils").is_dir():  # repo checkout: notebooks/ is one level below the repo root
+    sys.path.insert(0, str(Path.cwd().parent))
+try:
+    from utils import data, plots, results
+except ImportError as err:
+    raise RuntimeError(f"{err}: this notebook needs the course's utils/ folder. Open it from notebooks/ in the "
+                       f"course repository ({REPO_URL or 'ask your instructor'}), or in Colab.") from None
+if not Path("tests").is_dir():
+    print("No tests/ folder next to this notebook: grader.check cannot run. Open it from notebooks/ in the course "
+          "repository, or in Colab.")
 import numpy as np
 import matplotlib.pyplot as plt
 import otter
-from utils import data, plots, results
 grader = otter.Notebook(tests_dir="tests")
 
 
 def attempt(fn, *args, **kwargs):
-    """Call fn; while fn (or an earlier step giving an argument) is unfinished, print a reminder, return None."""
+    \"\"\"Call fn; while fn (or an earlier step giving an argument) is unfinished, print a reminder, return None.\"\"\"
     if any(arg is None for arg in args):
         return print(f"skipped {getattr(fn, '__name__', fn)}: an earlier step is not done yet")
     try:
@@ -69,6 +81,19 @@ def attempt(fn, *args, **kwargs):
 
 
 print("utils from", Path(data.__file__).parent)'''
+
+
+URL_LINE = re.compile(r'^REPO_URL = "[^"\n]*"', re.M)
+
+
+def with_repo_url(source: str, url: str) -> str:
+    """The setup cell's source with ``REPO_URL`` set to ``url`` (``""``: not configured)."""
+    if '"' in url or "\n" in url or "\\" in url:
+        raise ValueError(f"a repository URL cannot contain quotes, backslashes or newlines: {url!r}")
+    new, count = URL_LINE.subn(f'REPO_URL = "{url}"', source, count=1)
+    if count != 1:
+        raise ValueError("the setup cell has no REPO_URL line to write the course URL into")
+    return new
 
 
 def first_code_cell(nb):

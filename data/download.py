@@ -7,6 +7,8 @@
 It uses torchvision's own download code (``OxfordIIITPet(download=True)``),
 which fetches the official archives from the Oxford VGG server and checks
 their MD5 sums. Data that is already found ($PTM_DATA, or data/) is reused.
+The archives hold all 7,349 images; the course uses the 938 that
+data/splits/ lists, and a copy that lacks some of them is reported (exit 1).
 """
 import argparse
 import sys
@@ -25,8 +27,11 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.if_missing:
         try:
-            print(f"Oxford-IIIT Pet data found in {data.find_root(args.root)}")
+            print(f"Oxford-IIIT Pet data found in {data.check_course(args.root)}")
             return 0
+        except data.MissingImagesError as err:  # a partial copy: downloading on top would not fix it
+            print(err, file=sys.stderr)
+            return 1
         except data.DataNotFoundError as err:
             print(err)
     root = args.root or data.REPO_DATA
@@ -40,7 +45,11 @@ def main(argv=None):
               "that already contains oxford-iiit-pet/ (on the course build machines: ../shared/data).",
               file=sys.stderr)
         return 1
-    print(f"Done: {data.find_root(root)}")
+    try:
+        print(f"Done: {data.check_course(root)}")
+    except data.MissingImagesError as err:
+        print(err, file=sys.stderr)
+        return 1
     return 0
 
 

@@ -1,8 +1,10 @@
 """The assignment build: masters are well formed, share the setup cell, and rebuild byte for byte."""
 import filecmp
+import zipfile
 
 import nbformat
 import pytest
+import yaml
 
 from autograder import NOTEBOOKS, build, setup_cell
 
@@ -24,6 +26,8 @@ def test_assignment_config(master):
     config = build.assignment_config(master)
     assert config.get("name") == master.stem
     assert config.get("requirements") and config.get("files"), "config must name requirements and files"
+    assert config["requirements"] == "../requirements-grading.txt", "the zips install only what grading needs"
+    assert str(config.get("python_version")) == "3.11", "grade with the students' Python (otter's python_version)"
     assert "seed" in config
     assert config["tests"]["ok_format"] is False, "tests must be exception-based (tests: ok_format: false)"
     assert config["tests"]["files"] is True, "public tests must be files (Colab cannot read notebook metadata)"
@@ -36,9 +40,17 @@ def test_master_committed_without_outputs(master):
     assert not any(c.get("outputs") for c in nb.cells if c.cell_type == "code"), f"{master.name} has outputs"
 
 
-def test_rebuild_gives_no_diff(tmp_path):
+@pytest.fixture(scope="module")
+def fresh(tmp_path_factory):
+    """One build of every master into a temp dir (notebooks/ and dist/)."""
+    tmp = tmp_path_factory.mktemp("fresh-build")
+    built = build.build(out=tmp / "notebooks", dist=tmp / "dist")
+    return tmp, built
+
+
+def test_rebuild_gives_no_diff(fresh):
     """Building from the committed masters into a temp dir reproduces notebooks/ exactly."""
-    built = build.build(out=tmp_path / "notebooks", dist=tmp_path / "dist")
+    tmp_path, built = fresh
     assert set(built) == set(IDS)
     for stem in IDS:
         assert filecmp.cmp(tmp_path / "notebooks" / f"{stem}.ipynb", NOTEBOOKS / f"{stem}.ipynb", shallow=False), (
@@ -74,3 +86,50 @@ def test_staging_leaves_out_bytecode(tmp_path):
     utils = staged.parent / "utils"
     assert (utils / "data.py").is_file()
     assert not list(utils.rglob("__pycache__")), "the zip must not carry __pycache__"
+
+
+def test_zips_install_cpu_torch_on_python_311(fresh):
+    """otter's environment.yml in each zip: the students' Python, CPU torch, nothing for a front end."""
+    tmp, _ = fresh
+    for stem in IDS:
+        with zipfile.ZipFile(tmp / "dist" / f"{stem}.zip") as zf:
+            env = yaml.safe_load(zf.read("environment.yml"))
+        assert "python=3.11" in env["dependencies"], stem
+        pip = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
+        assert "--extra-index-url https://download.pytorch.org/whl/cpu" in pip
+        assert any(p.startswith("torch==") and p.endswith("+cpu") for p in pip), pip
+        assert any(p.startswith("torchvision==") and p.endswith("+cpu") for p in pip), pip
+        assert not any(p.split("==")[0] in {"jupyterlab", "pytest", "nbclient", "ipykernel"} for p in pip), pip
+
+
+def test_student_notebooks_carry_course_toml_url():
+    url = build.course_config()["release_url"]
+    for path in sorted(NOTEBOOKS.glob("*.ipynb")):
+        nb = nbformat.read(str(path), as_version=4)
+        assert setup_cell.first_code_cell(nb).source == setup_cell.with_repo_url(setup_cell.SOURCE, url), path.name
+        assert "placeholder" not in setup_cell.first_code_cell(nb).source
+
+
+@pytest.mark.parametrize("url, expect", [
+    ("https://github.com/some-course/ptm-student.git",
+     "https://colab.research.google.com/github/some-course/ptm-student/blob/main/notebooks/{name}"),
+    ("file:///srv/ptm-student", "upload this notebook"),
+    ("", None),
+])
+def test_personalize_writes_url_and_colab_badge(tmp_path, url, expect):
+    path = tmp_path / "01_ols_raw_pixels.ipynb"
+    path.write_bytes((NOTEBOOKS / path.name).read_bytes())
+    before = nbformat.read(str(path), as_version=4)
+    build.personalize(path, url, "main", "nb01")
+    nb = nbformat.read(str(path), as_version=4)
+    assert f'REPO_URL = "{url}"' in setup_cell.first_code_cell(nb).source
+    if expect is None:
+        assert len(nb.cells) == len(before.cells)
+    else:
+        assert len(nb.cells) == len(before.cells) + 1 and nb.cells[0].cell_type == "markdown"
+        assert expect.format(name=path.name) in nb.cells[0].source and nb.cells[0]["id"] == "nb01-colab"
+
+
+def test_repo_url_with_a_quote_is_refused():
+    with pytest.raises(ValueError, match="cannot contain quotes"):
+        setup_cell.with_repo_url(setup_cell.SOURCE, 'https://x/"; import os')

