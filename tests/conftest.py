@@ -33,3 +33,13 @@ def read_split(root, split):
             ids.append(parts[0])
             species.append(int(parts[2]))
     return ids, species
+
+
+@pytest.fixture(scope="session")
+def student_release(tmp_path_factory):
+    """One student release (``python -m autograder release``), committed with git, whose notebooks
+    clone it from its own ``file://`` URL: what an instructor pushes, and what Colab clones."""
+    from autograder import release
+    out = tmp_path_factory.mktemp("student-release") / "ptm-course-release"
+    release.release(out, repo_url=out.as_uri())
+    return out
