@@ -1,0 +1,176 @@
+"""Colab, simulated faithfully on the build machine (no internet, no Google).
+
+* The kernel is a real IPython kernel whose shell class lives in ``google.colab._shell``
+  (a small launcher subclasses ``IPythonKernel`` with that ``shell_class``), so both the
+  setup cell (``"google.colab" in sys.modules``) and otter's own Colab detection
+  (``str(get_ipython())``) see Colab. The fake ``google/colab`` package is on a path
+  only this kernel sees (its kernelspec's ``PYTHONPATH``).
+* The working folder holds only the notebook, like Colab's ``/content``.
+* The repo URL is the ``file://`` address of a student release built by
+  ``python -m autograder release``; the data is pre-seeded through ``$PTM_DATA``.
+"""
+import json
+import os
+import shutil
+import sys
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
+
+from autograder import SOLUTIONS, build, setup_cell
+from notebook_helpers import outputs_text
+
+pytestmark = pytest.mark.slow
+STEM = "01_ols_raw_pixels"
+
+SHELL = '''"""Stand-in for Colab's shell module: otter checks that str(get_ipython()) names google.colab."""
+from ipykernel.zmqshell import ZMQInteractiveShell
+
+
+class Shell(ZMQInteractiveShell):
+    pass
+'''
+LAUNCHER = '''"""Start an IPython kernel whose shell is google.colab._shell.Shell, as Colab's is."""
+from ipykernel.ipkernel import IPythonKernel
+from ipykernel.kernelapp import IPKernelApp
+from traitlets import Type
+
+from google.colab._shell import Shell
+
+
+class ColabKernel(IPythonKernel):
+    shell_class = Type(Shell)
+
+
+if __name__ == "__main__":
+    IPKernelApp.launch_instance(kernel_class=ColabKernel)
+'''
+
+
+@pytest.fixture(scope="module")
+def colab_kernel(tmp_path_factory):
+    """The kernelspec name of the simulated Colab kernel (JUPYTER_PATH points at it for this module)."""
+    root = tmp_path_factory.mktemp("colab-sim")
+    pkg = root / "site" / "google" / "colab"  # google/ stays a namespace package (google.protobuf still imports)
+    pkg.mkdir(parents=True)
+    (pkg / "__init__.py").write_text('"""Fake google.colab for the simulated Colab kernel."""\n')
+    (pkg / "_shell.py").write_text(SHELL)
+    (root / "site" / "colab_kernel_launcher.py").write_text(LAUNCHER)
+    spec = root / "jupyter" / "kernels" / "colab-sim"
+    spec.mkdir(parents=True)
+    (spec / "kernel.json").write_text(json.dumps({
+        "argv": [sys.executable, "-m", "colab_kernel_launcher", "-f", "{connection_file}"],
+        "display_name": "Python 3 (simulated Colab)", "language": "python",
+        "env": {"PYTHONPATH": str(root / "site")}}))
+    old = os.environ.get("JUPYTER_PATH")
+    os.environ["JUPYTER_PATH"] = str(root / "jupyter")
+    yield "colab-sim"
+    if old is None:
+        os.environ.pop("JUPYTER_PATH")
+    else:
+        os.environ["JUPYTER_PATH"] = old
+
+
+def run_in(folder, nb, kernel, allow_errors=False, timeout=600):
+    """Execute ``nb`` as ``folder/<STEM>.ipynb`` (the folder holds only it) and return the executed notebook."""
+    folder.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, str(folder / f"{STEM}.ipynb"))
+    assert [p.name for p in folder.iterdir()] == [f"{STEM}.ipynb"]
+    client = NotebookClient(nb, timeout=timeout, kernel_name=kernel, allow_errors=allow_errors,
+                            resources={"metadata": {"path": str(folder)}})
+    client.execute()
+    return nb
+
+
+def only_setup(nb, url=None):
+    """A notebook holding only ``nb``'s setup cell (with REPO_URL set to ``url`` when given)."""
+    cell = nbformat.from_dict(setup_cell.first_code_cell(nb))
+    if url is not None:
+        cell.source = setup_cell.with_repo_url(cell.source, url)
+    return nbformat.v4.new_notebook(cells=[cell], metadata=nb.metadata)
+
+
+def error_text(nb):
+    errors = [o for c in nb.cells for o in c.get("outputs", []) if o.output_type == "error"]
+    assert errors, "the setup cell should have stopped with an error"
+    return f"{errors[0].ename}: {errors[0].evalue}"
+
+
+@pytest.fixture(scope="module")
+def student_nb(student_release):
+    return nbformat.read(str(student_release / "notebooks" / f"{STEM}.ipynb"), as_version=4)
+
+
+def test_untouched_student_notebook_runs_to_the_end_on_colab(student_nb, student_release, colab_kernel, tmp_path):
+    content = tmp_path / "content"
+    nb = run_in(content, student_nb, colab_kernel)
+    setup = outputs_text(nbformat.v4.new_notebook(cells=[setup_cell.first_code_cell(nb)]))
+    assert "packages: everything needed is already installed" in setup, setup
+    assert f"utils from {content / 'ptm-course' / 'utils'}" in setup, setup
+    assert (content / "tests").is_symlink() and (content / "tests").resolve() == content / "ptm-course" / "notebooks" / "tests"
+    assert (content / "ptm-course" / ".git").is_dir() and not list(content.glob(".ptm-course-*"))
+    probe = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+        "import otter.check.utils as u; print(u.IPythonInterpreter.COLAB.value.running(), type(get_ipython()).__module__)")])
+    out = outputs_text(run_in(tmp_path / "probe", probe, colab_kernel))
+    assert out.split() == ["True", "google.colab._shell"], "otter's own detection must see Colab"
+
+
+def test_solution_with_release_setup_cell_passes_every_check_on_colab(student_nb, colab_kernel, tmp_path):
+    build.build_one(SOLUTIONS / f"{STEM}.ipynb", tmp_path / "nb", tmp_path / "dist")
+    solution = nbformat.read(str(tmp_path / "dist" / f"{STEM}-solution.ipynb"), as_version=4)
+    setup_cell.first_code_cell(solution).source = setup_cell.first_code_cell(student_nb).source
+    checks = [c for c in solution.cells if c.cell_type == "code" and "grader.check(" in c.source]
+    assert len(checks) >= 5
+    nb = run_in(tmp_path / "content", solution, colab_kernel)
+    for cell in (c for c in nb.cells if c.cell_type == "code" and "grader.check(" in c.source):
+        shown = outputs_text(nbformat.v4.new_notebook(cells=[cell]))
+        assert "passed" in shown and "failed" not in shown.lower(), f"{cell.source}: {shown}"
+
+
+def test_repo_url_that_does_not_clone_leaves_nothing(student_nb, colab_kernel, tmp_path):
+    content = tmp_path / "content"
+    nb = run_in(content, only_setup(student_nb, (tmp_path / "no-such-release").as_uri()), colab_kernel,
+                allow_errors=True)
+    message = error_text(nb)
+    assert "could not clone" in message and "no-such-release" in message and "re-run this cell" in message
+    assert sorted(p.name for p in content.iterdir()) == [f"{STEM}.ipynb"], "a failed clone must leave nothing"
+
+
+def test_no_repo_url_says_what_the_instructor_must_set(student_nb, colab_kernel, tmp_path):
+    nb = run_in(tmp_path / "content", only_setup(student_nb, ""), colab_kernel, allow_errors=True)
+    message = error_text(nb)
+    assert "REPO_URL is empty" in message and "release_url" in message and "course.toml" in message
+
+
+def test_partial_data_folder_is_named(student_nb, colab_kernel, pets_root, tmp_path, monkeypatch):
+    partial = tmp_path / "partial"
+    shutil.copytree(pets_root / "oxford-iiit-pet" / "annotations", partial / "oxford-iiit-pet" / "annotations")
+    (partial / "oxford-iiit-pet" / "images").mkdir()
+    images = sorted((pets_root / "oxford-iiit-pet" / "images").iterdir())
+    for p in images[: len(images) // 2]:
+        (partial / "oxford-iiit-pet" / "images" / p.name).symlink_to(p)
+    monkeypatch.setenv("PTM_DATA", str(partial))
+    nb = run_in(tmp_path / "content", only_setup(student_nb), colab_kernel, allow_errors=True)
+    message = error_text(nb)
+    assert "course images of 'trainval' are missing" in message and str(partial) in message, message
+    assert (tmp_path / "content" / "ptm-course" / "utils").is_dir()  # the clone itself is complete and kept
+
+
+def test_notebook_opened_alone_says_where_it_belongs(student_nb, tmp_path):
+    """Outside Colab, a notebook copied somewhere on its own (no utils/, no tests/)."""
+    nb = run_in(tmp_path / "alone", only_setup(student_nb), "python3", allow_errors=True)
+    message = error_text(nb)
+    assert "needs the course's utils/ folder" in message and "notebooks/" in message, message
+
+
+def test_missing_tests_folder_is_reported(student_nb, tmp_path):
+    """A notebook next to utils/ but without tests/: the cell says grader.check cannot run."""
+    folder = tmp_path / "no-tests"
+    nb = nbformat.from_dict(only_setup(student_nb))
+    folder.mkdir()
+    (folder / "utils").symlink_to(build.REPO / "utils")
+    nbformat.write(nb, str(folder / f"{STEM}.ipynb"))
+    NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(folder)}}).execute()
+    assert "No tests/ folder next to this notebook" in outputs_text(nb)
