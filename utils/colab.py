@@ -70,7 +70,8 @@ def install(requirements: Path) -> list[str]:
     Path(held.name).unlink()
     if run.returncode:
         raise RuntimeError(f"pip could not install {', '.join(needed)}:\n{run.stderr.strip()[-2000:]}\n"
-                           "Nothing else was changed. Check the internet connection and re-run the setup cell.")
+                           "torch, torchvision and numpy were not touched. Check the internet connection and re-run the "
+                           "setup cell.")
     return needed
 
 
