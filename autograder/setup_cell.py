@@ -17,6 +17,13 @@ The cell works in three places:
   and finds or downloads the data (the same code as ``make data``);
 * the grader, where otter has copied ``utils/`` next to the notebook.
 
+Bad input stops the cell with one message that says what to do, and leaves
+nothing half-done: no ``REPO_URL`` (the instructor must set ``release_url`` in
+``course.toml``), a URL that does not clone (the temp folder is removed), a
+partial data folder (how many course images are missing, the first few names),
+a notebook opened without the course's ``utils/``; a missing ``tests/`` folder is
+reported. ``tests/test_colab.py`` runs each case in a simulated Colab kernel.
+
 It defines ``attempt(fn, *args)``, which demo cells use to call a student's
 function: while the function is still a stub (raises ``NotImplementedError``)
 or an earlier step returned nothing, it prints a reminder and returns ``None``,
