@@ -8,6 +8,7 @@ VERBS = {
     "grade": "autograder.grade",   # Docker-free parallel batch grading
     "demo": "autograder.demo",     # the main job: build, run, grade, report
     "bench": "autograder.bench",   # speed figures into build/bench.json
+    "similarity": "autograder.similarity",  # pairs of submissions far more alike than the class
 }
 
 
