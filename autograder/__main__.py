@@ -9,6 +9,7 @@ VERBS = {
     "demo": "autograder.demo",     # the main job: build, run, grade, report
     "bench": "autograder.bench",   # speed figures into build/bench.json
     "release": "autograder.release",  # the student repository, ready to push
+    "similarity": "autograder.similarity",  # pairs of submissions far more alike than the class
 }
 
 

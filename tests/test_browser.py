@@ -1,0 +1,134 @@
+"""The course as students meet it: every notebook run in JupyterLab in headless Chromium.
+
+One JupyterLab server (this environment, 127.0.0.1, a free port, a random token) and one browser
+serve the whole module. Each notebook is opened twice: the full solution (the built
+``autograder/dist/<stem>-solution.ipynb``) and the untouched student notebook. Cells run through
+JupyterLab's own ``notebook:run-all-cells`` command; the assertions read what the page received and
+rendered. Every widget the page renders must be a live control, and changing each control (a real
+key press, click, typed value or dropped file) must change what its cell shows. A screenshot of
+each notebook at its first widget goes to ``build/screens/<stem>.png``, listed in
+``build/screens/index.json`` for the module report.
+
+Needs Debian's ``chromium`` and ``chromium-driver`` (.ci/run installs them). Without them the test
+fails in CI (``CI=true``) and is skipped, saying so, elsewhere.
+"""
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from browser_helpers import TRACEBACK_TEXT, VALUE_CONTROLS, Lab, browser_paths
+from notebook_helpers import load_built, question_names
+
+pytestmark = pytest.mark.slow
+REPO = Path(__file__).resolve().parent.parent
+STEMS = sorted(p.stem for p in (REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+SCREENS = REPO / "build" / "screens"
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory, pets_root):
+    paths, missing = browser_paths()
+    if paths is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail(missing)
+        pytest.skip(missing + "; CI fails here instead of skipping")
+    tmp = tmp_path_factory.mktemp("jupyterlab")
+    env = {"PTM_DATA": str(pets_root), "PTM_CACHE": os.environ["PTM_CACHE"],
+           "PTM_RESULTS": str(tmp / "results.json")}
+    for stem in STEMS:   # built first, outside the timed page work
+        load_built(stem)
+    lab = Lab(tmp, *paths, env=env)
+    yield lab
+    lab.close()
+
+
+@pytest.fixture(scope="module")
+def screens():
+    """Screenshots taken in this module; index.json is rewritten after each one."""
+    SCREENS.mkdir(parents=True, exist_ok=True)
+    return {}
+
+
+def _copy_in(lab, stem, solution):
+    """Put the notebook into the lab's student folder; returns its path relative to the lab root."""
+    from autograder import check
+
+    source = check.solution_path(stem) if solution else REPO / "notebooks" / f"{stem}.ipynb"
+    name = f"{stem}-solution.ipynb" if solution else f"{stem}.ipynb"
+    (lab.notebooks / name).write_bytes(source.read_bytes())
+    return f"notebooks/{name}"
+
+
+def _upload_file(pets_root) -> Path:
+    """A real pet photo for upload boxes (the first test image)."""
+    images = pets_root / "oxford-iiit-pet" / "images"
+    first = (pets_root / "oxford-iiit-pet" / "annotations" / "test.txt").read_text().split()[0]
+    return images / f"{first}.jpg"
+
+
+def _exercise_widgets(page, upload_file):
+    """Change every control of every rendered widget; returns (log lines, failures)."""
+    log, failures = [], []
+    for cell in sorted({i for i, _ in page.widget_outputs()}):
+        for position in range(len(page.controls(cell))):
+            kind, el = page.controls(cell)[position]   # re-found: an update may redraw the controls
+            page.wait_idle()
+            before = page.output_signature(cell)
+            did = page.change(kind, el, upload_file)
+            after = page.wait_output_change(cell, before, timeout=60 if kind in VALUE_CONTROLS else 3)
+            page.wait_idle()
+            log.append(f"cell {cell} {kind}: {did} -> {'output changed' if after else 'no change'}")
+            if after is None and kind in VALUE_CONTROLS:
+                failures.append(f"cell {cell}: {kind} ({did}) left the output unchanged")
+            if TRACEBACK_TEXT in page.output_signature(cell):
+                failures.append(f"cell {cell}: {kind} ({did}) raised:\n{page.output_signature(cell)[-1500:]}")
+    return log, failures
+
+
+def _save_screen(page, stem, screens):
+    widgets = page.widget_outputs()
+    at = "first widget" if widgets else "top (no widget)"
+    page.screenshot(SCREENS / f"{stem}.png", cell_index=widgets[0][0] if widgets else None)
+    screens[stem] = {"notebook": stem, "file": f"{stem}.png", "at": at, "widgets": len(widgets)}
+    (SCREENS / "index.json").write_text(json.dumps([screens[s] for s in sorted(screens)], indent=1) + "\n")
+
+
+@pytest.mark.parametrize("stem", STEMS)
+def test_solution_runs_in_jupyterlab(lab, stem, screens, pets_root):
+    page = lab.run(_copy_in(lab, stem, solution=True))
+    try:
+        unrun = [c["index"] for c in page.code_cells if c["execution_count"] is None]
+        assert not unrun, f"{stem}: cells {unrun} never ran"
+        assert not page.errors(), f"{stem}: error output in JupyterLab: {page.errors()}"
+        checks = [c for c in page.code_cells if c["source"].startswith("grader.check(")]
+        assert {c["source"].split('"')[1] for c in checks} == question_names(load_built(stem)[0])
+        for cell in checks:
+            assert "All test cases passed" in page.cell_text(cell), f"{stem}: {cell['source']}\n{page.cell_text(cell)}"
+        count = page.wait_widgets_rendered()
+        assert not page.broken_widgets(), f"{stem}: widgets not rendered: {page.broken_widgets()}"
+        assert not any(t in page.dom_text() for t in ("Error displaying widget", "Loading widget")), stem
+        _save_screen(page, stem, screens)
+        log, failures = _exercise_widgets(page, _upload_file(pets_root))
+        print(f"{stem}: ran in {page.seconds:.0f} s, {count} widget(s)", *log, sep="\n  ")
+        assert not failures, "\n".join(failures)
+        assert not page.errors(), f"{stem}: error output after using the widgets: {page.errors()}"
+    finally:
+        page.close()
+
+
+@pytest.mark.parametrize("stem", STEMS)
+def test_untouched_notebook_runs_in_jupyterlab(lab, stem):
+    page = lab.run(_copy_in(lab, stem, solution=False))
+    try:
+        unrun = [c["index"] for c in page.code_cells if c["execution_count"] is None]
+        assert not unrun, f"{stem}: cells {unrun} never ran"
+        assert not page.errors(), f"{stem}: the untouched notebook shows tracebacks: {page.errors()}"
+        assert TRACEBACK_TEXT not in page.dom_text()
+        assert "to do:" in page.text(), f"{stem}: no reminder from attempt() in the untouched notebook"
+        page.wait_widgets_rendered()
+        assert not page.broken_widgets(), f"{stem}: widgets not rendered: {page.broken_widgets()}"
+        print(f"{stem} (untouched): ran in {page.seconds:.0f} s")
+    finally:
+        page.close()
