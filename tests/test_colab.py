@@ -233,3 +233,24 @@ def run_in_plain(folder, nb):
     NotebookClient(nb, timeout=300, kernel_name="python3", allow_errors=True,
                    resources={"metadata": {"path": str(folder)}}).execute()
     return nb
+
+
+def test_no_data_downloads_with_make_datas_script(pets_root, tmp_path, monkeypatch):
+    """No data anywhere: prepare runs the release's data/download.py (what `make data` runs), then checks."""
+    from utils import colab, data
+    monkeypatch.delenv("PTM_DATA")
+    monkeypatch.setattr(data, "REPO_DATA", tmp_path / "repo" / "data")
+    calls = []
+
+    def fake_download(cmd, **kwargs):  # offline stand-in for torchvision's download: the data appears
+        calls.append(cmd)
+        monkeypatch.setenv("PTM_DATA", str(pets_root))
+        return type("Done", (), {"returncode": 0})()
+
+    monkeypatch.setattr(colab.subprocess, "run", fake_download)
+    assert colab.find_or_download_data(tmp_path / "repo") == pets_root
+    assert calls == [[sys.executable, str(tmp_path / "repo" / "data" / "download.py")]]
+    monkeypatch.setattr(colab.subprocess, "run", lambda cmd, **kw: type("Failed", (), {"returncode": 1})())
+    monkeypatch.delenv("PTM_DATA")
+    with pytest.raises(RuntimeError, match="the download failed"):
+        colab.find_or_download_data(tmp_path / "repo")
