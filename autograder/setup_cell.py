@@ -65,9 +65,11 @@ elif not Path("utils").is_dir():  # repo checkout: notebooks/ is one level below
     sys.path.insert(0, str(Path.cwd().parent))
 try:
     from utils import data, plots, results
-except ImportError as err:
-    raise RuntimeError(f"{err}: this notebook needs the course's utils/ folder. Open it from notebooks/ in the "
-                       f"course repository ({REPO_URL or 'ask your instructor'}), or in Colab.") from None
+except ImportError as err:  # opened on its own (no utils/ around it), or the course's packages are missing
+    fix = ("this notebook needs the course's utils/ folder: open it from notebooks/ in the course repository "
+           f"({REPO_URL or 'ask your instructor'}), or in Colab" if err.name == "utils"
+           else "install the course's packages first: pip install -r requirements.txt")
+    raise RuntimeError(f"{err}: {fix}.") from None
 if not Path("tests").is_dir():
     print("No tests/ folder next to this notebook: grader.check cannot run. Open it from notebooks/ in the course "
           "repository, or in Colab.")

@@ -213,3 +213,44 @@ def test_install_holds_colab_torch_and_reports_pip_failure(tmp_path, monkeypatch
         colab.install(reqs)
     monkeypatch.setattr(colab, "installed_version", lambda name: {"otter-grader": "7.0.0", "timm": "1.0.31"}.get(name))
     assert colab.install(reqs) == [] and len(calls) == 2  # nothing missing: pip is not run
+
+
+def test_missing_package_is_not_mistaken_for_a_missing_utils(student_nb, tmp_path):
+    """utils/ is there but a package it needs is not installed: the cell says to install the packages."""
+    folder = tmp_path / "no-package"
+    (folder / "utils").mkdir(parents=True)
+    (folder / "utils" / "__init__.py").write_text("")
+    (folder / "utils" / "data.py").write_text("import ptm_package_that_is_not_installed\n")
+    nb = run_in_plain(folder, only_setup(student_nb))
+    message = error_text(nb)
+    assert "ptm_package_that_is_not_installed" in message and "pip install -r requirements.txt" in message
+    assert "needs the course's utils/ folder" not in message
+
+
+def run_in_plain(folder, nb):
+    """Execute ``nb`` in ``folder`` with the ordinary python3 kernel, letting errors through."""
+    nbformat.write(nb, str(folder / f"{STEM}.ipynb"))
+    NotebookClient(nb, timeout=300, kernel_name="python3", allow_errors=True,
+                   resources={"metadata": {"path": str(folder)}}).execute()
+    return nb
+
+
+def test_no_data_downloads_with_make_datas_script(pets_root, tmp_path, monkeypatch):
+    """No data anywhere: prepare runs the release's data/download.py (what `make data` runs), then checks."""
+    from utils import colab, data
+    monkeypatch.delenv("PTM_DATA")
+    monkeypatch.setattr(data, "REPO_DATA", tmp_path / "repo" / "data")
+    calls = []
+
+    def fake_download(cmd, **kwargs):  # offline stand-in for torchvision's download: the data appears
+        calls.append(cmd)
+        monkeypatch.setenv("PTM_DATA", str(pets_root))
+        return type("Done", (), {"returncode": 0})()
+
+    monkeypatch.setattr(colab.subprocess, "run", fake_download)
+    assert colab.find_or_download_data(tmp_path / "repo") == pets_root
+    assert calls == [[sys.executable, str(tmp_path / "repo" / "data" / "download.py")]]
+    monkeypatch.setattr(colab.subprocess, "run", lambda cmd, **kw: type("Failed", (), {"returncode": 1})())
+    monkeypatch.delenv("PTM_DATA")
+    with pytest.raises(RuntimeError, match="the download failed"):
+        colab.find_or_download_data(tmp_path / "repo")

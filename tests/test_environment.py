@@ -1,4 +1,5 @@
 """The environment files agree, and CI runs exactly the README's test command."""
+import os
 import re
 from pathlib import Path
 
@@ -50,3 +51,39 @@ def test_ci_runs_the_readme_test_command():
     readme = (REPO / "README.md").read_text()
     assert "make test" in readme and "make demo" in readme
     assert re.search(r"^make test$", ci, re.M) and "../shared/data" in ci
+
+
+def test_jupyter_lab_serves_the_notebooks(tmp_path):
+    """`make lab`'s command starts JupyterLab on notebooks/ (headless here), and it lists the notebooks."""
+    import json
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = dict(os.environ, JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"), JUPYTER_CONFIG_DIR=str(tmp_path / "config"))
+    lab = subprocess.Popen([sys.executable, "-m", "jupyter", "lab", "notebooks/", "--no-browser", f"--port={port}",
+                            "--IdentityProvider.token=t", "--ip=127.0.0.1", "--allow-root"],  # CI runs as root
+                           cwd=REPO, env=env,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        listing, deadline = None, time.monotonic() + 120
+        while listing is None and time.monotonic() < deadline and lab.poll() is None:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/contents/?token=t", timeout=5) as r:
+                    listing = json.load(r)
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/lab?token=t", timeout=5) as r:
+                    page = r.read().decode()
+            except OSError:
+                time.sleep(1)
+        assert listing is not None, f"JupyterLab did not answer: {lab.stderr.read() if lab.poll() is not None else ''}"
+        names = {item["name"] for item in listing["content"]}
+        assert {p.name for p in (REPO / "notebooks").glob("*.ipynb")} <= names and "tests" in names
+        assert "JupyterLab" in page
+    finally:
+        lab.terminate()
+        lab.wait(timeout=30)

@@ -99,7 +99,18 @@ def test_no_leak_of_solutions_or_hidden_tests(master, texts):
 def test_release_refuses_a_folder_with_other_content(tmp_path):
     (tmp_path / "notes.txt").write_text("mine")
     with pytest.raises(SystemExit, match="not empty and not a git repository"):
-        release.release(tmp_path, repo_url="")
+        release.main(["--out", str(tmp_path), "--repo-url", ""])
     assert (tmp_path / "notes.txt").read_text() == "mine"
     with pytest.raises(SystemExit, match="overlaps"):
         release.release(REPO / "notebooks" / "x", repo_url="")
+
+
+def test_releasing_again_into_the_clone_changes_nothing(student_release):
+    """The instructor's update flow: release into the release repository again; unchanged masters, no new commit."""
+    head = lambda: subprocess.run(["git", "-C", str(student_release), "rev-parse", "HEAD"],
+                                  capture_output=True, text=True).stdout
+    before = head()
+    release.release(student_release, repo_url=student_release.as_uri())
+    assert head() == before
+    assert subprocess.run(["git", "-C", str(student_release), "status", "--porcelain"],
+                          capture_output=True, text=True).stdout == ""
