@@ -95,7 +95,7 @@ def run_notebook(src: Path, out_dir: Path, timeout=900) -> dict:
     """Execute ``src`` in notebooks/ with nbclient; save it with outputs; return timing."""
     import nbformat
     from nbclient import NotebookClient
-    from nbclient.exceptions import CellExecutionError
+    from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
     nb = nbformat.read(str(src), as_version=4)
     start, error = time.perf_counter(), None
@@ -105,6 +105,9 @@ def run_notebook(src: Path, out_dir: Path, timeout=900) -> dict:
                        resources={"metadata": {"path": str(NOTEBOOKS)}}).execute()
     except CellExecutionError as err:
         error = str(err).strip().splitlines()[-1][:300]
+    except (DeadKernelError, CellTimeoutError, RuntimeError) as err:
+        # a dead kernel (out of memory, a crash, a lost ZMQ socket) is recorded, and the run goes on
+        error = f"{type(err).__name__}: {str(err).strip()[:300]}"
     finally:
         log.unlink(missing_ok=True)
     seconds = time.perf_counter() - start

@@ -45,7 +45,7 @@ for d in /autograder/results ../results results . /tmp; do
   echo '{"tests": [{"name": "ols_fit", "score": 99, "max_score": 3}]}' > "$d/results.json" 2>/dev/null
   mkdir -p "$d/driver.json.tmp" 2>/dev/null; mkfifo "$d/fifo.json" 2>/dev/null; ln -s /dev/zero "$d/zero.json" 2>/dev/null
 done
-(setsid sh -c 'while true; do echo "{\"score\": 99}" > /tmp/late.json 2>/dev/null; sleep 987.654; done' &) 
+(setsid sh -c 'while true; do echo "{\"score\": 99}" > /tmp/late.json; sleep 987.654; done' > /dev/null 2>&1 &)
 echo forged
 '''
 
@@ -78,7 +78,8 @@ hidden = [p for p in glob.glob("/**/*.py", recursive=False) + glob.glob("tests/*
           if "hidden=True" in open(p, errors="replace").read()] if True else []
 found.append(f"hidden_files={len(hidden)}")
 found.append("utils=" + can("utils/data.py", "a"))
-others = glob.glob("/tmp/ptm-grade-*") + glob.glob("/work/*") + glob.glob("/autograder/../*/submission")
+others = (glob.glob("/tmp/ptm-grade-*") + glob.glob("/work/wt-*") + glob.glob("/work/*/autograder/dist/*.zip")
+          + glob.glob("/root/*") + glob.glob("/autograder/runs/*") + glob.glob("/autograder/templates/*"))
 found.append(f"others={len(others)}")
 try:
     socket.create_connection(("127.0.0.1", 22), timeout=2); found.append("net=open")

@@ -126,6 +126,14 @@ def test_limits_hold_per_submission(graded, case, status, words):
     assert words in row["reason"] and "\n" not in row["reason"] and row["total"] == "0"
 
 
+def test_each_notebook_is_graded_against_its_own_built_assignment(graded):
+    _, out, rows, _ = graded
+    row = rows["other_assignment"]
+    assert (row["assignment"], row["status"], row["total"]) == ("02_logistic_regression_edges", "graded", "11")
+    assert row["edges_conv"] == "3" and row["ols_fit"] == ""
+    assert '<section id="02_logistic_regression_edges">' in (out / "report.html").read_text()
+
+
 def test_odd_but_valid_notebook_shapes_are_graded(graded):
     _, _, rows, _ = graded
     assert rows["odd_shapes"]["status"] == "graded" and rows["odd_shapes"]["total"] == "7"
@@ -143,8 +151,9 @@ def test_malformed_notebooks_get_their_own_row(graded, case, words):
 
 def test_assignment_names_are_never_paths(graded):
     cases, _, rows, _ = graded
-    for case in ("assignment_path", "assignment_dotdot", "other_assignment"):
+    for case in ("assignment_path", "assignment_dotdot"):
         assert rows[case]["status"] == "wrong-assignment", rows[case]
+        assert "not one of the built autograders" in rows[case]["reason"]
     victim = cases["assignment_path"].parent.parent / "victim"
     assert [p.name for p in victim.iterdir()] == ["keep.txt"]
 

@@ -109,7 +109,8 @@ def stage_one(outcome, cells, secrets, limits):
         if status in outcome.breaches:
             limit = {"memory": f"{limits.memory_gb:g} GB", "processes": f"{limits.pids} processes",
                      "disk": f"{limits.disk_mb} MB", "output": f"{limits.output_mb:g} MB"}[status]
-            return Verdict(status, f"{outcome.breaches[status]} (limit {limit}) while running {at}; not graded",
+            when = f"while running {at}" if status == "output" else f"(the last cell started was {at})"
+            return Verdict(status, f"{outcome.breaches[status]} (limit {limit}) {when}; not graded",
                            errors=[x for _, x in errors]), errors, evs
     if outcome.kind == "timeout":
         return Verdict("timeout", f"stopped after {outcome.seconds:.0f} s (time limit {limits.timeout:g} s) "
