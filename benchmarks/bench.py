@@ -226,17 +226,19 @@ def main(argv=None):
                            "torch_threads": torch.get_num_threads(),
                            "cuda": torch.cuda.get_device_name() if torch.cuda.is_available() else None},
                "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S")}
-    if "utils" in groups:
+    def utils_group():
         backbone = models.load_backbone("efficientnet_lite0")
-        figures.update(bench_extract(backbone))
-        figures.update(bench_epoch(backbone))
-    if "notebooks" in groups:
-        figures.update(bench_notebooks())
-    if "grading" in groups:
-        figures.update(bench_grading(n=args.submissions))
-    if "gpu" in groups:
-        figures["gpu"] = bench_gpu()
+        return {**bench_extract(backbone), **bench_epoch(backbone)}
+
+    runs = {"utils": utils_group, "notebooks": bench_notebooks,
+            "grading": lambda: bench_grading(n=args.submissions), "gpu": lambda: {"gpu": bench_gpu()}}
     path = write(figures)
+    for group in groups:   # each group is written as soon as it is measured; a failure is recorded
+        try:
+            figures.update(runs[group]())
+        except Exception as e:  # noqa: BLE001 - the bench must finish and say what failed
+            figures.setdefault("failed", {})[group] = f"{type(e).__name__}: {str(e)[:300]}"
+        path = write(figures)
     print(json.dumps(figures, indent=2, sort_keys=True))
     print(f"written to {path}")
     return 0

@@ -246,8 +246,7 @@ def grade_one(batch, sub_id, path, shown=None):
     early, _, _ = verdict.stage_one(run, sub.cells, tpl.secrets, batch.limits)
     judge = None
     if early is None:
-        payload = {"tests": tpl.tests, "definitions": definitions, "config": tpl.config,
-                   "path": "/autograder/submission"}
+        payload = {"tests": tpl.tests, "definitions": definitions}
         judge = _stage(batch, sub, "judge", tpl, json.dumps(payload).encode())
     v = verdict.decide(run, judge, sub.cells, tpl, list(dict.fromkeys(flags)), batch.limits)
     gradescope = None

@@ -2,8 +2,8 @@
 
 Standalone (standard library and otter). Usage: ``python -I judge.py RESULT_FD``,
 with a JSON payload on stdin: ``tests`` ({file name: source}), ``definitions``
-([[cell number, source]], chosen on the host by ``tamper.graded_definitions``),
-``config`` (otter_config.json without tokens) and ``path`` (support files).
+([[cell number, source]], chosen on the host by ``tamper.graded_definitions``).
+The working folder holds only the support files (utils/), read-only.
 
 Order matters: the payload is read and stdin closed, the test files are
 compiled into otter's own ``ExceptionTestFile`` objects, and the references
@@ -11,7 +11,8 @@ this program needs are bound, all before any student code runs. The tests are
 never on disk in this sandbox. Student code that runs here is only what the
 tests call: imports, ``def``/``class`` statements and plain assignments; the
 cells' loops, prints, magics and tampering at the top level never run.
-Scores are otter's (``TestFile.score``/``possible``); what the student sees of
+Scores are otter's (``TestFile.score``/``possible``; the host builds the
+Gradescope results from them after clamping); what the student sees of
 a hidden test is only its failure message (the hint), never its code, and
 only when the test's own ``assert`` failed.
 """
@@ -62,8 +63,6 @@ def main(fd):
     payload = json.loads(sys.stdin.read())
     sys.stdin.close()
     _light_imports()
-    from otter.run.run_autograder.autograder_config import AutograderConfig
-    from otter.test_files import GradingResults
     from otter.test_files.abstract_test import TestCaseResult
     from otter.test_files.exception_test import ExceptionTestFile
 
@@ -74,8 +73,7 @@ def main(fd):
         tf = ExceptionTestFile.from_string(source, path=path)
         tf.source = ""      # the source is not needed to run it; keep it out of messages
         files.append((tf, path))
-    config = AutograderConfig(payload.get("config") or {})
-    sys.path.insert(0, payload["path"])
+    sys.path.insert(0, os.getcwd())   # the support files (utils/), read-only
     env, def_errors = {"__name__": "__main__"}, []
     for number, source in payload["definitions"]:
         try:
@@ -97,9 +95,7 @@ def main(fd):
                           "kind": kind})
         tf.test_case_results = results
         questions[tf.name] = {"score": tf.score, "possible": tf.possible, "cases": cases}
-    gradescope = GradingResults([tf for tf, _ in files]).to_gradescope_dict(config)
-    write(fd, dumps({"questions": questions, "definition_errors": def_errors[:50],
-                     "gradescope": gradescope}, default=str).encode())
+    write(fd, dumps({"questions": questions, "definition_errors": def_errors[:50]}, default=str).encode())
     exit_(0)
 
 
