@@ -65,7 +65,7 @@ if os.fork() == 0:
     os.execv("/bin/sleep", ["sleep", "987.654"])
 '''
 
-SNOOP = r'''import glob, os, socket, stat
+SNOOP = r'''import glob, os, urllib.request
 found = []
 found.append(f"uid={os.getuid()}")
 def can(p, mode="r"):
@@ -79,12 +79,12 @@ hidden = [p for p in glob.glob("/**/*.py", recursive=False) + glob.glob("tests/*
 found.append(f"hidden_files={len(hidden)}")
 found.append("utils=" + can("utils/data.py", "a"))
 others = (glob.glob("/tmp/ptm-grade-*") + glob.glob("/work/wt-*") + glob.glob("/work/*/autograder/dist/*.zip")
-          + glob.glob("/root/*") + glob.glob("/autograder/runs/*") + glob.glob("/autograder/templates/*"))
+          + glob.glob("/root/*") + glob.glob(os.path.join("/", "auto" + "grader", "runs", "*")))
 found.append(f"others={len(others)}")
 try:
-    socket.create_connection(("127.0.0.1", 22), timeout=2); found.append("net=open")
-except OSError:
-    found.append("net=denied")
+    urllib.request.urlopen("http://10.0.0.1:80/", timeout=2); found.append("net=open")
+except OSError as e:
+    found.append("net=denied" if "unreachable" in str(e).lower() else "net=" + type(e).__name__)
 open("/dev/shm/ptm-attack-marker", "w").write("x")
 found.append("env=" + ",".join(sorted(k for k in os.environ if k.startswith(("PTM_OUT", "SSH", "AWS", "GRADER")))))
 class_name = "X" * 5000 + "".join(found)

@@ -82,7 +82,7 @@ def test_forged_results_files_daemons_and_kernel_patches_give_nothing(graded):
 def test_sandbox_runs_as_nobody_sees_no_tests_nor_others(graded):
     _, out, rows, secrets = graded
     row = rows["snoop"]
-    assert row["status"] == "invalid" and "the tests gave 11/11" in row["reason"]     # imports socket
+    assert (row["status"], row["total"], row["flags"]) == ("graded", "11", ""), row   # no spelling to flag
     page = feedback(out, row)
     report = page[page.index("REPORT"):].split("<")[0]
     for fact in ("uid=65534", "shadow=denied", "hidden_files=0", "utils=denied", "others=0", "net=denied", "env="):
@@ -108,6 +108,7 @@ def test_code_run_by_the_judge_cannot_read_the_test(graded):
     row = rows["judge_attack"]
     assert row["status"] == "invalid" and "_getframe" in row["flags"]
     page = feedback(out, row)
+    assert "Errors raised by your cells" not in page       # flagged: nothing its code wrote is shown
     hidden = [item for item in page.split("<li") if "hidden test:" in item and "failed" in item]
     assert hidden and all("your code raised Exception</pre>" in item for item in hidden), hidden
 

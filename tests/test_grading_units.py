@@ -68,3 +68,17 @@ def test_graded_definitions_leave_top_level_code_out():
     assert "import numpy as np" in got and "def helper" in got and "answer = 'A'" in got
 
 
+
+
+def test_interrupted_batch_resumes_without_losing_or_duplicating(tmp_path):
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    for name in ("a", "b", "c"):
+        (subs / f"{name}.ipynb").write_text("{")            # invalid: graded on the host, no sandbox
+    rows = batch.grade([str(subs)], tmp_path / "out", use_bwrap=False, trusted=True, quiet=True)
+    kept = {k: v for k, v in rows.items() if k != "b"}
+    store.write_rows(tmp_path / "out" / "grades.csv", kept)   # as if killed before b finished
+    again = batch.grade([str(subs)], tmp_path / "out", use_bwrap=False, trusted=True, quiet=True)
+    assert set(again) == {"a", "b", "c"} and again["a"] == rows["a"]
+    ids = [line.split(",")[0] for line in (tmp_path / "out" / "grades.csv").read_text().splitlines()[1:]]
+    assert sorted(ids) == ["a", "b", "c"]

@@ -19,10 +19,15 @@ ENV = jinja2.Environment(loader=jinja2.FileSystemLoader(Path(__file__).with_name
 
 
 def write_feedback(path, row, verdict):
+    """The student's page. A flagged submission gets no text its own code produced (no channel out)."""
     points = verdict.questions or verdict.judged or {}
     cases = {q: c for q, c in verdict.cases.items() if q in points}
-    html = ENV.get_template("feedback.html.j2").render(row=row, cases=cases, points=points,
-                                                       errors=verdict.errors[:20])
+    errors = verdict.errors[:20]
+    if verdict.flags:
+        errors = []
+        cases = {q: [dict(c, hint="" if c["hint"].startswith("your code raised") else c["hint"]) for c in items]
+                 for q, items in cases.items()}
+    html = ENV.get_template("feedback.html.j2").render(row=row, cases=cases, points=points, errors=errors)
     atomic_write(path, html)
 
 
