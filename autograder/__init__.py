@@ -10,3 +10,13 @@ SOLUTIONS = REPO / "solutions"
 NOTEBOOKS = REPO / "notebooks"
 DIST = REPO / "autograder" / "dist"
 BUILD = REPO / "build"
+
+
+def zip_path(stem, dist=None) -> Path:
+    """The otter autograder zip of notebook ``stem`` (``autograder/dist/<stem>.zip``)."""
+    return Path(dist or DIST) / f"{stem}.zip"
+
+
+def solution_path(stem, dist=None) -> Path:
+    """The solution notebook otter assign writes next to the zip (``<stem>-solution.ipynb``)."""
+    return Path(dist or DIST) / f"{stem}-solution.ipynb"

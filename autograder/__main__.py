@@ -5,9 +5,9 @@ import sys
 VERBS = {
     "build": "autograder.build",   # otter assign for every master
     "check": "autograder.check",   # grade built solutions and blank notebooks
-    "grade": "autograder.grade",   # Docker-free parallel batch grading
+    "grade": "autograder.grading.batch",   # sandboxed parallel batch grading
     "demo": "autograder.demo",     # the main job: build, run, grade, report
-    "bench": "autograder.bench",   # speed figures into build/bench.json
+    "bench": "benchmarks.bench",   # speed figures into build/bench.json
     "release": "autograder.release",  # the student repository, ready to push
     "similarity": "autograder.similarity",  # pairs of submissions far more alike than the class
 }

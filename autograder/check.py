@@ -22,16 +22,8 @@ import time
 from contextlib import redirect_stderr
 from pathlib import Path
 
-from . import DIST, NOTEBOOKS, SOLUTIONS
+from . import NOTEBOOKS, SOLUTIONS, solution_path, zip_path
 from .build import assignment_config, build, masters
-
-
-def zip_path(stem: str) -> Path:
-    return DIST / f"{stem}.zip"
-
-
-def solution_path(stem: str) -> Path:
-    return DIST / f"{stem}-solution.ipynb"
 
 
 def _inputs_mtime(stem: str) -> float:

@@ -4,7 +4,8 @@
 2. run every solution notebook end to end on the real data, as a student
    would (in ``notebooks/``), saving the executed copies under build/notebooks/;
 3. self-check the autograders (solutions full marks, blank notebooks 0);
-4. grade the committed sample submissions into build/grading/;
+4. grade the committed sample submissions (``autograder/samples``, rewritten by
+   ``--samples-only``) into build/grading/;
 5. write build/report.json (``stages.<stage>.test_acc``, runtimes, checks) and
    build/report.html (the accuracy arc and links to everything above).
 """
@@ -20,14 +21,81 @@ import sys
 import time
 from pathlib import Path
 
-from . import BUILD, DIST, NOTEBOOKS, REPO
+from . import BUILD, DIST, NOTEBOOKS, REPO, solution_path
+
+SAMPLES = Path(__file__).with_name("samples")
+ANSWER_TAG = "otter_answer_cell"
+
+
+def _read(path):
+    return json.loads(Path(path).read_text(encoding="utf-8"))
+
+
+def _write(path, nb):
+    Path(path).write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    return Path(path)
+
+
+def answer_ids(student):
+    """Ids of the student's answer cells, in notebook order."""
+    return [c["id"] for c in student["cells"] if ANSWER_TAG in c.get("metadata", {}).get("tags", [])]
+
+
+def fill(student, solution, ids=None):
+    """The student notebook with the answer cells in ``ids`` (default all) taken from the solution."""
+    import copy
+    nb = copy.deepcopy(student)
+    sources = {c.get("id"): c["source"] for c in solution["cells"]}
+    wanted = set(answer_ids(student) if ids is None else ids)
+    for cell in nb["cells"]:
+        if cell.get("id") in wanted and cell.get("id") in sources:
+            cell["source"] = sources[cell["id"]]
+    return nb
+
+
+def pair(stem, dist=DIST, notebooks=NOTEBOOKS):
+    """(built student notebook, otter's solution notebook) of ``stem``, as JSON."""
+    return _read(Path(notebooks) / f"{stem}.ipynb"), _read(solution_path(stem, dist))
+
+
+def make_samples(dest=SAMPLES, dist=DIST, notebooks=NOTEBOOKS):
+    """Full, partial and broken submission of every built notebook, in autograder/samples/."""
+    dest = Path(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for zip_file in sorted(Path(dist).glob("*.zip")):
+        stem = zip_file.stem
+        if not (Path(notebooks) / f"{stem}.ipynb").exists():
+            continue
+        student, solution = pair(stem, dist, notebooks)
+        ids = answer_ids(student)
+        broken = fill(student, solution)
+        last = next(c for c in broken["cells"] if c.get("id") == ids[-1])
+        source = "".join(last["source"]) if isinstance(last["source"], list) else last["source"]
+        last["source"] = source.rstrip() + "\n  this is not python (\n"
+        paths += [_write(dest / f"{stem}-full.ipynb", fill(student, solution)),
+                  _write(dest / f"{stem}-partial.ipynb", fill(student, solution, ids[: (len(ids) + 1) // 2])),
+                  _write(dest / f"{stem}-broken.ipynb", broken)]
+    return paths
+
+
+def grade_samples(out=None, jobs=2):
+    """Grade ``autograder/samples`` into ``build/grading``; returns the report's path."""
+    import shutil
+    from .grading import batch
+    out = Path(out or BUILD / "grading")
+    shutil.rmtree(out, ignore_errors=True)   # a demo grades afresh; `grade` itself resumes
+    if not any(SAMPLES.glob("*.ipynb")):
+        make_samples()
+    batch.grade([str(SAMPLES)], out, jobs=jobs)
+    return out / "report.html"
 
 
 def run_notebook(src: Path, out_dir: Path, timeout=900) -> dict:
     """Execute ``src`` in notebooks/ with nbclient; save it with outputs; return timing."""
     import nbformat
     from nbclient import NotebookClient
-    from nbclient.exceptions import CellExecutionError
+    from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
     nb = nbformat.read(str(src), as_version=4)
     start, error = time.perf_counter(), None
@@ -37,6 +105,9 @@ def run_notebook(src: Path, out_dir: Path, timeout=900) -> dict:
                        resources={"metadata": {"path": str(NOTEBOOKS)}}).execute()
     except CellExecutionError as err:
         error = str(err).strip().splitlines()[-1][:300]
+    except (DeadKernelError, CellTimeoutError, RuntimeError) as err:
+        # a dead kernel (out of memory, a crash, a lost ZMQ socket) is recorded, and the run goes on
+        error = f"{type(err).__name__}: {str(err).strip()[:300]}"
     finally:
         log.unlink(missing_ok=True)
     seconds = time.perf_counter() - start
@@ -98,9 +169,15 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m autograder demo", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--skip-grading", action="store_true", help="skip grading the sample submissions")
+    parser.add_argument("--samples-only", action="store_true",
+                        help="only rewrite autograder/samples/ (full, partial, broken) from the built notebooks")
     args = parser.parse_args(argv)
+    if args.samples_only:
+        for p in make_samples():
+            print(p)
+        return 0
     sys.path.insert(0, str(REPO))
-    from . import build, check, samples
+    from . import build, check
 
     start = time.perf_counter()
     os.environ["PTM_RESULTS"] = str(BUILD / "results.json")  # the kernels inherit it
@@ -111,12 +188,12 @@ def main(argv=None) -> int:
     print("2/4 run the solutions end to end", flush=True)
     notebooks = {}
     for stem in stems:
-        notebooks[stem] = run_notebook(DIST / f"{stem}-solution.ipynb", BUILD / "notebooks")
+        notebooks[stem] = run_notebook(solution_path(stem), BUILD / "notebooks")
         print(f"    {stem}: {notebooks[stem]}", flush=True)
     print("3/4 self-check the autograders", flush=True)
     check_code = check.main([])
     print("4/4 grade the sample submissions", flush=True)
-    grading = None if args.skip_grading else samples.grade_samples(out=BUILD / "grading")
+    grading = None if args.skip_grading else grade_samples(out=BUILD / "grading")
 
     from utils import results
     recorded = results.load()

@@ -1,233 +1,215 @@
-"""Batch grading (autograder/grade.py): statuses, isolation, resume, feedback, report.
+"""Grading by attack: every property of autograder/grading is tested by a submission that tries to break it.
 
-The bad batch is built from the real notebook 01 (``samples.bad_submissions``)
-and graded once, with ``--jobs 2`` and a short timeout, in a module fixture.
+The attack batch (``tests/grading_fixtures.attacks``, built from the real
+notebook 01) is graded ONCE, with ``--jobs 2``, small limits (1.2 GB memory,
+128 processes, 128 MB disk, 4 MB output) and a module-scoped fixture; each
+test asserts the score, the status and the feedback of one case.
 """
+import base64
+import codecs
 import csv
-import json
-import shutil
 import subprocess
 import sys
+import tempfile
+import time
+from pathlib import Path
 
 import pytest
 
-from autograder import DIST, REPO, grade, gradereport, samples, sandbox, submissions
+from autograder import REPO, zip_path
+from autograder.grading import batch, inputs, sandbox, store
 
-STEM = "01_ols_raw_pixels"
-TIMEOUT = 60        # honest notebook-01 submissions take ~10 s; the loop case costs this much
+from grading_fixtures import MARKER, STEM, attacks
 
-EXPECTED = {
-    "full": "graded", "syntax_error": "graded", "sys_exit": "graded", "deleted_cell": "graded",
-    "renamed_cell": "graded", "wrong_type": "graded", "huge_output": "graded",
-    "infinite_loop": "timeout", "os_exit": "crashed", "memory_bomb": "memory",
-    "corrupted": "invalid", "empty": "invalid", "not_a_notebook": "invalid", "json_not_notebook": "invalid",
-    "other_assignment": "wrong-assignment",
-    "replace_check": "invalid", "fake_results": "invalid", "read_hidden": "invalid",
-}
-REASON_WORDS = {
-    "syntax_error": "SyntaxError", "sys_exit": "SystemExit", "infinite_loop": "time limit",
-    "os_exit": "kernel died", "memory_bomb": "out of memory", "corrupted": "invalid JSON",
-    "empty": "empty", "not_a_notebook": "not a notebook", "json_not_notebook": "not a Jupyter notebook",
-    "other_assignment": "02_logistic_regression_edges", "replace_check": "grader.check",
-    "fake_results": "results.json", "read_hidden": "hidden test content",
-}
+needs_sandbox = pytest.mark.skipif(not sandbox.bwrap_status()[0], reason=sandbox.bwrap_status()[1])
 
 
 @pytest.fixture(scope="module")
 def dist():
-    if not (DIST / f"{STEM}.zip").exists():
+    if not zip_path(STEM).exists():
         subprocess.run([sys.executable, "-m", "autograder", "build"], cwd=REPO, check=True)
-    return DIST
+    return zip_path(STEM).parent
 
 
 @pytest.fixture(scope="module")
-def bad(dist, tmp_path_factory):
-    """(cases, out dir, rows) of the bad batch graded once with --jobs 2."""
-    src = tmp_path_factory.mktemp("bad")
-    cases = samples.bad_submissions(src / "subs")
-    shutil.copy(samples.SAMPLES / f"{STEM}-partial.ipynb", src / "subs" / "partial.ipynb")
-    out = src / "out"
-    assert grade.main([str(src / "subs"), "--out", str(out), "--assignment", STEM,
-                       "--jobs", "2", "--timeout", str(TIMEOUT)]) == 0
-    return cases, out, gradereport.read_rows(out / "grades.csv")
+def graded(dist, tmp_path_factory):
+    """(cases, out dir, rows by case, secrets) of the attack batch graded once."""
+    root = tmp_path_factory.mktemp("attacks")
+    cases = attacks(root / "subs")
+    out = root / "out"
+    assert batch.main([str(root / "subs"), "--out", str(out), "--jobs", "2", "--timeout", "100",
+                       "--judge-timeout", "60", "--memory", "1.2", "--pids", "128", "--disk", "128",
+                       "--output", "4"]) == 0
+    rows = store.read_rows(out / "grades.csv")
+    by_file = {r["file"]: r for r in rows.values()}
+    by_case = {name: by_file.get(str(path.relative_to(root / "subs"))) for name, path in cases.items()}
+    tpl = batch.load_template(zip_path(STEM), tmp_path_factory.mktemp("tpl"))
+    return cases, out, by_case, tpl.secrets
 
 
-@pytest.fixture(scope="module")
-def alone(dist, bad, tmp_path_factory):
-    """The full and partial submissions graded on their own, one at a time."""
-    cases, _, _ = bad
-    out = tmp_path_factory.mktemp("alone")
-    rows = {}
-    for name in ("full", "partial"):
-        path = cases["full"] if name == "full" else samples.SAMPLES / f"{STEM}-partial.ipynb"
-        rows[name] = grade.grade([str(path)], out / name, jobs=1, quiet=True,
-                                 limits=sandbox.Limits(timeout=TIMEOUT))
-    return {k: next(iter(v.values())) for k, v in rows.items()}
+def feedback(out, row):
+    return (out / "feedback" / f"{row['id']}.html").read_text()
 
 
-def _points(row):
-    fixed = set(gradereport.FIXED_HEAD + gradereport.FIXED_TAIL)
-    return {k: v for k, v in row.items() if k not in fixed and v != ""}
+pytestmark = [pytest.mark.slow, needs_sandbox]
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("case", sorted(EXPECTED))
-def test_status_and_reason(bad, case):
-    _, _, rows = bad
-    row = rows[case]
-    assert row["status"] == EXPECTED[case], row
-    if case in REASON_WORDS:
-        assert REASON_WORDS[case].lower() in row["reason"].lower(), row
+def test_honest_submissions_score_what_they_earn(graded):
+    _, out, rows, _ = graded
+    assert rows["full"]["status"] == "graded" and rows["full"]["total"] == rows["full"]["maximum"] == "11"
+    assert rows["partial"]["status"] == "graded" and rows["partial"]["total"] == "7", rows["partial"]
+    page = feedback(out, rows["partial"])
+    assert "hidden test" in page and "failed" in page
+    assert "ols_mc_answer must be one of" in page          # a public test's hint
 
 
-@pytest.mark.slow
-def test_one_row_per_submission(bad):
-    cases, out, rows = bad
-    with open(out / "grades.csv", newline="") as f:
-        ids = [r["id"] for r in csv.DictReader(f)]
-    assert sorted(ids) == sorted(set(ids)) == sorted(list(cases) + ["partial"])
+def test_honest_use_of_grader_check_is_never_flagged(graded):
+    _, _, rows, _ = graded
+    row = rows["honest_check"]
+    assert (row["status"], row["total"], row["flags"]) == ("graded", "11", ""), row
 
 
-@pytest.mark.slow
-def test_others_keep_the_score_they_get_alone(bad, alone):
-    _, _, rows = bad
-    for name in ("full", "partial"):
-        assert _points(rows[name]) == _points(alone[name])
-        assert rows[name]["total"] == alone[name]["total"]
-    assert rows["full"]["total"] == rows["full"]["maximum"]
-    assert 0 < float(rows["partial"]["total"]) < float(rows["partial"]["maximum"])
+def test_forged_results_files_daemons_and_kernel_patches_give_nothing(graded):
+    _, out, rows, _ = graded
+    row = rows["forger"]
+    assert row["status"] == "invalid" and row["total"] == "0"
+    assert "the tests gave 0/11" in row["reason"], row["reason"]
+    assert "shell command touches grader files" in row["flags"] and "run time (exec)" in row["flags"]
+    alive = subprocess.run(["pgrep", "-f", f"sleep {MARKER}"], capture_output=True, text=True).stdout
+    assert not alive.strip(), "a daemon of the submission survived the batch"
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("case", ["syntax_error", "deleted_cell", "renamed_cell", "wrong_type"])
-def test_broken_answer_loses_only_its_question(bad, case):
-    _, _, rows = bad
-    full, row = _points(rows["full"]), _points(rows[case])
-    lost = {q for q in full if row[q] != full[q]}
-    assert lost == {"ols_mc"} and float(row["ols_mc"]) == 0
+def test_sandbox_runs_as_nobody_sees_no_tests_nor_others(graded):
+    _, out, rows, secrets = graded
+    row = rows["snoop"]
+    assert (row["status"], row["total"], row["flags"]) == ("graded", "11", ""), row   # no spelling to flag
+    page = feedback(out, row)
+    report = page[page.index("REPORT"):].split("<")[0]
+    for fact in ("uid=65534", "shadow=denied", "hidden_files=0", "utils=denied", "others=0", "net=denied", "env="):
+        assert fact in report, report
+    assert "XXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX" not in page     # exception names are bounded
+    assert "m" * 300 not in page                                         # messages too
+    assert not Path("/dev/shm/ptm-attack-marker").exists()
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("case", ["sys_exit", "huge_output", "edit_support"])
-def test_harmless_misbehaviour_keeps_full_score(bad, case):
-    _, _, rows = bad
-    if case == "edit_support" and not sandbox.bwrap_status()[0]:
-        assert rows[case]["status"] == "invalid" and "modified support" in rows[case]["reason"]
-        return
-    assert rows[case]["status"] == "graded"
-    assert rows[case]["total"] == rows["full"]["total"]
-
-
-@pytest.mark.slow
-def test_tampering_is_withheld_and_fake_results_ignored(bad):
-    _, out, rows = bad
-    for case in ("replace_check", "fake_results", "read_hidden"):
-        assert rows[case]["total"] == "0"
-    assert "otter gave 0/11" in rows["fake_results"]["reason"]      # the fake 99 points were ignored
-    assert "otter gave 0/11" in rows["replace_check"]["reason"]     # otter's own checks still ran
-
-
-@pytest.mark.slow
-def test_feedback_has_public_hints_and_no_hidden_tests(bad, tmp_path):
-    _, out, rows = bad
-    tpl = sandbox.unpack_template(DIST / f"{STEM}.zip", tmp_path / "tpl")
-    secrets = gradereport.hidden_secrets(tpl / "source" / "tests")
-    assert secrets, "the real tests should have hidden cases"
+def test_hidden_tests_never_reach_any_feedback(graded):
+    _, out, rows, secrets = graded
+    assert secrets
+    encoded = set(secrets) | {base64.b64encode(s.encode()).decode()[:40] for s in secrets} | {
+        codecs.encode(s, "rot13") for s in secrets}
     for page in (out / "feedback").glob("*.html"):
         text = page.read_text()
-        assert not any(s in text for s in secrets), page.name
-    partial = (out / "feedback" / "partial.html").read_text()
-    assert "Public tests" in partial and "Test case failed" in partial
-    assert "ols_mc_answer must be one of" in partial          # the public test's own message
-    assert set(p.stem for p in (out / "feedback").glob("*.html")) == set(rows)
+        assert not [s for s in encoded if s in text], page.name
+    assert "def test_" not in (out / "report.html").read_text()
 
 
-@pytest.mark.slow
-def test_results_are_otters_and_report_has_figures(bad):
-    _, out, rows = bad
-    res = json.loads((out / "results" / "full.json").read_text())
-    scores = {t["name"]: t["score"] for t in res["tests"] if "score" in t}
-    assert scores == {q: float(v) for q, v in _points(rows["full"]).items()}
-    html = (out / "report.html").read_text()
-    assert html.count("data:image/png;base64,") == 3
-    for case in ("infinite_loop", "os_exit", "empty"):
-        assert case in html
-    for png in ("histogram", "pass_rate", "runtime"):
-        assert (out / f"{png}.png").stat().st_size > 1000
+def test_code_run_by_the_judge_cannot_read_the_test(graded):
+    _, out, rows, _ = graded
+    row = rows["judge_attack"]
+    assert row["status"] == "invalid" and "_getframe" in row["flags"]
+    page = feedback(out, row)
+    assert "Errors raised by your cells" not in page       # flagged: nothing its code wrote is shown
+    hidden = [item for item in page.split("<li") if "hidden test:" in item and "failed" in item]
+    assert hidden and all("your code raised Exception</pre>" in item for item in hidden), hidden
 
 
-@pytest.mark.slow
-def test_interrupted_batch_resumes_without_losing_or_duplicating(bad, tmp_path):
-    cases, out, rows = bad
-    resumed = tmp_path / "out"
-    shutil.copytree(out, resumed)
-    kept = {k: v for k, v in rows.items() if k not in ("empty", "corrupted", "json_not_notebook")}
-    gradereport.write_rows(resumed / "grades.csv", kept)      # as if killed before these three
-    again = grade.grade([str(cases["full"].parent)], resumed, assignment=STEM, jobs=2, quiet=True)
-    assert set(again) == set(rows)
-    for k in kept:
-        assert again[k] == rows[k]        # finished rows are not regraded
-    with open(resumed / "grades.csv", newline="") as f:
-        ids = [r["id"] for r in csv.DictReader(f)]
-    assert len(ids) == len(set(ids))
-
-
-@pytest.mark.slow
-def test_fallback_without_bwrap_still_isolates_support_files(dist, bad, tmp_path):
-    cases, _, _ = bad
-    rows = grade.grade([str(cases["full"]), str(cases["edit_support"])], tmp_path / "out",
-                       jobs=2, use_bwrap=False, quiet=True, limits=sandbox.Limits(timeout=TIMEOUT))
-    assert rows["full"]["status"] == "graded" and rows["full"]["total"] == rows["full"]["maximum"]
-    assert rows["edit_support"]["status"] == "invalid"
-    assert "modified support" in rows["edit_support"]["reason"]
-    assert (tmp_path / "out" / "warnings.txt").read_text().strip()
-
-
-# fast tests: no notebook is executed
-
-def test_invalid_files_need_no_sandbox(tmp_path):
-    (tmp_path / "empty.ipynb").write_bytes(b"")
-    (tmp_path / "bad.ipynb").write_text("{")
-    nb = {"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
-    (tmp_path / "nometa.ipynb").write_text(json.dumps(nb))
-    assert grade.main([str(tmp_path), "--out", str(tmp_path / "out"), "--dist", str(tmp_path)]) == 0
-    rows = gradereport.read_rows(tmp_path / "out" / "grades.csv")
-    assert {r["status"] for r in rows.values()} == {"invalid"}
-    assert "--assignment" in rows["nometa"]["reason"]
-    nb["metadata"]["otter"] = {"assignment_name": "nope"}
-    (tmp_path / "nometa.ipynb").write_text(json.dumps(nb))
-    (tmp_path / "out" / "grades.csv").unlink()
-    grade.main([str(tmp_path / "nometa.ipynb"), "--out", str(tmp_path / "out"), "--dist", str(tmp_path)])
-    assert "nope.zip is missing" in gradereport.read_rows(tmp_path / "out" / "grades.csv")["nometa"]["reason"]
-
-
-def test_zip_submissions_and_folders_are_collected(tmp_path):
-    import zipfile
-    nb = {"cells": [], "metadata": {"otter": {"assignment_name": "a"}}, "nbformat": 4, "nbformat_minor": 5}
-    with zipfile.ZipFile(tmp_path / "sub_2024.zip", "w") as zf:
-        zf.writestr("hw.ipynb", json.dumps(nb))
-        zf.writestr(".OTTER_LOG", b"never unpickled")
-    (tmp_path / "d").mkdir()
-    (tmp_path / "d" / "hw.ipynb").write_text(json.dumps(nb))
-    found = submissions.collect([tmp_path])
-    assert [i for i, _ in found] == ["hw", "sub_2024"]
-    sub = submissions.load("sub_2024", tmp_path / "sub_2024.zip")
-    assert sub.problem is None and sub.assignment == "a" and sub.nb_name == "hw.ipynb"
-
-
-@pytest.mark.parametrize("source, flagged", [
-    ("grader.check = lambda q: None", True),
-    ("import otter\notter.Notebook.check = print", True),
-    ("from otter.execute import Checker", True),
-    ("setattr(grader, 'check', print)", True),
-    ("open('../results/results.json', 'w')", True),
-    ("print(open('tests/q1.py').read())", True),
-    ("open('utils/data.py', 'a').write('x')", True),
-    ("grader = otter.Notebook('x.ipynb')\ngrader.check('q1')", False),
-    ("if not Path('tests').exists():\n    Path('tests').symlink_to(repo)", False),
-    ("from utils import data\nX = data.pets_arrays('test', 8)", False),
-    ("def f(:\n  pass", False),
+@pytest.mark.parametrize("case, status, words", [
+    ("memory_children", "memory", "memory limit"),
+    ("fork_bomb", "processes", "processes"),
+    ("disk_fill", "disk", "disk quota"),
+    ("print_flood", "output", "4 MB"),
+    ("fd_flood", "output", "4 MB"),
+    ("sleep_loop", "timeout", "time limit"),
 ])
-def test_audit(source, flagged):
-    nb = {"cells": [{"cell_type": "code", "source": source, "metadata": {}}]}
-    assert bool(submissions.audit(nb)) == flagged
+def test_limits_hold_per_submission(graded, case, status, words):
+    _, _, rows, _ = graded
+    row = rows[case]
+    assert row["status"] == status, row
+    assert words in row["reason"] and "\n" not in row["reason"] and row["total"] == "0"
+
+
+def test_each_notebook_is_graded_against_its_own_built_assignment(graded):
+    _, out, rows, _ = graded
+    row = rows["other_assignment"]
+    assert (row["assignment"], row["status"], row["total"]) == ("02_logistic_regression_edges", "graded", "11")
+    assert row["edges_conv"] == "3" and row["ols_fit"] == ""
+    assert '<section id="02_logistic_regression_edges">' in (out / "report.html").read_text()
+
+
+def test_odd_but_valid_notebook_shapes_are_graded(graded):
+    _, _, rows, _ = graded
+    assert rows["odd_shapes"]["status"] == "graded" and rows["odd_shapes"]["total"] == "7"
+
+
+@pytest.mark.parametrize("case, words", [
+    ("metadata_list", "metadata must be an object"), ("source_ints", "source must be text"),
+    ("deep_json", "nested deeper"), ("huge_cell", "over the limit"), ("corrupted", "invalid JSON"),
+    ("a/hw", "empty"), ("名前", "empty"),
+])
+def test_malformed_notebooks_get_their_own_row(graded, case, words):
+    _, _, rows, _ = graded
+    assert rows[case]["status"] == "invalid" and words in rows[case]["reason"], rows[case]
+
+
+def test_assignment_names_are_never_paths(graded):
+    cases, _, rows, _ = graded
+    for case in ("assignment_path", "assignment_dotdot"):
+        assert rows[case]["status"] == "wrong-assignment", rows[case]
+        assert "not one of the built autograders" in rows[case]["reason"]
+    victim = cases["assignment_path"].parent.parent / "victim"
+    assert [p.name for p in victim.iterdir()] == ["keep.txt"]
+
+
+def test_ids_are_unique_stable_and_keep_the_file(graded):
+    cases, out, rows, _ = graded
+    with open(out / "grades.csv", newline="", encoding="utf-8") as f:
+        table = list(csv.DictReader(f))
+    ids = [r["id"] for r in table]
+    assert len(ids) == len(set(ids)) == len(cases)          # the FIFO and the /dev/zero link are skipped
+    assert not [r for r in table if r["file"] in ("fifo.ipynb", "zero.ipynb")]
+    assert rows["a/hw"]["id"] != rows["b/hw"]["id"] and rows["名前"]["id"] != rows["名字"]["id"]
+    again = {sid for sid, _, _ in inputs.collect([cases["full"].parent])}
+    assert {r["id"] for r in rows.values() if r} == again
+    formula = next(r for r in table if "HYPERLINK" in r["file"])
+    assert formula["file"].startswith("'=")
+
+
+def test_report_links_every_row_and_shows_isolation(graded):
+    _, out, rows, _ = graded
+    html = (out / "report.html").read_text()
+    assert "bubblewrap sandbox" in html and "1.2 GB memory (cgroup)" in html
+    for r in rows.values():
+        if r:
+            assert f'feedback/{r["id"]}.html' in html
+    assert not list(Path("/tmp").glob("ptm-grade-*/templates"))
+
+
+def test_kill_9_of_the_grader_kills_the_submission(dist, tmp_path):
+    sub = tmp_path / "subs"
+    attacks_dir = attacks(tmp_path / "all")
+    sub.mkdir()
+    (sub / "loop.ipynb").write_bytes(attacks_dir["sleep_loop"].read_bytes())
+    proc = subprocess.Popen([sys.executable, "-m", "autograder", "grade", str(sub), "--out", str(tmp_path / "out")],
+                            cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not _kernels_of(proc.pid):
+        time.sleep(1)
+    assert _kernels_of(proc.pid), "the submission never started"
+    proc.kill()
+    proc.wait()
+    time.sleep(3)
+    assert not _kernels_of(proc.pid), "the submission outlived its grader"
+    batch.sweep_stale()
+    assert not [d for d in Path(tempfile.gettempdir()).glob(f"{batch.WORK_PREFIX}*") if _owner(d) == proc.pid]
+
+
+def _owner(d):
+    try:
+        return int((d / "owner").read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _kernels_of(pid):
+    out = subprocess.run(["pgrep", "-f", "/grader/driver.py"], capture_output=True, text=True).stdout.split()
+    return [p for p in out if p.isdigit()]

@@ -61,9 +61,9 @@ def test_zip_is_a_gradescope_autograder(zip_path):
 @pytest.mark.slow
 def test_otter_run_writes_gradescope_results(tmp_path):
     """Grade the full sample with plain ``otter run`` (what run_autograder calls) and check the schema."""
-    from autograder import samples
+    from autograder.demo import SAMPLES
     stem = "01_ols_raw_pixels"
-    sub = samples.SAMPLES / f"{stem}-full.ipynb"
+    sub = SAMPLES / f"{stem}-full.ipynb"
     subprocess.run([sys.executable, "-m", "otter", "run", "-a", str(DIST / f"{stem}.zip"),
                     "-o", str(tmp_path), str(sub)], check=True, capture_output=True, cwd=tmp_path)
     results = json.loads((tmp_path / "results.json").read_text())
@@ -74,7 +74,8 @@ def test_otter_run_writes_gradescope_results(tmp_path):
 
 @pytest.mark.slow
 def test_batch_results_follow_the_same_schema(tmp_path):
-    from autograder import grade, samples
-    rows = grade.grade([str(samples.SAMPLES / "01_ols_raw_pixels-partial.ipynb")], tmp_path, jobs=1, quiet=True)
+    from autograder.demo import SAMPLES
+    from autograder.grading import batch
+    rows = batch.grade([str(SAMPLES / "01_ols_raw_pixels-partial.ipynb")], tmp_path, jobs=1, quiet=True)
     (rid,) = rows
     check_results_schema(json.loads((tmp_path / "results" / f"{rid}.json").read_text()))

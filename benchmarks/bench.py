@@ -7,7 +7,10 @@ Measured in one run, on whatever machine runs it (the figures say which):
 - ``epoch_ratio``: one training epoch through ``utils.train.train_one_epoch``
   against a minimal hand-written loop on the same tensors (goal >= 0.95).
 - ``cache_speedup``: first extraction over a cached second one (goal >= 20).
-- ``grade_seconds.<stem>``: seconds to grade one submission of each notebook.
+- ``grade_seconds.<stem>``: seconds for otter alone to grade the solution of each notebook.
+- ``grade_seconds_max``: the slowest submission of the committed samples (every
+  notebook: full, partial, broken) through the sandboxed grader, both stages
+  (goal <= 15 s per submission); ``grade_seconds_samples`` has each one.
 - ``batch_vs_serial``: 40 submissions of notebook 01, ``--jobs 2`` against
   ``otter run`` one after another (goal: batch wall time <= 0.6 x serial).
 - ``notebook_seconds.<stem>``: each solution notebook end to end on the real
@@ -24,11 +27,14 @@ import argparse
 import json
 import os
 import platform
+import shutil
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 
-from . import BUILD, REPO
+from autograder import BUILD, REPO, solution_path, zip_path
 
 
 def _best(fn, repeats):
@@ -118,16 +124,62 @@ def bench_epoch(backbone, n=128, batch_size=32, repeats=2):
 
 
 def bench_grading(n=40, jobs=2):
-    from . import check, grade
+    from autograder import check
     figures = {"grade_seconds": {m.stem: check.time_grade_one(m.stem) for m in check.masters()}}
-    figures["batch_vs_serial"] = grade.bench_batch_vs_serial(n=n, jobs=jobs)
+    figures.update(bench_samples(jobs=jobs))
+    figures["batch_vs_serial"] = bench_batch_vs_serial(n=n, jobs=jobs)
     return figures
 
 
+def bench_samples(jobs=2):
+    """Every committed sample through the sandboxed grader: seconds per submission (goal <= 15)."""
+    from autograder.demo import SAMPLES
+    from autograder.grading import batch
+    with tempfile.TemporaryDirectory(prefix="ptm-bench-") as tmp:
+        rows = batch.grade([str(SAMPLES)], Path(tmp) / "out", jobs=jobs, quiet=True)
+    seconds = {r["id"]: float(r["seconds"]) for r in rows.values()}
+    return {"grade_seconds_samples": seconds, "grade_seconds_max": max(seconds.values(), default=None),
+            "grade_statuses_samples": {r["id"]: r["status"] for r in rows.values()}}
+
+
+def bench_batch_vs_serial(n=40, jobs=2):
+    """``n`` notebook-01 samples graded by ``grade --jobs`` vs one plain ``otter run`` after another.
+
+    Returns wall times, submissions per minute, their ratio (goal <= 0.6) and
+    whether both ways gave the same totals.
+    """
+    from autograder.demo import SAMPLES
+    from autograder.grading import batch, sandbox
+    stem = "01_ols_raw_pixels"
+    kinds = sorted(SAMPLES.glob(f"{stem}-*.ipynb"))
+    work = Path(tempfile.mkdtemp(prefix="ptm-bench-"))
+    subs = work / "subs"
+    subs.mkdir()
+    for i in range(n):
+        shutil.copy(kinds[i % len(kinds)], subs / f"s{i:03d}-{kinds[i % len(kinds)].stem}.ipynb")
+    start = time.monotonic()
+    rows = batch.grade([str(subs)], work / "batch", stem, jobs, quiet=True)
+    batch_s = time.monotonic() - start
+    serial, start = {}, time.monotonic()
+    for sub in sorted(subs.iterdir()):
+        out = work / "serial" / sub.stem
+        out.mkdir(parents=True)
+        subprocess.run([sys.executable, "-m", "otter", "run", "-a", str(zip_path(stem)), "-o", str(out),
+                        str(sub)], cwd=out, capture_output=True)
+        tests = json.loads((out / "results.json").read_text())["tests"]
+        serial[sub.stem] = sum(t.get("score", 0) for t in tests)
+    serial_s = time.monotonic() - start
+    same = all(float(rows[k]["total"]) == v for k, v in serial.items())
+    shutil.rmtree(work, ignore_errors=True)
+    return {"n": n, "jobs": jobs, "batch_s": round(batch_s, 1), "serial_s": round(serial_s, 1),
+            "ratio": round(batch_s / serial_s, 3), "batch_per_min": round(60 * n / batch_s, 2),
+            "serial_per_min": round(60 * n / serial_s, 2), "same_scores": same,
+            "sandbox": "bwrap" if sandbox.bwrap_status()[0] else "none", "cpus": os.cpu_count()}
+
+
 def bench_notebooks():
-    from . import DIST
-    from .build import build, masters
-    from .demo import run_notebook
+    from autograder.build import build, masters
+    from autograder.demo import run_notebook
 
     build()
     seconds = {}
@@ -135,7 +187,7 @@ def bench_notebooks():
         os.environ["PTM_CACHE"] = str(Path(tmp) / "cache")
         os.environ["PTM_RESULTS"] = str(Path(tmp) / "results.json")
         for master in masters():
-            runs = [run_notebook(DIST / f"{master.stem}-solution.ipynb", Path(tmp) / "out") for _ in range(2)]
+            runs = [run_notebook(solution_path(master.stem), Path(tmp) / "out") for _ in range(2)]
             seconds[master.stem] = {"cold": runs[0]["seconds"], "warm": runs[1]["seconds"],
                                     "error": runs[0]["error"] or runs[1]["error"]}
     return {"notebook_seconds": seconds}
@@ -166,7 +218,6 @@ def main(argv=None):
     parser.add_argument("--submissions", type=int, default=40)
     args = parser.parse_args(argv)
     groups = args.only or ["utils", "notebooks", "grading", "gpu"]
-    import sys
     sys.path.insert(0, str(REPO))
     import torch
     from utils import models
@@ -175,17 +226,19 @@ def main(argv=None):
                            "torch_threads": torch.get_num_threads(),
                            "cuda": torch.cuda.get_device_name() if torch.cuda.is_available() else None},
                "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S")}
-    if "utils" in groups:
+    def utils_group():
         backbone = models.load_backbone("efficientnet_lite0")
-        figures.update(bench_extract(backbone))
-        figures.update(bench_epoch(backbone))
-    if "notebooks" in groups:
-        figures.update(bench_notebooks())
-    if "grading" in groups:
-        figures.update(bench_grading(n=args.submissions))
-    if "gpu" in groups:
-        figures["gpu"] = bench_gpu()
+        return {**bench_extract(backbone), **bench_epoch(backbone)}
+
+    runs = {"utils": utils_group, "notebooks": bench_notebooks,
+            "grading": lambda: bench_grading(n=args.submissions), "gpu": lambda: {"gpu": bench_gpu()}}
     path = write(figures)
+    for group in groups:   # each group is written as soon as it is measured; a failure is recorded
+        try:
+            figures.update(runs[group]())
+        except Exception as e:  # noqa: BLE001 - the bench must finish and say what failed
+            figures.setdefault("failed", {})[group] = f"{type(e).__name__}: {str(e)[:300]}"
+        path = write(figures)
     print(json.dumps(figures, indent=2, sort_keys=True))
     print(f"written to {path}")
     return 0

@@ -1,0 +1,97 @@
+"""What people read: feedback/<id>.html for the student, report.html for the instructor.
+
+Both come from Jinja2 templates (``templates/*.html.j2``) with autoescape on;
+every student-controlled string reaching them was bounded and cleaned in
+``verdict``. A failed hidden test shows its hint, never its code.
+"""
+import base64
+import io
+import re
+import statistics
+from pathlib import Path
+
+import jinja2
+
+from .store import FIXED_HEAD, FIXED_TAIL, STATUSES, atomic_write
+
+ENV = jinja2.Environment(loader=jinja2.FileSystemLoader(Path(__file__).with_name("templates")),
+                         autoescape=True, undefined=jinja2.StrictUndefined)
+
+
+def write_feedback(path, row, verdict):
+    """The student's page. A flagged submission gets no text its own code produced (no channel out)."""
+    points = verdict.questions or verdict.judged or {}
+    cases = {q: c for q, c in verdict.cases.items() if q in points}
+    errors = verdict.errors[:20]
+    if verdict.flags:
+        errors = []
+        cases = {q: [dict(c, hint="" if c["hint"].startswith("your code raised") else c["hint"]) for c in items]
+                 for q, items in cases.items()}
+    html = ENV.get_template("feedback.html.j2").render(row=row, cases=cases, points=points, errors=errors)
+    atomic_write(path, html)
+
+
+def _png(fig):
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=80, bbox_inches="tight")
+    return base64.b64encode(buf.getvalue()).decode()
+
+
+def _num(value):
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return 0.0
+
+
+def _figures(rows, questions, maxima):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    graded = [r for r in rows if r["status"] == "graded"]
+    figs = []
+    fig, ax = plt.subplots(figsize=(6, 2.6))
+    ax.hist([100 * _num(r["total"]) / max(_num(r["maximum"]), 1e-9) for r in graded], bins=range(0, 105, 5))
+    ax.set(xlabel="score (% of maximum)", ylabel="submissions", title=f"{len(graded)} graded")
+    figs.append(("score histogram", _png(fig)))
+    if questions:
+        fig, ax = plt.subplots(figsize=(6, max(1.5, 0.3 * len(questions))))
+        rates = [100 * sum(_num(r.get(q)) >= maxima.get(q, float("inf")) for r in graded) / max(len(graded), 1)
+                 for q in questions]
+        ax.barh(questions, rates)
+        ax.set(xlabel="% of graded submissions with full points", xlim=(0, 100), title="pass rate per question")
+        ax.invert_yaxis()
+        figs.append(("pass rate per question", _png(fig)))
+    fig, ax = plt.subplots(figsize=(6, 2.6))
+    ax.hist([_num(r["seconds"]) for r in rows], bins=20)
+    ax.set(xlabel="seconds per submission", ylabel="submissions", title="grading time")
+    figs.append(("runtime", _png(fig)))
+    plt.close("all")
+    return figs
+
+
+def write_report(out_dir, rows, maxima, warnings=(), isolation="", limits=""):
+    """report.html: one section per assignment (summary, histogram, pass rates, runtime, not graded)."""
+    rows = sorted(rows.values(), key=lambda r: r["id"])
+    fixed = set(FIXED_HEAD + FIXED_TAIL)
+    sections = []
+    for name in sorted({r.get("assignment", "") for r in rows}):
+        mine = [r for r in rows if r.get("assignment", "") == name]
+        graded = [_num(r["total"]) for r in mine if r["status"] == "graded"]
+        qmax = maxima.get(name, {})
+        questions = sorted({k for r in mine for k in r if k not in fixed and r.get(k) not in ("", None)})
+        full = sum(1 for r in mine if r["status"] == "graded" and _num(r["total"]) >= _num(r["maximum"]) > 0)
+        sections.append({
+            "name": name, "anchor": re.sub(r"[^A-Za-z0-9_-]", "_", name) or "none", "n": len(mine),
+            "graded": len(graded), "full": full, "not_graded": len(mine) - len(graded),
+            "mean": f"{statistics.mean(graded):.2f}" if graded else "-",
+            "median": f"{statistics.median(graded):g}" if graded else "-",
+            "figures": _figures(mine, questions, qmax), "rows": mine,
+            "bad": [r for r in mine if r["status"] != "graded"]})
+    counts = ", ".join(f"{s}: {sum(r['status'] == s for r in rows)}" for s in STATUSES
+                       if any(r["status"] == s for r in rows))
+    html = ENV.get_template("report.html.j2").render(
+        warnings=list(warnings), isolation=isolation, limits=limits, n=len(rows), counts=counts or "none",
+        assignments=sections)
+    atomic_write(Path(out_dir) / "report.html", html)

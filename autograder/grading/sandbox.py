@@ -1,0 +1,399 @@
+"""One stage of one submission in an isolated, limited process tree.
+
+With bubblewrap (the grader runs as root, the normal case on a grading
+server): fresh PID/IPC/UTS/network namespaces, a read-only system and Python
+(the interpreter's real prefix bound where it lives, so any virtualenv
+location works), a private ``/tmp`` and ``/dev/shm``, the work folder as
+``/autograder`` (a size-limited tmpfs: the disk quota), ``--die-with-parent``,
+and the program started through ``setpriv`` as ``nobody`` with no
+capabilities and ``no_new_privs``: student code never runs as root.
+
+Limits hold per submission, not per process: a cgroup (v1 ``memory`` and
+``pids`` controllers, or v2) holds every process of the stage; without
+cgroups the per-process rlimits stay, with a warning.
+
+Results come back through a pipe whose write end only the stage's own
+program holds (it is not inherited by the kernel, and the program is not
+dumpable, so the student's processes, running as the same user, cannot open
+it through /proc). The host buffers it, bounded, and parses nothing until
+every process of the stage is dead.
+"""
+import os
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+NOBODY = 65534
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+MAX_CHANNEL = 8 << 20       # bytes the host keeps from a results pipe
+
+
+@dataclass
+class Limits:
+    timeout: float = 600.0       # seconds of wall clock for running the student's cells
+    judge_timeout: float = 120.0  # seconds for the judge (tests against the graded definitions)
+    memory_gb: float = 4.0       # memory of the whole submission (cgroup), or per process (fallback)
+    pids: int = 256              # processes and threads of the whole submission
+    disk_mb: int = 512           # size of the work folder (tmpfs) and of /tmp
+    output_mb: float = 8.0       # printed output (cells) and raw stdout/stderr
+
+
+@dataclass
+class Outcome:
+    kind: str                    # "finished" or "timeout"
+    seconds: float
+    channel: bytes = b""         # what the stage's program wrote to the results pipe (hostile)
+    returncode: int = None
+    log_tail: str = ""
+    breaches: dict = field(default_factory=dict)   # memory/processes/disk/output -> detail
+    peak_memory: int = None      # bytes, from the cgroup
+
+
+@lru_cache(maxsize=None)
+def bwrap_status():
+    """(True, "") when bubblewrap can sandbox as an unprivileged user here, else (False, why not)."""
+    exe = shutil.which("bwrap")
+    if not sys.platform.startswith("linux"):
+        return False, f"no bubblewrap on {sys.platform}"
+    if exe is None:
+        return False, "bubblewrap (bwrap) is not installed (apt-get install bubblewrap)"
+    if not shutil.which("setpriv"):
+        return False, "setpriv (util-linux) is missing: cannot drop to an unprivileged user"
+    if os.geteuid() != 0:
+        return False, "the grader is not root, so bwrap cannot start the submission as another user"
+    probe = subprocess.run([exe, "--unshare-pid", "--unshare-net", "--unshare-ipc", "--die-with-parent",
+                            "--ro-bind", "/", "/", "--proc", "/proc", "--dev", "/dev",
+                            "setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", "true"],
+                           capture_output=True, text=True, timeout=30)
+    if probe.returncode != 0:
+        return False, f"bwrap cannot create namespaces here ({probe.stderr.strip()[:200]})"
+    return True, ""
+
+
+class Cgroup:
+    """A memory+pids cgroup for one stage (v1 controllers or v2), created and removed as root."""
+
+    def __init__(self, name, limits):
+        self.dirs, self.v2 = [], (CGROUP_ROOT / "cgroup.controllers").exists()
+        mem, pids = int(limits.memory_gb * (1 << 30)), str(limits.pids)
+        if self.v2:
+            d = CGROUP_ROOT / "ptm-grade" / name
+            d.mkdir(parents=True)
+            self.dirs = [d]
+            (d / "memory.max").write_text(str(mem))
+            (d / "memory.swap.max").write_text("0") if (d / "memory.swap.max").exists() else None
+            (d / "pids.max").write_text(pids)
+        else:
+            for ctl in ("memory", "pids"):
+                d = CGROUP_ROOT / ctl / "ptm-grade" / name
+                d.mkdir(parents=True)
+                self.dirs.append(d)
+            (self.dirs[0] / "memory.limit_in_bytes").write_text(str(mem))
+            (self.dirs[1] / "pids.max").write_text(pids)
+
+    def join(self):
+        """Called in the child before exec: move this process into every controller."""
+        for d in self.dirs:
+            with open(d / "cgroup.procs", "w") as f:
+                f.write(str(os.getpid()))
+
+    def pids(self):
+        found = set()
+        for d in self.dirs:
+            try:
+                found |= {int(x) for x in (d / "cgroup.procs").read_text().split()}
+            except OSError:
+                pass
+        return found
+
+    def kill_all(self, wait=10.0):
+        """SIGKILL every process in the cgroup until it is empty (or ``wait`` s passed)."""
+        deadline = time.monotonic() + wait
+        while (left := self.pids()) and time.monotonic() < deadline:
+            for pid in left:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            time.sleep(0.05)
+        return not self.pids()
+
+    def breaches(self):
+        out = {}
+        if self.v2:
+            events = _kv(self.dirs[0] / "memory.events")
+            if events.get("oom_kill", 0) or events.get("max", 0) and events.get("oom", 0):
+                out["memory"] = "the submission's processes together hit the memory limit"
+            if _kv(self.dirs[0] / "pids.events").get("max", 0):
+                out["processes"] = "the submission tried to start more processes than allowed"
+        else:
+            if _kv(self.dirs[0] / "memory.oom_control").get("oom_kill", 0):
+                out["memory"] = "the submission's processes together hit the memory limit"
+            if _kv(self.dirs[1] / "pids.events").get("max", 0):
+                out["processes"] = "the submission tried to start more processes than allowed"
+        return out
+
+    def peak(self):
+        """Most memory the stage used at once, in bytes (None where the kernel does not say)."""
+        name = "memory.peak" if self.v2 else "memory.max_usage_in_bytes"
+        try:
+            return int((self.dirs[0] / name).read_text())
+        except (OSError, ValueError):
+            return None
+
+    def remove(self):
+        for d in self.dirs:
+            try:
+                d.rmdir()
+            except OSError:
+                pass
+
+
+def _kv(path):
+    try:
+        pairs = (line.split() for line in Path(path).read_text().splitlines())
+        return {p[0]: int(p[1]) for p in pairs if len(p) == 2 and p[1].isdigit()}
+    except OSError:
+        return {}
+
+
+@lru_cache(maxsize=None)
+def cgroup_status():
+    """(True, "") when per-submission cgroups work here, else (False, why not)."""
+    try:
+        probe = Cgroup(f"probe-{os.getpid()}", Limits())
+        probe.remove()
+        return True, ""
+    except OSError as e:
+        return False, f"no writable memory/pids cgroup ({e.strerror}): limits are per process (rlimits)"
+
+
+def mount_workdir(path, limits):
+    """A fresh size-limited tmpfs at ``path`` (the disk quota); False if it cannot be mounted."""
+    path.mkdir(parents=True, exist_ok=True)
+    if os.geteuid() != 0:
+        return False
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={limits.disk_mb}m,mode=0755,nosuid,nodev",
+                        "ptm-grade", str(path)], capture_output=True)
+    return r.returncode == 0
+
+
+def unmount_workdir(path, mounted):
+    if mounted:
+        subprocess.run(["umount", "-l", str(path)], capture_output=True)
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def disk_full(path, mounted):
+    if not mounted:
+        return None
+    st = os.statvfs(path)
+    free = st.f_bavail * st.f_frsize
+    return "the submission filled its disk quota" if free < 2 << 20 else None
+
+
+def _python():
+    """The interpreter inside the sandbox: the virtualenv's own, by its real path."""
+    prefix = Path(os.path.realpath(sys.prefix))
+    exe = prefix / "bin" / Path(sys.executable).name
+    return str(exe if exe.exists() else os.path.realpath(sys.executable))
+
+
+def bwrap_argv(root, binds, env, argv, limits):
+    """bwrap command line: system read-only, ``root`` as /autograder, ``argv`` run as nobody."""
+    out = ["bwrap", "--unshare-pid", "--unshare-ipc", "--unshare-net", "--unshare-uts",
+           "--unshare-cgroup-try", "--die-with-parent", "--new-session",
+           "--ro-bind", "/usr", "/usr", "--ro-bind", "/etc", "/etc"]
+    for top in ("/bin", "/sbin", "/lib", "/lib64", "/lib32"):
+        out += ["--ro-bind-try", top, top]
+    size = str(limits.disk_mb << 20)
+    out += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--size", size, "--tmpfs", "/dev/shm", "--perms", "1777",
+            "--size", size, "--tmpfs", "/tmp"]
+    made = {"/", "/usr", "/etc", "/bin", "/sbin", "/lib", "/lib64", "/lib32", "/proc", "/dev", "/tmp"}
+
+    def parents(path):   # bwrap makes missing parents 0700 as root: nobody could not enter them
+        for parent in reversed(Path(path).parents):
+            if str(parent) not in made:
+                made.add(str(parent))
+                out.extend(["--perms", "0755", "--dir", str(parent)])
+
+    for p in sorted({os.path.realpath(sys.prefix), os.path.realpath(sys.base_prefix),
+                     os.path.dirname(os.path.realpath(sys.executable))}):
+        parents(p)
+        out += ["--ro-bind", p, p]
+    out += ["--bind", str(root), "/autograder"]
+    made.add("/autograder")
+    for host, inside in binds:
+        parents(inside)
+        out += ["--ro-bind", str(host), inside]
+    out += ["--chdir", "/autograder/submission", "--clearenv"]
+    for k, v in env.items():
+        out += ["--setenv", k, v]
+    return out + ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups",
+                  "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--"] + argv
+
+
+def stage_env(home):
+    return {"HOME": home, "PATH": f"{os.path.realpath(sys.prefix)}/bin:/usr/bin:/bin", "LANG": "C.UTF-8",
+            "PYTHONDONTWRITEBYTECODE": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+            "MPLBACKEND": "Agg", "MPLCONFIGDIR": "/tmp/mpl", "IPYTHONDIR": "/autograder/ipython",
+            "JUPYTER_RUNTIME_DIR": "/tmp/jupyter", "JUPYTER_DATA_DIR": "/tmp/jupyter-data",
+            "JUPYTER_PLATFORM_DIRS": "1", "PTM_CACHE": "/tmp/ptm-cache", "PTM_RESULTS": "/tmp/results.json"}
+
+
+def _preexec(limits, cgroup, fallback):
+    def apply():
+        os.setsid()
+        try:
+            import ctypes
+            ctypes.CDLL(None).prctl(1, signal.SIGKILL, 0, 0, 0)   # PR_SET_PDEATHSIG
+        except Exception:  # noqa: BLE001 - not Linux
+            pass
+        if cgroup is not None:
+            cgroup.join()
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        disk = limits.disk_mb << 20
+        resource.setrlimit(resource.RLIMIT_FSIZE, (disk, disk))
+        if fallback:   # no cgroup: per-process memory only (RLIMIT_DATA; torch reserves GBs of address space)
+            mem = int(limits.memory_gb * (1 << 30))
+            resource.setrlimit(resource.RLIMIT_DATA, (mem, mem))
+    return apply
+
+
+class _Drain(threading.Thread):
+    """Reads a pipe to EOF, keeping at most ``keep`` bytes (head) and counting everything."""
+
+    def __init__(self, fd, keep, tail=False):
+        super().__init__(daemon=True)
+        self.fd, self.keep, self.tail, self.total, self.buf = fd, keep, tail, 0, bytearray()
+
+    def run(self):
+        with open(self.fd, "rb", buffering=0, closefd=True) as f:
+            while chunk := f.read(1 << 16):
+                self.total += len(chunk)
+                if self.tail:
+                    self.buf = (self.buf + chunk)[-self.keep:]
+                elif len(self.buf) < self.keep:
+                    self.buf += chunk[: self.keep - len(self.buf)]
+
+
+def _feed(fd, data):
+    def run():
+        try:
+            with open(fd, "wb", closefd=True) as f:
+                f.write(data)
+        except OSError:
+            pass
+    threading.Thread(target=run, daemon=True).start()
+
+
+def run_stage(name, root, binds, argv, limits, timeout, use_bwrap, stdin=b"", use_cgroup=True):
+    """Run ``argv`` (whose last argument gets the results fd) in the sandbox; an ``Outcome``.
+
+    ``root`` is the work folder (already mounted and laid out), ``binds`` the
+    read-only (host path, sandbox path) pairs. Returns after every process of
+    the stage is dead.
+    """
+    cgroup = None
+    if use_cgroup and cgroup_status()[0]:
+        cgroup = Cgroup(f"{name}-{os.getpid()}-{time.monotonic_ns()}", limits)
+    r_res, w_res = os.pipe()
+    r_out, w_out = os.pipe()
+    r_in, w_in = os.pipe()
+    env = stage_env("/autograder/home")
+    argv = [_python(), "-I"] + argv + [str(w_res)]
+    if use_bwrap:
+        cmd, cwd, penv = bwrap_argv(root, binds, env, argv, limits), "/", {"PATH": "/usr/bin:/bin"}
+    else:
+        cmd, cwd = argv, str(Path(root) / "submission")
+        penv = {**env, "HOME": str(Path(root) / "home"), "PTM_CACHE": str(Path(root) / "tmp" / "cache"),
+                "PTM_RESULTS": str(Path(root) / "tmp" / "results.json")}
+        penv.update({k: str(Path(root) / "tmp" / Path(v).name) for k, v in env.items()
+                     if k.startswith(("JUPYTER_", "MPLCONFIG"))}, IPYTHONDIR=str(Path(root) / "ipython"))
+        for hostdir, inside in binds:   # no bind mounts: put the support in place as links
+            target = Path(root) / inside.replace("/autograder/", "")
+            if not target.exists():
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.symlink_to(hostdir)
+    start = time.monotonic()
+    try:
+        proc = subprocess.Popen(cmd, cwd=cwd, env=penv, stdin=r_in, stdout=w_out, stderr=w_out,
+                                pass_fds=(w_res,), preexec_fn=_preexec(limits, cgroup, cgroup is None))
+    finally:
+        for fd in (w_res, w_out, r_in):
+            os.close(fd)
+    _feed(w_in, stdin)
+    channel, log = _Drain(r_res, MAX_CHANNEL), _Drain(r_out, 4000, tail=True)
+    channel.start()
+    log.start()
+    output_cap, kind = int(limits.output_mb * (1 << 20)), "finished"
+    while proc.poll() is None:
+        if log.total > output_cap:
+            kind = "output"
+            break
+        if time.monotonic() - start > timeout:
+            kind = "timeout"
+            break
+        time.sleep(0.1)
+    seconds = time.monotonic() - start
+    _kill(proc, cgroup)
+    channel.join(10)
+    log.join(10)
+    breaches = cgroup.breaches() if cgroup else {}
+    peak = cgroup.peak() if cgroup else None
+    if kind == "output" or log.total > output_cap:
+        breaches["output"] = f"the submission wrote more than {limits.output_mb:g} MB to its output"
+        kind = "finished"
+    if cgroup:
+        cgroup.remove()
+    return Outcome(kind, seconds, bytes(channel.buf) if not channel.is_alive() else b"", proc.returncode,
+                   log.buf.decode("utf-8", "replace"), breaches, peak)
+
+
+def _kill(proc, cgroup):
+    """Kill the stage's whole tree and wait until none of its processes is left."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    try:
+        proc.kill()
+    except ProcessLookupError:
+        pass
+    proc.wait()
+    if cgroup is not None:
+        cgroup.kill_all()
+    else:
+        _kill_session(proc.pid)
+
+
+def _kill_session(sid):
+    """Without a cgroup: every process whose session is the stage's (daemons keep their session)."""
+    try:
+        import psutil
+    except ImportError:
+        return
+    for _ in range(50):
+        left = []
+        for p in psutil.process_iter(["pid"]):
+            try:
+                if os.getsid(p.pid) == sid:
+                    left.append(p)
+            except (ProcessLookupError, PermissionError, OSError):
+                pass
+        if not left:
+            return
+        for p in left:
+            try:
+                p.kill()
+            except Exception:  # noqa: BLE001 - gone already
+                pass
+        time.sleep(0.05)

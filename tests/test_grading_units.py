@@ -1,0 +1,84 @@
+"""Fast tests of autograder/grading (no notebook is executed): CSV, lock, refusal, sweep, argv, audit."""
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from autograder.grading import batch, sandbox, store, tamper
+
+@pytest.mark.parametrize("value, escaped", [("=1+2", "'=1+2"), ("+cmd", "'+cmd"), ("-3", "-3"), ("@x", "'@x"),
+                                            ("ok", "ok"), ("-nan", "'-nan")])
+def test_csv_formulas_are_escaped(value, escaped):
+    assert store.escape_cell(value) == escaped
+
+
+def test_a_second_grader_on_the_same_out_refuses(tmp_path):
+    with store.OutLock(tmp_path):
+        assert batch.main([str(tmp_path), "--out", str(tmp_path), "--trusted"]) == 2
+
+
+def test_no_sandbox_refuses_unless_trusted(tmp_path):
+    with pytest.raises(SystemExit, match="--trusted"):
+        batch.grade([str(tmp_path)], tmp_path / "out", use_bwrap=False)
+    rows = batch.grade([str(tmp_path)], tmp_path / "out", use_bwrap=False, trusted=True, quiet=True)
+    assert rows == {} and "--trusted" in (tmp_path / "out" / "warnings.txt").read_text()
+    assert "--trusted" in (tmp_path / "out" / "report.html").read_text()
+
+
+def test_stale_work_folders_are_swept(tmp_path):
+    stale = Path(tempfile.gettempdir()) / f"{batch.WORK_PREFIX}stale-test"
+    (stale / "templates").mkdir(parents=True, exist_ok=True)
+    (stale / "owner").write_text("999999999")
+    batch.sweep_stale()
+    assert not stale.exists()
+
+
+def test_any_virtualenv_location_is_bound_after_the_private_tmp(monkeypatch, tmp_path):
+    monkeypatch.setattr(sys, "prefix", "/tmp/some-venv")
+    argv = sandbox.bwrap_argv(tmp_path, [], {}, ["python"], sandbox.Limits())
+    tmpfs = max(i for i, a in enumerate(argv) if a == "/tmp" and argv[i - 1] == "--tmpfs")
+    bind = next(i for i, a in enumerate(argv) if a == "/tmp/some-venv" and argv[i - 2] == "--ro-bind")
+    assert tmpfs < bind
+    assert argv[argv.index("setpriv") + 1] == f"--reuid={sandbox.NOBODY}"
+
+
+@pytest.mark.parametrize("source, flagged", [
+    ("grader.check = lambda q: None", True),
+    ("import otter\notter.Notebook.check = print", True),
+    ("import base64\nexec(base64.b64decode('eA=='))", True),
+    ("import importlib\nm = importlib.import_module('otter')", True),
+    ("import sys\nsys.setprofile(print)", True),
+    ("%%bash\necho '{}' > /autograder/results/results.json", True),
+    ("print(grader.check('q1'))", False),
+    ("grader.check('q1')", False),
+    ("from utils import results\nprint(results.__file__, 'results.json')", False),
+    ("def f(:\n  pass", False),
+])
+def test_audit(source, flagged):
+    assert bool(tamper.audit([(1, [], source)])) == flagged
+
+
+def test_graded_definitions_leave_top_level_code_out():
+    cells = [(1, [], "import numpy as np\nexec('x')\nfor i in range(3):\n    print(i)"),
+             (2, [], "def helper(x):\n    return np.sum(x)\ndef fit(a):\n    return helper(a)\nfit.x = 1"),
+             (3, ["otter_ignore"], "def fit(a):\n    return 0"), (4, [], "unused = 3\nanswer = 'A'")]
+    got = "\n".join(src for _, src in tamper.graded_definitions(cells, {"fit", "answer"}))
+    assert "exec" not in got and "print" not in got and "unused" not in got and "fit.x" not in got
+    assert "import numpy as np" in got and "def helper" in got and "answer = 'A'" in got
+
+
+
+
+def test_interrupted_batch_resumes_without_losing_or_duplicating(tmp_path):
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    for name in ("a", "b", "c"):
+        (subs / f"{name}.ipynb").write_text("{")            # invalid: graded on the host, no sandbox
+    rows = batch.grade([str(subs)], tmp_path / "out", use_bwrap=False, trusted=True, quiet=True)
+    kept = {k: v for k, v in rows.items() if k != "b"}
+    store.write_rows(tmp_path / "out" / "grades.csv", kept)   # as if killed before b finished
+    again = batch.grade([str(subs)], tmp_path / "out", use_bwrap=False, trusted=True, quiet=True)
+    assert set(again) == {"a", "b", "c"} and again["a"] == rows["a"]
+    ids = [line.split(",")[0] for line in (tmp_path / "out" / "grades.csv").read_text().splitlines()[1:]]
+    assert sorted(ids) == ["a", "b", "c"]
