@@ -91,7 +91,7 @@ def test_size_and_lambda_are_chosen_on_validation_and_test_is_used_once(ran):
     step7 = next(i for i, c in enumerate(ran.cells) if c.cell_type == "markdown" and "## Step 7" in c.source)
     before = "\n".join(c.source for c in ran.cells[:step7] if c.cell_type == "code")
     after = "\n".join(c.source for c in ran.cells[step7:] if c.cell_type == "code")
-    assert '"test"' not in before and "Y_test" not in before, "nothing before Step 7 may look at the test split"
+    assert 'pets_arrays("test"' not in before and "Y_test" not in before, "nothing before Step 7 may look at the test split"
     assert after.count('pets_arrays("test"') == 1, "the test split is loaded once, for the headline"
 
 

@@ -3,7 +3,7 @@ from otter.test_files import test_case
 OK_FORMAT = False
 
 name = "ols_choose"
-points = 2
+points = 1
 
 @test_case(points=None, hidden=False)
 def test_choose_on_validation(choose):

@@ -3,7 +3,7 @@ from otter.test_files import test_case
 OK_FORMAT = False
 
 name = "ols_fix"
-points = 3
+points = 2
 
 @test_case(points=None, hidden=False)
 def test_min_norm_wide(fit_min_norm):
