@@ -122,3 +122,36 @@ def assert_hints(solution, stem, wrong, tmp_path):
         assert results.results[question].score < results.results[question].possible, question
         for _, _, hint in mistakes:
             assert hint in messages(results, question), f"{question}: hint {hint!r} missing:\n{messages(results, question)}"
+
+
+def assert_wrong_answers(solution, stem, table, tmp_path, solo=()):
+    """Grade every wrong answer of ``table`` and assert that its question loses points and shows its hint.
+
+    ``table``: rows ``(question, old, new, hint)``; each row replaces ``old`` by ``new`` in the solution
+    (``old`` must occur exactly once). Rows are packed into as few gradings as possible: one grading
+    applies at most one row per question and never two rows whose texts overlap. Rows of the questions
+    in ``solo`` (whose functions other questions call, e.g. ``add_bias``) are graded alone.
+    """
+    def clash(a, b):
+        return a[0] == b[0] or any(x in y or y in x for x in a[1:3] for y in b[1:3])
+
+    rounds = []
+    for row in table:
+        batch = next((b for b in rounds if row[0] not in solo and b[0][0] not in solo
+                      and not any(clash(row, other) for other in b)), None)
+        if batch is None:
+            rounds.append([row])
+        else:
+            batch.append(row)
+    failures = []
+    for k, batch in enumerate(rounds):
+        folder = Path(tmp_path) / f"round{k}"
+        folder.mkdir(parents=True, exist_ok=True)
+        results = grade_notebook(mutate(solution, {old: new for _, old, new, _ in batch}), stem, folder)
+        for question, old, new, hint in batch:
+            result = results.results[question]
+            if result.score >= result.possible:
+                failures.append(f"{question}: full marks for the wrong answer {new.strip()[:80]!r}")
+            elif hint not in messages(results, question):
+                failures.append(f"{question}: hint {hint!r} missing for {new.strip()[:80]!r}:\n{messages(results, question)}")
+    assert not failures, "\n".join(failures)

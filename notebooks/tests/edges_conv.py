@@ -13,9 +13,9 @@ def test_conv_note_example(conv2d_valid):
     kernel = np.array([[1, 0, -1]] * 3)
     R = np.asarray(conv2d_valid(image, kernel))
     expected = np.array([[0, 30, 30, 0]] * 4)
-    assert R.shape == (4, 4), f"conv2d_valid: got shape {R.shape}, expected (4, 4): 'valid' keeps only positions where the 3×3 kernel fits"
-    assert not np.allclose(R, -expected), "conv2d_valid: you got -30 where the note has 30: you flipped the kernel. The note (like DL libraries) calls cross-correlation 'convolution': slide the kernel as it is"
-    assert np.allclose(R, expected), f"conv2d_valid: the note's example should give 30s in the middle columns, got\n{R}"
+    assert R.shape == (4, 4), f"conv2d_valid: got shape {R.shape} for a 6×6 image and a 3×3 kernel: 'valid' keeps only the positions where the kernel fits entirely inside the image"
+    assert not np.allclose(R, -expected), "conv2d_valid: your response has the opposite sign of the note's example: you flipped the kernel. The note (like DL libraries) calls cross-correlation 'convolution': slide the kernel as it is"
+    assert np.allclose(R, expected), "conv2d_valid: the note's 6×6 example gives a different response: compare with §2.1"
 
 @test_case(points=None, hidden=False)
 def test_conv_matches_scipy(conv2d_valid):

@@ -16,7 +16,7 @@ def test_grad_numerical(logistic_grad):
     numeric = np.array([(loss(w + eps * e) - loss(w - eps * e)) / (2 * eps) for e in np.eye(4)])
     g = np.asarray(logistic_grad(w, X, Y), dtype=float)
     assert g.shape == (4,), f'logistic_grad: got shape {g.shape}, expected (4,) like w'
-    assert not np.allclose(g, 20 * numeric, atol=1e-05), 'logistic_grad: your gradient is n = 20 times too large: did you forget the 1/n of the mean?'
+    assert not np.allclose(g, 20 * numeric, atol=1e-05), 'logistic_grad: your gradient is n times the numerical one: the loss is a mean, so is its gradient'
     assert not np.allclose(g, -numeric, atol=1e-05), 'logistic_grad: your gradient has the wrong sign (it points downhill)'
-    assert np.allclose(g, numeric, atol=1e-05), f'logistic_grad: differs from the numerical gradient (central differences)\n{g}\nvs\n{numeric}'
+    assert np.allclose(g, numeric, atol=1e-05), 'logistic_grad: differs from the numerical gradient (central differences): check the chain rule step by step, in particular which σ (of m or of -m) multiplies y_i x_i'
 

@@ -6,22 +6,40 @@ name = "edges_sgd"
 points = 3
 
 @test_case(points=None, hidden=False)
-def test_sgd_shape_and_start(sgd):
-    import numpy as np
-    rng = np.random.default_rng(0)
-    X = np.hstack([np.ones((30, 1)), rng.normal(size=(30, 2))])
-    Y = np.where(X[:, 1] > 0, 1, -1)
-    W = np.asarray(sgd(X, Y, lr=0.5, num_epochs=5, batch_size=8, seed=0))
-    assert W.shape == (6, 3), f'sgd: got shape {W.shape}, expected (6, 3): the weights after each of the 5 epochs plus the start w = 0'
-    assert np.all(W[0] == 0), 'sgd: row 0 must be the starting point w = 0'
-
-@test_case(points=None, hidden=False)
-def test_sgd_learns(sgd):
+def test_sgd_shape_and_learns(sgd):
     import numpy as np
     rng = np.random.default_rng(1)
     X = np.hstack([np.ones((60, 1)), rng.normal(size=(60, 2))])
     Y = np.where(X[:, 1] - X[:, 2] > 0, 1, -1)
     W = np.asarray(sgd(X, Y, lr=0.5, num_epochs=20, batch_size=10, seed=0))
+    assert W.shape == (21, 3), f'sgd: got shape {W.shape} for 20 epochs and d = 3: return the starting point and the weights after each epoch'
+    assert np.all(W[0] == 0), 'sgd: row 0 must be the starting point w = 0'
     loss = lambda w: np.mean(np.logaddexp(0, -Y * (X @ w)))
-    assert loss(W[-1]) < 0.5 * loss(W[0]), f'sgd: the loss went from {loss(W[0]):.3f} to {loss(W[-1]):.3f} on separable data: step AGAINST the gradient, w = w - lr * logistic_grad(w, X[batch], Y[batch])'
+    assert loss(W[-1]) < 0.5 * loss(W[0]), f'sgd: the loss went from {loss(W[0]):.3f} to {loss(W[-1]):.3f} on separable data: each step must go AGAINST the gradient of the mini-batch'
+
+@test_case(points=None, hidden=False)
+def test_sgd_visits_every_example_in_a_new_order(sgd):
+    import numpy as np
+    n, bs, epochs = (10, 4, 3)
+    X = np.hstack([np.ones((n, 1)), np.arange(n, dtype=float)[:, None]])
+    Y = np.ones(n)
+    batches = []
+
+    def spy(w, Xb, Yb):
+        batches.append(np.asarray(Xb)[:, 1].astype(int).tolist())
+        return np.zeros_like(w, dtype=float)
+    scope = sgd.__globals__
+    real = scope.get('logistic_grad')
+    scope['logistic_grad'] = spy
+    try:
+        sgd(X, Y, lr=0.1, num_epochs=epochs, batch_size=bs, seed=0)
+    finally:
+        scope['logistic_grad'] = real
+    assert batches, "sgd: logistic_grad was never called: compute each step's gradient with your logistic_grad"
+    assert len(batches) != epochs * (n // bs), 'sgd: with n = 10 and batch_size = 4 you took 2 steps per epoch: you dropped the last, smaller mini-batch, so some examples are never used in an epoch'
+    assert len(batches) == epochs * -(-n // bs), f'sgd: expected one step per mini-batch, ceil(n / batch_size) per epoch; got {len(batches)} steps in {epochs} epochs'
+    per_epoch = [sum(batches[e * 3:(e + 1) * 3], []) for e in range(epochs)]
+    assert all((sorted(order) == list(range(n)) for order in per_epoch)), 'sgd: each epoch must use every example exactly once (a permutation of the n examples, cut into mini-batches)'
+    assert any((order != list(range(n)) for order in per_epoch)), 'sgd: you visit the examples in their stored order: SGD shuffles them (the data is sorted by breed)'
+    assert len({tuple(order) for order in per_epoch}) == epochs, 'sgd: every epoch uses the same order: draw a NEW random order at the start of each epoch'
 

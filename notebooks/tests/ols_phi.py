@@ -3,7 +3,7 @@ from otter.test_files import test_case
 OK_FORMAT = False
 
 name = "ols_phi"
-points = 2
+points = 1
 
 @test_case(points=None, hidden=False)
 def test_phi_shape(phi):
