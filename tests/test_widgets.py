@@ -115,4 +115,120 @@ def test_kernel_editor_function_shows_a_static_copy_first(monkeypatch):
 
 # --- notebook 03 ----------------------------------------------------------------
 
+import datetime as _dt
+import io as _io
+
+import pytest
+
+
+@pytest.fixture(scope="module")
+def lite0_and_head():
+    """The offline backbone and a seeded 2-class head on its features (the classifier notebook 03 trains)."""
+    import torch
+    from torch import nn
+
+    from utils import models
+    backbone = models.load_backbone("efficientnet_lite0")
+    torch.manual_seed(0)
+    return backbone, nn.Linear(backbone.num_features, 2)
+
+
+def _jpeg_bytes(image):
+    buffer = _io.BytesIO()
+    image.save(buffer, format="JPEG", quality=95)
+    return buffer.getvalue()
+
+
+def _uploaded(content, name):
+    return ({"name": name, "type": "image/jpeg", "size": len(content), "content": memoryview(content),
+             "last_modified": _dt.datetime(2026, 1, 1, tzinfo=_dt.timezone.utc)},)
+
+
+def test_photo_probabilities_match_the_dataset_pipeline(pets_root, lite0_and_head):
+    """A real pets file, uploaded as bytes, gets the probabilities of the same image through the dataset's transform."""
+    import torch
+
+    from utils import data, widgets
+    backbone, head = lite0_and_head
+    ds = data.pets_dataset("test", transform=backbone.transform)
+    path = next((pets_root / "oxford-iiit-pet" / "images").glob(f"{ds.names[0]}.jpg"))
+    scale = lambda f: (f - 1.0) * 2.0                                                   # noqa: E731
+    probs = widgets.photo_probabilities(path.read_bytes(), backbone, head, scale, path.name)
+    with torch.inference_mode():
+        expected = torch.softmax(head(scale(backbone.features(ds[0][0].unsqueeze(0)))), 1)[0]
+    assert set(probs) == {"cat", "dog"} and abs(sum(probs.values()) - 1) < 1e-5
+    assert abs(probs["cat"] - float(expected[0])) < 1e-4, (probs, expected)
+
+
+def test_photo_probabilities_rejects_a_non_image(lite0_and_head):
+    from utils import widgets
+    with pytest.raises(ValueError, match="notes.txt.*upload a photo"):
+        widgets.photo_probabilities(b"not an image at all", *lite0_and_head, name="notes.txt")
+
+
+def test_pet_upload_shows_the_prediction_and_errors(pets_root):
+    from utils import data, widgets
+    seen = []
+
+    def predict(content, name):
+        seen.append(name)
+        return {"cat": 0.25, "dog": 0.75}
+
+    box = widgets.pet_upload(predict)
+    before = box.result.value
+    image = data.pets_dataset("test")[0][0]
+    box.upload.value = _uploaded(_jpeg_bytes(image), "my dog.jpg")
+    assert seen == ["my dog.jpg"] and box.result.value != before
+    assert "dog" in box.result.value and "75.0%" in box.result.value and "my dog.jpg" in box.result.value
+
+    def refuse(content, name):
+        raise ValueError(f"could not read {name} as an image: upload a photo")
+
+    box = widgets.pet_upload(refuse)
+    box.upload.value = _uploaded(b"garbage", "<b>x</b>.txt")
+    assert "could not read" in box.result.value and "<b>x</b>" not in box.result.value   # escaped
+
+
+def test_misclassified_browser_slider_changes_the_image(pets_root):
+    import torch
+
+    from utils import data, widgets
+    ds = data.pets_dataset("test")
+    y = torch.tensor(ds.targets[:6])
+    probs = torch.stack([1 - y.float(), y.float()], 1) * 0.8 + 0.1      # all right ...
+    probs[[1, 4]] = probs[[1, 4]].flip(1)                                 # ... but two, wrong with 90%
+    probs[4] = torch.tensor([0.6, 0.4]) if y[4] == 1 else torch.tensor([0.4, 0.6])
+    box = widgets.misclassified_browser(lambda i: ds[i][0], y, probs)
+    assert box.shown == [1, 4], box.shown                                 # the most confident mistake first
+    slider, caption, picture = box.children[1:]
+    first = (caption.value, picture.value)
+    slider.value = 1
+    assert "#4" in caption.value and (caption.value, picture.value) != first
+    assert "2 of 6" in box.children[0].value
+
+
 # --- notebook 04 ----------------------------------------------------------------
+
+
+def _rows():
+    return [{"k": 0, "trainable": 2562, "total": 3_400_000, "test_acc": 0.99},
+            {"k": 1, "trainable": 400_000, "total": 3_400_000, "test_acc": None},
+            {"k": 2, "trainable": 1_200_000, "total": 3_400_000, "test_acc": 0.985}]
+
+
+def test_stages_slider_shows_parameters_and_measured_accuracy():
+    from utils import widgets
+    box = widgets.stages_slider(_rows())
+    assert (box.slider.min, box.slider.max) == (0, 2)
+    assert "2,562" in box.info.value and "0.990" in box.info.value
+    box.slider.value = 1
+    assert "400,000" in box.info.value and "not trained" in box.info.value
+    box.slider.value = 2
+    assert "1,200,000" in box.info.value and "0.985" in box.info.value and "35.3%" in box.info.value
+
+
+def test_stages_figure_is_the_static_version():
+    from utils import widgets
+    fig = widgets.stages_figure(_rows())
+    texts = [t.get_text() for t in fig.axes[0].texts]
+    assert texts == ["test 0.990", "test 0.985"]

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import socket
 import threading
+from functools import lru_cache
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -303,3 +304,57 @@ def freeze_all_but(target, k: int) -> dict:
         for p in stage.parameters():
             p.requires_grad = True
     return {"trainable": count_params(module, trainable_only=True), "total": count_params(module)}
+
+
+# ------------------------------------------------------ the model zoo, Figure 4
+
+def all_metadata() -> list[dict]:
+    """Every ImageNet classifier torchvision ships, plus EfficientNet-Lite0 (notebook 03, note §2.4, Figure 4).
+
+    Read from torchvision's offline weight metadata, without downloading anything.
+    Each dict: ``name``, ``acc1`` (ImageNet top-1, %), ``gflops`` (torchvision's
+    ``_ops``: billions of multiply-adds, i.e. GMACs, per 224-ish image), ``params``
+    and ``offline`` (True when the pre-trained weights are on this machine). Read once per process.
+    """
+    return [dict(m) for m in _zoo()]
+
+
+@lru_cache(maxsize=1)
+def _zoo() -> tuple:
+    metas = []
+    for name in tvm.list_models(module=tvm):
+        weights = _tv_weights(name)
+        metas.append({"name": name, "acc1": weights.meta["_metrics"]["ImageNet-1K"]["acc@1"],
+                      "gflops": weights.meta["_ops"], "params": weights.meta["num_params"],
+                      "offline": _tv_cached_file(weights).exists()})
+    lite0 = metadata(OFFLINE)
+    return tuple(metas + [{**lite0, "offline": _lite0_file().exists()}])
+
+
+# ------------------------------------------------- first-layer filters, Figure 3
+
+def first_conv(model: nn.Module) -> nn.Conv2d:
+    """The first convolution of a network: the filters that look at the pixels (notebook 03, Figure 3)."""
+    return next(m for m in model.modules() if isinstance(m, nn.Conv2d))
+
+
+@torch.inference_mode()
+def top_patches(conv: nn.Conv2d, images: torch.Tensor, channels, k: int = 6) -> torch.Tensor:
+    """For each channel of ``conv``, the ``k`` input patches that make it respond most (notebook 03).
+
+    images: float tensor (n, 3, H, W), already normalized as the network expects.
+    Returns a tensor (len(channels), k, 3, kh, kw): the receptive fields of the
+    strongest responses, at most one per image, strongest first.
+    """
+    response = conv(images)[:, list(channels)]                   # (n, c, h', w')
+    n, c, h, w = response.shape
+    kh, kw = conv.kernel_size
+    (sh, sw), (ph, pw) = conv.stride, conv.padding
+    padded = nn.functional.pad(images, (pw, pw, ph, ph))
+    best_per_image, where = response.reshape(n, c, -1).max(2)     # each image's strongest position per channel
+    out = torch.empty(c, k, 3, kh, kw)
+    for j in range(c):
+        for rank, i in enumerate(best_per_image[:, j].argsort(descending=True)[:k].tolist()):
+            r, col = divmod(int(where[i, j]), w)
+            out[j, rank] = padded[i, :, r * sh:r * sh + kh, col * sw:col * sw + kw]
+    return out

@@ -161,3 +161,53 @@ def model_tradeoff(metas, highlight=None):
     ax.grid(alpha=0.3)
     fig.tight_layout()
     return fig
+
+
+# --- notebooks 03/04 ----------------------------------------------------------------
+
+def model_zoo(metas, highlight=None, measured=None):
+    """Figure 4 for a whole model zoo: ImageNet top-1 against GMACs, marker area = parameters (notebook 03).
+
+    metas: dicts with ``name``, ``acc1``, ``gflops`` (multiply-adds), ``params`` and
+    ``offline`` (as ``utils.models.all_metadata()`` gives). Offline models are
+    drawn in orange and named; ``highlight`` (a name) is circled in red.
+    """
+    fig, ax = plt.subplots(figsize=(8, 5))
+    for m in metas:
+        color = "tab:orange" if m.get("offline") else "tab:blue"
+        ax.scatter(m["gflops"], m["acc1"], s=m["params"] / 4e5, alpha=0.45, color=color, edgecolor="none")
+        if m.get("offline") or m["name"] == highlight:
+            ax.annotate(m["name"], (m["gflops"], m["acc1"]), fontsize=8, xytext=(5, 4), textcoords="offset points")
+        if m["name"] == highlight:
+            ax.scatter(m["gflops"], m["acc1"], s=m["params"] / 4e5 + 60, facecolor="none", edgecolor="red", lw=1.5)
+    ax.scatter([], [], color="tab:orange", label="pre-trained weights on this machine")
+    ax.scatter([], [], color="tab:blue", label="weights would need a download")
+    ax.set_xscale("log")
+    ax.set(xlabel="GMACs per image (torchvision's 'GFLOPS': multiply-adds; ×2 for FLOPs), log scale",
+           ylabel="ImageNet top-1 (%)", title=f"{len(metas)} ImageNet classifiers (marker area = parameters)")
+    ax.legend(loc="lower right", fontsize=8)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def filter_patches(weights, patches, channels, title=None):
+    """First-layer filters (left column) beside the input patches that excite them most (notebook 03, Figure 3).
+
+    weights: (k, 3, kh, kw) filters; patches: (len(channels), m, 3, kh, kw) as
+    ``utils.models.top_patches`` returns; channels: the filter indices shown.
+    """
+    w = np.asarray(weights.detach().cpu() if hasattr(weights, "detach") else weights, dtype=np.float32)
+    rows, m = len(channels), patches.shape[1]
+    fig, axes = plt.subplots(rows, m + 1, figsize=(1.1 * (m + 1), 1.1 * rows + 0.6), squeeze=False)
+    for r, ch in enumerate(channels):
+        for c, img in enumerate([w[ch], *patches[r]]):
+            axes[r, c].imshow(_as_image(img), interpolation="nearest")   # each rescaled to its own range
+            axes[r, c].axis("off")
+        axes[r, 0].set_title(f"filter {ch}", fontsize=7)
+    axes[0, 1].set_title("pets patches that excite it most →", fontsize=7, loc="left")
+    fig.text(0.5, 0.0, CREDIT, ha="center", va="bottom", fontsize=6, color="gray")
+    if title:
+        fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    return fig
