@@ -84,7 +84,8 @@ def test_sandbox_runs_as_nobody_sees_no_tests_nor_others(graded):
     row = rows["snoop"]
     assert (row["status"], row["total"], row["flags"]) == ("graded", "11", ""), row   # no spelling to flag
     page = feedback(out, row)
-    report = page[page.index("REPORT"):].split("<")[0]
+    errors = page[page.index("Errors raised by your cells"):]
+    report = errors[errors.index("REPORT"):].split("<")[0]
     for fact in ("uid=65534", "shadow=denied", "hidden_files=0", "utils=denied", "others=0", "net=denied", "env="):
         assert fact in report, report
     assert "XXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX" not in page     # exception names are bounded
