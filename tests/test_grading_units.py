@@ -54,6 +54,7 @@ def test_any_virtualenv_location_is_bound_after_the_private_tmp(monkeypatch, tmp
     ("grader.check('q1')", False),
     ("from utils import results\nprint(results.__file__, 'results.json')", False),
     ("def f(:\n  pass", False),
+    ("import os, subprocess, sys\nif 'google.colab' in sys.modules:\n    subprocess.run(['pip'])", False),
 ])
 def test_audit(source, flagged):
     assert bool(tamper.audit([(1, [], source)])) == flagged
