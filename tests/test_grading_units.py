@@ -54,6 +54,7 @@ def test_any_virtualenv_location_is_bound_after_the_private_tmp(monkeypatch, tmp
     ("grader.check('q1')", False),
     ("from utils import results\nprint(results.__file__, 'results.json')", False),
     ("def f(:\n  pass", False),
+    ("import os, subprocess, sys\nif 'google.colab' in sys.modules:\n    subprocess.run(['pip'])", False),
 ])
 def test_audit(source, flagged):
     assert bool(tamper.audit([(1, [], source)])) == flagged
@@ -82,3 +83,17 @@ def test_interrupted_batch_resumes_without_losing_or_duplicating(tmp_path):
     assert set(again) == {"a", "b", "c"} and again["a"] == rows["a"]
     ids = [line.split(",")[0] for line in (tmp_path / "out" / "grades.csv").read_text().splitlines()[1:]]
     assert sorted(ids) == ["a", "b", "c"]
+
+
+def test_ids_are_stable_wherever_the_folder_lies(tmp_path):
+    from autograder.grading import inputs
+    found = []
+    for where in ("one", "two/deeper"):
+        root = tmp_path / where
+        (root / "a").mkdir(parents=True)
+        for name in ("名前", "名字", "a_b", "a/b", "=1+2"):
+            (root / f"{name}.ipynb").write_text("")
+        found.append([(sid, shown) for sid, _, shown in inputs.collect([root])])
+    assert found[0] == found[1]
+    ids = [sid for sid, _ in found[0]]
+    assert len(set(ids)) == 5 and all(inputs.SAFE.sub("", i) == i for i in ids)

@@ -320,12 +320,18 @@ def _grade(batch, paths, jobs, quiet):
     todo = [t for t in inputs.collect(paths) if t[0] not in batch.rows]
     if not quiet:
         print(f"grading {len(todo)} submission(s) ({len(batch.rows)} already done) with {jobs} job(s)")
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+    pool = ThreadPoolExecutor(max_workers=max(1, jobs))
+    try:
         futures = {pool.submit(_guarded, batch, *t): t[0] for t in todo}
         for fut in as_completed(futures):
             r = fut.result()
             if not quiet:
                 print(f"  {r['id']}: {r['status']} {r['total']}/{r['maximum']} {r['reason'][:100]}")
+    except BaseException:
+        sandbox.abort_all()          # an abort kills the running sandboxes at once
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown()
     store.atomic_write(batch.out / "warnings.txt", "".join(w + "\n" for w in batch.warnings))
     report.write_report(batch.out, batch.rows, _maxima(batch), batch.warnings, batch.isolation(),
                         batch.limits_text())
@@ -337,6 +343,8 @@ def _guarded(batch, sid, path, shown):
     try:
         return grade_one(batch, sid, path, shown)
     except Exception as e:  # noqa: BLE001
+        if sandbox.STOPPING.is_set():
+            raise
         sub = inputs.Submission(sid, Path(path), file=shown)
         return batch.finish(sub, "", verdict.Verdict("crashed", f"the grader failed on this submission: "
                                                                f"{type(e).__name__}: {verdict.clean(e, 200)}"))

@@ -70,8 +70,8 @@ def collect(paths):
     for rel, q, shown in found:
         base = _slug(rel) or "submission"
         lossy = base != rel or len(bases[base]) > 1
-        sid = f"{base}-{_short_hash(str(q) if len(bases[base]) > 1 else rel)}" if lossy else base
-        while sid in used:
+        sid = f"{base}-{_short_hash(rel)}" if lossy else base
+        while sid in used:      # the same relative path under two folders given: the full path decides
             sid = f"{base}-{_short_hash(sid + str(q))}"
         used.add(sid)
         out.append((sid, q, shown))

@@ -34,6 +34,19 @@ HERE = Path(__file__).resolve().parent
 NOBODY = 65534
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 MAX_CHANNEL = 8 << 20       # bytes the host keeps from a results pipe
+LIVE, LIVE_LOCK = set(), threading.Lock()   # stages running now (killed at once on an abort)
+STOPPING = threading.Event()
+
+
+def abort_all():
+    """Kill every running stage and refuse new ones (the batch is being aborted)."""
+    STOPPING.set()
+    with LIVE_LOCK:
+        for proc in list(LIVE):
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
 
 
 @dataclass
@@ -302,6 +315,8 @@ def run_stage(name, root, binds, argv, limits, timeout, use_bwrap, stdin=b"", us
     read-only (host path, sandbox path) pairs. Returns after every process of
     the stage is dead.
     """
+    if STOPPING.is_set():
+        raise RuntimeError("the batch is being aborted")
     cgroup = None
     if use_cgroup and cgroup_status()[0]:
         cgroup = Cgroup(f"{name}-{os.getpid()}-{time.monotonic_ns()}", limits)
@@ -330,6 +345,8 @@ def run_stage(name, root, binds, argv, limits, timeout, use_bwrap, stdin=b"", us
     finally:
         for fd in (w_res, w_out, r_in):
             os.close(fd)
+    with LIVE_LOCK:
+        LIVE.add(proc)
     _feed(w_in, stdin)
     channel, log = _Drain(r_res, MAX_CHANNEL), _Drain(r_out, 4000, tail=True)
     channel.start()
@@ -345,6 +362,8 @@ def run_stage(name, root, binds, argv, limits, timeout, use_bwrap, stdin=b"", us
         time.sleep(0.1)
     seconds = time.monotonic() - start
     _kill(proc, cgroup)
+    with LIVE_LOCK:
+        LIVE.discard(proc)
     channel.join(10)
     log.join(10)
     breaches = cgroup.breaches() if cgroup else {}

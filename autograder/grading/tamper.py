@@ -21,9 +21,10 @@ GRADER_PATHS = ("/autograder", "driver.json", "results.pkl", "otter_config", ".O
                 "/proc/", "/sys/fs/cgroup")
 DYNAMIC_CALLS = {"exec", "eval", "compile", "__import__"}
 HOOK_NAMES = {"setprofile", "settrace", "_getframe", "get_objects", "get_referrers", "f_back", "f_globals",
-              "tb_frame", "__globals__", "__code__", "__subclasses__", "__builtins__", "sys.modules"}
+              "tb_frame", "__globals__", "__code__", "__subclasses__", "__builtins__"}
+# not flagged at the top of a cell: subprocess and sys.modules, which the course's own setup cell uses
 RISKY_MODULES = {"importlib", "ctypes", "gc", "inspect", "builtins", "marshal", "pickle", "dill",
-                 "cloudpickle", "subprocess", "socket", "multiprocessing", "signal", "pty"}
+                 "cloudpickle", "socket", "multiprocessing", "signal", "pty"}
 # in graded definitions (code the judge runs) more is flagged: nothing there needs the system
 JUDGE_NAMES = {"os", "sys", "open", "globals", "locals", "vars", "getattr", "setattr", "delattr", "input",
                "breakpoint", "threading", "atexit", "weakref", "faulthandler", "resource"}
