@@ -45,6 +45,8 @@ WRONG = [
      "scaled by the number of images n"),
     ("ols_fix", RIDGE_SOLVE, "return np.linalg.solve(X.T @ X / len(Y) + lam * D, X.T @ np.asarray(Y, dtype=np.float64) / len(Y))",
      "check how the penalty enters your linear system"),
+    ("ols_fix", RIDGE_SOLVE, "return np.linalg.inv(X.T @ X + lam * D) @ X.T @ np.asarray(Y, dtype=np.float64)",
+     "you formed an inverse"),
     ("ols_fix", "return np.linalg.pinv(X) @ np.asarray(Y, dtype=np.float64)", "return np.linalg.solve(X.T @ X, X.T @ Y)",
      "pseudo-inverse"),
     ("ols_choose", 'return min(records, key=lambda r: (-r["val_acc"], r["s"], -r["lam"]))',
