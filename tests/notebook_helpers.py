@@ -155,3 +155,18 @@ def assert_wrong_answers(solution, stem, table, tmp_path, solo=()):
             elif hint not in messages(results, question):
                 failures.append(f"{question}: hint {hint!r} missing for {new.strip()[:80]!r}:\n{messages(results, question)}")
     assert not failures, "\n".join(failures)
+
+
+MEASURED = r"(?<![\d.])(?:0\.\d{2,3}|\d{2,4} (?:images|s\b|seconds))"  # the before-stop hook's regex (item 4)
+
+
+def assert_no_measured_numbers(stem):
+    """Counts, accuracies and run times are printed by cells, never written in a master's markdown."""
+    import json
+    import re
+
+    nb = json.loads((REPO / "solutions" / f"{stem}.ipynb").read_text())
+    for cell in nb["cells"]:
+        if cell["cell_type"] == "markdown":
+            text = "".join(cell["source"])
+            assert not re.findall(MEASURED, text), text
