@@ -122,3 +122,43 @@ def test_freezing_counts(lite0):
     assert counts["trainable"] == lite0.num_features * 2 + 2
     with pytest.raises(ValueError, match="k must be between"):
         models.freeze_all_but(lite0, 99)
+
+
+def test_all_metadata_covers_torchvision_zoo_offline():
+    """Figure 4 of notebook 03: every torchvision ImageNet classifier, read offline, plus EfficientNet-Lite0."""
+    from torchvision import models as tvm
+    zoo = models.all_metadata()
+    names = {m["name"] for m in zoo}
+    assert set(tvm.list_models(module=tvm)) | {"efficientnet_lite0"} == names
+    resnet18 = next(m for m in zoo if m["name"] == "resnet18")
+    assert (resnet18["acc1"], resnet18["gflops"], resnet18["params"]) == (69.758, 1.814, 11689512)
+    assert next(m for m in zoo if m["name"] == "efficientnet_lite0")["offline"]
+    zoo[0]["acc1"] = -1                                  # callers get a copy: the cached list stays intact
+    assert models.all_metadata()[0]["acc1"] != -1
+
+
+@pytest.mark.parametrize("conv", [torch.nn.Conv2d(3, 8, 7, stride=2, padding=3),
+                                  torch.nn.Conv2d(3, 8, 3, stride=2, padding=0)], ids=["symmetric", "no-pad"])
+def test_top_patches_are_the_receptive_fields_of_the_strongest_responses(conv):
+    torch.manual_seed(0)
+    images = torch.randn(6, 3, 33, 33)
+    patches = models.top_patches(conv, images, [0, 5], k=3)
+    assert patches.shape == (2, 3, 3, *conv.kernel_size)
+    with torch.no_grad():
+        strongest = conv(images)[:, [0, 5]].flatten(2).max(2).values      # (images, channels)
+        for j, channel in enumerate([0, 5]):
+            responses = [float((p * conv.weight[channel]).sum() + conv.bias[channel]) for p in patches[j]]
+            expected = strongest[:, j].sort(descending=True).values[:3].tolist()
+            assert responses == pytest.approx(expected, abs=1e-4)
+
+
+def test_top_patches_follow_tensorflow_same_padding():
+    """timm's tf_ EfficientNet pads asymmetrically at run time; the patches must still be what the filter saw."""
+    import timm
+    conv = timm.create_model("tf_efficientnet_lite0", pretrained=False).conv_stem
+    torch.manual_seed(1)
+    images = torch.randn(4, 3, 32, 32)
+    patches = models.top_patches(conv, images, [3], k=1)
+    with torch.no_grad():
+        best = conv(images)[:, 3].max()
+        assert float((patches[0, 0] * conv.weight[3]).sum()) == pytest.approx(float(best), abs=1e-4)

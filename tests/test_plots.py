@@ -41,3 +41,26 @@ def test_arc_curves_and_tradeoff():
     fig = plots.model_tradeoff(metas)
     sizes = np.concatenate([c.get_sizes() for c in fig.axes[0].collections])
     assert len(sizes) == len(metas) and sizes.argmax() == [m["name"] for m in metas].index("resnet50")
+
+
+# --- notebooks 03/04 ----------------------------------------------------------------
+
+def test_accuracy_arc_skips_records_without_a_test_accuracy():
+    """Notebook 04 records its Figure 5 grid under "scenarios": the arc must still draw the four stages."""
+    fig = plots.accuracy_arc({"frozen": {"test_acc": 0.98}, "scenarios": {"grid": [], "seconds": 3.0}})
+    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == [plots.STAGE_LABELS["frozen"]]
+
+
+def test_model_zoo_names_offline_models_and_explains_macs():
+    metas = [{"name": "a", "acc1": 70.0, "gflops": 1.0, "params": 5e6, "offline": True},
+             {"name": "b", "acc1": 80.0, "gflops": 4.0, "params": 25e6, "offline": False}]
+    fig = plots.model_zoo(metas, highlight="b")
+    ax = fig.axes[0]
+    assert {t.get_text() for t in ax.texts} == {"a", "b"}
+    assert "multiply-adds" in ax.get_xlabel() and ax.get_title().startswith("2 ImageNet classifiers")
+
+
+def test_filter_patches_one_row_per_channel():
+    import torch
+    fig = plots.filter_patches(torch.randn(8, 3, 3, 3), torch.randn(2, 4, 3, 3, 3), [1, 6])
+    assert len(fig.axes) == 2 * 5 and fig.axes[0].get_title() == "filter 1" and fig.axes[5].get_title() == "filter 6"

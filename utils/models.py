@@ -349,8 +349,10 @@ def top_patches(conv: nn.Conv2d, images: torch.Tensor, channels, k: int = 6) -> 
     response = conv(images)[:, list(channels)]                   # (n, c, h', w')
     n, c, h, w = response.shape
     kh, kw = conv.kernel_size
-    (sh, sw), (ph, pw) = conv.stride, conv.padding
-    padded = nn.functional.pad(images, (pw, pw, ph, ph))
+    sh, sw = conv.stride
+    # the padding the convolution really used (symmetric, or TensorFlow's "same" as in timm's tf_ models)
+    pad_h, pad_w = (h - 1) * sh + kh - images.shape[2], (w - 1) * sw + kw - images.shape[3]
+    padded = nn.functional.pad(images, (pad_w // 2, pad_w - pad_w // 2, pad_h // 2, pad_h - pad_h // 2))
     best_per_image, where = response.reshape(n, c, -1).max(2)     # each image's strongest position per channel
     out = torch.empty(c, k, 3, kh, kw)
     for j in range(c):

@@ -129,6 +129,7 @@ def accuracy_arc(results, baseline=None, title="Cats vs dogs: test accuracy acro
     results: ``{stage: {"test_acc": float}}`` as ``utils.results.load()`` returns,
     or ``{name: float}``. ``baseline``: the majority-class accuracy, drawn as a line.
     """
+    results = {s: r for s, r in results.items() if not isinstance(r, dict) or "test_acc" in r}  # e.g. 04's "scenarios"
     names = [s for s in STAGE_LABELS if s in results] + [s for s in results if s not in STAGE_LABELS]
     accs = [results[s]["test_acc"] if isinstance(results[s], dict) else float(results[s]) for s in names]
     fig, ax = plt.subplots(figsize=(max(4, 1.5 * len(names) + 1), 3.4))

@@ -11,11 +11,12 @@ from __future__ import annotations
 import copy
 import time
 import warnings
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 
 import numpy as np
 import torch
 from torch import nn
+from threadpoolctl import threadpool_limits
 from torch.utils.data import DataLoader, TensorDataset
 from tqdm.auto import tqdm
 
@@ -266,7 +267,9 @@ def fit_probe(F_train, y_train, C=1.0):
     F_train = np.asarray(F_train, dtype=np.float64)
     mean, std = F_train.mean(0), F_train.std(0)
     std[std == 0] = 1
-    with warnings.catch_warnings():   # one example per class makes sklearn wonder whether y is a regression target
+    # one example per class makes sklearn wonder whether y is a regression target; one BLAS thread is many times
+    # faster than several fighting over a busy CPU for problems this small
+    with warnings.catch_warnings(), threadpool_limits(1):
         warnings.filterwarnings("ignore", message="The number of unique classes is greater than 50%")
         model = LogisticRegression(C=C, max_iter=1000).fit((F_train - mean) / std, np.asarray(y_train))
     predict = lambda F: model.predict((np.asarray(F, dtype=np.float64) - mean) / std)  # noqa: E731
@@ -312,7 +315,7 @@ def per_class_split(y, sizes, seed=0):
     return tuple(np.sort(np.concatenate(p)) for p in parts)
 
 
-def small_cnn(in_channels, num_classes, width=32):
+def small_cnn(in_channels, num_classes, width=16):
     """A small CNN sized for a few hundred images, the fair "from scratch" baseline (notebook 04)."""
     def block(c_in, c_out):
         return [nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(), nn.MaxPool2d(2)]
@@ -324,17 +327,18 @@ def _accuracy(model, X, y):
     return evaluate(model, feature_loaders(X, y, shuffle=False, batch_size=256))[1]
 
 
-def train_scratch(images, y, train_idx, val_idx, test_idx, num_classes, num_epochs=60, lr=3e-3, seed=0):
-    """Train :func:`small_cnn` from random weights; keep the best validation epoch; return test accuracy."""
+def train_scratch(images, y, train_idx, val_idx, test_idx, num_classes, num_epochs=40, lr=3e-3, seed=0):
+    """Train :func:`small_cnn` from random weights (up to ``num_epochs``, stopping 10 epochs after the best validation
+    accuracy), keep the best validation epoch, and return the test accuracy."""
     torch.manual_seed(seed)
     model = small_cnn(images.shape[1], num_classes)
     fit(model, feature_loaders(images[train_idx], y[train_idx], batch_size=32, seed=seed),
         feature_loaders(images[val_idx], y[val_idx], shuffle=False), num_epochs=num_epochs, lr=lr,
-        weight_decay=5e-4, seed=seed, progress=False)
+        weight_decay=5e-4, seed=seed, progress=False, patience=10)
     return _accuracy(model, images[test_idx], y[test_idx])
 
 
-def fine_tune_tail(tail_stages, maps, y, train_idx, val_idx, test_idx, num_classes, num_epochs=10, lr=3e-3,
+def fine_tune_tail(tail_stages, maps, y, train_idx, val_idx, test_idx, num_classes, num_epochs=5, lr=3e-3,
                    body_factor=0.1, seed=0):
     """Fine-tune copies of the last stages and a new head on cached maps (notebook 04); returns test accuracy.
 
@@ -363,6 +367,18 @@ def fine_tune_tail(tail_stages, maps, y, train_idx, val_idx, test_idx, num_class
     return _accuracy(tail, maps[test_idx], y[test_idx])
 
 
+@contextmanager
+def one_thread():
+    """Run small problems on one torch and one BLAS thread: on a busy 2-core CPU many times faster than several."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with threadpool_limits(1):
+            yield
+    finally:
+        torch.set_num_threads(before)
+
+
 STRATEGIES = ("raw pixels, linear", "final features, linear", "best earlier stage, linear",
               "fine-tune last stages", "from scratch (small CNN)")
 
@@ -374,29 +390,35 @@ def transfer_grid(task, tail_stages, sizes, val_per_class, seed=0):
     validation from), ``test_idx``, ``pooled`` ({stage: (n, c)}, as
     :func:`stage_outputs` gives), ``map`` (n, c, h, w) after the last frozen stage,
     ``pixels`` (n, p) and ``images`` (n, channels, s, s) for the small CNN.
-    Returns a list of ``{"task", "train_per_class", "strategy", "test_acc", ...}``
-    rows; the earlier-stage row also names the stage chosen on validation.
+    Returns a list of ``{"task", "train_per_class", "strategy", "test_acc", "seconds"}``
+    rows; the earlier-stage row also names the ``stage`` chosen on validation.
     """
-    y, test_idx, rows = torch.as_tensor(task["y"]), np.asarray(task["test_idx"]), []
-    pool = np.asarray(task["pool_idx"])
+    with one_thread():
+        return [row for n in sizes for row in _grid_rows(task, tail_stages, n, val_per_class, seed)]
+
+
+def _grid_rows(task, tail_stages, n, val_per_class, seed):
+    """The rows of :func:`transfer_grid` for one training-set size ``n`` (examples per class)."""
+    y, test_idx, pool = torch.as_tensor(task["y"]), np.asarray(task["test_idx"]), np.asarray(task["pool_idx"])
     num_classes = int(y.max()) + 1
+    val_idx, train_idx = (pool[i] for i in per_class_split(y[pool], (val_per_class, n), seed))
     earlier = [s for s in task["pooled"] if s != "pooled"][:-1]   # the last stage's pooled map IS the final Φ
-    for n in sizes:
-        val_idx, train_idx = (pool[i] for i in per_class_split(y[pool], (val_per_class, n), seed))
-        val_accs = {s: linear_probe(task["pooled"][s][train_idx], y[train_idx], task["pooled"][s][val_idx],
-                                    y[val_idx]) for s in earlier}
-        best = max(val_accs, key=val_accs.get)
-        feats = lambda F: (F[train_idx], y[train_idx], F[test_idx], y[test_idx])  # noqa: E731
-        accs = {STRATEGIES[0]: linear_probe(*feats(task["pixels"])),
-                STRATEGIES[1]: linear_probe(*feats(task["pooled"]["pooled"])),
-                STRATEGIES[2]: linear_probe(*feats(task["pooled"][best])),
-                STRATEGIES[3]: fine_tune_tail(tail_stages, task["map"], y, train_idx, val_idx, test_idx, num_classes,
-                                              seed=seed),
-                STRATEGIES[4]: train_scratch(task["images"], y, train_idx, val_idx, test_idx, num_classes,
-                                             seed=seed)}
-        for strategy, acc in accs.items():
-            row = {"task": task["name"], "train_per_class": int(n), "strategy": strategy, "test_acc": round(acc, 4)}
-            if strategy == STRATEGIES[2]:
-                row["stage"] = best
-            rows.append(row)
+    val_accs = {s: linear_probe(task["pooled"][s][train_idx], y[train_idx], task["pooled"][s][val_idx], y[val_idx])
+                for s in earlier}
+    best = max(val_accs, key=val_accs.get)
+    feats = lambda F: (F[train_idx], y[train_idx], F[test_idx], y[test_idx])  # noqa: E731
+    runs = {STRATEGIES[0]: lambda: linear_probe(*feats(task["pixels"])),
+            STRATEGIES[1]: lambda: linear_probe(*feats(task["pooled"]["pooled"])),
+            STRATEGIES[2]: lambda: linear_probe(*feats(task["pooled"][best])),
+            STRATEGIES[3]: lambda: fine_tune_tail(tail_stages, task["map"], y, train_idx, val_idx, test_idx,
+                                                  num_classes, seed=seed),
+            STRATEGIES[4]: lambda: train_scratch(task["images"], y, train_idx, val_idx, test_idx, num_classes,
+                                                 seed=seed)}
+    rows = []
+    for strategy, run in runs.items():
+        start = time.perf_counter()
+        rows.append({"task": task["name"], "train_per_class": int(n), "strategy": strategy,
+                     "test_acc": round(run(), 4), "seconds": round(time.perf_counter() - start, 2)})
+        if strategy == STRATEGIES[2]:
+            rows[-1]["stage"] = best
     return rows
