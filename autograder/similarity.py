@@ -219,7 +219,7 @@ def load_works(submissions, notebooks: Path, default_assignment=None):
 def segments(code: str, slices) -> list[tuple[str, bool]]:
     """``code`` cut into (text, copied?) pieces along copydetect's slices, bounded to MAX_CODE_CHARS."""
     pieces, at = [], 0
-    for start, end in (zip(*slices) if len(slices[0]) else []):
+    for start, end in (zip(*slices) if len(slices) == 2 and len(slices[0]) else []):
         start, end = int(start), int(end)
         if start > at:
             pieces.append((code[at:start], False))

@@ -185,11 +185,15 @@ class Lab:
         """Open ``path`` (relative to the lab root) and run all its cells through the app's command."""
         started = time.perf_counter()
         self.driver.execute_async_script(_OPEN_JS, path)
-        self.wait_for(_KERNEL_IDLE_JS, PAGE_LOAD_S, f"the kernel of {path} to start")
-        self.driver.execute_script(_RUN_ALL_JS)
-        state = self.wait_for(_RUN_DONE_JS, RUN_S, f"all cells of {path} to run")
-        if state.get("failed"):
-            raise RuntimeError(f"notebook:run-all-cells failed on {path}: {state['failed']}")
+        try:
+            self.wait_for(_KERNEL_IDLE_JS, PAGE_LOAD_S, f"the kernel of {path} to start")
+            self.driver.execute_script(_RUN_ALL_JS)
+            state = self.wait_for(_RUN_DONE_JS, RUN_S, f"all cells of {path} to run")
+            if state.get("failed"):
+                raise RuntimeError(f"notebook:run-all-cells failed on {path}: {state['failed']}")
+        except BaseException:
+            _close_current(self.driver)   # never leave a kernel running into the next notebook
+            raise
         return NotebookPage(self, path, time.perf_counter() - started)
 
 
@@ -280,11 +284,12 @@ class NotebookPage:
         return self.driver.execute_script(_WIDGET_OUTPUTS_JS + "return widgetOutputs(arguments[0]);", WIDGET_MIME)
 
     def wait_widgets_rendered(self):
-        """Wait until every widget output shows a live view (not 'Loading widget…'); returns their count."""
+        """Wait until every widget output shows a live view or an error (not 'Loading widget…'); returns their count."""
         return self.lab.wait_for(f"""(() => {{ {_WIDGET_OUTPUTS_JS}
                 const outs = widgetOutputs('{WIDGET_MIME}');
-                return outs.every(([i, el]) => el.querySelector('.jupyter-widgets')
-                    && !el.innerText.includes('Loading widget')) ? outs.length + 1 : 0; }})()""",
+                const settled = el => el.innerText.includes('Error displaying widget')
+                    || (el.querySelector('.jupyter-widgets') && !el.innerText.includes('Loading widget'));
+                return outs.every(([i, el]) => settled(el)) ? outs.length + 1 : 0; }})()""",
                                  WIDGET_S, f"the widgets of {self.path} to render") - 1
 
     def broken_widgets(self):
@@ -354,10 +359,14 @@ class NotebookPage:
 
     def close(self):
         """Shut the kernel down and close the tab without saving (the copy on disk stays as it was)."""
-        self.driver.execute_async_script("""
-            const done = arguments[0], panel = window.__ptm.panel;
-            panel.context.model.dirty = false;
-            panel.sessionContext.shutdown().catch(() => null).then(() => { panel.close(); done(true); });""")
+        _close_current(self.driver)
+
+
+def _close_current(driver):
+    driver.execute_async_script("""
+        const done = arguments[0], panel = window.__ptm.panel;
+        panel.context.model.dirty = false;
+        panel.sessionContext.shutdown().catch(() => null).then(() => { panel.close(); done(true); });""")
 
 
 def _text(value) -> str:
@@ -367,9 +376,10 @@ def _text(value) -> str:
 # --- one changer per control kind: real input events only ---------------------------------------------
 def _slider(driver, el, _):
     handle = el.find_element(By.CSS_SELECTOR, ".noUi-handle")
-    at_max = handle.get_attribute("aria-valuenow") == handle.get_attribute("aria-valuemax")
-    ActionChains(driver).click(handle).send_keys(Keys.HOME if at_max else Keys.END).perform()
-    return f"slider {handle.get_attribute('aria-valuenow')} (pressed {'Home' if at_max else 'End'})"
+    low, value, high = (handle.get_attribute(f"aria-value{a}") for a in ("min", "now", "max"))
+    key = "Home" if value == high else "End"
+    ActionChains(driver).click(handle).send_keys(getattr(Keys, key.upper())).perform()
+    return f"slider {value} -> {handle.get_attribute('aria-valuenow')} of [{low}, {high}] (pressed {key})"
 
 
 def _number(driver, el, _):
@@ -430,7 +440,21 @@ def _radio(driver, el, _):
 
 
 def _upload(driver, el, upload_file):
-    el.find_element(By.CSS_SELECTOR, "input[type=file]").send_keys(str(upload_file))
+    """Click the upload button; the file chooser it opens (a detached file input in ipywidgets 8) is put in the
+    page so that chromedriver can choose the file, as a person would in the dialog."""
+    driver.execute_script("""
+        const click = HTMLInputElement.prototype.click;
+        window.__ptmChooser = null;
+        HTMLInputElement.prototype.click = function () {
+          if (this.type !== 'file') return click.call(this);
+          window.__ptmChooser = this;
+          document.body.appendChild(this);
+          HTMLInputElement.prototype.click = click;
+        };""")
+    el.click()
+    chooser = driver.execute_script("return window.__ptmChooser;")
+    assert chooser is not None, "the upload button opened no file chooser"
+    chooser.send_keys(str(upload_file))
     return f"uploaded {upload_file.name}"
 
 

@@ -16,6 +16,7 @@ import json
 import os
 from pathlib import Path
 
+import nbformat
 import pytest
 
 from browser_helpers import TRACEBACK_TEXT, VALUE_CONTROLS, Lab, browser_paths
@@ -81,7 +82,8 @@ def _exercise_widgets(page, upload_file):
             page.wait_idle()
             log.append(f"cell {cell} {kind}: {did} -> {'output changed' if after else 'no change'}")
             if after is None and kind in VALUE_CONTROLS:
-                failures.append(f"cell {cell}: {kind} ({did}) left the output unchanged")
+                failures.append(f"cell {cell}: {kind} ({did}) left the output unchanged; it reads: "
+                                f"{before.split('|')[0].strip()[:300]!r}")
             if TRACEBACK_TEXT in page.output_signature(cell):
                 failures.append(f"cell {cell}: {kind} ({did}) raised:\n{page.output_signature(cell)[-1500:]}")
     return log, failures
@@ -99,9 +101,9 @@ def _save_screen(page, stem, screens):
 def test_solution_runs_in_jupyterlab(lab, stem, screens, pets_root):
     page = lab.run(_copy_in(lab, stem, solution=True))
     try:
+        assert not page.errors(), f"{stem}: error output in JupyterLab: {page.errors()}"
         unrun = [c["index"] for c in page.code_cells if c["execution_count"] is None]
         assert not unrun, f"{stem}: cells {unrun} never ran"
-        assert not page.errors(), f"{stem}: error output in JupyterLab: {page.errors()}"
         checks = [c for c in page.code_cells if c["source"].startswith("grader.check(")]
         assert {c["source"].split('"')[1] for c in checks} == question_names(load_built(stem)[0])
         for cell in checks:
@@ -122,13 +124,59 @@ def test_solution_runs_in_jupyterlab(lab, stem, screens, pets_root):
 def test_untouched_notebook_runs_in_jupyterlab(lab, stem):
     page = lab.run(_copy_in(lab, stem, solution=False))
     try:
+        assert not page.errors(), f"{stem}: the untouched notebook shows tracebacks: {page.errors()}"
         unrun = [c["index"] for c in page.code_cells if c["execution_count"] is None]
         assert not unrun, f"{stem}: cells {unrun} never ran"
-        assert not page.errors(), f"{stem}: the untouched notebook shows tracebacks: {page.errors()}"
         assert TRACEBACK_TEXT not in page.dom_text()
         assert "to do:" in page.text(), f"{stem}: no reminder from attempt() in the untouched notebook"
         page.wait_widgets_rendered()
         assert not page.broken_widgets(), f"{stem}: widgets not rendered: {page.broken_widgets()}"
         print(f"{stem} (untouched): ran in {page.seconds:.0f} s")
+    finally:
+        page.close()
+
+
+LIVE_CONTROLS = """\
+import ipywidgets as w
+out = w.Output()
+controls = [w.IntSlider(0, 0, 10), w.BoundedIntText(1, 0, 5), w.Dropdown(options=["a", "b", "c"]),
+            w.ToggleButtons(options=["x", "y"]), w.Checkbox(False), w.RadioButtons(options=["p", "q"]),
+            w.ToggleButton(False), w.FileUpload(accept="image/*")]
+
+def show(change=None):
+    with out:
+        out.clear_output(wait=True)
+        print([len(c.value) if isinstance(c, w.FileUpload) else c.value for c in controls])
+
+for control in controls:
+    control.observe(show, "value")
+show()
+w.VBox(controls + [out])"""
+DEAD_CONTROL = 'import ipywidgets as w\nw.interactive(lambda k: print("always the same"), k=w.IntSlider(0, 0, 5))'
+BROKEN_VIEW = """from IPython.display import display
+display({"application/vnd.jupyter.widget-view+json": {"model_id": "no-such-model", "version_major": 2,
+         "version_minor": 0}, "text/plain": "a widget whose model is gone"}, raw=True)"""
+
+
+def test_widget_checks_see_live_dead_and_broken_widgets(lab, pets_root):
+    """The checks above can fail: every kind of control is changed and seen to act, a control that changes
+    nothing is reported, and a widget view whose model is missing is reported as broken."""
+    nb = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                                           "language": "python"}})
+    nb.cells = [nbformat.v4.new_code_cell(src) for src in (LIVE_CONTROLS, DEAD_CONTROL, BROKEN_VIEW)]
+    nbformat.write(nb, str(lab.notebooks / "widget-kinds.ipynb"))
+    page = lab.run("notebooks/widget-kinds.ipynb")
+    try:
+        assert page.wait_widgets_rendered() == 3 and not page.errors()
+        broken = page.broken_widgets()
+        assert len(broken) == 1 and broken[0].startswith("cell 2:") and "Error displaying widget" in broken[0]
+        log, failures = _exercise_widgets(page, _upload_file(pets_root))
+        live = [line for line in log if line.startswith("cell 0 ")]
+        assert [line.split(":")[0] for line in live] == [
+            f"cell 0 {kind}" for kind in ("slider", "number", "dropdown", "toggle buttons", "checkbox", "radio",
+                                          "toggle", "upload")]
+        assert all(line.endswith("output changed") for line in live), log
+        assert len(failures) == 1 and failures[0].startswith("cell 1: slider (slider 0.0 -> 5.0 of [0.0, 5.0]")
+        assert "left the output unchanged; it reads:" in failures[0] and "always the same" in failures[0], failures
     finally:
         page.close()
