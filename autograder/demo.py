@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import base64
-import html
 import io
 import json
 import os
@@ -131,7 +130,47 @@ def _png(fig) -> str:
     return base64.b64encode(buf.getvalue()).decode()
 
 
+def self_check(stems) -> list[dict]:
+    """One row per notebook: the built solution scores full marks, the untouched notebook 0."""
+    from . import check
+    rows = []
+    for stem in stems:
+        questions = check.check_one(stem)
+        failed = [q["question"] for q in questions if not q["ok"]]
+        rows.append({"notebook": stem, "questions": len(questions), "ok": not failed, "failed": ", ".join(failed),
+                     "solution": f"{sum(q['solution'] for q in questions):g} / {sum(q['possible'] for q in questions):g}",
+                     "untouched": f"{sum(q['untouched'] or 0 for q in questions):g}"})
+    return rows
+
+
+def grading_summary(report_path) -> dict | None:
+    """Counts of the graded samples by status, read back from grades.csv."""
+    from collections import Counter
+    from .grading import store
+    if not report_path:
+        return None
+    rows = store.read_rows(Path(report_path).with_name("grades.csv")).values()
+    counts = Counter(row.get("status", "?") for row in rows)
+    summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "no rows"
+    return {"summary": f"{len(rows)} sample submissions: {summary}",
+            "report": str(Path(report_path).relative_to(BUILD))}
+
+
+def _scenario_rows(grid):
+    """The Figure 5 grid, one row per (task, train_per_class), one column per strategy."""
+    rows = {}
+    for cell in grid:
+        row = rows.setdefault((cell["task"], cell["train_per_class"]),
+                              {"task": cell["task"], "train_per_class": cell["train_per_class"], "acc": {}})
+        row["acc"][cell["strategy"]] = cell["test_acc"]
+    for row in rows.values():
+        row["best"] = max(row["acc"].values())
+    return list(rows.values()), list(dict.fromkeys(cell["strategy"] for cell in grid))
+
+
 def write_report(report: dict) -> Path:
+    """build/report.json and build/report.html (from templates/module_report.html.j2)."""
+    import jinja2
     import matplotlib
     matplotlib.use("Agg")
     from utils import plots
@@ -140,26 +179,23 @@ def write_report(report: dict) -> Path:
     (BUILD / "report.json").write_text(json.dumps(report, indent=2, sort_keys=True))
     stages = report["stages"]
     arc = _png(plots.accuracy_arc(stages, baseline=report.get("majority_baseline"))) if stages else ""
-    rows = "".join(
-        f"<tr><td><a href='notebooks/{html.escape(stem)}.ipynb'>{html.escape(stem)}</a></td>"
-        f"<td>{info['seconds']}</td><td>{html.escape(info['error'] or 'ok')}</td></tr>"
-        for stem, info in report["notebooks"].items())
-    acc = "".join(f"<tr><td>{html.escape(s)}</td><td>{v['test_acc']:.3f}</td></tr>" for s, v in stages.items())
-    grading = report.get("grading_report")
-    page = f"""<!doctype html><html><head><meta charset="utf-8"><title>Cats vs dogs: module report</title>
-<style>body{{font-family:sans-serif;max-width:900px;margin:2em auto}}td,th{{padding:2px 10px}}</style></head><body>
-<h1>Can we tell cats from dogs? Module report</h1>
-<p>Built {html.escape(report['finished_at'])} on {html.escape(report['machine'])}; total {report['seconds']} s.</p>
-<h2>The accuracy arc (test split)</h2>
-{f'<img alt="accuracy arc" src="data:image/png;base64,{arc}">' if arc else '<p>No stage recorded a result.</p>'}
-<table><tr><th>stage</th><th>test accuracy</th></tr>{acc}</table>
-<h2>Solution notebooks, run end to end</h2>
-<table><tr><th>notebook</th><th>seconds</th><th>status</th></tr>{rows}</table>
-<h2>Autograder self-check</h2><p>{html.escape(report['check'])}</p>
-<h2>Grading of the sample submissions</h2>
-<p>{f'<a href="{html.escape(grading)}">grading report</a>' if grading else 'not run'}</p>
-<p style="color:gray;font-size:small">Images: Oxford-IIIT Pet (Parkhi et al., CVPR 2012), CC BY-SA 4.0.</p>
-</body></html>"""
+    scenarios, strategies = _scenario_rows(report.get("scenarios") or [])
+    problems = [f"{stem} failed" for stem, info in report["notebooks"].items() if info["error"]]
+    problems += [f"{c['notebook']} self-check failed" for c in report["checks"] if not c["ok"]]
+    counts = report.get("course_data") or {}
+    data_line = ", ".join(f"{split}: {c['n']} images ({c['cat']} cats, {c['dog']} dogs)" for split, c in counts.items())
+    screens_index = BUILD / "screens" / "index.json"
+    screens = json.loads(screens_index.read_text()) if screens_index.is_file() else []
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(Path(__file__).with_name("templates")),
+                             autoescape=True)
+    page = env.get_template("module_report.html.j2").render(
+        r=report, arc=arc, healthy=not problems, data_line=data_line or "not found",
+        headline=("All four notebooks ran, every self-check passed." if not problems
+                  else "Needs attention: " + "; ".join(problems) + "."),
+        stages=[(name, v["test_acc"]) for name, v in stages.items()],
+        scenarios=scenarios, scenario_strategies=strategies,
+        notebooks=list(report["notebooks"].items()), checks=report["checks"],
+        grading=report.get("grading"), screens=screens)
     path = BUILD / "report.html"
     path.write_text(page)
     return path
@@ -177,7 +213,7 @@ def main(argv=None) -> int:
             print(p)
         return 0
     sys.path.insert(0, str(REPO))
-    from . import build, check
+    from . import build
 
     start = time.perf_counter()
     os.environ["PTM_RESULTS"] = str(BUILD / "results.json")  # the kernels inherit it
@@ -191,18 +227,21 @@ def main(argv=None) -> int:
         notebooks[stem] = run_notebook(solution_path(stem), BUILD / "notebooks")
         print(f"    {stem}: {notebooks[stem]}", flush=True)
     print("3/4 self-check the autograders", flush=True)
-    check_code = check.main([])
+    checks = self_check(stems)
     print("4/4 grade the sample submissions", flush=True)
     grading = None if args.skip_grading else grade_samples(out=BUILD / "grading")
 
-    from utils import results
+    from utils import data, results
     recorded = results.load()
     report = {
         "stages": {s: v for s, v in recorded.items() if "test_acc" in v},
+        "scenarios": recorded.get("scenarios", {}).get("grid", []),
+        "course_data": data.course_counts(),
         "majority_baseline": majority_baseline(),
         "notebooks": notebooks,
-        "check": "passed" if check_code == 0 else f"FAILED (exit {check_code}); see the console output",
-        "grading_report": str(Path(grading).relative_to(BUILD)) if grading else None,
+        "checks": checks,
+        "check": "passed" if all(c["ok"] for c in checks) else "FAILED; see the self-check table",
+        "grading": grading_summary(grading),
         "seconds": round(time.perf_counter() - start, 1),
         "finished_at": time.strftime("%Y-%m-%d %H:%M:%S"),
         "machine": f"{os.cpu_count()} CPUs, {sys.platform}",
@@ -210,5 +249,5 @@ def main(argv=None) -> int:
     path = write_report(report)
     print(json.dumps({k: report[k] for k in ("stages", "check", "seconds")}, indent=2))
     print(f"report: {path}")
-    failed = check_code != 0 or any(n["error"] for n in notebooks.values())
+    failed = report["check"] != "passed" or any(n["error"] for n in notebooks.values())
     return 1 if failed else 0

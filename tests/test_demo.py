@@ -1,0 +1,38 @@
+"""The module report (build/report.html) that `make demo` writes, rendered from its template."""
+import json
+
+from autograder import demo
+from utils import data
+
+
+def _report(error=None):
+    grid = [{"task": "pets breeds", "train_per_class": 5, "strategy": s, "test_acc": a}
+            for s, a in (("linear probe, final", 0.6), ("fine-tune", 0.7), ("from scratch", 0.1))]
+    return {"stages": {"ols": {"test_acc": 0.55}, "frozen": {"test_acc": 0.97}}, "scenarios": grid,
+            "course_data": data.course_counts(), "majority_baseline": 0.53,
+            "notebooks": {"01_ols_raw_pixels": {"seconds": 9.5, "error": error}},
+            "checks": [{"notebook": "01_ols_raw_pixels", "questions": 7, "ok": True, "failed": "",
+                        "solution": "11 / 11", "untouched": "0"}],
+            "check": "passed", "grading": None, "seconds": 60.0, "finished_at": "now", "machine": "2 CPUs"}
+
+
+def test_report_shows_the_arc_the_data_the_grid_and_a_healthy_headline(tmp_path, monkeypatch):
+    monkeypatch.setattr(demo, "BUILD", tmp_path)
+    page = demo.write_report(_report()).read_text()
+    counts = data.course_counts()
+    assert "All four notebooks ran" in page and 'alt="accuracy arc"' in page
+    assert f"trainval: {counts['trainval']['n']} images" in page
+    assert "<b>0.700</b>" in page            # the best strategy of the row is bold
+    assert "No screenshots yet" in page
+    assert json.loads((tmp_path / "report.json").read_text())["scenarios"][0]["task"] == "pets breeds"
+
+
+def test_report_names_a_failed_notebook_and_escapes_its_error(tmp_path, monkeypatch):
+    monkeypatch.setattr(demo, "BUILD", tmp_path)
+    (tmp_path / "screens").mkdir()
+    (tmp_path / "screens" / "index.json").write_text(json.dumps(
+        [{"notebook": "01_ols_raw_pixels", "file": "01_ols_raw_pixels.png", "at": "first widget", "widgets": 1}]))
+    page = demo.write_report(_report(error="<script>alert(1)</script>")).read_text()
+    assert "Needs attention: 01_ols_raw_pixels failed" in page
+    assert "<script>" not in page and "&lt;script&gt;" in page
+    assert 'src="screens/01_ols_raw_pixels.png"' in page
