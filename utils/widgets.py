@@ -80,7 +80,8 @@ class OlsExplorer:
         """Refit at the sliders' values; refresh the status line and the figure."""
         s, n = self.size.value, len(self.train_idx)
         result = self.fit()
-        fig = Figure(figsize=(6.4, 3.0), layout="constrained")
+        fig = Figure(figsize=(6.4, 3.0))
+        fig.subplots_adjust(left=0.02, right=0.9, bottom=0.05, top=0.88, wspace=0.15)
         axes = fig.subplots(1, 2)
         X, Y = self.arrays[s]
         axes[0].imshow(X[self.train_idx[0]], cmap="gray")
