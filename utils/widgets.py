@@ -301,13 +301,13 @@ def pet_upload(predict):
 
 # --- notebook 04: fine-tuning -------------------------------------------------
 
-def _stage_text(row, total_params):
-    share = row["trainable"] / total_params
+def _stage_text(row):
+    share = row["trainable"] / row["total"]
     acc = (f"measured test accuracy <b>{row['test_acc']:.3f}</b>" if row.get("test_acc") is not None
            else "not trained in this notebook")
     bar = (f"<div style='background:#ddd;width:300px'><div style='background:#1f77b4;height:10px;"
            f"width:{max(1, round(300 * share))}px'></div></div>")
-    return (f"k = {row['k']} stages fine-tuned: <b>{row['trainable']:,}</b> of {total_params:,} parameters "
+    return (f"k = {row['k']} stages fine-tuned: <b>{row['trainable']:,}</b> of {row['total']:,} parameters "
             f"trainable ({share:.1%}); {acc}{bar}")
 
 
@@ -323,7 +323,7 @@ def stages_slider(rows):
     info = ipw.HTML()
 
     def show(change=None):
-        info.value = _stage_text(by_k[slider.value], by_k[slider.value]["total"])
+        info.value = _stage_text(by_k[slider.value])
 
     slider.observe(show, names="value")
     show()
