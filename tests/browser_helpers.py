@@ -191,8 +191,12 @@ class Lab:
             state = self.wait_for(_RUN_DONE_JS, RUN_S, f"all cells of {path} to run")
             if state.get("failed"):
                 raise RuntimeError(f"notebook:run-all-cells failed on {path}: {state['failed']}")
-        except BaseException:
+        except TimeoutError as error:
+            where = self.driver.execute_script(_RUNNING_CELL_JS)
             _close_current(self.driver)   # never leave a kernel running into the next notebook
+            raise TimeoutError(f"{path}: {where}\n{error}") from None
+        except BaseException:
+            _close_current(self.driver)
             raise
         return NotebookPage(self, path, time.perf_counter() - started)
 
@@ -217,9 +221,15 @@ ptm.run = {done: false};
 window.jupyterapp.commands.execute('notebook:run-all-cells').then(
   ok => { ptm.run = {done: true, ok}; }, err => { ptm.run = {done: true, failed: String(err)}; });
 """
-_RUN_DONE_JS = """(() => { const ptm = window.__ptm; if (!ptm.run.done) return null;
-  const kernel = ptm.panel.sessionContext.session.kernel;
+_RUN_DONE_JS = """(() => { const ptm = window.__ptm, kernel = ptm.panel.sessionContext.session.kernel;
+  if (['dead', 'autorestarting', 'restarting'].includes(kernel.status)) return {failed: 'the kernel is ' + kernel.status};
+  if (!ptm.run.done) return null;
   return kernel.status === 'idle' ? ptm.run : null; })()"""
+_RUNNING_CELL_JS = """
+const cells = window.__ptm.panel.content.widgets;
+const i = cells.findIndex(c => c.model.type === 'code' && c.model.executionState === 'running');
+return i < 0 ? 'no cell running' : `cell ${i} still running: ${cells[i].model.sharedModel.getSource().split('\\n')[0]}`;
+"""
 _WIDGET_OUTPUTS_JS = """
 function widgetOutputs(mime) {
   const found = [];
