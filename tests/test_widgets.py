@@ -198,13 +198,19 @@ def test_misclassified_browser_slider_changes_the_image(pets_root):
     probs = torch.stack([1 - y.float(), y.float()], 1) * 0.8 + 0.1      # all right ...
     probs[[1, 4]] = probs[[1, 4]].flip(1)                                 # ... but two, wrong with 90%
     probs[4] = torch.tensor([0.6, 0.4]) if y[4] == 1 else torch.tensor([0.4, 0.6])
-    box = widgets.misclassified_browser(lambda i: ds[i][0], y, probs)
+    box = widgets.misclassified_browser(lambda i: ds[i][0], y, probs, min_shown=2)
     assert box.shown == [1, 4], box.shown                                 # the most confident mistake first
     slider, caption, picture = box.children[1:]
     first = (caption.value, picture.value)
     slider.value = 1
     assert "#4" in caption.value and (caption.value, picture.value) != first
     assert "2 of 6" in box.children[0].value
+    one_wrong = probs.clone()
+    one_wrong[4] = one_wrong[4].flip(0)                                   # now only #1 is wrong
+    box = widgets.misclassified_browser(lambda i: ds[i][0], y, one_wrong, min_shown=3)
+    assert box.shown[0] == 1 and len(box.shown) == 3, box.shown           # a single mistake still browses
+    box.children[1].value = 2
+    assert "right, but unsure" in box.children[2].value
 
 
 # --- notebook 04 ----------------------------------------------------------------

@@ -220,18 +220,21 @@ def _thumbnail_png(image: Image.Image, side: int = 320) -> bytes:
     return buffer.getvalue()
 
 
-def misclassified_browser(load_image, y_true, probs, names=("cat", "dog")):
+def misclassified_browser(load_image, y_true, probs, names=("cat", "dog"), min_shown=8):
     """A slider over the test images the classifier gets wrong, most confident mistake first (notebook 03).
 
     load_image: i -> PIL image of test image i; y_true: (n,) labels 0/1; probs:
-    (n, 2) class probabilities. When nothing is wrong, the least confident correct
-    answers are shown. Returns a VBox (slider, caption, image); ``box.shown`` lists the indices.
+    (n, 2) class probabilities. When fewer than ``min_shown`` are wrong, the least
+    confident correct answers follow them, so there is always something to browse.
+    Returns a VBox (slider, caption, image); ``box.shown`` lists the indices.
     """
     probs = torch.as_tensor(probs, dtype=torch.float32)
     y_true = torch.as_tensor(y_true)
     confidence, predicted = probs.max(1)
     wrong = torch.nonzero(predicted != y_true).flatten().tolist()
-    shown = sorted(wrong, key=lambda i: -float(confidence[i])) or confidence.argsort()[:8].tolist()
+    unsure_right = [i for i in confidence.argsort().tolist() if i not in wrong]
+    shown = sorted(wrong, key=lambda i: -float(confidence[i]))  # most confident mistake first
+    shown += unsure_right[:max(0, min_shown - len(shown))]      # then the least confident right answers
     slider = ipw.IntSlider(0, 0, len(shown) - 1, description="image")
     caption, picture = ipw.HTML(), ipw.Image(format="png")
 
@@ -245,7 +248,7 @@ def misclassified_browser(load_image, y_true, probs, names=("cat", "dog")):
     slider.observe(show, names="value")
     show()
     box = ipw.VBox([ipw.HTML(f"{len(wrong)} of {len(y_true)} test images misclassified"),
-                        slider, caption, picture])
+                    slider, caption, picture])
     box.shown = shown
     return box
 
