@@ -151,8 +151,9 @@ class Lab:
         self.driver.get(f"{self.url}/lab?reset&token={self.token}")
         self.wait_for("window.jupyterapp && window.jupyterapp.started !== undefined"
                       " && document.querySelector('#jp-main-dock-panel') !== null", PAGE_LOAD_S, "JupyterLab page")
-        self.driver.execute_async_script("window.jupyterapp.started.then(arguments[0]);")
-        self.driver.execute_async_script("window.jupyterapp.restored.then(arguments[0]);")
+        self.driver.execute_script("window.__ptmReady = false;"
+                                   "window.jupyterapp.restored.then(() => { window.__ptmReady = true; });")
+        self.wait_for("window.__ptmReady", PAGE_LOAD_S, "JupyterLab to restore its layout")
         self.driver.execute_script("window.jupyterapp.shell.collapseLeft();")  # the notebook, full width
 
     def log_tail(self, n=4000) -> str:
@@ -184,7 +185,8 @@ class Lab:
     def run(self, path: str) -> "NotebookPage":
         """Open ``path`` (relative to the lab root) and run all its cells through the app's command."""
         started = time.perf_counter()
-        self.driver.execute_async_script(_OPEN_JS, path)
+        self.driver.execute_script(_OPEN_JS, path)
+        self.wait_for("window.__ptm && window.__ptm.opened", PAGE_LOAD_S, f"{path} to open")
         try:
             self.wait_for(_KERNEL_IDLE_JS, PAGE_LOAD_S, f"the kernel of {path} to start")
             self.driver.execute_script(_RUN_ALL_JS)
@@ -203,14 +205,14 @@ class Lab:
 
 # The open notebook is window.__ptm.panel; these scripts run in the page.
 _OPEN_JS = """
-const [path, done] = arguments;
-const app = window.jupyterapp;
+const path = arguments[0], app = window.jupyterapp;
+window.__ptm = {opened: false};
 app.commands.execute('docmanager:open', {path, factory: 'Notebook'}).then(async (panel) => {
-  window.__ptm = {panel, run: null};
+  window.__ptm = {panel, run: null, opened: false};
   app.shell.activateById(panel.id);
   await panel.context.ready;
   await panel.sessionContext.ready;
-  done(true);
+  window.__ptm.opened = true;
 });
 """
 _KERNEL_IDLE_JS = """(() => { const s = window.__ptm.panel.sessionContext.session;
@@ -291,14 +293,19 @@ class NotebookPage:
 
         Found through the app's model (outputs carrying the widget-view MIME type), so that an
         output that failed to render is still found and reported."""
-        return self.driver.execute_script(_WIDGET_OUTPUTS_JS + "return widgetOutputs(arguments[0]);", WIDGET_MIME)
+        found = self.driver.execute_script(_WIDGET_OUTPUTS_JS + "return widgetOutputs(arguments[0]);", WIDGET_MIME)
+        # A widget the kernel closed (a finished tqdm bar) leaves an empty output: nothing to check there.
+        return [(i, el) for i, el in found if self.driver.execute_script(
+            "return arguments[0].querySelector('.jupyter-widgets') !== null || arguments[0].innerText.trim() !== '';",
+            el)]
 
     def wait_widgets_rendered(self):
         """Wait until every widget output shows a live view or an error (not 'Loading widget…'); returns their count."""
         return self.lab.wait_for(f"""(() => {{ {_WIDGET_OUTPUTS_JS}
                 const outs = widgetOutputs('{WIDGET_MIME}');
                 const settled = el => el.innerText.includes('Error displaying widget')
-                    || (el.querySelector('.jupyter-widgets') && !el.innerText.includes('Loading widget'));
+                    || (el.querySelector('.jupyter-widgets') && !el.innerText.includes('Loading widget'))
+                    || (!el.querySelector('.jupyter-widgets') && el.innerText.trim() === '');   // closed by the kernel
                 return outs.every(([i, el]) => settled(el)) ? outs.length + 1 : 0; }})()""",
                                  WIDGET_S, f"the widgets of {self.path} to render") - 1
 
@@ -372,11 +379,16 @@ class NotebookPage:
         _close_current(self.driver)
 
 
-def _close_current(driver):
-    driver.execute_async_script("""
-        const done = arguments[0], panel = window.__ptm.panel;
+def _close_current(driver, timeout=60):
+    driver.execute_script("""
+        const ptm = window.__ptm, panel = ptm.panel;
+        ptm.closed = false;
+        if (!panel) { ptm.closed = true; return; }
         panel.context.model.dirty = false;
-        panel.sessionContext.shutdown().catch(() => null).then(() => { panel.close(); done(true); });""")
+        panel.sessionContext.shutdown().catch(() => null).then(() => { panel.close(); ptm.closed = true; });""")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and not driver.execute_script("return window.__ptm.closed;"):
+        time.sleep(0.2)
 
 
 def _text(value) -> str:
