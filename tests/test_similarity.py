@@ -39,6 +39,19 @@ return correct / len(Y)""",
     "fit_min_norm": """X = add_bias(Phi)
 pseudo = np.linalg.pinv(X)
 return pseudo.dot(Y)""",
+    "split_trainval": """perm = np.random.default_rng(seed).permutation(n)
+k = int(round(val_fraction * n))
+train = sorted(perm[k:])
+val = sorted(perm[:k])
+return np.array(train), np.array(val)""",
+    "squared_loss_grad": """r = X.dot(w) - Y
+return 2 * X.T.dot(r)""",
+    "choose": """best = None
+for r in records:
+    key = (-r["val_acc"], r["s"], -r["lam"])
+    if best is None or key < best[0]:
+        best = (key, r)
+return best[1]""",
     "fit_ridge": """X = add_bias(Phi).astype(float)
 d = X.shape[1]
 penalty = lam * np.identity(d)
@@ -63,6 +76,13 @@ return out.astype(int)""",
     "fit_min_norm": """X = add_bias(Phi)
 w, *_ = np.linalg.lstsq(X, Y, rcond=None)
 return w""",
+    "split_trainval": """rng = np.random.default_rng(seed)
+idx = rng.permutation(np.arange(n))
+cut = n - int(round(val_fraction * n))
+return np.sort(idx[:cut]), np.sort(idx[cut:])""",
+    "squared_loss_grad": "return 2 * (X.T @ X @ w - X.T @ Y)",
+    "choose": """ranked = sorted(records, key=lambda rec: (rec["val_acc"], -rec["s"], rec["lam"]))
+return ranked[-1]""",
     "fit_ridge": """X = add_bias(Phi)
 reg = np.diag(np.r_[0.0, np.full(X.shape[1] - 1, lam)])
 return np.linalg.solve(X.T @ X + reg, X.T @ Y)""",
@@ -142,6 +162,13 @@ def test_the_independent_solutions_are_correct_and_the_copy_is_disguised(noteboo
         w = reference["fit_ols"](Phi, Y)
         np.testing.assert_array_equal(f["predict"](Phi, w), reference["predict"](Phi, w))
         assert f["accuracy"](Y, -Y) == 0.0 and f["accuracy"](Y, Y) == 1.0
+        w0, X = rng.normal(size=7), reference["add_bias"](Phi)
+        np.testing.assert_allclose(f["squared_loss_grad"](w0, X, Y), reference["squared_loss_grad"](w0, X, Y))
+        for got, want in zip(f["split_trainval"](30, 0.2, 1), reference["split_trainval"](30, 0.2, 1)):
+            assert len(got) == len(want)
+        records = [{"s": s, "lam": lam, "val_acc": acc} for s, lam, acc in
+                   ((8, 1.0, 0.5), (4, 10.0, 0.6), (12, 1.0, 0.6), (4, 1.0, 0.6))]
+        assert f["choose"](records) == reference["choose"](records)
     loops = "\n".join(c.source for c in _answer_cells(notebooks["loops"]))
     renamed = "\n".join(c.source for c in _answer_cells(notebooks["renamed"]))
     assert "pseudo" in loops and "pseudo" not in renamed and "pinv_x" in renamed
