@@ -186,17 +186,22 @@ def test_report_links_every_row_and_shows_isolation(graded):
     assert not list(Path("/tmp").glob("ptm-grade-*/templates"))
 
 
-def test_kill_9_of_the_grader_kills_the_submission(dist, tmp_path):
+def _grade_a_loop(tmp_path):
+    """Start ``python -m autograder grade`` on one looping submission; return once its kernel runs."""
     sub = tmp_path / "subs"
-    attacks_dir = attacks(tmp_path / "all")
     sub.mkdir()
-    (sub / "loop.ipynb").write_bytes(attacks_dir["sleep_loop"].read_bytes())
+    (sub / "loop.ipynb").write_bytes(attacks(tmp_path / "all")["sleep_loop"].read_bytes())
     proc = subprocess.Popen([sys.executable, "-m", "autograder", "grade", str(sub), "--out", str(tmp_path / "out")],
                             cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and not _kernels_of(proc.pid):
         time.sleep(1)
     assert _kernels_of(proc.pid), "the submission never started"
+    return proc
+
+
+def test_kill_9_of_the_grader_kills_the_submission(dist, tmp_path):
+    proc = _grade_a_loop(tmp_path)
     proc.kill()
     proc.wait()
     time.sleep(3)
@@ -218,15 +223,7 @@ def _kernels_of(pid):
 
 
 def test_sigterm_aborts_without_leaving_tests_or_processes(dist, tmp_path):
-    cases = attacks(tmp_path / "all")
-    sub = tmp_path / "subs"
-    sub.mkdir()
-    (sub / "loop.ipynb").write_bytes(cases["sleep_loop"].read_bytes())
-    proc = subprocess.Popen([sys.executable, "-m", "autograder", "grade", str(sub), "--out", str(tmp_path / "out")],
-                            cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and not _kernels_of(proc.pid):
-        time.sleep(1)
+    proc = _grade_a_loop(tmp_path)
     proc.terminate()
     assert proc.wait(timeout=30) != 0
     assert not _kernels_of(proc.pid)
