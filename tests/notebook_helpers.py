@@ -1,4 +1,4 @@
-"""Helpers for the notebook tests (test_notebook01/02, test_check): run, fill and mutate built notebooks."""
+"""Helpers for the notebook tests (test_notebooks, executions, test_browser): run, fill, mutate and judge built notebooks."""
 import time
 from pathlib import Path
 
@@ -9,15 +9,12 @@ REPO = Path(__file__).resolve().parent.parent
 NOTEBOOKS = REPO / "notebooks"
 
 
-def execute(nb, cwd=NOTEBOOKS, skip_ignored=False, timeout=600):
+def execute(nb, cwd=NOTEBOOKS, timeout=600):
     """Run a notebook with nbclient in ``cwd`` (the student's place: notebooks/); returns (nb, seconds).
 
-    ``skip_ignored`` drops cells tagged ``otter_ignore`` first, as the grader does.
     Raises ``nbclient.exceptions.CellExecutionError`` on the first failing cell.
     """
     nb = nbformat.from_dict(nb)
-    if skip_ignored:
-        nb.cells = [c for c in nb.cells if "otter_ignore" not in c.metadata.get("tags", [])]
     log = Path(cwd) / ".OTTER_LOG"  # grader.check appends to it; leave no trace in the repo
     had_log = log.exists()
     start = time.perf_counter()
@@ -63,31 +60,6 @@ def mutate(nb, replacements):
     return nb
 
 
-def grade_notebook(nb, stem, tmp_path):
-    """Grade ``nb`` with the real zip ``autograder/dist/<stem>.zip``; returns otter's GradingResults."""
-    from autograder import check
-
-    path = Path(tmp_path) / f"{stem}.ipynb"
-    nbformat.write(nb, str(path))
-    return check.grade(path, stem)
-
-
-def messages(results, question) -> str:
-    """All test-case messages of one question (public and hidden)."""
-    return "\n".join(r.message for r in results.results[question].test_case_results)
-
-
-def data_env():
-    """True when the pets data is reachable (tests that execute data cells need it)."""
-    from utils import data
-
-    try:
-        data.find_root()
-        return True
-    except data.DataNotFoundError:
-        return False
-
-
 def load_built(stem):
     """(solution, student) notebooks of ``stem``, built first when missing or stale."""
     from autograder import DIST, check
@@ -104,59 +76,6 @@ def question_names(nb) -> set:
             if c.cell_type == "code" and c.source.startswith("grader.check(")}
 
 
-def assert_public_tests_pass(solution, student, questions):
-    """The student notebook with the solution's answers passes every public test via grader.check."""
-    nb, _ = execute(fill_answers(student, solution), skip_ignored=True)
-    text = outputs_text(nb)
-    for question in questions:
-        assert f"{question} results: All test cases passed!" in text, text[-2000:]
-
-
-def assert_hints(solution, stem, wrong, tmp_path):
-    """Grade the solution with every ``old -> new`` mutation of ``wrong`` applied; each question must lose
-    points and show each hint. ``wrong``: {question: (old, new, hint)} or {question: [(old, new, hint), ...]}."""
-    wrong = {q: m if isinstance(m, list) else [m] for q, m in wrong.items()}
-    replacements = {old: new for mistakes in wrong.values() for old, new, _ in mistakes}
-    results = grade_notebook(mutate(solution, replacements), stem, tmp_path)
-    for question, mistakes in wrong.items():
-        assert results.results[question].score < results.results[question].possible, question
-        for _, _, hint in mistakes:
-            assert hint in messages(results, question), f"{question}: hint {hint!r} missing:\n{messages(results, question)}"
-
-
-def assert_wrong_answers(solution, stem, table, tmp_path, solo=()):
-    """Grade every wrong answer of ``table`` and assert that its question loses points and shows its hint.
-
-    ``table``: rows ``(question, old, new, hint)``; each row replaces ``old`` by ``new`` in the solution
-    (``old`` must occur exactly once). Rows are packed into as few gradings as possible: one grading
-    applies at most one row per question and never two rows whose texts overlap. Rows of the questions
-    in ``solo`` (whose functions other questions call, e.g. ``add_bias``) are graded alone.
-    """
-    def clash(a, b):
-        return a[0] == b[0] or any(x in y or y in x for x in a[1:3] for y in b[1:3])
-
-    rounds = []
-    for row in table:
-        batch = next((b for b in rounds if row[0] not in solo and b[0][0] not in solo
-                      and not any(clash(row, other) for other in b)), None)
-        if batch is None:
-            rounds.append([row])
-        else:
-            batch.append(row)
-    failures = []
-    for k, batch in enumerate(rounds):
-        folder = Path(tmp_path) / f"round{k}"
-        folder.mkdir(parents=True, exist_ok=True)
-        results = grade_notebook(mutate(solution, {old: new for _, old, new, _ in batch}), stem, folder)
-        for question, old, new, hint in batch:
-            result = results.results[question]
-            if result.score >= result.possible:
-                failures.append(f"{question}: full marks for the wrong answer {new.strip()[:80]!r}")
-            elif hint not in messages(results, question):
-                failures.append(f"{question}: hint {hint!r} missing for {new.strip()[:80]!r}:\n{messages(results, question)}")
-    assert not failures, "\n".join(failures)
-
-
 MEASURED = r"(?<![\d.])(?:0\.\d{2,3}|\d{2,4} (?:images|s\b|seconds))"  # the before-stop hook's regex (item 4)
 
 
@@ -170,3 +89,81 @@ def assert_no_measured_numbers(stem):
         if cell["cell_type"] == "markdown":
             text = "".join(cell["source"])
             assert not re.findall(MEASURED, text), text
+
+
+# ------------------------------------------------------------------------------------------- the judge
+# The grading service scores a submission in its *judge* stage: otter's tests (public and hidden, from the zip)
+# run against the graded definitions only (autograder/grading/judge.py). The helpers below run that same
+# program on the same payload, without the sandbox (the notebooks here are ours), so that a table of wrong
+# answers is scored exactly as a student's submission is, in seconds instead of a whole notebook run.
+
+_TEMPLATES = {}
+
+
+def template(stem):
+    """The assignment ``stem`` as the grading service reads it from its built zip (loaded once per session)."""
+    import tempfile
+
+    from autograder import zip_path
+    from autograder.check import ensure_built
+    from autograder.grading import batch
+
+    if stem not in _TEMPLATES:
+        ensure_built([stem])
+        _TEMPLATES[stem] = batch.load_template(zip_path(stem), Path(tempfile.mkdtemp(prefix="ptm-judge-")) / stem)
+    return _TEMPLATES[stem]
+
+
+def judge(nb, stem, timeout=600) -> dict:
+    """Score ``nb`` with ``stem``'s tests as the grading service's judge does: {question: {score, possible, cases}}."""
+    import json
+    import shutil
+    import tempfile
+
+    from autograder.grading import batch, inputs, sandbox, tamper
+
+    tpl = template(stem)
+    _, cells = inputs.rebuild(json.loads(nbformat.writes(nbformat.from_dict(nb))))
+    payload = json.dumps({"tests": tpl.tests, "definitions": tamper.graded_definitions(cells, tpl.params)})
+    root = Path(tempfile.mkdtemp(prefix="ptm-judge-run-"))
+    try:
+        for folder in ("submission", "home", "tmp", "ipython"):
+            (root / folder).mkdir()
+        binds = [(host, f"/autograder/submission/{name}") for host, name in tpl.support]
+        outcome = sandbox.run_stage("judge", root, binds, [str(batch.HERE / "judge.py")], sandbox.Limits(),
+                                    timeout, use_bwrap=False, stdin=payload.encode(), use_cgroup=False)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    assert outcome.kind == "finished" and outcome.channel, (
+        f"the judge of {stem} did not finish ({outcome.kind}, exit {outcome.returncode}):\n{outcome.log_tail}")
+    return json.loads(outcome.channel)["questions"]
+
+
+def judge_all(jobs) -> list:
+    """``judge(nb, stem)`` for every ``(nb, stem)`` of ``jobs``, two at a time (one per core); results in order."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(2) as pool:
+        return list(pool.map(lambda job: judge(*job), jobs))
+
+
+def hints(question_result) -> str:
+    """Every failure message the judge returned for one question (what its feedback page shows)."""
+    return "\n".join(case["hint"] for case in question_result["cases"] if not case["passed"])
+
+
+def pack(table, solo=()):
+    """Rounds of rows of a wrong-answer table that one grading can hold: at most one row per question, no two
+    rows whose texts overlap, and the rows of the questions in ``solo`` alone."""
+    def clash(a, b):
+        return a[0] == b[0] or any(x in y or y in x for x in a[1:3] for y in b[1:3])
+
+    rounds = []
+    for row in table:
+        batch = next((b for b in rounds if row[0] not in solo and b[0][0] not in solo
+                      and not any(clash(row, other) for other in b)), None)
+        if batch is None:
+            rounds.append([row])
+        else:
+            batch.append(row)
+    return rounds

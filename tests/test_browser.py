@@ -1,13 +1,15 @@
 """The course as students meet it: every notebook run in JupyterLab in headless Chromium.
 
 One JupyterLab server (this environment, 127.0.0.1, a free port, a random token) and one browser
-serve the whole module. Each notebook is opened twice: the full solution (the built
-``autograder/dist/<stem>-solution.ipynb``) and the untouched student notebook. Cells run through
+serve the whole module. Each notebook is opened twice: answered (the student notebook with every
+answer cell taken from the built solution) and untouched. Cells run through
 JupyterLab's own ``notebook:run-all-cells`` command; the assertions read what the page received and
 rendered. Every widget the page renders must be a live control, and changing each control (a real
 key press, click, typed value or dropped file) must change what its cell shows. A screenshot of
 each notebook at its first widget goes to ``build/screens/<stem>.png``, listed in
-``build/screens/index.json`` for the module report.
+``build/screens/index.json`` for the module report. What each run printed is recorded in
+``executions`` (cells, outputs and the results its cells stored), so that ``test_notebooks`` reads
+these runs instead of executing the notebooks again.
 
 Needs Debian's ``chromium`` and ``chromium-driver`` (.ci/run installs them). Without them the test
 fails in CI (``CI=true``) and is skipped, saying so, elsewhere.
@@ -19,6 +21,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
+import executions
 from browser_helpers import TRACEBACK_TEXT, VALUE_CONTROLS, Lab, browser_paths
 from notebook_helpers import load_built, question_names
 
@@ -41,18 +44,20 @@ def lab(tmp_path_factory, pets_root):
     for stem in STEMS:   # built first, outside the timed page work
         load_built(stem)
     lab = Lab(tmp, *paths, env=env)
+    lab.results = tmp / "results.json"
     yield lab
     lab.close()
 
 
-def _copy_in(lab, stem, solution):
-    """Put the notebook into the lab's student folder; returns its path relative to the lab root."""
-    from autograder import check
-
-    source = check.solution_path(stem) if solution else REPO / "notebooks" / f"{stem}.ipynb"
-    name = f"{stem}-solution.ipynb" if solution else f"{stem}.ipynb"
-    (lab.notebooks / name).write_bytes(source.read_bytes())
-    return f"notebooks/{name}"
+def _run(lab, stem, variant):
+    """Open ``stem``'s ``variant`` in the lab's student folder, run every cell, and record the run."""
+    name = f"{stem}-answered.ipynb" if variant == "answered" else f"{stem}.ipynb"
+    nbformat.write(executions.notebook(stem, variant), str(lab.notebooks / name))
+    lab.results.unlink(missing_ok=True)   # the results this run's cells store, and no other's
+    page = lab.run(f"notebooks/{name}")
+    results = json.loads(lab.results.read_text()) if lab.results.exists() else {}
+    executions.record(stem, variant, executions.from_page(page.cells), results)
+    return page
 
 
 def _upload_file(pets_root) -> Path:
@@ -96,8 +101,8 @@ def _save_screen(page, stem):
 
 
 @pytest.mark.parametrize("stem", STEMS)
-def test_solution_runs_in_jupyterlab(lab, stem, pets_root):
-    page = lab.run(_copy_in(lab, stem, solution=True))
+def test_answered_notebook_runs_in_jupyterlab(lab, stem, pets_root):
+    page = _run(lab, stem, "answered")
     try:
         assert not page.errors(), f"{stem}: error output in JupyterLab: {page.errors()}"
         unrun = [c["index"] for c in page.code_cells if c["execution_count"] is None]
@@ -120,7 +125,7 @@ def test_solution_runs_in_jupyterlab(lab, stem, pets_root):
 
 @pytest.mark.parametrize("stem", STEMS)
 def test_untouched_notebook_runs_in_jupyterlab(lab, stem):
-    page = lab.run(_copy_in(lab, stem, solution=False))
+    page = _run(lab, stem, "untouched")
     try:
         assert not page.errors(), f"{stem}: the untouched notebook shows tracebacks: {page.errors()}"
         unrun = [c["index"] for c in page.code_cells if c["execution_count"] is None]

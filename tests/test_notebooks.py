@@ -1,0 +1,238 @@
+"""The four notebooks, table-driven: each runs end to end answered and untouched, its zip scores the solution full
+and the untouched notebook zero, every wrong answer of its table loses points and shows its hint, and what each
+notebook prints holds on the real data.
+
+Costs are shared: each notebook is executed once per session and version (``executions``: the browser test's
+JupyterLab runs when they exist), and every grading of the module (solutions, untouched notebooks and all the
+wrong-answer rounds of the four notebooks) is scored in ONE pool by the grading service's own judge
+(``notebook_helpers.judge``: the program and payload that score a student's submission).
+"""
+import re
+
+import matplotlib
+import numpy as np
+import pytest
+from scipy.signal import correlate2d
+
+import executions
+from notebook_helpers import (assert_no_measured_numbers, hints, judge_all, load_built, mutate, outputs_text, pack,
+                              question_names)
+from wrong_answers import SOLO, WRONG
+
+STEMS = sorted(WRONG)
+# What the untouched notebook's demo cells must print: a reminder per function left to write.
+REMINDERS = {"01_ols_raw_pixels": ["to do: phi"], "02_logistic_regression_edges": ["to do: conv2d_valid"],
+             "03_pretrained_features": ["to do: headless", "to do: stratified_split"],
+             "04_fine_tuning": ["to do: freeze", "to do: digits_to_images"]}
+by_stem = pytest.mark.parametrize("stem", STEMS)
+slow_by_stem = pytest.mark.parametrize("stem", [pytest.param(s, marks=pytest.mark.slow) for s in STEMS])
+
+
+def run(stem, variant="answered"):
+    return executions.get(stem, variant)
+
+
+# ------------------------------------------------------------------------------------------- every notebook
+
+@by_stem
+def test_every_question_has_wrong_answers(stem):
+    assert question_names(load_built(stem)[0]) == {row[0] for row in WRONG[stem]}
+
+
+@by_stem
+def test_markdown_states_no_measured_numbers(stem):
+    assert_no_measured_numbers(stem)
+
+
+@pytest.fixture(scope="module")
+def judged():
+    """Every grading of the module scored in one pool: {stem: {"solution", "untouched", "rounds": [(rows, result)]}}."""
+    jobs, where = [], []
+    for stem in STEMS:
+        solution, student = load_built(stem)
+        jobs += [(solution, stem), (student, stem)]
+        where += [(stem, "solution"), (stem, "untouched")]
+        for rows in pack(WRONG[stem], SOLO.get(stem, ())):
+            jobs.append((mutate(solution, {old: new for _, old, new, _ in rows}), stem))
+            where.append((stem, rows))
+    out = {stem: {"rounds": []} for stem in STEMS}
+    for (stem, what), result in zip(where, judge_all(jobs)):
+        if isinstance(what, str):
+            out[stem][what] = result
+        else:
+            out[stem]["rounds"].append((what, result))
+    return out
+
+
+@slow_by_stem
+def test_zip_scores_the_solution_full_and_the_untouched_notebook_zero(judged, stem):
+    solution, untouched = judged[stem]["solution"], judged[stem]["untouched"]
+    assert set(solution) == set(untouched) == question_names(load_built(stem)[0])
+    assert all(q["possible"] > 0 and q["score"] == q["possible"] for q in solution.values()), solution
+    assert all(q["score"] == 0 for q in untouched.values()), {k: q["score"] for k, q in untouched.items()}
+
+
+@slow_by_stem
+def test_wrong_answers_lose_points_and_show_their_hint(judged, stem):
+    failures = []
+    for rows, result in judged[stem]["rounds"]:
+        for question, _, new, hint in rows:
+            got = result[question]
+            if got["score"] >= got["possible"]:
+                failures.append(f"{question}: full marks for the wrong answer {new.strip()[:80]!r}")
+            elif hint not in hints(got):
+                failures.append(f"{question}: hint {hint!r} missing for {new.strip()[:80]!r}; shown:\n{hints(got)}")
+    assert not failures, "\n".join(failures)
+
+
+@slow_by_stem
+def test_answered_notebook_runs_and_passes_every_public_check(stem):
+    nb, _ = run(stem)
+    errors = [f"{o.ename}: {o.evalue}" for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
+              if o.output_type == "error"]
+    assert not errors, errors
+    text = outputs_text(nb)
+    for question in question_names(nb):
+        assert f"{question} results: All test cases passed!" in text, f"{question}:\n{text[-2000:]}"
+
+
+@slow_by_stem
+def test_untouched_notebook_runs_and_reminds(stem):
+    nb, _ = run(stem, "untouched")
+    errors = [f"{o.ename}: {o.evalue}" for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
+              if o.output_type == "error"]
+    assert not errors, errors
+    text = outputs_text(nb)
+    for reminder in REMINDERS[stem]:
+        assert reminder in text, f"the demo cells should print {reminder!r} for unwritten functions"
+
+
+def code_before(nb, heading):
+    """(code of the cells before the markdown cell holding ``heading``, code from there on)."""
+    at = next(i for i, c in enumerate(nb.cells) if c.cell_type == "markdown" and heading in c.source)
+    join = lambda cells: "\n".join(c.source for c in cells if c.cell_type == "code")  # noqa: E731
+    return join(nb.cells[:at]), join(nb.cells[at:])
+
+
+# ------------------------------------------------------------------------------------------- 01: OLS
+
+@pytest.mark.slow
+def test_01_size_and_lambda_are_chosen_on_validation_and_test_is_used_once():
+    nb, _ = run("01_ols_raw_pixels")
+    text = outputs_text(nb)
+    chosen = re.search(r"chosen on validation: s = (\d+), λ = ([\d.e+-]+)", text)
+    assert chosen, text[-3000:]
+    headline = re.search(r"s = (\d+), λ = ([\d.e+-]+): trainval accuracy [\d.]+, test accuracy", text)
+    assert headline and (int(headline[1]), float(headline[2])) == (int(chosen[1]), float(chosen[2])), \
+        "the headline must use the chosen s and λ"
+    before, after = code_before(nb, "## Step 7")
+    assert 'pets_arrays("test"' not in before and "Y_test" not in before, "nothing before Step 7 may look at test"
+    assert after.count('pets_arrays("test"') == 1, "the test split is loaded once, for the headline"
+
+
+@pytest.mark.slow
+def test_01_sweep_crosses_n():
+    text = outputs_text(run("01_ols_raw_pixels")[0])
+    n = int(re.search(r"n = (\d+) training images; d = s² for s in SIZES: \[([\d, ]+)\]", text)[1])
+    ds = [int(d) for d in re.search(r"SIZES: \[([\d, ]+)\]", text)[1].split(",")]
+    assert min(ds) < n < max(ds), "the sweep must cross d > n on the course data"
+
+
+def test_01_majority_baseline_comes_from_training_labels():
+    code = "\n".join(c.source for c in load_built("01_ols_raw_pixels")[0].cells if c.cell_type == "code")
+    assert "majority_label = 1 if np.mean(Y_train == 1)" in code
+    assert not re.search(r"max\(np\.mean\(Y_(test|val) == 1\)", code), "a baseline must not peek at test/val labels"
+
+
+def test_01_weight_legend_matches_the_colour_map():
+    """RdBu with symmetric limits: the top of the scale (positive weights, towards cat = +1) is blue."""
+    r, g, b, _ = matplotlib.colormaps["RdBu"](1.0)
+    assert b > r
+    step8 = next(c.source for c in load_built("01_ols_raw_pixels")[0].cells
+                 if c.cell_type == "markdown" and "look at $w$" in c.source)
+    assert re.search(r"\*\*blue\*\* pixels have positive weights and push the score towards \"cat\"", step8)
+
+
+# ------------------------------------------------------------------------------------------- 02: edges
+
+def solution_scope(stem, *names):
+    """The solution's definitions of ``names`` (functions and the cells that define them), run here."""
+    scope = {"np": np, "POOL": 8}
+    for name in names:
+        exec(next(c.source for c in load_built(stem)[0].cells if c.cell_type == "code" and f"def {name}(" in c.source),
+             scope)
+    return scope
+
+
+def test_02_conv_is_cross_correlation_like_scipy():
+    conv2d_valid = solution_scope("02_logistic_regression_edges", "conv2d_valid")["conv2d_valid"]
+    rng = np.random.default_rng(0)
+    for shape, kshape in [((6, 6), (3, 3)), ((9, 5), (2, 4)), ((4, 7), (1, 1))]:
+        image, kernel = rng.normal(size=shape), rng.normal(size=kshape)
+        assert np.allclose(conv2d_valid(image, kernel), correlate2d(image, kernel, mode="valid"))
+    note_image = np.zeros((6, 6))
+    note_image[:, :3] = 10
+    assert np.array_equal(conv2d_valid(note_image, np.array([[1, 0, -1]] * 3)), np.array([[0, 30, 30, 0]] * 4))
+
+
+def test_02_control_matches_the_edge_features_in_number_and_blocks():
+    """The control has exactly as many features as the edges, pooled over the same blocks, and no filter."""
+    scope = solution_scope("02_logistic_regression_edges", "conv2d_valid", "block_stats")
+    images = np.random.default_rng(0).uniform(size=(3, 64, 64))
+    kernels = [np.array([[1, 0, -1]] * 3, float), np.array([[1, 0, -1]] * 3, float).T]
+    edges, control = scope["edge_features"](images, kernels), scope["block_stats"](images)
+    assert edges.shape == control.shape == (3, 98)
+    # block (0, 0) of the control covers the centre pixels of the windows pooled into block (0, 0) of the edges
+    assert np.isclose(control[0, 0], images[0, 1:9, 1:9].mean())
+    assert np.isclose(control[0, 49], images[0, 1:9, 1:9].std())
+
+
+@pytest.mark.slow
+def test_02_comparison_is_printed_with_its_uncertainty():
+    text = outputs_text(run("02_logistic_regression_edges")[0])
+    m = re.search(r"edges ([\d.]+) vs control ([\d.]+) on (\d+) test images: (edges|control|neither) higher by "
+                  r"([\d.]+); standard error of the difference ≈ ([\d.]+), so the gap is (larger|within) two "
+                  r"standard errors", text)
+    assert m, text[-3000:]
+    edges, control, se = float(m[1]), float(m[2]), float(m[6])
+    assert m[4] == ("edges" if edges > control else "control" if control > edges else "neither")
+    assert (m[7] == "larger") == (abs(edges - control) > 2 * se + 1e-3) or abs(abs(edges - control) - 2 * se) < 2e-3
+
+
+def test_02_curves_are_labelled_with_the_split_they_show():
+    """Learning curves come from the training and validation parts; the test set is touched once, in Step 10."""
+    before, _ = code_before(load_built("02_logistic_regression_edges")[0], "## Step 10")
+    assert 'pets_arrays("test"' not in before and "Y_test" not in before and "A_test" not in before
+    assert "training and validation parts" in before
+
+
+# ------------------------------------------------------------------------------------------- 03: frozen features
+
+@pytest.mark.slow
+def test_03_reaches_its_accuracy_and_the_random_control_does_not():
+    nb, recorded = run("03_pretrained_features")
+    text = outputs_text(nb)
+    assert "chosen on validation" in text and "test image #0" in text
+    frozen = recorded["frozen"]
+    assert frozen["test_acc"] >= 0.98, frozen
+    assert frozen["sgd_test_acc"] >= 0.97, frozen
+    assert frozen["random_init_test_acc"] < frozen["test_acc"] - 0.15, frozen
+
+
+# ------------------------------------------------------------------------------------------- 04: fine-tuning
+
+@pytest.mark.slow
+def test_04_reaches_its_accuracy_and_records_the_measured_grid():
+    from utils import train
+
+    _, recorded = run("04_fine_tuning")
+    assert recorded["finetune"]["test_acc"] >= 0.99, recorded["finetune"]
+    grid = recorded["scenarios"]["grid"]
+    cells = {(r["task"], r["train_per_class"]) for r in grid}
+    assert {t for t, _ in cells} == {"pets breeds", "digits"} and len(cells) == 4, cells
+    assert all(sum(r["task"] == t and r["train_per_class"] == n for r in grid) == len(train.STRATEGIES)
+               for t, n in cells)
+    assert all(0 <= r["test_acc"] <= 1 for r in grid)
+    # the grid is a real measurement: chance is 1/37 and 1/10, the pre-trained features are far above it
+    final = {(r["task"], r["train_per_class"]): r["test_acc"] for r in grid if r["strategy"] == train.STRATEGIES[1]}
+    assert all(acc > 0.3 for acc in final.values()), final

@@ -1,0 +1,200 @@
+"""The wrong-answer tables of the four notebooks: plausible mistakes a student makes, one row each.
+
+A row is ``(question, solution text, wrong text, words of the hint)``: the wrong text replaces the solution text
+(which must occur exactly once in the built solution notebook), and grading the result must cost that question
+points and show the hint. ``SOLO`` names, per notebook, the questions whose functions other questions call: their
+rows are graded alone, so that a broken shared function cannot hide another row's hint.
+"""
+
+
+def _rows(*tables):
+    """Rows from tables written as {question: (solution, wrong, hint) or [(solution, wrong, hint), ...]}."""
+    return [(question, *row) for table in tables for question, rows in table.items()
+            for row in (rows if isinstance(rows, list) else [rows])]
+
+
+# ---------------------------------------------------------------- 01: OLS on raw pixels
+FIT_SOLVE = "return np.linalg.solve(X.T @ X, X.T @ np.asarray(Y, dtype=np.float64))"
+RIDGE_SOLVE = "return np.linalg.solve(X.T @ X + lam * D, X.T @ np.asarray(Y, dtype=np.float64))"
+WRONG_01 = [
+    ("ols_phi", "return images.reshape(images.shape[0], -1)", "return images.reshape(images.shape[0], -1).T",
+     "rows are images, so do not transpose"),
+    ("ols_phi", "return np.hstack([np.ones((Phi.shape[0], 1), dtype=Phi.dtype), Phi])",
+     "return np.hstack([Phi, np.ones((Phi.shape[0], 1), dtype=Phi.dtype)])", "the FIRST column must be all ones"),
+    # a split that never shuffles validates on the last breeds of a breed-sorted list
+    ("ols_split", "order = np.random.default_rng(seed).permutation(n)", "order = np.arange(n)",
+     "a block of consecutive indices"),
+    ("ols_split", "order = np.random.default_rng(seed).permutation(n)", "order = np.random.permutation(n)",
+     "the same seed must give the same split"),
+    ("ols_split", "n_val = int(round(val_fraction * n))", "n_val = int(val_fraction * n)",
+     "round(val_fraction * n)"),
+    ("ols_fit", "return 2 * X.T @ (X @ w - Y)", "return X.T @ (X @ w - Y)", "times the numerical one"),
+    ("ols_fit", "return 2 * X.T @ (X @ w - Y)", "return 2 * X.T @ (Y - X @ w)", "wrong sign"),
+    ("ols_fit", "return 2 * X.T @ (X @ w - Y)", "return 2 * X.T @ (X @ w - Y) / len(Y)", "divided by n"),
+    ("ols_fit", FIT_SOLVE, "return np.linalg.inv(X.T @ X) @ X.T @ np.asarray(Y, dtype=np.float64)",
+     "you formed an inverse"),
+    ("ols_fit", FIT_SOLVE, "return np.linalg.pinv(X) @ np.asarray(Y, dtype=np.float64)", "you formed an inverse"),
+    ("ols_fit", FIT_SOLVE, "return np.linalg.lstsq(X, np.asarray(Y, dtype=np.float64), rcond=None)[0]",
+     "np.linalg.solve was never called"),
+    ("ols_fit", "X = add_bias(np.asarray(Phi, dtype=np.float64))\n    return np.linalg.solve(X.T @ X, X.T",
+     "X = np.asarray(Phi, dtype=np.float64)\n    return np.linalg.solve(X.T @ X, X.T", "did you add the bias column?"),
+    ("ols_predict", "return np.where(scores >= 0, 1, -1)", "return np.sign(scores)", "np.sign(0) is 0"),
+    ("ols_predict", "scores = add_bias(np.asarray(Phi, dtype=np.float64)) @ w",
+     "scores = np.asarray(Phi, dtype=np.float64) @ w[1:]", "did you forget the bias?"),
+    ("ols_predict", "return float(np.mean(np.asarray(Y_hat) == np.asarray(Y)))",
+     "return float(np.sum(np.asarray(Y_hat) == np.asarray(Y)))", "FRACTION of correct labels"),
+    ("ols_fix", "    D[0, 0] = 0.0\n", "", "shrinks the bias too"),
+    ("ols_fix", RIDGE_SOLVE, "return np.linalg.solve(X.T @ X + len(Y) * lam * D, X.T @ np.asarray(Y, dtype=np.float64))",
+     "scaled by the number of images n"),
+    ("ols_fix", RIDGE_SOLVE, "return np.linalg.solve(X.T @ X / len(Y) + lam * D, X.T @ np.asarray(Y, dtype=np.float64) / len(Y))",
+     "check how the penalty enters your linear system"),
+    ("ols_fix", RIDGE_SOLVE, "return np.linalg.inv(X.T @ X + lam * D) @ X.T @ np.asarray(Y, dtype=np.float64)",
+     "you formed an inverse"),
+    ("ols_fix", "return np.linalg.pinv(X) @ np.asarray(Y, dtype=np.float64)", "return np.linalg.solve(X.T @ X, X.T @ Y)",
+     "pseudo-inverse"),
+    ("ols_choose", 'return min(records, key=lambda r: (-r["val_acc"], r["s"], -r["lam"]))',
+     'return max(records, key=lambda r: r["train_acc"])', "best TRAINING accuracy"),
+    ("ols_choose", 'return min(records, key=lambda r: (-r["val_acc"], r["s"], -r["lam"]))',
+     'return max(records, key=lambda r: r["val_acc"])', "prefer the smaller s"),
+    ("ols_choose", 'return min(records, key=lambda r: (-r["val_acc"], r["s"], -r["lam"]))',
+     'return min(records, key=lambda r: (-r["val_acc"], r["s"], r["lam"]))', "prefer the larger lam"),
+    ("ols_mc", 'ols_mc_answer = "C"', 'ols_mc_answer = "A"', "not this one"),
+    ("ols_mc", 'ols_mc_answer = "C"', "ols_mc_answer = 'c'", "write the letter of your choice in quotes"),
+]
+
+
+# ---------------------------------------------------------------- 02: edges and logistic regression
+STEP = "w = w - lr * logistic_grad(w, X[batch], Y[batch])"
+WRONG_02 = [
+    ("edges_conv", "    out = np.zeros((H - kh + 1, W - kw + 1))\n",
+     "    out = np.zeros((H - kh + 1, W - kw + 1))\n    kernel = kernel[::-1, ::-1]\n", "you flipped the kernel"),
+    ("edges_design", "my_kernel = np.array([[0, 1, 1], [-1, 0, 1], [-1, -1, 0]], dtype=float)",
+     "my_kernel = np.array([[1, 0, -1]] * 3, dtype=float)", "A vertical or horizontal edge filter sees both patterns alike"),
+    ("edges_design", "my_kernel = np.array([[0, 1, 1], [-1, 0, 1], [-1, -1, 0]], dtype=float)",
+     "my_kernel = np.array([[1, 1, 1], [0, 1, 1], [0, 0, 1]], dtype=float)", "what must its nine numbers add up to?"),
+    ("edges_predict", 'edges_prediction = "edges"', 'edges_prediction = "maybe"', "must be one of the strings"),
+    ("edges_predict", "edges_prediction_why = \"Edge maps", "edges_prediction_why = \"Edges.\"\n_unused = \"Edge maps",
+     "at least 8 words"),
+    ("edges_loss", "return float(np.mean(np.logaddexp(0.0, -margins)))",
+     "return float(np.sum(np.logaddexp(0.0, -margins)))", "not the sum"),
+    ("edges_loss", "return float(np.mean(np.logaddexp(0.0, -margins)))",
+     "return float(np.mean(np.log(1 + np.exp(-margins))))", "use np.logaddexp"),
+    ("edges_grad", "return -(X.T @ (weights * Y)) / len(Y)", "return -(X.T @ (weights * Y))",
+     "n times the numerical one"),
+    ("edges_grad", "return -(X.T @ (weights * Y)) / len(Y)", "return (X.T @ (weights * Y)) / len(Y)", "wrong sign"),
+    ("edges_sgd", STEP, "w = w + lr * logistic_grad(w, X[batch], Y[batch])", "AGAINST"),
+    ("edges_sgd", "order = rng.permutation(n)", "order = np.arange(n)", "stored order"),
+    ("edges_sgd", "    path = [w.copy()]\n    for _ in range(num_epochs):\n        order = rng.permutation(n)\n",
+     "    path = [w.copy()]\n    order = rng.permutation(n)\n    for _ in range(num_epochs):\n", "same order"),
+    ("edges_sgd", "for start in range(0, n, batch_size):", "for start in range(0, n - batch_size + 1, batch_size):",
+     "dropped the last, smaller mini-batch"),
+    ("edges_sgd", "order = rng.permutation(n)", "order = np.random.permutation(n)", "not reproducible from the seed"),
+    ("edges_sgd", STEP, "w = w + lr * (X[batch].T @ (Y[batch] / (1 + np.exp(Y[batch] * (X[batch] @ w))))) / len(batch)",
+     "logistic_grad was never called"),
+    ("edges_explain", "edges_explain = \"The cell", "edges_explain = \"Edges won.\"\n_unused = \"The cell",
+     "at least 20 words"),
+]
+
+
+# ---------------------------------------------------------------- 03: frozen pre-trained features
+_03_1 = {
+    "frozen_phi": ("    phi = copy.deepcopy(model)\n", "    phi = model\n", "change a copy"),
+    "frozen_split": ("idx = rng.permutation(np.flatnonzero(y == c))", "idx = np.flatnonzero(y == c)", "shuffle first"),
+    "frozen_standardize": (  # statistics pooled over every split
+        "    mean, std = X_train.mean(0), X_train.std(0)\n",
+        "    pooled = torch.cat([torch.as_tensor(X) for X in (X_train, *others)])\n"
+        "    mean, std = pooled.mean(0), pooled.std(0)\n", "statistics of all splits together"),
+    "frozen_sgd": (  # one order drawn once, reused by every epoch
+        "    for _ in range(num_epochs):\n        order = torch.randperm(len(X), generator=g)\n",
+        "    order = torch.randperm(len(X), generator=g)\n    for _ in range(num_epochs):\n",
+        "draw a NEW order at the start of each epoch"),
+    "frozen_lr": ("predicted = (torch.as_tensor(X_val) @ torch.as_tensor(w) + torch.as_tensor(b) > 0).long()\n"
+                  "        val_accs[lr] = float((predicted == torch.as_tensor(y_val)).float().mean())",
+                  "predicted = (torch.as_tensor(X_train) @ torch.as_tensor(w) + torch.as_tensor(b) > 0).long()\n"
+                  "        val_accs[lr] = float((predicted == torch.as_tensor(y_train)).float().mean())",
+                  "best on the TRAINING split"),
+    "frozen_phone": ("phone = max(fits(0.5, 5e6)", 'phone = max(fits(0.5, float("inf"))', "BOTH limits must hold"),
+    "frozen_predict": ("predicted_random_acc = 0.6", "predicted_random_acc = ...", "write your prediction"),
+    "frozen_explain": ('random_explanation = """My guess', 'random_explanation = "It was close." or """My guess',
+                       "at least 15 words"),
+}
+_03_2 = {
+    "frozen_phi": ("return phi.requires_grad_(False).eval()", "return phi.requires_grad_(False)",
+                   "return the copy in eval mode"),
+    "frozen_split": ("idx = rng.permutation(np.flatnonzero(y == c))",
+                     "idx = rng.permutation(len(y)) if c == y[0] else np.array([], dtype=int)", "stratified"),
+    "frozen_standardize": ("    std[std == 0] = 1\n", "", "divide by 1 where the std is 0"),
+    "frozen_sgd": (  # the last, smaller mini-batch of every epoch dropped
+        "for start in range(0, len(X), batch_size):",
+        "for start in range(0, len(X) - len(X) % batch_size, batch_size):", "the last, smaller mini-batch"),
+    "frozen_lr": ("return max(val_accs, key=val_accs.get), val_accs",
+                  "return max(reversed(list(val_accs)), key=val_accs.get), val_accs", "on a tie"),
+    "frozen_phone": ("server = max(fits(20, ", 'server = max(fits(float("inf"), ', "over the server's 20"),
+    "frozen_predict": ("predicted_random_acc = 0.6", "predicted_random_acc = 60", "between 0 and 1"),
+    "frozen_explain": ('random_explanation = """My guess',
+                       'random_explanation = "I was close enough this time and the number surprised me only a little '
+                       'bit, not very much at all." or """My guess', "say what the experiment compared"),
+}
+_03_3 = {  # more mistakes on the questions where students go wrong in several ways
+    "frozen_sgd": ("p -= lr * p.grad", "p += lr * p.grad", "step AGAINST the gradient"),
+    "frozen_standardize": ("return tuple((X - mean) / std for X in (X_train, *others))",
+                           "return tuple((X - X.mean(0)) / X.std(0) for X in (X_train, *others))",
+                           "use the TRAINING split's mean"),
+}
+
+
+# ---------------------------------------------------------------- 04: fine-tuning
+_04_1 = {
+    "ft_freeze": [("p.requires_grad_(i >= len(stages) - k)", "p.requires_grad_(i < k)", "you trained the FIRST k stages")],
+    "ft_groups": [('[{"params": body, "lr": lr * body_factor}, {"params": list(head.parameters()), "lr": lr}]',
+                   '[{"params": body, "lr": lr}, {"params": list(head.parameters()), "lr": lr * body_factor}]',
+                   "the learning rates are swapped")],
+    "ft_bn": [("            m.eval()\n", "            pass\n", "overwrites its ImageNet averages")],
+    "ft_scenarios": [('("small", "similar"): LINEAR_FINAL,', '("small", "similar"): FINE_TUNE,',
+                      "anything that trains millions of parameters overfits"),
+                     ('pets_scenario = ("small", "similar")', 'pets_scenario = ("large", "similar")',
+                      "compare the number of labelled pets")],
+    "ft_stage": [  # the probe's TRAINING accuracy reported as its test accuracy
+        ("return best, probe(F[best][train_idx], y[train_idx], F[best][test_idx], y[test_idx]), val_accs",
+         "return best, probe(F[best][train_idx], y[train_idx], F[best][train_idx], y[train_idx]), val_accs",
+         "measured on the TRAINING images")],
+    "ft_digits": [("reshape(-1, 1, 8, 8) / 16", "reshape(-1, 1, 8, 8)", "divide by 16 first")],
+    "ft_predict": [('("pets breeds", "small"): FINAL,', '("pets breeds", "small"): ...,', "record your prediction")],
+    "ft_explain": [('grid_explanation = """On the pets', 'grid_explanation = "Fine-tuning won." or """On the pets',
+                    "at least 25 words")],
+}
+_04_2 = {
+    "ft_freeze": [("    for p in head.parameters():\n        p.requires_grad_(True)\n", "",
+                   "the head must be made trainable")],
+    "ft_groups": [("for p in stage.parameters() if p.requires_grad]", "for p in stage.parameters()]",
+                   "frozen parameters (requires_grad = False) are in a group")],
+    "ft_bn": [(" and not any(p.requires_grad for p in m.parameters()):", ":",
+               "the trainable batch-norm layer (last stage) must stay in training mode")],
+    "ft_scenarios": [('("small", "different"): LINEAR_EARLIER,', '("small", "different"): LINEAR_FINAL,',
+                      "are the LAST stage's features")],
+    "ft_stage": [  # the stage chosen by its test accuracy
+        ("val_accs = {s: probe(F[s][train_idx], y[train_idx], F[s][val_idx], y[val_idx]) for s in F}",
+         "val_accs = {s: probe(F[s][train_idx], y[train_idx], F[s][test_idx], y[test_idx]) for s in F}",
+         "chosen by its TEST accuracy")],
+    "ft_digits": [(".reshape(-1, 1, 8, 8) / 16", ".reshape(-1, 1, 8, 8).transpose(2, 3) / 16", "row-major order")],
+    "ft_predict": [('("digits", "small"): EARLIER,', '("digits", "small"): "fine-tune",',
+                    "is not one of the five strategies")],
+    "ft_explain": [('grid_explanation = """On the pets',
+                    'grid_explanation = "I expected something else entirely, and the outcome was a surprise to me, '
+                    'although in hindsight it makes some sense given what we saw before today." or """On the pets',
+                    "name the task")],
+}
+_04_3 = {
+    "ft_digits": [('mode="bilinear", align_corners=False)', 'mode="bilinear", align_corners=True)',
+                  "check the mode and align_corners")],
+    "ft_stage": [("    y = np.asarray(y)\n    val_accs = {s: probe(F[s][train_idx], y[train_idx], F[s][val_idx], y[val_idx])",
+                  "    y = np.asarray(y)\n    val_accs = {s: probe(F[s][val_idx], y[val_idx], F[s][val_idx], y[val_idx])",
+                  "a probe was fitted on validation or test images")],
+    "ft_scenarios": [('("large", "different"): WHOLE,', '("large", "different"): FINE_TUNE,',
+                      "which pre-trained layers still deserve to stay frozen")],
+}
+
+WRONG = {"01_ols_raw_pixels": WRONG_01, "02_logistic_regression_edges": WRONG_02,
+         "03_pretrained_features": _rows(_03_1, _03_2, _03_3), "04_fine_tuning": _rows(_04_1, _04_2, _04_3)}
+# add_bias (01), conv2d_valid and logistic_grad (02) are called by other questions' code
+SOLO = {"01_ols_raw_pixels": {"ols_phi"}, "02_logistic_regression_edges": {"edges_conv", "edges_grad"}}
