@@ -116,3 +116,24 @@ def test_fit_can_select_the_lowest_validation_loss(features):
     assert abs(train.evaluate(head, train.feature_loaders(Xval, yval, shuffle=False))[0] - history["val_loss"][best]) < 1e-5
     with pytest.raises(ValueError, match="select must be"):
         train.fit(head, train.feature_loaders(Xtr, ytr), num_epochs=1, select="accuracy", progress=False)
+
+
+# --- the Figure-5 grid and Figure 4's measured points (utils.transfer) ----------------
+
+def test_grid_moved_to_transfer_and_still_reachable_from_train():
+    """Notebooks written against train.STRATEGIES / train.transfer_grid keep working after the move."""
+    from utils import transfer
+    assert train.STRATEGIES is transfer.STRATEGIES and train.transfer_grid is transfer.transfer_grid
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        train.nope
+
+
+def test_per_class_split_is_disjoint_and_per_class():
+    from utils import transfer
+    y = torch.tensor([0] * 6 + [1] * 4 + [2] * 5)
+    a, b = transfer.per_class_split(y, (1, 3), seed=0)
+    assert len(set(a) & set(b)) == 0
+    assert torch.bincount(y[a]).tolist() == [1, 1, 1] and torch.bincount(y[b]).tolist() == [3, 3, 3]
+    with pytest.raises(ValueError, match="class 1 has 4 examples"):
+        transfer.per_class_split(y, (2, 3))
+
