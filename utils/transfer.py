@@ -6,6 +6,9 @@ earlier stage (chosen on validation), fine-tuning of the last stages on cached
 maps (:func:`fine_tune_tail`), and a small CNN trained from scratch
 (:func:`train_scratch`). The features come from :func:`utils.train.stage_outputs`,
 cached, so a grid costs seconds, not a forward pass per strategy.
+
+:func:`probe_backbones` measures the other side of Figure 4 (notebook 03): how well
+each backbone's frozen features transfer to the pets, by cross-validation on trainval.
 """
 from __future__ import annotations
 
@@ -18,8 +21,8 @@ import torch
 from threadpoolctl import threadpool_limits
 from torch import nn
 
-from . import cache, data
-from .train import evaluate, feature_loaders, fit, fit_probe, linear_probe, make_loader
+from . import cache, data, models
+from .train import evaluate, extract_features, feature_loaders, fit, fit_probe, linear_probe, make_loader
 
 
 def small_images(split="trainval", size=64, root=None):
@@ -163,3 +166,49 @@ def _grid_rows(task, tail_stages, n, val_per_class, seed):
             rows[-1]["stage"] = best
     return rows
 
+
+# ----------------------------------------------- Figure 4's measured points (notebook 03)
+
+TASKS = ("cats vs dogs", "37 breeds")
+
+
+def breed_labels(names) -> np.ndarray:
+    """Breed indices 0..36 (alphabetical) from pets image names such as ``Abyssinian_12``."""
+    return np.unique([name.rsplit("_", 1)[0] for name in names], return_inverse=True)[1]
+
+
+def cv_probe(X, y, folds) -> tuple[float, float]:
+    """Mean and standard error over ``folds`` (pairs of index arrays) of :func:`utils.train.linear_probe`'s accuracy."""
+    accs = np.array([linear_probe(X[tr], y[tr], X[va], y[va]) for tr, va in folds])
+    return float(accs.mean()), float(accs.std(ddof=1) / np.sqrt(len(accs)))
+
+
+def probe_backbones(names, num_folds=5, seed=0, root=None, progress=True) -> list[dict]:
+    """How well each backbone's frozen features transfer to the pets (notebook 03, Figure 4's measured points).
+
+    For every name, the pooled features Φ(x) of the trainval split (cached by
+    :func:`utils.train.extract_features`, at the backbone's own resolution) feed the same
+    linear probe (logistic regression on standardized features, no tuning), scored by
+    ``num_folds``-fold cross-validation: a comparison that chooses a backbone is made on
+    validation data, never on the test split. The folds are stratified by breed and shared
+    by every backbone and both tasks, so the differences are paired.
+    Returns rows ``{"name", "task", "acc", "se", "acc1", "seconds"}``: task in :data:`TASKS`,
+    acc the mean validation accuracy, se its standard error over the folds, acc1 the ImageNet top-1.
+    """
+    from sklearn.model_selection import StratifiedKFold
+
+    breeds = breed_labels(data.pets_dataset("trainval", root=root).names)
+    folds = list(StratifiedKFold(num_folds, shuffle=True, random_state=seed).split(np.zeros(len(breeds)), breeds))
+    rows = []
+    for name in names:
+        start = time.perf_counter()
+        backbone = models.load_backbone(name)
+        X, y = extract_features(backbone, "trainval", root=root, progress=progress)
+        with one_thread():
+            for task, labels in zip(TASKS, (np.asarray(y), breeds)):
+                acc, se = cv_probe(X.numpy(), labels, folds)
+                rows.append({"name": name, "task": task, "acc": round(acc, 4), "se": round(se, 4),
+                             "acc1": backbone.meta["acc1"]})
+        for row in rows[-len(TASKS):]:
+            row["seconds"] = round(time.perf_counter() - start, 1)
+    return rows
