@@ -196,9 +196,9 @@ def _stage(batch, sub, stage, tpl, stdin=b""):
             nb = root / "submission" / sub.nb_name
             nb.write_bytes(sub.nb_bytes)
             tests = root / "submission" / "tests"
-            shutil.copytree(tpl.public, tests / tpl.stem)   # where the setup cell's grader looks: tests/<notebook>/
+            shutil.copytree(tpl.public, tests / tpl.name)   # where the setup cell's grader looks: tests/<notebook>/
             if batch.use_bwrap:
-                for p in [nb, tests, tests / tpl.stem] + list((tests / tpl.stem).iterdir()):
+                for p in [nb, tests, tests / tpl.name] + list((tests / tpl.name).iterdir()):
                     os.chown(p, sandbox.NOBODY, sandbox.NOBODY)
             script, args = "driver.py", [f"/autograder/submission/{sub.nb_name}" if batch.use_bwrap else str(nb),
                                          str(int(batch.limits.output_mb * (1 << 20)))]
