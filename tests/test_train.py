@@ -154,6 +154,7 @@ def test_probe_backbones_on_the_pets(features, pets_root):
     folds = [(np.arange(len(X))[np.arange(len(X)) % 2 == k], np.arange(len(X))[np.arange(len(X)) % 2 != k])
              for k in (0, 1)]
     acc, se = transfer.cv_probe(X, features["trainval"][1].numpy(), folds)
-    accs = [train.linear_probe(X[tr], features["trainval"][1][tr], X[va], features["trainval"][1][va]) for tr, va in folds]
+    y = features["trainval"][1]
+    accs = [train.linear_probe(X[tr], y[tr], X[va], y[va]) for tr, va in folds]
     assert abs(acc - np.mean(accs)) < 1e-9 and abs(se - np.std(accs, ddof=1) / np.sqrt(2)) < 1e-9
 

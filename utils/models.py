@@ -30,7 +30,8 @@ from torchvision import models as tvm
 from torchvision import transforms as T
 
 TORCHVISION = ("resnet18", "resnet50", "mobilenet_v3_small")
-# EfficientNet-Lite ImageNet top-1 of the reference TensorFlow release (tensorflow/tpu, models/official/efficientnet/lite).
+# EfficientNet-Lite ImageNet top-1 of the reference TensorFlow release
+# (tensorflow/tpu, models/official/efficientnet/lite).
 LITE_ACC1 = {"efficientnet_lite0": 75.1, "efficientnet_lite1": 76.7, "efficientnet_lite2": 77.6}
 LITE = tuple(LITE_ACC1)
 NAMES = TORCHVISION + LITE
