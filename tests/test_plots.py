@@ -60,6 +60,30 @@ def test_model_zoo_names_offline_models_and_explains_macs():
     assert "multiply-adds" in ax.get_xlabel() and ax.get_title().startswith("2 ImageNet classifiers")
 
 
+def test_model_zoo_marks_measured_points():
+    """Figure 4 with measured points: a star on the zoo for each measured backbone, and beside it each task's
+    measured accuracy (error bar = standard error) against that backbone's ImageNet top-1."""
+    metas = [{"name": "a", "acc1": 70.0, "gflops": 1.0, "params": 5e6, "offline": True},
+             {"name": "b", "acc1": 80.0, "gflops": 4.0, "params": 25e6, "offline": False},
+             {"name": "c", "acc1": 75.0, "gflops": 0.5, "params": 4e6, "offline": True}]
+    measured = [{"name": "c", "task": "breeds", "acc": 0.9, "se": 0.02},
+                {"name": "a", "task": "breeds", "acc": 0.8, "se": 0.01},
+                {"name": "a", "task": "cats vs dogs", "acc": 0.99, "se": 0.005},
+                {"name": "c", "task": "cats vs dogs", "acc": 1.0, "se": 0.0}]
+    fig = plots.model_zoo(metas, highlight="c", measured=measured)
+    zoo_ax, right = fig.axes
+    stars = [c for c in zoo_ax.collections if c.get_label().startswith("measured")]
+    assert len(stars) == 1 and sorted(map(tuple, stars[0].get_offsets().tolist())) == [(0.5, 75.0), (1.0, 70.0)]
+    series = {c.get_label(): c for c in right.containers}
+    assert set(series) == {"breeds", "cats vs dogs"}
+    line, _, (bars,) = series["breeds"]
+    assert line.get_xydata().tolist() == [[70.0, 0.8], [75.0, 0.9]]             # x: ImageNet top-1, y: measured
+    heights = [seg[1][1] - seg[0][1] for seg in bars.get_segments()]
+    assert np.allclose(heights, [0.02, 0.04])                                    # ± se
+    assert "top-1" in right.get_xlabel() and "pets" in right.get_ylabel()
+    assert len(plots.model_zoo(metas).axes) == 1                                 # without measurements: the zoo only
+
+
 def test_filter_patches_one_row_per_channel():
     import torch
     fig = plots.filter_patches(torch.randn(8, 3, 3, 3), torch.randn(2, 4, 3, 3, 3), [1, 6])

@@ -1,6 +1,7 @@
 """The student release (`python -m autograder release`): what it holds, and that nothing secret leaks into it."""
 import re
 import subprocess
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -35,15 +36,15 @@ def test_release_holds_what_a_student_needs(student_release, texts):
     assert {p.name for p in student_release.iterdir()} == EXPECTED
     assert {p.name for p in (REPO / "notebooks").glob("*.ipynb")} == \
         {p.name for p in (student_release / "notebooks").glob("*.ipynb")}
-    assert sorted(p.name for p in (student_release / "notebooks" / "tests").glob("*.py")) == \
-        sorted(p.name for p in (REPO / "notebooks" / "tests").glob("*.py"))
+    public = lambda root: sorted(str(p.relative_to(root)) for p in (root / "notebooks" / "tests").rglob("*.py"))
+    assert public(student_release) == public(REPO) and public(REPO), "the release must carry tests/<notebook>/*.py"
     assert (student_release / "data" / "splits" / "trainval.txt").read_text() == \
         (REPO / "data" / "splits" / "trainval.txt").read_text()
     url = student_release.as_uri()
     for name, text in texts.items():
         if name.startswith("notebooks/0"):
             nb = nbformat.read(str(student_release / name), as_version=4)
-            assert setup_cell.first_code_cell(nb).source == setup_cell.with_repo_url(setup_cell.SOURCE, url)
+            assert setup_cell.first_code_cell(nb).source == setup_cell.for_notebook(Path(name).stem, url)
     readme = texts["README.md"]
     assert "grader.export()" in readme and "Download .ipynb" in readme and "make lab" in readme
     assert "Parkhi" in texts["CREDITS.md"] and "CC BY-SA 4.0" in texts["CREDITS.md"]

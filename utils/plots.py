@@ -172,8 +172,15 @@ def model_zoo(metas, highlight=None, measured=None):
     metas: dicts with ``name``, ``acc1``, ``gflops`` (multiply-adds), ``params`` and
     ``offline`` (as ``utils.models.all_metadata()`` gives). Offline models are
     drawn in orange and named; ``highlight`` (a name) is circled in red.
+    measured: optional rows ``{"name", "task", "acc", "se"}`` (as
+    ``utils.transfer.probe_backbones`` gives): the measured backbones get a black star
+    in the zoo, and a second panel plots their measured pets accuracy (± se) against
+    their ImageNet top-1, one series per task.
     """
-    fig, ax = plt.subplots(figsize=(8, 5))
+    if measured:
+        fig, (ax, right) = plt.subplots(1, 2, figsize=(12.5, 5), gridspec_kw={"width_ratios": [2, 1]})
+    else:
+        fig, ax = plt.subplots(figsize=(8, 5))
     for m in metas:
         color = "tab:orange" if m.get("offline") else "tab:blue"
         ax.scatter(m["gflops"], m["acc1"], s=m["params"] / 4e5, alpha=0.45, color=color, edgecolor="none")
@@ -183,6 +190,8 @@ def model_zoo(metas, highlight=None, measured=None):
             ax.scatter(m["gflops"], m["acc1"], s=m["params"] / 4e5 + 60, facecolor="none", edgecolor="red", lw=1.5)
     ax.scatter([], [], color="tab:orange", label="pre-trained weights on this machine")
     ax.scatter([], [], color="tab:blue", label="weights would need a download")
+    if measured:
+        _measured_points(ax, right, metas, measured)
     ax.set_xscale("log")
     ax.set(xlabel="GMACs per image (torchvision's 'GFLOPS': multiply-adds; ×2 for FLOPs), log scale",
            ylabel="ImageNet top-1 (%)", title=f"{len(metas)} ImageNet classifiers (marker area = parameters)")
@@ -190,6 +199,26 @@ def model_zoo(metas, highlight=None, measured=None):
     ax.grid(alpha=0.3)
     fig.tight_layout()
     return fig
+
+
+def _measured_points(ax, right, metas, measured):
+    """Stars on the zoo for the measured backbones; beside it, their pets accuracy against ImageNet top-1."""
+    zoo = {m["name"]: m for m in metas}
+    names = sorted({r["name"] for r in measured}, key=lambda n: zoo[n]["acc1"])
+    ax.scatter([zoo[n]["gflops"] for n in names], [zoo[n]["acc1"] for n in names], marker="*", s=140,
+               color="black", zorder=3, label="measured on the pets (right)")
+    for task, marker in zip(dict.fromkeys(r["task"] for r in measured), "os^D"):
+        rows = sorted((r for r in measured if r["task"] == task), key=lambda r: zoo[r["name"]]["acc1"])
+        right.errorbar([zoo[r["name"]]["acc1"] for r in rows], [r["acc"] for r in rows],
+                       yerr=[r["se"] for r in rows], marker=marker, ls=":", capsize=3, label=task)
+        for r in rows:
+            right.annotate(r["name"].replace("efficientnet_", ""), (zoo[r["name"]]["acc1"], r["acc"]), fontsize=7,
+                           xytext=(4, -10), textcoords="offset points")
+    right.set(xlabel="ImageNet top-1 (%)", ylabel="pets accuracy, linear probe (cross-validated)",
+              title="Measured here: frozen features on the pets (± s.e.)")
+    right.margins(x=0.25, y=0.15)
+    right.legend(fontsize=8, loc="lower right")
+    right.grid(alpha=0.3)
 
 
 def filter_patches(weights, patches, channels, title=None):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 import time
 import warnings
-from contextlib import contextmanager, nullcontext
+from contextlib import nullcontext
 
 import numpy as np
 import torch
@@ -228,7 +228,7 @@ def fit(model, train_loader, val_loader=None, num_epochs=10, lr=1e-3, optimizer=
     return history
 
 
-# ------------------------------------------- stages, probes and the transfer grid (notebook 04)
+# ------------------------------------------- stages and linear probes (notebooks 03 and 04)
 
 @torch.inference_mode()
 def stage_outputs(backbone, batches, cut, key, device=None):
@@ -282,143 +282,13 @@ def linear_probe(F_train, y_train, F_eval, y_eval, C=1.0) -> float:
     return float(np.mean(fit_probe(F_train, y_train, C)(F_eval) == np.asarray(y_eval)))
 
 
-def small_images(split="trainval", size=64, root=None):
-    """Pets images of one split shrunk to size × size RGB, cached: (float32 (n, 3, size, size) in [0, 1], y 0/1) (notebook 04)."""
-    from torchvision import transforms as T
-
-    ds = data.pets_dataset(split, transform=T.Compose([T.Resize(size), T.CenterCrop(size), T.ToTensor()]),
-                           root=root, draft=2 * size)
-
-    def compute():
-        X, y = next(iter(make_loader(ds, len(ds), device=torch.device("cpu"))))
-        return {"X": X, "y": y}
-
-    out = cache.load_or_compute("arrays", cache.key("small_images-v1", size, data.content_hash(ds)), compute)
-    return out["X"], out["y"]
+# The Figure-5 grid moved to utils.transfer; notebooks written against ``train.<name>`` keep working.
+_MOVED_TO_TRANSFER = ("small_images", "per_class_split", "small_cnn", "train_scratch", "fine_tune_tail", "one_thread",
+                      "STRATEGIES", "transfer_grid")
 
 
-def per_class_split(y, sizes, seed=0):
-    """Disjoint index arrays taking ``sizes[j]`` examples of every class, in one seeded order per class.
-
-    y: (n,) integer labels; sizes: e.g. (1, 4) -> (first_idx, second_idx). Raises
-    ValueError naming the class when one has too few examples.
-    """
-    y = np.asarray(y)
-    rng = np.random.default_rng(seed)
-    parts = [[] for _ in sizes]
-    for c in np.unique(y):
-        idx = rng.permutation(np.flatnonzero(y == c))
-        if len(idx) < sum(sizes):
-            raise ValueError(f"class {c} has {len(idx)} examples, fewer than the {sum(sizes)} asked for {sizes}")
-        for j, start in enumerate(np.cumsum((0, *sizes[:-1]))):
-            parts[j].append(idx[start:start + sizes[j]])
-    return tuple(np.sort(np.concatenate(p)) for p in parts)
-
-
-def small_cnn(in_channels, num_classes, width=16):
-    """A small CNN sized for a few hundred images, the fair "from scratch" baseline (notebook 04)."""
-    def block(c_in, c_out):
-        return [nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(), nn.MaxPool2d(2)]
-    return nn.Sequential(*block(in_channels, width), *block(width, 2 * width), *block(2 * width, 4 * width),
-                         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(0.2), nn.Linear(4 * width, num_classes))
-
-
-def _accuracy(model, X, y):
-    return evaluate(model, feature_loaders(X, y, shuffle=False, batch_size=256))[1]
-
-
-def train_scratch(images, y, train_idx, val_idx, test_idx, num_classes, num_epochs=40, lr=3e-3, seed=0):
-    """Train :func:`small_cnn` from random weights (up to ``num_epochs``, stopping 10 epochs after the best validation
-    accuracy), keep the best validation epoch, and return the test accuracy."""
-    torch.manual_seed(seed)
-    model = small_cnn(images.shape[1], num_classes)
-    fit(model, feature_loaders(images[train_idx], y[train_idx], batch_size=32, seed=seed),
-        feature_loaders(images[val_idx], y[val_idx], shuffle=False), num_epochs=num_epochs, lr=lr,
-        weight_decay=5e-4, seed=seed, progress=False, patience=10)
-    return _accuracy(model, images[test_idx], y[test_idx])
-
-
-def fine_tune_tail(tail_stages, maps, y, train_idx, val_idx, test_idx, num_classes, num_epochs=5, lr=3e-3,
-                   body_factor=0.1, seed=0):
-    """Fine-tune copies of the last stages and a new head on cached maps (notebook 04); returns test accuracy.
-
-    The head starts from a logistic-regression probe on the pooled maps (folded
-    standardization), the stages learn ``body_factor`` times more slowly, and the
-    epoch with the lowest validation loss is kept.
-    """
-    stages = copy.deepcopy(list(tail_stages))
-    with torch.inference_mode():
-        pooled = nn.Sequential(*stages)(maps[train_idx]).mean((2, 3))
-    probe = fit_probe(pooled, y[train_idx])
-    head = nn.Linear(pooled.shape[1], num_classes)
-    coef = torch.as_tensor(probe.model.coef_ / probe.std, dtype=torch.float32)
-    with torch.no_grad():
-        head.weight.copy_(coef)
-        head.bias.copy_(torch.as_tensor(probe.model.intercept_, dtype=torch.float32)
-                        - coef @ torch.as_tensor(probe.mean, dtype=torch.float32))
-    for p in [q for s in stages for q in s.parameters()] + list(head.parameters()):
-        p.requires_grad_(True)
-    tail = nn.Sequential(*stages, nn.AdaptiveAvgPool2d(1), nn.Flatten(), head)
-    groups = [{"params": [p for s in stages for p in s.parameters()], "lr": lr * body_factor},
-              {"params": list(head.parameters()), "lr": lr}]
-    fit(tail, feature_loaders(maps[train_idx], y[train_idx], batch_size=32, seed=seed),
-        feature_loaders(maps[val_idx], y[val_idx], shuffle=False), num_epochs=num_epochs,
-        optimizer=torch.optim.AdamW(groups, weight_decay=1e-2), select="val_loss", seed=seed, progress=False)
-    return _accuracy(tail, maps[test_idx], y[test_idx])
-
-
-@contextmanager
-def one_thread():
-    """Run small problems on one torch and one BLAS thread: on a busy 2-core CPU many times faster than several."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        with threadpool_limits(1):
-            yield
-    finally:
-        torch.set_num_threads(before)
-
-
-STRATEGIES = ("raw pixels, linear", "final features, linear", "best earlier stage, linear",
-              "fine-tune last stages", "from scratch (small CNN)")
-
-
-def transfer_grid(task, tail_stages, sizes, val_per_class, seed=0):
-    """Figure 5 measured: test accuracy of every strategy for every training-set size (notebook 04).
-
-    task: dict with ``name``, ``y`` (n,), ``pool_idx`` (indices to draw train and
-    validation from), ``test_idx``, ``pooled`` ({stage: (n, c)}, as
-    :func:`stage_outputs` gives), ``map`` (n, c, h, w) after the last frozen stage,
-    ``pixels`` (n, p) and ``images`` (n, channels, s, s) for the small CNN.
-    Returns a list of ``{"task", "train_per_class", "strategy", "test_acc", "seconds"}``
-    rows; the earlier-stage row also names the ``stage`` chosen on validation.
-    """
-    with one_thread():
-        return [row for n in sizes for row in _grid_rows(task, tail_stages, n, val_per_class, seed)]
-
-
-def _grid_rows(task, tail_stages, n, val_per_class, seed):
-    """The rows of :func:`transfer_grid` for one training-set size ``n`` (examples per class)."""
-    y, test_idx, pool = torch.as_tensor(task["y"]), np.asarray(task["test_idx"]), np.asarray(task["pool_idx"])
-    num_classes = int(y.max()) + 1
-    val_idx, train_idx = (pool[i] for i in per_class_split(y[pool], (val_per_class, n), seed))
-    earlier = [s for s in task["pooled"] if s != "pooled"][:-1]   # the last stage's pooled map IS the final Φ
-    val_accs = {s: linear_probe(task["pooled"][s][train_idx], y[train_idx], task["pooled"][s][val_idx], y[val_idx])
-                for s in earlier}
-    best = max(val_accs, key=val_accs.get)
-    feats = lambda F: (F[train_idx], y[train_idx], F[test_idx], y[test_idx])  # noqa: E731
-    runs = {STRATEGIES[0]: lambda: linear_probe(*feats(task["pixels"])),
-            STRATEGIES[1]: lambda: linear_probe(*feats(task["pooled"]["pooled"])),
-            STRATEGIES[2]: lambda: linear_probe(*feats(task["pooled"][best])),
-            STRATEGIES[3]: lambda: fine_tune_tail(tail_stages, task["map"], y, train_idx, val_idx, test_idx,
-                                                  num_classes, seed=seed),
-            STRATEGIES[4]: lambda: train_scratch(task["images"], y, train_idx, val_idx, test_idx, num_classes,
-                                                 seed=seed)}
-    rows = []
-    for strategy, run in runs.items():
-        start = time.perf_counter()
-        rows.append({"task": task["name"], "train_per_class": int(n), "strategy": strategy,
-                     "test_acc": round(run(), 4), "seconds": round(time.perf_counter() - start, 2)})
-        if strategy == STRATEGIES[2]:
-            rows[-1]["stage"] = best
-    return rows
+def __getattr__(name):
+    if name in _MOVED_TO_TRANSFER:
+        from . import transfer
+        return getattr(transfer, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

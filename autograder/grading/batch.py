@@ -195,9 +195,10 @@ def _stage(batch, sub, stage, tpl, stdin=b""):
         if stage == "run":
             nb = root / "submission" / sub.nb_name
             nb.write_bytes(sub.nb_bytes)
-            shutil.copytree(tpl.public, root / "submission" / "tests")
+            tests = root / "submission" / "tests"
+            shutil.copytree(tpl.public, tests / tpl.name)   # where the setup cell's grader looks: tests/<notebook>/
             if batch.use_bwrap:
-                for p in [nb, root / "submission" / "tests"] + list((root / "submission" / "tests").iterdir()):
+                for p in [nb, tests, tests / tpl.name] + list((tests / tpl.name).iterdir()):
                     os.chown(p, sandbox.NOBODY, sandbox.NOBODY)
             script, args = "driver.py", [f"/autograder/submission/{sub.nb_name}" if batch.use_bwrap else str(nb),
                                          str(int(batch.limits.output_mb * (1 << 20)))]

@@ -7,10 +7,10 @@ points = 2
 
 @test_case(points=None, hidden=False)
 def test_prediction_recorded(prediction):
-    from utils import train
+    from utils import transfer
     keys = {('pets breeds', 'small'), ('pets breeds', 'larger'), ('digits', 'small'), ('digits', 'larger')}
     assert set(prediction) == keys, f'prediction: expected exactly the four keys {sorted(keys)}'
     for key, choice in prediction.items():
         assert choice is not ..., f'prediction[{key}]: record your prediction (RAW, FINAL, EARLIER, FINETUNE or SCRATCH)'
-        assert choice in train.STRATEGIES, f'prediction[{key}]: {choice!r} is not one of the five strategies: use the constants RAW, FINAL, EARLIER, FINETUNE, SCRATCH'
+        assert choice in transfer.STRATEGIES, f'prediction[{key}]: {choice!r} is not one of the five strategies: use the constants RAW, FINAL, EARLIER, FINETUNE, SCRATCH'
 

@@ -1,0 +1,214 @@
+"""The note's Figure 5 measured: every transfer strategy on every training-set size (notebook 04, note §3.4).
+
+:func:`transfer_grid` runs, for each task and number of training examples per
+class, a linear probe on raw pixels, on the final features Φ(x) and on the best
+earlier stage (chosen on validation), fine-tuning of the last stages on cached
+maps (:func:`fine_tune_tail`), and a small CNN trained from scratch
+(:func:`train_scratch`). The features come from :func:`utils.train.stage_outputs`,
+cached, so a grid costs seconds, not a forward pass per strategy.
+
+:func:`probe_backbones` measures the other side of Figure 4 (notebook 03): how well
+each backbone's frozen features transfer to the pets, by cross-validation on trainval.
+"""
+from __future__ import annotations
+
+import copy
+import time
+from contextlib import contextmanager
+
+import numpy as np
+import torch
+from threadpoolctl import threadpool_limits
+from torch import nn
+
+from . import cache, data, models
+from .train import evaluate, extract_features, feature_loaders, fit, fit_probe, linear_probe, make_loader
+
+
+def small_images(split="trainval", size=64, root=None):
+    """Pets images of one split shrunk to size × size RGB, cached: (float32 (n, 3, size, size) in [0, 1], y 0/1) (notebook 04)."""
+    from torchvision import transforms as T
+
+    ds = data.pets_dataset(split, transform=T.Compose([T.Resize(size), T.CenterCrop(size), T.ToTensor()]),
+                           root=root, draft=2 * size)
+
+    def compute():
+        X, y = next(iter(make_loader(ds, len(ds), device=torch.device("cpu"))))
+        return {"X": X, "y": y}
+
+    out = cache.load_or_compute("arrays", cache.key("small_images-v1", size, data.content_hash(ds)), compute)
+    return out["X"], out["y"]
+
+
+def per_class_split(y, sizes, seed=0):
+    """Disjoint index arrays taking ``sizes[j]`` examples of every class, in one seeded order per class.
+
+    y: (n,) integer labels; sizes: e.g. (1, 4) -> (first_idx, second_idx). Raises
+    ValueError naming the class when one has too few examples.
+    """
+    y = np.asarray(y)
+    rng = np.random.default_rng(seed)
+    parts = [[] for _ in sizes]
+    for c in np.unique(y):
+        idx = rng.permutation(np.flatnonzero(y == c))
+        if len(idx) < sum(sizes):
+            raise ValueError(f"class {c} has {len(idx)} examples, fewer than the {sum(sizes)} asked for {sizes}")
+        for j, start in enumerate(np.cumsum((0, *sizes[:-1]))):
+            parts[j].append(idx[start:start + sizes[j]])
+    return tuple(np.sort(np.concatenate(p)) for p in parts)
+
+
+def small_cnn(in_channels, num_classes, width=16):
+    """A small CNN sized for a few hundred images, the fair "from scratch" baseline (notebook 04)."""
+    def block(c_in, c_out):
+        return [nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(), nn.MaxPool2d(2)]
+    return nn.Sequential(*block(in_channels, width), *block(width, 2 * width), *block(2 * width, 4 * width),
+                         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(0.2), nn.Linear(4 * width, num_classes))
+
+
+def _accuracy(model, X, y):
+    return evaluate(model, feature_loaders(X, y, shuffle=False, batch_size=256))[1]
+
+
+def train_scratch(images, y, train_idx, val_idx, test_idx, num_classes, num_epochs=40, lr=3e-3, seed=0):
+    """Train :func:`small_cnn` from random weights (up to ``num_epochs``, stopping 10 epochs after the best validation
+    accuracy), keep the best validation epoch, and return the test accuracy."""
+    torch.manual_seed(seed)
+    model = small_cnn(images.shape[1], num_classes)
+    fit(model, feature_loaders(images[train_idx], y[train_idx], batch_size=32, seed=seed),
+        feature_loaders(images[val_idx], y[val_idx], shuffle=False), num_epochs=num_epochs, lr=lr,
+        weight_decay=5e-4, seed=seed, progress=False, patience=10)
+    return _accuracy(model, images[test_idx], y[test_idx])
+
+
+def fine_tune_tail(tail_stages, maps, y, train_idx, val_idx, test_idx, num_classes, num_epochs=5, lr=3e-3,
+                   body_factor=0.1, seed=0):
+    """Fine-tune copies of the last stages and a new head on cached maps (notebook 04); returns test accuracy.
+
+    The head starts from a logistic-regression probe on the pooled maps (folded
+    standardization), the stages learn ``body_factor`` times more slowly, and the
+    epoch with the lowest validation loss is kept.
+    """
+    stages = copy.deepcopy(list(tail_stages))
+    with torch.inference_mode():
+        pooled = nn.Sequential(*stages)(maps[train_idx]).mean((2, 3))
+    probe = fit_probe(pooled, y[train_idx])
+    head = nn.Linear(pooled.shape[1], num_classes)
+    coef = torch.as_tensor(probe.model.coef_ / probe.std, dtype=torch.float32)
+    with torch.no_grad():
+        head.weight.copy_(coef)
+        head.bias.copy_(torch.as_tensor(probe.model.intercept_, dtype=torch.float32)
+                        - coef @ torch.as_tensor(probe.mean, dtype=torch.float32))
+    for p in [q for s in stages for q in s.parameters()] + list(head.parameters()):
+        p.requires_grad_(True)
+    tail = nn.Sequential(*stages, nn.AdaptiveAvgPool2d(1), nn.Flatten(), head)
+    groups = [{"params": [p for s in stages for p in s.parameters()], "lr": lr * body_factor},
+              {"params": list(head.parameters()), "lr": lr}]
+    fit(tail, feature_loaders(maps[train_idx], y[train_idx], batch_size=32, seed=seed),
+        feature_loaders(maps[val_idx], y[val_idx], shuffle=False), num_epochs=num_epochs,
+        optimizer=torch.optim.AdamW(groups, weight_decay=1e-2), select="val_loss", seed=seed, progress=False)
+    return _accuracy(tail, maps[test_idx], y[test_idx])
+
+
+@contextmanager
+def one_thread():
+    """Run small problems on one torch and one BLAS thread: on a busy 2-core CPU many times faster than several."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with threadpool_limits(1):
+            yield
+    finally:
+        torch.set_num_threads(before)
+
+
+STRATEGIES = ("raw pixels, linear", "final features, linear", "best earlier stage, linear",
+              "fine-tune last stages", "from scratch (small CNN)")
+
+
+def transfer_grid(task, tail_stages, sizes, val_per_class, seed=0):
+    """Figure 5 measured: test accuracy of every strategy for every training-set size (notebook 04).
+
+    task: dict with ``name``, ``y`` (n,), ``pool_idx`` (indices to draw train and
+    validation from), ``test_idx``, ``pooled`` ({stage: (n, c)}, as
+    :func:`stage_outputs` gives), ``map`` (n, c, h, w) after the last frozen stage,
+    ``pixels`` (n, p) and ``images`` (n, channels, s, s) for the small CNN.
+    Returns a list of ``{"task", "train_per_class", "strategy", "test_acc", "seconds"}``
+    rows; the earlier-stage row also names the ``stage`` chosen on validation.
+    """
+    with one_thread():
+        return [row for n in sizes for row in _grid_rows(task, tail_stages, n, val_per_class, seed)]
+
+
+def _grid_rows(task, tail_stages, n, val_per_class, seed):
+    """The rows of :func:`transfer_grid` for one training-set size ``n`` (examples per class)."""
+    y, test_idx, pool = torch.as_tensor(task["y"]), np.asarray(task["test_idx"]), np.asarray(task["pool_idx"])
+    num_classes = int(y.max()) + 1
+    val_idx, train_idx = (pool[i] for i in per_class_split(y[pool], (val_per_class, n), seed))
+    earlier = [s for s in task["pooled"] if s != "pooled"][:-1]   # the last stage's pooled map IS the final Φ
+    val_accs = {s: linear_probe(task["pooled"][s][train_idx], y[train_idx], task["pooled"][s][val_idx], y[val_idx])
+                for s in earlier}
+    best = max(val_accs, key=val_accs.get)
+    feats = lambda F: (F[train_idx], y[train_idx], F[test_idx], y[test_idx])  # noqa: E731
+    runs = {STRATEGIES[0]: lambda: linear_probe(*feats(task["pixels"])),
+            STRATEGIES[1]: lambda: linear_probe(*feats(task["pooled"]["pooled"])),
+            STRATEGIES[2]: lambda: linear_probe(*feats(task["pooled"][best])),
+            STRATEGIES[3]: lambda: fine_tune_tail(tail_stages, task["map"], y, train_idx, val_idx, test_idx,
+                                                  num_classes, seed=seed),
+            STRATEGIES[4]: lambda: train_scratch(task["images"], y, train_idx, val_idx, test_idx, num_classes,
+                                                 seed=seed)}
+    rows = []
+    for strategy, run in runs.items():
+        start = time.perf_counter()
+        rows.append({"task": task["name"], "train_per_class": int(n), "strategy": strategy,
+                     "test_acc": round(run(), 4), "seconds": round(time.perf_counter() - start, 2)})
+        if strategy == STRATEGIES[2]:
+            rows[-1]["stage"] = best
+    return rows
+
+
+# ----------------------------------------------- Figure 4's measured points (notebook 03)
+
+TASKS = ("cats vs dogs", "37 breeds")
+
+
+def breed_labels(names) -> np.ndarray:
+    """Breed indices 0..36 (alphabetical) from pets image names such as ``Abyssinian_12``."""
+    return np.unique([name.rsplit("_", 1)[0] for name in names], return_inverse=True)[1]
+
+
+def cv_probe(X, y, folds) -> tuple[float, float]:
+    """Mean and standard error over ``folds`` (pairs of index arrays) of :func:`utils.train.linear_probe`'s accuracy."""
+    accs = np.array([linear_probe(X[tr], y[tr], X[va], y[va]) for tr, va in folds])
+    return float(accs.mean()), float(accs.std(ddof=1) / np.sqrt(len(accs)))
+
+
+def probe_backbones(names, num_folds=5, seed=0, root=None, progress=True) -> list[dict]:
+    """How well each backbone's frozen features transfer to the pets (notebook 03, Figure 4's measured points).
+
+    For every name, the pooled features Φ(x) of the trainval split (cached by
+    :func:`utils.train.extract_features`, at the backbone's own resolution) feed the same
+    linear probe (logistic regression on standardized features, no tuning), scored by
+    ``num_folds``-fold cross-validation: a comparison that chooses a backbone is made on
+    validation data, never on the test split. The folds are stratified by breed and shared
+    by every backbone and both tasks, so the differences are paired.
+    Returns rows ``{"name", "task", "acc", "se", "acc1", "seconds"}``: task in :data:`TASKS`,
+    acc the mean validation accuracy, se its standard error over the folds, acc1 the ImageNet top-1.
+    """
+    from sklearn.model_selection import StratifiedKFold
+
+    breeds = breed_labels(data.pets_dataset("trainval", root=root).names)
+    folds = list(StratifiedKFold(num_folds, shuffle=True, random_state=seed).split(np.zeros(len(breeds)), breeds))
+    rows = []
+    for name in names:
+        start = time.perf_counter()
+        backbone = models.load_backbone(name)
+        X, y = extract_features(backbone, "trainval", root=root, progress=progress)
+        with one_thread():
+            for task, labels in zip(TASKS, (np.asarray(y), breeds)):
+                acc, se = cv_probe(X.numpy(), labels, folds)
+                rows.append({"name": name, "task": task, "acc": round(acc, 4), "se": round(se, 4),
+                             "acc1": backbone.meta["acc1"]})
+        for row in rows[-len(TASKS):]:
+            row["seconds"] = round(time.perf_counter() - start, 1)
+    return rows
