@@ -10,6 +10,7 @@ wrong-answer rounds of the four notebooks) is scored in ONE pool by the grading 
 import re
 
 import matplotlib
+import nbformat
 import numpy as np
 import pytest
 from scipy.signal import correlate2d
@@ -23,7 +24,7 @@ STEMS = sorted(WRONG)
 # What the untouched notebook's demo cells must print: a reminder per function left to write.
 REMINDERS = {"01_ols_raw_pixels": ["to do: phi"], "02_logistic_regression_edges": ["to do: conv2d_valid"],
              "03_pretrained_features": ["to do: headless", "to do: stratified_split"],
-             "04_fine_tuning": ["to do: freeze", "to do: digits_to_images"]}
+             "04_fine_tuning": ["to do: freeze", "to do: digits_to_images", "to do: prediction"]}
 by_stem = pytest.mark.parametrize("stem", STEMS)
 slow_by_stem = pytest.mark.parametrize("stem", [pytest.param(s, marks=pytest.mark.slow) for s in STEMS])
 
@@ -85,26 +86,41 @@ def test_wrong_answers_lose_points_and_show_their_hint(judged, stem):
     assert not failures, "\n".join(failures)
 
 
+def errors(nb):
+    return [f"{o.ename}: {o.evalue}" for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
+            if o.output_type == "error"]
+
+
+def summary(nb):
+    """What the notebook's closing ``grader.check_all()`` cell showed, and the questions named there."""
+    cell = [c for c in nb.cells if c.cell_type == "code" and c.source.strip()][-1]
+    assert cell.source.strip() == "grader.check_all()", "every notebook ends with a grader.check_all() summary"
+    text = outputs_text(nbformat.v4.new_notebook(cells=[cell]))
+    return text, set(re.findall(r"^(\w+) results:", text, flags=re.M))
+
+
 @slow_by_stem
 def test_answered_notebook_runs_and_passes_every_public_check(stem):
     nb, _ = run(stem)
-    errors = [f"{o.ename}: {o.evalue}" for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
-              if o.output_type == "error"]
-    assert not errors, errors
+    assert not errors(nb), errors(nb)
     text = outputs_text(nb)
-    for question in question_names(nb):
+    questions = question_names(nb)
+    for question in questions:
         assert f"{question} results: All test cases passed!" in text, f"{question}:\n{text[-2000:]}"
+    shown, named = summary(nb)
+    assert named == questions, f"check_all must cover this notebook's questions and no other's: {named}"
+    assert all(f"{q} results: All test cases passed!" in shown for q in questions), shown
 
 
 @slow_by_stem
 def test_untouched_notebook_runs_and_reminds(stem):
     nb, _ = run(stem, "untouched")
-    errors = [f"{o.ename}: {o.evalue}" for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
-              if o.output_type == "error"]
-    assert not errors, errors
+    assert not errors(nb), errors(nb)
     text = outputs_text(nb)
     for reminder in REMINDERS[stem]:
         assert reminder in text, f"the demo cells should print {reminder!r} for unwritten functions"
+    shown, named = summary(nb)
+    assert named == question_names(nb) and "All test cases passed" not in shown, shown
 
 
 def code_before(nb, heading):
@@ -219,20 +235,35 @@ def test_03_reaches_its_accuracy_and_the_random_control_does_not():
     assert frozen["random_init_test_acc"] < frozen["test_acc"] - 0.15, frozen
 
 
+@pytest.mark.slow
+def test_03_every_offline_backbone_is_a_measured_point_on_both_tasks():
+    """Figure 4's measured points: each backbone available here, probed on cats vs dogs and on the 37 breeds."""
+    from utils import models, transfer
+
+    text = outputs_text(run("03_pretrained_features")[0])
+    rows = re.findall(r"^(\S+)\s+ImageNet top-1\s+[\d.]+%\s+(.+?)\s+([\d.]+) ± ([\d.]+)$", text, flags=re.M)
+    measured = {(name, task.strip()): float(acc) for name, task, acc, _ in rows}
+    offline = models.offline_backbones()
+    assert len(offline) >= 3 and set(measured) == {(n, t) for n in offline for t in transfer.TASKS}, rows
+    binary, breeds = transfer.TASKS
+    assert all(measured[n, binary] >= 0.95 for n in offline), measured
+    assert all(measured[n, breeds] > 10 / 37 for n in offline), measured   # chance is 1/37
+
+
 # ------------------------------------------------------------------------------------------- 04: fine-tuning
 
 @pytest.mark.slow
 def test_04_reaches_its_accuracy_and_records_the_measured_grid():
-    from utils import train
+    from utils import transfer
 
     _, recorded = run("04_fine_tuning")
     assert recorded["finetune"]["test_acc"] >= 0.99, recorded["finetune"]
     grid = recorded["scenarios"]["grid"]
     cells = {(r["task"], r["train_per_class"]) for r in grid}
     assert {t for t, _ in cells} == {"pets breeds", "digits"} and len(cells) == 4, cells
-    assert all(sum(r["task"] == t and r["train_per_class"] == n for r in grid) == len(train.STRATEGIES)
+    assert all(sum(r["task"] == t and r["train_per_class"] == n for r in grid) == len(transfer.STRATEGIES)
                for t, n in cells)
     assert all(0 <= r["test_acc"] <= 1 for r in grid)
     # the grid is a real measurement: chance is 1/37 and 1/10, the pre-trained features are far above it
-    final = {(r["task"], r["train_per_class"]): r["test_acc"] for r in grid if r["strategy"] == train.STRATEGIES[1]}
+    final = {(r["task"], r["train_per_class"]): r["test_acc"] for r in grid if r["strategy"] == transfer.STRATEGIES[1]}
     assert all(acc > 0.3 for acc in final.values()), final
