@@ -400,7 +400,12 @@ def _slider(driver, el, _):
     handle = el.find_element(By.CSS_SELECTOR, ".noUi-handle")
     low, value, high = (handle.get_attribute(f"aria-value{a}") for a in ("min", "now", "max"))
     key = "Home" if value == high else "End"
-    ActionChains(driver).click(handle).send_keys(getattr(Keys, key.upper())).perform()
+    for _ in range(3):   # a click that lands while the page still lays out leaves the handle unfocused
+        ActionChains(driver).click(handle).send_keys(getattr(Keys, key.upper())).perform()
+        if handle.get_attribute("aria-valuenow") != value:
+            break
+        driver.execute_script("arguments[0].scrollIntoView({block: 'center'}); arguments[0].focus();", handle)
+        time.sleep(0.5)
     return f"slider {value} -> {handle.get_attribute('aria-valuenow')} of [{low}, {high}] (pressed {key})"
 
 

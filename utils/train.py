@@ -47,17 +47,29 @@ def autocast(device: torch.device):
     return torch.autocast("cuda", dtype=dtype) if dtype is not None else nullcontext()
 
 
+# Convolutions run fastest in the channels-last (NHWC) layout on the CPU (oneDNN) and on CUDA, and on the CPU also on
+# small batches, whose activations stay in the caches: EfficientNet-Lite0 features come 2-3x faster than from NCHW
+# batches of 64 on a 2-core laptop CPU (`make bench`: extract_images_per_s). The numbers agree to ~1e-5.
+CHANNELS_LAST = ("cpu", "cuda")
+CPU_CHUNK = 16
+
+
 def to_device(x: torch.Tensor, device: torch.device) -> torch.Tensor:
-    """Move a batch: non-blocking, and channels_last for images on CUDA."""
-    if device.type == "cuda" and x.dim() == 4:
-        return x.to(device, non_blocking=True, memory_format=torch.channels_last)
+    """Move a batch: non-blocking on CUDA, and images (4-D) in the channels-last layout on the CPU and CUDA."""
+    if device.type in CHANNELS_LAST and x.dim() == 4:
+        return x.to(device, non_blocking=device.type == "cuda", memory_format=torch.channels_last)
     return x.to(device, non_blocking=device.type == "cuda")
 
 
 def prepare_model(model: nn.Module, device: torch.device) -> nn.Module:
-    """Put a model on ``device`` (channels_last on CUDA)."""
+    """Put a model on ``device`` (channels-last on the CPU and CUDA)."""
     model = model.to(device)
-    return model.to(memory_format=torch.channels_last) if device.type == "cuda" else model
+    return model.to(memory_format=torch.channels_last) if device.type in CHANNELS_LAST else model
+
+
+def chunks(x: torch.Tensor, device: torch.device):
+    """A batch for inference in pieces of :data:`CPU_CHUNK` on the CPU (whole elsewhere)."""
+    return x.split(CPU_CHUNK) if device.type == "cpu" else (x,)
 
 
 def make_loader(dataset, batch_size=64, shuffle=False, device=None, seed=0, num_workers=0) -> DataLoader:
@@ -83,9 +95,10 @@ def compute_features(backbone, loader, stage="pooled", device=None, progress=Tru
     prepare_model(backbone.model.eval(), device)  # moves the stage modules it shares, in place
     feats, labels = [], []
     for x, y in tqdm(loader, desc=f"features {backbone.name}:{stage}", disable=not progress, leave=False):
-        with autocast(device):
-            f = backbone.features(to_device(x, device), stage)
-        feats.append(f.float().cpu())
+        for piece in chunks(x, device):
+            with autocast(device):
+                f = backbone.features(to_device(piece, device), stage)
+            feats.append(f.float().cpu())
         labels.append(y)
     return torch.cat(feats), torch.cat(labels).long()
 
@@ -244,14 +257,15 @@ def stage_outputs(backbone, batches, cut, key, device=None):
     def compute():
         prepare_model(backbone.model.eval(), device)
         pooled, maps, labels = {s: [] for s in backbone.stages}, [], []
-        for x, y in batches:
-            x = to_device(x, device)
-            for name, module in backbone.stage_modules.items():
-                x = module(x)
-                pooled[name].append(x.mean((2, 3)).float().cpu())
-                if name == cut:
-                    maps.append(x.float().cpu())
-            pooled["pooled"].append(pooled[name][-1])
+        for batch, y in batches:
+            for x in chunks(batch, device):
+                x = to_device(x, device)
+                for name, module in backbone.stage_modules.items():
+                    x = module(x)
+                    pooled[name].append(x.mean((2, 3)).float().cpu())
+                    if name == cut:
+                        maps.append(x.float().cpu().contiguous())
+                pooled["pooled"].append(pooled[name][-1])
             labels.append(torch.as_tensor(y))
         return {"pooled": {s: torch.cat(v) for s, v in pooled.items()}, "map": torch.cat(maps),
                 "y": torch.cat(labels).long()}
