@@ -15,6 +15,23 @@ from autograder.demo import answer_ids, fill, pair
 STEM = "01_ols_raw_pixels"
 OTHER = "02_logistic_regression_edges"
 MARKER = "987.654"          # `sleep 987.654`: a daemon the batch must kill
+VISIBILITY = {"hidden", "after_due_date", "after_published", "visible"}
+
+
+def check_results_schema(results):
+    """Gradescope's results.json: a tests list, each with name/output/visibility, numeric scores."""
+    assert isinstance(results.get("tests"), list) and results["tests"]
+    for t in results["tests"]:
+        assert isinstance(t["name"], str) and isinstance(t.get("output", ""), str)
+        assert t.get("visibility", "visible") in VISIBILITY
+        if "score" in t or "max_score" in t:
+            assert isinstance(t["score"], (int, float)) and isinstance(t["max_score"], (int, float))
+            assert 0 <= t["score"] <= t["max_score"]
+        if "status" in t:
+            assert t["status"] in ("passed", "failed")
+    if "score" in results:
+        assert isinstance(results["score"], (int, float))
+    assert results.get("stdout_visibility", "hidden") in VISIBILITY
 
 
 def _write(path, nb):
