@@ -253,7 +253,7 @@ def _stage(batch, sub, stage, tpl, stdin=b"", cancel=None):
         else:
             argv = [str(HERE / script)] + args
         outcome = sandbox.run_stage(stage, root, binds, argv, batch.limits, timeout, batch.use_bwrap, stdin,
-                                    cancel=cancel)
+                                    cancel=cancel, watch=lambda: sandbox.disk_full(root, mounted))
         disk = sandbox.disk_full(root, mounted)
         if disk:
             outcome.breaches.setdefault("disk", disk)

@@ -329,13 +329,16 @@ def _feed(fd, data):
     threading.Thread(target=run, daemon=True).start()
 
 
-def run_stage(name, root, binds, argv, limits, timeout, use_bwrap, stdin=b"", use_cgroup=True, cancel=None):
+def run_stage(name, root, binds, argv, limits, timeout, use_bwrap, stdin=b"", use_cgroup=True, cancel=None,
+              watch=None):
     """Run ``argv`` (whose last argument gets the results fd) in the sandbox; an ``Outcome``.
 
     ``root`` is the work folder (already mounted and laid out), ``binds`` the
     read-only (host path, sandbox path) pairs. ``cancel`` (a ``threading.Event``)
-    stops the stage early (kind ``"cancelled"``). Returns after every process of
-    the stage is dead.
+    stops the stage early (kind ``"cancelled"``). The stage also stops as soon
+    as a limit is hit: its cgroup's memory or processes, or ``watch()`` (polled
+    twice a second, e.g. the disk quota) returning something true; the caller
+    reads the breach as before. Returns after every process of the stage is dead.
     """
     if STOPPING.is_set():
         raise RuntimeError("the batch is being aborted")
@@ -382,8 +385,8 @@ def run_stage(name, root, binds, argv, limits, timeout, use_bwrap, stdin=b"", us
             kind = "timeout"
             break
         polls += 1
-        if cgroup is not None and polls % 5 == 0 and cgroup.breaches():
-            break           # a memory or process limit was hit: the status is decided, stop the stage now
+        if polls % 5 == 0 and ((cgroup is not None and cgroup.breaches()) or (watch is not None and watch())):
+            break           # a limit was hit: the status is decided, stop the stage now
         if cancel is None:
             time.sleep(0.1)
         elif cancel.wait(0.1):
