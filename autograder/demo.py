@@ -105,8 +105,10 @@ def run_notebook(src: Path, out_dir: Path, timeout=900) -> dict:
     except CellExecutionError as err:
         error = str(err).strip().splitlines()[-1][:300]
     except (DeadKernelError, CellTimeoutError, RuntimeError) as err:
-        # a dead kernel (out of memory, a crash, a lost ZMQ socket) is recorded, and the run goes on
+        # a dead kernel (out of memory, a crash) is recorded, and the run goes on
         error = f"{type(err).__name__}: {str(err).strip()[:300]}"
+    except Exception as err:  # noqa: BLE001 - e.g. zmq.ZMQError from the client's channels: recorded too
+        error = f"{type(err).__module__}.{type(err).__name__}: {str(err).strip()[:300]}"
     finally:
         log.unlink(missing_ok=True)
     seconds = time.perf_counter() - start

@@ -9,8 +9,10 @@ Measured in one run, on whatever machine runs it (the figures say which):
 - ``cache_speedup``: first extraction over a cached second one (goal >= 20).
 - ``grade_seconds.<stem>``: seconds for otter alone to grade the solution of each notebook.
 - ``grade_seconds_max``: the slowest submission of the committed samples (every
-  notebook: full, partial, broken) through the sandboxed grader, both stages
-  (goal <= 15 s per submission); ``grade_seconds_samples`` has each one.
+  notebook: full, partial, broken) through the sandboxed grader, both stages,
+  one submission at a time (goal <= 15 s per submission); ``grade_seconds_samples``
+  has each one, ``grade_stages_samples`` the seconds, CPU seconds and peak
+  memory of its run and judge stages, ``grade_stage_max`` the largest of each.
 - ``batch_vs_serial``: 40 submissions of notebook 01, ``--jobs 2`` against
   ``otter run`` one after another (goal: batch wall time <= 0.6 x serial).
 - ``notebook_seconds.<stem>``: each solution notebook end to end on the real
@@ -126,20 +128,39 @@ def bench_epoch(backbone, n=128, batch_size=32, repeats=2):
 def bench_grading(n=40, jobs=2):
     from autograder import check
     figures = {"grade_seconds": {m.stem: check.time_grade_one(m.stem) for m in check.masters()}}
-    figures.update(bench_samples(jobs=jobs))
+    figures.update(bench_samples())
     figures["batch_vs_serial"] = bench_batch_vs_serial(n=n, jobs=jobs)
     return figures
 
 
-def bench_samples(jobs=2):
-    """Every committed sample through the sandboxed grader: seconds per submission (goal <= 15)."""
+def bench_samples(jobs=1):
+    """Every committed sample through the sandboxed grader: seconds per submission (goal <= 15).
+
+    One submission at a time by default, so that each figure is the latency of
+    one submission (its two stages run at once on the machine's cores); the
+    throughput of ``--jobs 2`` is ``batch_vs_serial``. Also the seconds, CPU
+    seconds and peak memory of each stage (``grade_stages_samples``) and the
+    largest of each over the samples (``grade_stage_max``).
+    """
     from autograder.demo import SAMPLES
     from autograder.grading import batch
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     with tempfile.TemporaryDirectory(prefix="ptm-bench-") as tmp:
         rows = batch.grade([str(SAMPLES)], Path(tmp) / "out", jobs=jobs, quiet=True)
+        stages = json.loads((Path(tmp) / "out" / "timings.json").read_text())
     seconds = {r["id"]: float(r["seconds"]) for r in rows.values()}
+    worst = {}
+    for entry in stages.values():
+        for stage, figures in entry.items():
+            for key, value in figures.items():
+                if value is not None:
+                    name = f"{stage}_{key}"
+                    worst[name] = max(worst.get(name, value), value)
     return {"grade_seconds_samples": seconds, "grade_seconds_max": max(seconds.values(), default=None),
-            "grade_statuses_samples": {r["id"]: r["status"] for r in rows.values()}}
+            "grade_statuses_samples": {r["id"]: r["status"] for r in rows.values()},
+            "grade_stages_samples": stages, "grade_stage_max": worst,
+            "grade_samples_setup": {"jobs": jobs, "load_average_before": load,
+                                    "load_average_after": os.getloadavg()[0] if load is not None else None}}
 
 
 def bench_batch_vs_serial(n=40, jobs=2):
@@ -177,19 +198,32 @@ def bench_batch_vs_serial(n=40, jobs=2):
             "sandbox": "bwrap" if sandbox.bwrap_status()[0] else "none", "cpus": os.cpu_count()}
 
 
-def bench_notebooks():
-    from autograder.build import build, masters
+def bench_notebooks(paths=None, runs=2):
+    """Each solution notebook (``paths``: default, every master after a build) ``runs`` times: cold, then warm.
+
+    A run that fails (a cell's error, a kernel that dies, a lost ZMQ socket)
+    is recorded under ``error`` and the next run goes on.
+    """
+    if paths is None:
+        from autograder.build import build, masters
+        build()
+        paths = [solution_path(master.stem) for master in masters()]
     from autograder.demo import run_notebook
 
-    build()
     seconds = {}
+    saved = {k: os.environ.get(k) for k in ("PTM_CACHE", "PTM_RESULTS")}
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["PTM_CACHE"] = str(Path(tmp) / "cache")
         os.environ["PTM_RESULTS"] = str(Path(tmp) / "results.json")
-        for master in masters():
-            runs = [run_notebook(solution_path(master.stem), Path(tmp) / "out") for _ in range(2)]
-            seconds[master.stem] = {"cold": runs[0]["seconds"], "warm": runs[1]["seconds"],
-                                    "error": runs[0]["error"] or runs[1]["error"]}
+        try:
+            for path in map(Path, paths):
+                done = [run_notebook(path, Path(tmp) / "out") for _ in range(runs)]
+                seconds[path.stem.replace("-solution", "")] = {
+                    "cold": done[0]["seconds"], "warm": done[-1]["seconds"] if runs > 1 else None,
+                    "error": next((d["error"] for d in done if d["error"]), None)}
+        finally:
+            for k, v in saved.items():
+                os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)
     return {"notebook_seconds": seconds}
 
 

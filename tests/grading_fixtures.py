@@ -3,7 +3,8 @@
 ``attacks(dest)`` writes every case into ``dest`` and returns {case: path}.
 Each case is bounded (memory under 1.5 GB, a fork bomb stopped by a small
 pids cap, sleeps instead of busy loops, floods of a few MB) so that grading
-them all at once stays cheap on a shared machine.
+them all at once stays cheap on a shared machine; the cases that hit a limit
+come before the setup cell, so that their stage stops before its imports.
 """
 import copy
 import json
@@ -15,6 +16,23 @@ from autograder.demo import answer_ids, fill, pair
 STEM = "01_ols_raw_pixels"
 OTHER = "02_logistic_regression_edges"
 MARKER = "987.654"          # `sleep 987.654`: a daemon the batch must kill
+VISIBILITY = {"hidden", "after_due_date", "after_published", "visible"}
+
+
+def check_results_schema(results):
+    """Gradescope's results.json: a tests list, each with name/output/visibility, numeric scores."""
+    assert isinstance(results.get("tests"), list) and results["tests"]
+    for t in results["tests"]:
+        assert isinstance(t["name"], str) and isinstance(t.get("output", ""), str)
+        assert t.get("visibility", "visible") in VISIBILITY
+        if "score" in t or "max_score" in t:
+            assert isinstance(t["score"], (int, float)) and isinstance(t["max_score"], (int, float))
+            assert 0 <= t["score"] <= t["max_score"]
+        if "status" in t:
+            assert t["status"] in ("passed", "failed")
+    if "score" in results:
+        assert isinstance(results["score"], (int, float))
+    assert results.get("stdout_visibility", "hidden") in VISIBILITY
 
 
 def _write(path, nb):
@@ -34,6 +52,16 @@ def _with(nb, source, after=0):
     cell = _code(source)
     cell["id"] = f"attack-{len(nb['cells'])}"
     nb["cells"].insert(first + 1 + after, cell)
+    return nb
+
+
+def _first(nb, source):
+    """``nb`` with a code cell holding ``source`` before its first code cell (the setup cell)."""
+    nb = copy.deepcopy(nb)
+    first = next(i for i, c in enumerate(nb["cells"]) if c["cell_type"] == "code")
+    cell = _code(source)
+    cell["id"] = f"attack-{len(nb['cells'])}"
+    nb["cells"].insert(first, cell)
     return nb
 
 
@@ -124,15 +152,16 @@ def attacks(dest, stem=STEM, other=OTHER):
     last_predict = next(c for c in judge["cells"] if "def predict" in "".join(c["source"]))
     last_predict["source"] = JUDGE_ATTACK
     put("judge_attack", judge)
-    put("memory_children", _with(student, "import os, time\nkids = []\nfor i in range(4):\n    pid = os.fork()\n"
+    # the limit cases come before the setup cell: the limit is hit before its imports, and the stage stops there
+    put("memory_children", _first(student, "import os, time\nkids = []\nfor i in range(4):\n    pid = os.fork()\n"
                                           "    if pid == 0:\n        blob = b'x' * (400 << 20)\n        time.sleep(20)\n"
                                           "        os._exit(0)\n    kids.append(pid)\nfor p in kids:\n    os.waitpid(p, 0)\n"))
-    put("fork_bomb", _with(student, "import os, time\nfor i in range(400):\n    if os.fork() == 0:\n"
+    put("fork_bomb", _first(student, "import os, time\nfor i in range(400):\n    if os.fork() == 0:\n"
                                     "        time.sleep(20)\n        os._exit(0)\n"))
-    put("disk_fill", _with(student, "chunk = b'x' * (1 << 20)\nwith open('fill.bin', 'wb') as f:\n"
+    put("disk_fill", _first(student, "chunk = b'x' * (1 << 20)\nwith open('fill.bin', 'wb') as f:\n"
                                     "    for i in range(400):\n        f.write(chunk)\n"))
-    put("print_flood", _with(student, "line = 'y' * 999\nfor i in range(6000):\n    print(line)\n"))
-    put("fd_flood", _with(student, "import os\nfor i in range(6000):\n    os.write(1, b'z' * 1000 + b'\\n')\n"))
+    put("print_flood", _first(student, "line = 'y' * 999\nfor i in range(6000):\n    print(line)\n"))
+    put("fd_flood", _first(student, "import os\nfor i in range(6000):\n    os.write(1, b'z' * 1000 + b'\\n')\n"))
     put("sleep_loop", _with(full, "import time\nwhile True:\n    time.sleep(1)\n"))
     odd = copy.deepcopy(fill(student, solution, ids[: (len(ids) + 1) // 2]))
     odd["metadata"]["kernelspec"] = "python3"

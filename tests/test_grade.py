@@ -8,6 +8,7 @@ test asserts the score, the status and the feedback of one case.
 import base64
 import codecs
 import csv
+import json
 import subprocess
 import sys
 import tempfile
@@ -19,7 +20,7 @@ import pytest
 from autograder import REPO, zip_path
 from autograder.grading import batch, inputs, sandbox, store
 
-from grading_fixtures import MARKER, STEM, attacks
+from grading_fixtures import MARKER, STEM, attacks, check_results_schema
 
 needs_sandbox = pytest.mark.skipif(not sandbox.bwrap_status()[0], reason=sandbox.bwrap_status()[1])
 
@@ -31,18 +32,38 @@ def dist():
     return zip_path(STEM).parent
 
 
+LOOP_TIMEOUT = 30          # seconds: the looping case never ends, so any limit stops it
+
+
 @pytest.fixture(scope="module")
 def graded(dist, tmp_path_factory):
-    """(cases, out dir, rows by case, secrets) of the attack batch graded once."""
+    """(cases, out dir, rows by case, secrets) of the attack batch graded once.
+
+    The looping case is graded at the same time by a second grader, under a
+    short time limit that only it needs: the batch's own limit (100 s) stays wide
+    enough for the honest cases on a loaded 2-core machine.
+    """
     root = tmp_path_factory.mktemp("attacks")
     cases = attacks(root / "subs")
+    loop = root / "loop" / cases["sleep_loop"].name
+    loop.parent.mkdir()
+    cases["sleep_loop"] = cases["sleep_loop"].replace(loop)
+    looping = subprocess.Popen([sys.executable, "-m", "autograder", "grade", str(loop.parent), "--out",
+                                str(root / "loop-out"), "--jobs", "1", "--timeout", str(LOOP_TIMEOUT)],
+                               cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     out = root / "out"
-    assert batch.main([str(root / "subs"), "--out", str(out), "--jobs", "2", "--timeout", "100",
-                       "--judge-timeout", "60", "--memory", "1.2", "--pids", "128", "--disk", "128",
-                       "--output", "4"]) == 0
+    try:
+        assert batch.main([str(root / "subs"), "--out", str(out), "--jobs", "2", "--timeout", "100",
+                           "--judge-timeout", "60", "--memory", "1.2", "--pids", "128", "--disk", "128",
+                           "--output", "4"]) == 0
+    finally:
+        _, err = looping.communicate(timeout=600)
+    assert looping.returncode == 0, err[-2000:]
     rows = store.read_rows(out / "grades.csv")
     by_file = {r["file"]: r for r in rows.values()}
-    by_case = {name: by_file.get(str(path.relative_to(root / "subs"))) for name, path in cases.items()}
+    by_case = {name: by_file.get(str(path.relative_to(root / "subs"))) for name, path in cases.items()
+               if name != "sleep_loop"}
+    (by_case["sleep_loop"],) = store.read_rows(root / "loop-out" / "grades.csv").values()
     tpl = batch.load_template(zip_path(STEM), tmp_path_factory.mktemp("tpl"))
     return cases, out, by_case, tpl.secrets
 
@@ -61,6 +82,24 @@ def test_honest_submissions_score_what_they_earn(graded):
     page = feedback(out, rows["partial"])
     assert "hidden test" in page and "failed" in page
     assert "ols_mc_answer must be one of" in page          # a public test's hint
+
+
+def test_batch_results_follow_gradescopes_schema(graded):
+    _, out, rows, _ = graded
+    for case in ("full", "partial", "other_assignment"):
+        results = json.loads((out / "results" / f"{rows[case]['id']}.json").read_text())
+        check_results_schema(results)
+        assert results["score"] == float(rows[case]["total"]), (case, results["score"])
+
+
+def test_each_stage_of_each_submission_is_timed(graded):
+    _, out, rows, _ = graded
+    timings = json.loads((out / "timings.json").read_text())
+    full = timings[rows["full"]["id"]]
+    assert set(full) == {"run", "judge"} and full["run"]["seconds"] > 0 and full["judge"]["seconds"] > 0
+    if sandbox.cgroup_status()[0]:
+        assert full["run"]["peak_mb"] > 0 and full["judge"]["peak_mb"] > 0
+    assert set(timings[rows["fork_bomb"]["id"]]) == {"run"}     # a limit decided: the judge did not count
 
 
 def test_honest_use_of_grader_check_is_never_flagged(graded):
@@ -127,6 +166,8 @@ def test_limits_hold_per_submission(graded, case, status, words):
     row = rows[case]
     assert row["status"] == status, row
     assert words in row["reason"] and "\n" not in row["reason"] and row["total"] == "0"
+    if case == "sleep_loop":
+        assert f"time limit {LOOP_TIMEOUT} s" in row["reason"] and float(row["seconds"]) < LOOP_TIMEOUT + 30, row
 
 
 def test_each_notebook_is_graded_against_its_own_built_assignment(graded):
@@ -167,7 +208,8 @@ def test_ids_are_unique_stable_and_keep_the_file(graded):
     with open(out / "grades.csv", newline="", encoding="utf-8") as f:
         table = list(csv.DictReader(f))
     ids = [r["id"] for r in table]
-    assert len(ids) == len(set(ids)) == len(cases)          # the FIFO and the /dev/zero link are skipped
+    assert len(ids) == len(set(ids)) == len(cases) - 1      # the FIFO and the /dev/zero link are skipped
+    assert "sleep_loop" not in ids                          # (graded apart, under its own time limit)
     assert not [r for r in table if r["file"] in ("fifo.ipynb", "zero.ipynb")]
     assert rows["a/hw"]["id"] != rows["b/hw"]["id"] and rows["名前"]["id"] != rows["名字"]["id"]
     again = {sid for sid, _, _ in inputs.collect([cases["full"].parent])}
@@ -180,9 +222,8 @@ def test_report_links_every_row_and_shows_isolation(graded):
     _, out, rows, _ = graded
     html = (out / "report.html").read_text()
     assert "bubblewrap sandbox" in html and "1.2 GB memory (cgroup)" in html
-    for r in rows.values():
-        if r:
-            assert f'feedback/{r["id"]}.html' in html
+    for r in store.read_rows(out / "grades.csv").values():
+        assert f'feedback/{r["id"]}.html' in html
     assert not list(Path("/tmp").glob("ptm-grade-*/templates"))
 
 

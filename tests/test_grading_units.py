@@ -97,3 +97,19 @@ def test_ids_are_stable_wherever_the_folder_lies(tmp_path):
     assert found[0] == found[1]
     ids = [sid for sid, _ in found[0]]
     assert len(set(ids)) == 5 and all(inputs.SAFE.sub("", i) == i for i in ids)
+
+
+def test_a_cancelled_stage_is_stopped_at_once(tmp_path):
+    """The judge runs alongside the run stage; when the run stage decides the status, the judge is stopped."""
+    import threading
+    import time
+    script = tmp_path / "sleeper.py"
+    script.write_text("import time\ntime.sleep(60)\n")
+    (tmp_path / "submission").mkdir()
+    cancel = threading.Event()
+    threading.Timer(0.5, cancel.set).start()
+    start = time.monotonic()
+    outcome = sandbox.run_stage("judge", tmp_path, [], [str(script)], sandbox.Limits(), 60, use_bwrap=False,
+                                use_cgroup=False, cancel=cancel)
+    assert outcome.kind == "cancelled" and time.monotonic() - start < 30
+    assert outcome.returncode is not None          # the process is dead when run_stage returns

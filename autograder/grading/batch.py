@@ -1,19 +1,22 @@
 """``python -m autograder grade SUBMISSION... --out DIR``: sandboxed parallel batch grading.
 
 Each submission (``.ipynb``, a ``grader.export`` zip, or a folder of either)
-is graded in two stages, each in its own sandbox (``sandbox.py``):
+is graded in two stages, each in its own sandbox (``sandbox.py``), run at the
+same time (neither depends on the other):
 
 1. *run*: the student's cells, as the student would run them, with the public
    tests only (``driver.py``); it decides the limit statuses and the errors
    shown in the feedback, never the score;
 2. *judge*: a fresh process that receives otter's tests through stdin and
    runs them, with otter's scoring, against the graded definitions only
-   (``judge.py``); its result is the score, clamped by the host.
+   (``judge.py``); its result is the score, clamped by the host. It is
+   stopped, and its result discarded, when the run stage hits a limit or crashes.
 
 Results land in DIR: ``grades.csv`` (one row per submission, written as each
 finishes, atomically; a restarted batch skips finished rows),
 ``results/<id>.json`` (otter's Gradescope results), ``feedback/<id>.html``,
-``report.html`` and ``warnings.txt``. A lock file stops a second grader from
+``report.html``, ``warnings.txt`` and ``timings.json`` (seconds, CPU seconds
+and peak memory of each stage, per submission). A lock file stops a second grader from
 writing to the same DIR.
 """
 import argparse
@@ -122,6 +125,7 @@ class Batch:
             (self.out / sub).mkdir(parents=True, exist_ok=True)
         self.rows = store.read_rows(self.out / "grades.csv")
         self.lock, self.templates, self.counter = threading.Lock(), {}, 0
+        self.timings = _read_json(self.out / "timings.json")
 
     def isolation(self):
         if self.use_bwrap:
@@ -162,6 +166,15 @@ class Batch:
             store.write_rows(self.out / "grades.csv", self.rows)
         return row
 
+    def record_timing(self, sub_id, **stages):
+        """Seconds, CPU seconds and peak memory of each stage that counted (``timings.json``)."""
+        entry = {name: {"seconds": round(o.seconds, 2),
+                        "cpu_seconds": None if o.cpu_seconds is None else round(o.cpu_seconds, 2),
+                        "peak_mb": None if o.peak_memory is None else o.peak_memory >> 20}
+                 for name, o in stages.items() if o is not None}
+        with self.lock:
+            self.timings[sub_id] = entry
+
     def run_dir(self, sub_id, stage):
         with self.lock:
             self.counter += 1
@@ -186,7 +199,37 @@ def _layout(root, nobody):
             os.chown(d, sandbox.NOBODY, sandbox.NOBODY)
 
 
-def _stage(batch, sub, stage, tpl, stdin=b""):
+class _Background:
+    """``fn(cancel)`` in a thread: the judge stage, started alongside the run stage.
+
+    The two stages are independent (the judge gets the graded definitions from
+    the host's own parse, never from the run stage), each in its own sandbox,
+    PID, IPC and network namespace and cgroup, so running them at once shares
+    nothing between them; it only saves the wall time of the shorter one.
+    """
+
+    def __init__(self, fn):
+        self.event, self.value, self.error = threading.Event(), None, None
+        self.thread = threading.Thread(target=self._run, args=(fn,), daemon=True)
+        self.thread.start()
+
+    def _run(self, fn):
+        try:
+            self.value = fn(self.event)
+        except BaseException as e:  # noqa: BLE001 - handed to the caller by result()
+            self.error = e
+
+    def cancel(self):
+        self.event.set()
+
+    def result(self):
+        self.thread.join()
+        if self.error is not None:
+            raise self.error
+        return self.value
+
+
+def _stage(batch, sub, stage, tpl, stdin=b"", cancel=None):
     root = batch.run_dir(sub.id, stage)
     mounted = sandbox.mount_workdir(root, batch.limits)
     try:
@@ -210,7 +253,8 @@ def _stage(batch, sub, stage, tpl, stdin=b""):
             argv = [f"/grader/{script}"] + args
         else:
             argv = [str(HERE / script)] + args
-        outcome = sandbox.run_stage(stage, root, binds, argv, batch.limits, timeout, batch.use_bwrap, stdin)
+        outcome = sandbox.run_stage(stage, root, binds, argv, batch.limits, timeout, batch.use_bwrap, stdin,
+                                    cancel=cancel, watch=lambda: sandbox.disk_full(root, mounted))
         disk = sandbox.disk_full(root, mounted)
         if disk:
             outcome.breaches.setdefault("disk", disk)
@@ -242,17 +286,25 @@ def grade_one(batch, sub_id, path, shown=None):
     own = [c for c in sub.cells if c[2].strip() not in tpl.given]
     flags = tamper.audit(own) + tamper.judge_findings([d for d in definitions if any(
         d[0] == c[0] for c in own)])
+    payload = json.dumps({"tests": tpl.tests, "definitions": definitions}).encode()
     start = time.monotonic()
-    run = _stage(batch, sub, "run", tpl)
+    judging = _Background(lambda cancel: _stage(batch, sub, "judge", tpl, payload, cancel))
+    try:
+        run = _stage(batch, sub, "run", tpl)
+    except BaseException:
+        judging.cancel()
+        judging.thread.join()
+        raise
     early, _, _ = verdict.stage_one(run, sub.cells, tpl.secrets, batch.limits)
-    judge = None
-    if early is None:
-        payload = {"tests": tpl.tests, "definitions": definitions}
-        judge = _stage(batch, sub, "judge", tpl, json.dumps(payload).encode())
-    v = verdict.decide(run, judge, sub.cells, tpl, list(dict.fromkeys(flags)), batch.limits)
+    if early is not None:
+        judging.cancel()            # a limit or a crash decided the status: the judge's result is not used
+    judge = judging.result()
+    v = verdict.decide(run, judge if early is None else None, sub.cells, tpl, list(dict.fromkeys(flags)),
+                       batch.limits)
     gradescope = None
-    if judge is not None and v.questions is not None:
+    if early is None and v.questions is not None:
         gradescope = _gradescope(v, tpl)
+    batch.record_timing(sub.id, run=run, judge=judge if early is None else None)
     return batch.finish(sub, name, v, time.monotonic() - start, gradescope)
 
 
@@ -265,6 +317,16 @@ def _gradescope(v, tpl):
         tests.append({"name": q, "score": score, "max_score": possible, "visibility": "visible",
                       "output": "\n".join(lines)})
     return {"tests": tests, "score": sum(s for s, _ in v.questions.values()), "stdout_visibility": "hidden"}
+
+
+def _read_json(path):
+    """Our own earlier output (a resumed batch), or {} when absent or unreadable."""
+    data = store.safe_read(path, 16 << 20)
+    try:
+        value = json.loads(data) if data else {}
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
 
 
 def sweep_stale():
@@ -334,6 +396,7 @@ def _grade(batch, paths, jobs, quiet):
         raise
     pool.shutdown()
     store.atomic_write(batch.out / "warnings.txt", "".join(w + "\n" for w in batch.warnings))
+    store.atomic_write(batch.out / "timings.json", json.dumps(batch.timings, indent=1, sort_keys=True))
     report.write_report(batch.out, batch.rows, _maxima(batch), batch.warnings, batch.isolation(),
                         batch.limits_text())
     return batch.rows

@@ -53,8 +53,9 @@ def abort_all():
 class Limits:
     timeout: float = 600.0       # seconds of wall clock for running the student's cells
     judge_timeout: float = 120.0  # seconds for the judge (tests against the graded definitions)
-    memory_gb: float = 4.0       # memory of the whole submission (cgroup), or per process (fallback)
-    pids: int = 256              # processes and threads of the whole submission
+    memory_gb: float = 4.0       # memory of all processes of a stage (cgroup), or per process (fallback);
+    pids: int = 256              # processes and threads of a stage; a submission's two stages run at
+                                 # once, each under these limits (so at most twice each per submission)
     disk_mb: int = 512           # size of the work folder (tmpfs) and of /tmp
     output_mb: float = 8.0       # printed output (cells) and raw stdout/stderr
 
@@ -68,6 +69,7 @@ class Outcome:
     log_tail: str = ""
     breaches: dict = field(default_factory=dict)   # memory/processes/disk/output -> detail
     peak_memory: int = None      # bytes, from the cgroup
+    cpu_seconds: float = None    # CPU time of every process of the stage, from the cgroup
 
 
 @lru_cache(maxsize=None)
@@ -92,10 +94,14 @@ def bwrap_status():
 
 
 class Cgroup:
-    """A memory+pids cgroup for one stage (v1 controllers or v2), created and removed as root."""
+    """A memory+pids cgroup for one stage (v1 controllers or v2), created and removed as root.
+
+    It also counts the stage's CPU time (v2 ``cpu.stat``; v1 the ``cpuacct``
+    controller where it is mounted), for the timings, never for a limit.
+    """
 
     def __init__(self, name, limits):
-        self.dirs, self.v2 = [], (CGROUP_ROOT / "cgroup.controllers").exists()
+        self.dirs, self.v2, self.cpu_dir = [], (CGROUP_ROOT / "cgroup.controllers").exists(), None
         mem, pids = int(limits.memory_gb * (1 << 30)), str(limits.pids)
         if self.v2:
             d = CGROUP_ROOT / "ptm-grade" / name
@@ -111,12 +117,27 @@ class Cgroup:
                 self.dirs.append(d)
             (self.dirs[0] / "memory.limit_in_bytes").write_text(str(mem))
             (self.dirs[1] / "pids.max").write_text(pids)
+            try:   # accounting only: a missing cpuacct controller costs the CPU figure, nothing else
+                d = CGROUP_ROOT / "cpuacct" / "ptm-grade" / name
+                d.mkdir(parents=True)
+                self.cpu_dir = d
+            except OSError:
+                pass
 
     def join(self):
         """Called in the child before exec: move this process into every controller."""
-        for d in self.dirs:
+        for d in self.dirs + ([self.cpu_dir] if self.cpu_dir else []):
             with open(d / "cgroup.procs", "w") as f:
                 f.write(str(os.getpid()))
+
+    def cpu_seconds(self):
+        """CPU time (user + system) the stage's processes used, or None where the kernel does not say."""
+        try:
+            if self.v2:
+                return _kv(self.dirs[0] / "cpu.stat")["usage_usec"] / 1e6
+            return int((self.cpu_dir / "cpuacct.usage").read_text()) / 1e9 if self.cpu_dir else None
+        except (OSError, KeyError, ValueError):
+            return None
 
     def pids(self):
         found = set()
@@ -163,7 +184,7 @@ class Cgroup:
             return None
 
     def remove(self):
-        for d in self.dirs:
+        for d in self.dirs + ([self.cpu_dir] if self.cpu_dir else []):
             try:
                 d.rmdir()
             except OSError:
@@ -308,12 +329,16 @@ def _feed(fd, data):
     threading.Thread(target=run, daemon=True).start()
 
 
-def run_stage(name, root, binds, argv, limits, timeout, use_bwrap, stdin=b"", use_cgroup=True):
+def run_stage(name, root, binds, argv, limits, timeout, use_bwrap, stdin=b"", use_cgroup=True, cancel=None,
+              watch=None):
     """Run ``argv`` (whose last argument gets the results fd) in the sandbox; an ``Outcome``.
 
     ``root`` is the work folder (already mounted and laid out), ``binds`` the
-    read-only (host path, sandbox path) pairs. Returns after every process of
-    the stage is dead.
+    read-only (host path, sandbox path) pairs. ``cancel`` (a ``threading.Event``)
+    stops the stage early (kind ``"cancelled"``). The stage also stops as soon
+    as a limit is hit: its cgroup's memory or processes, or ``watch()`` (polled
+    twice a second, e.g. the disk quota) returning something true; the caller
+    reads the breach as before. Returns after every process of the stage is dead.
     """
     if STOPPING.is_set():
         raise RuntimeError("the batch is being aborted")
@@ -351,7 +376,7 @@ def run_stage(name, root, binds, argv, limits, timeout, use_bwrap, stdin=b"", us
     channel, log = _Drain(r_res, MAX_CHANNEL), _Drain(r_out, 4000, tail=True)
     channel.start()
     log.start()
-    output_cap, kind = int(limits.output_mb * (1 << 20)), "finished"
+    output_cap, kind, polls = int(limits.output_mb * (1 << 20)), "finished", 0
     while proc.poll() is None:
         if log.total > output_cap:
             kind = "output"
@@ -359,7 +384,14 @@ def run_stage(name, root, binds, argv, limits, timeout, use_bwrap, stdin=b"", us
         if time.monotonic() - start > timeout:
             kind = "timeout"
             break
-        time.sleep(0.1)
+        polls += 1
+        if polls % 5 == 0 and ((cgroup is not None and cgroup.breaches()) or (watch is not None and watch())):
+            break           # a limit was hit: the status is decided, stop the stage now
+        if cancel is None:
+            time.sleep(0.1)
+        elif cancel.wait(0.1):
+            kind = "cancelled"
+            break
     seconds = time.monotonic() - start
     _kill(proc, cgroup)
     with LIVE_LOCK:
@@ -368,13 +400,14 @@ def run_stage(name, root, binds, argv, limits, timeout, use_bwrap, stdin=b"", us
     log.join(10)
     breaches = cgroup.breaches() if cgroup else {}
     peak = cgroup.peak() if cgroup else None
+    cpu = cgroup.cpu_seconds() if cgroup else None
     if kind == "output" or log.total > output_cap:
         breaches["output"] = f"the submission wrote more than {limits.output_mb:g} MB to its output"
         kind = "finished"
     if cgroup:
         cgroup.remove()
     return Outcome(kind, seconds, bytes(channel.buf) if not channel.is_alive() else b"", proc.returncode,
-                   log.buf.decode("utf-8", "replace"), breaches, peak)
+                   log.buf.decode("utf-8", "replace"), breaches, peak, cpu)
 
 
 def _kill(proc, cgroup):
