@@ -96,7 +96,9 @@ def test_device_logic_cpu_fallback():
     assert train.get_device().type in ("cuda", "mps", "cpu")
     assert train.amp_dtype(cpu) is None and isinstance(train.autocast(cpu), nullcontext)
     x = torch.randn(2, 3, 8, 8)
-    assert train.to_device(x, cpu).is_contiguous()
+    assert train.to_device(x, cpu).is_contiguous(memory_format=torch.channels_last)   # images: NHWC on the CPU too
+    assert torch.equal(train.to_device(x, cpu), x)
+    assert [len(c) for c in train.chunks(torch.zeros(train.CPU_CHUNK * 2 + 3, 1), cpu)] == [train.CPU_CHUNK] * 2 + [3]
     loader = train.make_loader(torch.utils.data.TensorDataset(x, torch.zeros(2)), device=cpu)
     assert loader.pin_memory is False
     if torch.cuda.is_available():  # exercised on GPU machines (see benchmarks/gpu_check.py)
