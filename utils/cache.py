@@ -11,8 +11,6 @@ import os
 import tempfile
 from pathlib import Path
 
-import torch
-
 
 def cache_dir(kind: str) -> Path:
     base = Path(os.environ.get("PTM_CACHE") or Path.home() / ".cache" / "ptm-course")
@@ -32,6 +30,8 @@ def load_or_compute(kind: str, name: str, compute):
     The result is a dict of tensors or arrays. Writes are atomic, so an
     interrupted run never leaves a half-written entry behind.
     """
+    import torch   # here, not at the top: notebooks 01 and 02 (and the grader's run of them) need no torch until now
+
     path = cache_dir(kind) / f"{name}.pt"
     if path.exists():
         try:

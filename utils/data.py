@@ -22,12 +22,10 @@ from __future__ import annotations
 
 import hashlib
 import os
-import warnings
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps
-from torchvision.datasets import OxfordIIITPet
 
 from . import cache
 
@@ -73,61 +71,6 @@ def find_root(root=None) -> Path:
             return folder.expanduser().resolve()
     looked = "; ".join(f"{why}: {folder / _FOLDER}" for why, folder in places)
     raise DataNotFoundError(f"no Oxford-IIIT Pet data found (looked in {looked}). To get it, {_GET_DATA}.")
-
-
-class PetsBinary(OxfordIIITPet):
-    """``OxfordIIITPet`` with binary labels (0 cat, 1 dog) that survives bad files.
-
-    Every image is converted to RGB. Images that cannot be decoded are left out
-    with one :class:`UnreadableImageWarning` that counts and names them.
-    ``draft`` (pixels) lets the JPEG decoder skip detail that a later resize to
-    at least that size would discard anyway; it makes loading several times faster.
-    """
-
-    def __init__(self, root, split="trainval", transform=None, draft=None, subset="course"):
-        super().__init__(str(root), split=split, target_types="binary-category",
-                         transform=transform, download=False)
-        self.draft, self.subset = draft, subset
-        self.ann_file = Path(self._anns_folder) / f"{split}.txt"
-        if subset == "course":
-            self._select(course_list(split))
-        self.bad = _unreadable(tuple(self._images))
-        if self.bad:
-            keep = [i for i, p in enumerate(self._images) if p.name not in self.bad]
-            self._images = [self._images[i] for i in keep]
-            self._bin_labels = [self._bin_labels[i] for i in keep]
-            self._labels = [self._labels[i] for i in keep]
-            warnings.warn(f"{len(self.bad)} unreadable image(s) left out of '{split}': "
-                          + ", ".join(sorted(self.bad)), UnreadableImageWarning, stacklevel=2)
-
-    def _select(self, ann_file: Path) -> None:
-        """Use exactly the images an annotation list names, by file name; fail if any is missing."""
-        rows = read_list(ann_file)
-        self.ann_file = ann_file
-        self._images = [Path(self._images_folder) / f"{name}.jpg" for name, _, _ in rows]
-        self._labels = [label - 1 for _, label, _ in rows]
-        self._bin_labels = [species - 1 for _, _, species in rows]
-        self._segs = [Path(self._segs_folder) / f"{name}.png" for name, _, _ in rows]
-        missing = [p.name for p in self._images if not p.is_file()]
-        if missing:
-            raise MissingImagesError(_missing_message(missing, len(rows), self._split, Path(self._images_folder)))
-
-    @property
-    def names(self) -> list[str]:
-        return [p.stem for p in self._images]
-
-    @property
-    def targets(self) -> list[int]:
-        return list(self._bin_labels)
-
-    def load_rgb(self, idx: int) -> Image.Image:
-        return open_rgb(self._images[idx], self.draft)
-
-    def __getitem__(self, idx):
-        image = self.load_rgb(idx)
-        if self.transform is not None:
-            image = self.transform(image)
-        return image, self._bin_labels[idx]
 
 
 def open_rgb(path, draft=None) -> Image.Image:
@@ -222,7 +165,7 @@ def _check_subset(split, subset):
                          f"everywhere; 'full': every image of the official split), got {subset!r}")
 
 
-def pets_dataset(split="trainval", transform=None, root=None, draft=None, subset="course") -> PetsBinary:
+def pets_dataset(split="trainval", transform=None, root=None, draft=None, subset="course") -> "PetsBinary":
     """Torch dataset of (image, label) with label 0 = cat, 1 = dog (notebooks 03-04).
 
     ``transform`` is usually a backbone's own preprocessing, e.g.
@@ -231,13 +174,14 @@ def pets_dataset(split="trainval", transform=None, root=None, draft=None, subset
     the official ``split`` in the copy found (larger and slower: for the curious).
     """
     _check_subset(split, subset)
+    from .pets import PetsBinary   # torchvision's import (2-3 s) only where images are read
     return PetsBinary(find_root(root), split=split, transform=transform, draft=draft, subset=subset)
 
 
 _HASH_CACHE: dict = {}
 
 
-def content_hash(dataset: PetsBinary) -> str:
+def content_hash(dataset: "PetsBinary") -> str:
     """SHA-256 of the split's annotation list and the bytes of every image in it."""
     ann = Path(dataset.ann_file)
     memo = (str(ann), _stat_key(ann)) + tuple((str(p), _stat_key(p)) for p in dataset._images)
