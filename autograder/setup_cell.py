@@ -100,24 +100,25 @@ TESTS_LINE = re.compile(r'^TESTS = "[^"\n]*"', re.M)
 STEM = re.compile(r"^[\w.-]+$")
 
 
+def _set_line(source: str, pattern, line: str, what: str) -> str:
+    new, count = pattern.subn(line, source, count=1)
+    if count != 1:
+        raise ValueError(f"the setup cell has no {line.split(' = ')[0]} line to write {what} into")
+    return new
+
+
 def with_repo_url(source: str, url: str) -> str:
     """The setup cell's source with ``REPO_URL`` set to ``url`` (``""``: not configured)."""
     if '"' in url or "\n" in url or "\\" in url:
         raise ValueError(f"a repository URL cannot contain quotes, backslashes or newlines: {url!r}")
-    new, count = URL_LINE.subn(f'REPO_URL = "{url}"', source, count=1)
-    if count != 1:
-        raise ValueError("the setup cell has no REPO_URL line to write the course URL into")
-    return new
+    return _set_line(source, URL_LINE, f'REPO_URL = "{url}"', "the course URL")
 
 
 def with_tests(source: str, stem: str) -> str:
     """The setup cell's source with ``TESTS`` set to ``tests/<stem>``, the public tests of notebook ``stem``."""
     if not STEM.match(stem):
         raise ValueError(f"a notebook name for the tests folder must be letters, digits, '.', '_' or '-': {stem!r}")
-    new, count = TESTS_LINE.subn(f'TESTS = "tests/{stem}"', source, count=1)
-    if count != 1:
-        raise ValueError("the setup cell has no TESTS line to write the notebook's tests folder into")
-    return new
+    return _set_line(source, TESTS_LINE, f'TESTS = "tests/{stem}"', "the notebook's tests folder")
 
 
 def for_notebook(stem: str, url: str) -> str:
