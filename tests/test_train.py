@@ -160,3 +160,18 @@ def test_probe_backbones_on_the_pets(features, pets_root):
     accs = [train.linear_probe(X[tr], y[tr], X[va], y[va]) for tr, va in folds]
     assert abs(acc - np.mean(accs)) < 1e-9 and abs(se - np.std(accs, ddof=1) / np.sqrt(2)) < 1e-9
 
+
+
+def test_a_backbone_used_for_features_can_still_be_trained(lite0):
+    """Extraction runs in inference mode and puts the model in channels-last: its parameters must stay trainable."""
+    images = torch.utils.data.TensorDataset(torch.randn(3, 3, 64, 64), torch.zeros(3, dtype=torch.long))
+    train.compute_features(lite0, train.make_loader(images, 3), device=torch.device("cpu"), progress=False)
+    assert not any(p.is_inference() for p in lite0.model.parameters())
+    model = lite0.classifier(2)
+    models.freeze_all_but(model, 1)
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    before = [p.detach().clone() for p in trainable]
+    loss = nn.functional.cross_entropy(model(torch.randn(2, 3, 64, 64)), torch.tensor([0, 1]))
+    loss.backward()
+    torch.optim.SGD(trainable, lr=0.1).step()
+    assert any(not torch.equal(a, p) for a, p in zip(before, trainable))

@@ -62,9 +62,14 @@ def to_device(x: torch.Tensor, device: torch.device) -> torch.Tensor:
 
 
 def prepare_model(model: nn.Module, device: torch.device) -> nn.Module:
-    """Put a model on ``device`` (channels-last on the CPU and CUDA)."""
-    model = model.to(device)
-    return model.to(memory_format=torch.channels_last) if device.type in CHANNELS_LAST else model
+    """Put a model on ``device`` (channels-last on the CPU and CUDA), in place.
+
+    Always outside inference mode, even when called from inside it (feature extraction): parameters converted
+    there would become inference tensors, and the same model could never be trained afterwards.
+    """
+    with torch.inference_mode(False):
+        model = model.to(device)
+        return model.to(memory_format=torch.channels_last) if device.type in CHANNELS_LAST else model
 
 
 def chunks(x: torch.Tensor, device: torch.device):
