@@ -235,11 +235,17 @@ def bench_gpu():
     return gpu_check.run()
 
 
-def write(figures, path=None):
+def write(figures, path=None, groups=()):
+    """Merge ``figures`` into bench.json; a failure recorded by an earlier run of one of ``groups`` is dropped."""
     path = path or BUILD / "bench.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     old = json.loads(path.read_text()) if path.exists() else {}
+    failed = {g: why for g, why in old.get("failed", {}).items() if g not in groups}
+    failed.update(figures.get("failed", {}))
     old.update(figures)
+    old.pop("failed", None)
+    if failed:
+        old["failed"] = failed
     path.write_text(json.dumps(old, indent=2, sort_keys=True))
     return path
 
@@ -266,13 +272,13 @@ def main(argv=None):
 
     runs = {"utils": utils_group, "notebooks": bench_notebooks,
             "grading": lambda: bench_grading(n=args.submissions), "gpu": lambda: {"gpu": bench_gpu()}}
-    path = write(figures)
+    path = write(figures, groups=groups)
     for group in groups:   # each group is written as soon as it is measured; a failure is recorded
         try:
             figures.update(runs[group]())
         except Exception as e:  # noqa: BLE001 - the bench must finish and say what failed
             figures.setdefault("failed", {})[group] = f"{type(e).__name__}: {str(e)[:300]}"
-        path = write(figures)
+        path = write(figures, groups=groups)
     print(json.dumps(figures, indent=2, sort_keys=True))
     print(f"written to {path}")
     return 0

@@ -6,6 +6,7 @@ kernel dies (``os._exit`` inside a cell), and the client's side of the same ZMQ
 error is raised where nbclient would raise it.
 """
 import errno
+import json
 
 import nbformat
 import pytest
@@ -49,3 +50,13 @@ def _keep_env(monkeypatch):
     yield
     import os
     assert os.environ["PTM_CACHE"] == "/nonexistent-cache-before"
+
+
+def test_a_group_that_now_succeeds_loses_its_old_failure(tmp_path):
+    path = tmp_path / "bench.json"
+    bench.write({"failed": {"utils": "RuntimeError: old", "gpu": "no CUDA"}}, path, groups=("utils", "gpu"))
+    bench.write({"extract_ratio": 1.2}, path, groups=("utils",))   # utils ran again and succeeded
+    figures = json.loads(path.read_text())
+    assert figures["extract_ratio"] == 1.2 and figures["failed"] == {"gpu": "no CUDA"}
+    bench.write({}, path, groups=("gpu",))
+    assert "failed" not in json.loads(path.read_text())
