@@ -1,4 +1,5 @@
 """Helpers for the notebook tests (test_notebooks, executions, test_browser): run, fill, mutate and judge built notebooks."""
+import functools
 import time
 from pathlib import Path
 
@@ -97,9 +98,7 @@ def assert_no_measured_numbers(stem):
 # program on the same payload, without the sandbox (the notebooks here are ours), so that a table of wrong
 # answers is scored exactly as a student's submission is, in seconds instead of a whole notebook run.
 
-_TEMPLATES = {}
-
-
+@functools.lru_cache(maxsize=None)
 def template(stem):
     """The assignment ``stem`` as the grading service reads it from its built zip (loaded once per session)."""
     import tempfile
@@ -108,10 +107,8 @@ def template(stem):
     from autograder.check import ensure_built
     from autograder.grading import batch
 
-    if stem not in _TEMPLATES:
-        ensure_built([stem])
-        _TEMPLATES[stem] = batch.load_template(zip_path(stem), Path(tempfile.mkdtemp(prefix="ptm-judge-")) / stem)
-    return _TEMPLATES[stem]
+    ensure_built([stem])
+    return batch.load_template(zip_path(stem), Path(tempfile.mkdtemp(prefix="ptm-judge-")) / stem)
 
 
 def judge(nb, stem, timeout=600) -> dict:
@@ -127,8 +124,7 @@ def judge(nb, stem, timeout=600) -> dict:
     payload = json.dumps({"tests": tpl.tests, "definitions": tamper.graded_definitions(cells, tpl.params)})
     root = Path(tempfile.mkdtemp(prefix="ptm-judge-run-"))
     try:
-        for folder in ("submission", "home", "tmp", "ipython"):
-            (root / folder).mkdir()
+        batch._layout(root, False)   # the work folder the service gives a stage
         binds = [(host, f"/autograder/submission/{name}") for host, name in tpl.support]
         outcome = sandbox.run_stage("judge", root, binds, [str(batch.HERE / "judge.py")], sandbox.Limits(),
                                     timeout, use_bwrap=False, stdin=payload.encode(), use_cgroup=False)
