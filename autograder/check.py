@@ -37,10 +37,21 @@ def _inputs_mtime(stem: str) -> float:
 
 
 def ensure_built(stems) -> None:
-    """Build the masters whose zip is missing or older than the master or the files it ships."""
-    stale = [s for s in stems if not zip_path(s).exists() or zip_path(s).stat().st_mtime < _inputs_mtime(s)]
-    if stale:
-        build(stale)
+    """Build the masters whose zip is missing or older than the master or the files it ships.
+
+    One process builds at a time (a lock file in ``autograder/dist/``): a second one, e.g. the
+    other worker of ``make test``, waits and then finds the build fresh instead of writing the
+    same notebooks while the first one reads them."""
+    from filelock import FileLock
+
+    dist = zip_path(stems[0]).parent if stems else None
+    if dist is None:
+        return
+    dist.mkdir(parents=True, exist_ok=True)
+    with FileLock(dist / ".build.lock"):
+        stale = [s for s in stems if not zip_path(s).exists() or zip_path(s).stat().st_mtime < _inputs_mtime(s)]
+        if stale:
+            build(stale)
 
 
 def grade(notebook: Path, stem: str):

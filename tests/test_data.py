@@ -115,6 +115,27 @@ def test_arrays_are_cached_by_content(pets_root, tmp_path, monkeypatch):
     assert not np.array_equal(X3[0], X1[0]) and np.array_equal(X3[1:], X1[1:])
 
 
+def test_an_entry_is_computed_once_when_two_need_it_at_the_same_time(tmp_path, monkeypatch):
+    """Two notebooks (or test processes) asking for the same features: one computes, the other waits and loads."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from utils import cache
+
+    monkeypatch.setenv("PTM_CACHE", str(tmp_path))
+    calls = []
+
+    def compute():
+        calls.append(1)
+        time.sleep(1.0)   # long enough for the second caller to arrive while the first computes
+        return {"X": np.arange(3)}
+
+    with ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(lambda _: cache.load_or_compute("features", "same", compute), range(2)))
+    assert len(calls) == 1, "the second caller computed the entry again instead of waiting for it"
+    assert all(np.array_equal(r["X"], np.arange(3)) for r in results)
+    assert [p.name for p in (tmp_path / "features").glob("*.pt")] == ["same.pt"]
+
+
 def test_bad_split_and_size_are_clear_errors():
     with pytest.raises(ValueError, match="split must be one of"):
         data.pets_dataset("train")

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder import REPO, zip_path
+from autograder import REPO, check, zip_path
 from autograder.grading import batch, inputs, sandbox, store
 
 from grading_fixtures import MARKER, STEM, attacks, check_results_schema
@@ -27,8 +27,7 @@ needs_sandbox = pytest.mark.skipif(not sandbox.bwrap_status()[0], reason=sandbox
 
 @pytest.fixture(scope="module")
 def dist():
-    if not zip_path(STEM).exists():
-        subprocess.run([sys.executable, "-m", "autograder", "build"], cwd=REPO, check=True)
+    check.ensure_built([STEM])   # locked: the other worker of `make test` may be building too
     return zip_path(STEM).parent
 
 
