@@ -40,12 +40,16 @@ ensure-data: venv
 demo: venv ensure-data
 	$(PY) -m autograder demo
 
+# Two processes (pytest-xdist): the browser's notebook runs in one, the rest beside them; the
+# groups are defined in tests/conftest.py. A plain `pytest` runs the same tests in one process.
+XDIST := -n 2 --dist loadgroup --no-loadscope-reorder
+
 test: venv ensure-data
-	$(PY) -m pytest
+	$(PY) -m pytest $(XDIST)
 
 # Fast subset for developers: skips tests marked slow. CI always runs `make test`.
 test-fast: venv ensure-data
-	$(PY) -m pytest -m "not slow"
+	$(PY) -m pytest $(XDIST) -m "not slow"
 
 build: venv
 	$(PY) -m autograder build

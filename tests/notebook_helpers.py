@@ -1,5 +1,6 @@
 """Helpers for the notebook tests (test_notebooks, executions, test_browser): run, fill, mutate and judge built notebooks."""
 import functools
+import tempfile
 import time
 from pathlib import Path
 
@@ -98,17 +99,18 @@ def assert_no_measured_numbers(stem):
 # program on the same payload, without the sandbox (the notebooks here are ours), so that a table of wrong
 # answers is scored exactly as a student's submission is, in seconds instead of a whole notebook run.
 
+_TEMPLATES = tempfile.TemporaryDirectory(prefix="ptm-judge-")   # unpacked zips; removed when the process ends
+
+
 @functools.lru_cache(maxsize=None)
 def template(stem):
     """The assignment ``stem`` as the grading service reads it from its built zip (loaded once per session)."""
-    import tempfile
-
     from autograder import zip_path
     from autograder.check import ensure_built
     from autograder.grading import batch
 
-    ensure_built([stem])
-    return batch.load_template(zip_path(stem), Path(tempfile.mkdtemp(prefix="ptm-judge-")) / stem)
+    ensure_built([stem])   # a folder per call: the judge's threads may load the same zip at once
+    return batch.load_template(zip_path(stem), Path(tempfile.mkdtemp(dir=_TEMPLATES.name)) / stem)
 
 
 def judge(nb, stem, timeout=600) -> dict:
