@@ -42,7 +42,7 @@ demo: venv ensure-data
 
 # Two processes (pytest-xdist): the browser's notebook runs in one, the rest beside them; the
 # groups are defined in tests/conftest.py. A plain `pytest` runs the same tests in one process.
-XDIST := -n 2 --dist loadgroup --no-loadscope-reorder
+XDIST := -n 2 --dist loadscope --no-loadscope-reorder
 
 test: venv ensure-data
 	$(PY) -m pytest $(XDIST)

@@ -1,15 +1,19 @@
 """Shared fixtures: the real pets data, and caches kept out of the user's home; how `make test` splits the suite.
 
-``make test`` runs the suite in two processes (pytest-xdist: ``-n 2 --dist loadgroup``). Each test
-belongs to a group that one process runs whole, in order: by default its module, so that a module's
-expensive fixtures are built once. The exceptions are the notebook runs. The browser test runs each
-notebook ``answered`` and ``untouched`` in JupyterLab, and the tests that read what those runs printed
-(``tests/executions.py``) must run in the same process, after them: the groups ``answered`` and
-``untouched``. The two start first, one per process, since they take the longest; the other groups
-follow, longest first, so that the short ones even out the end. A plain ``pytest`` runs the same groups
-in the same order, in one process.
+``make test`` runs the suite in two processes (pytest-xdist, ``-n 2 --dist loadscope``). Each test belongs
+to a group (``group_of``) that one process runs whole, in collection order: by default its module, so
+that a module's expensive fixtures are built once. The exceptions are the notebook runs: the browser
+test runs each notebook ``answered`` and ``untouched`` in JupyterLab, and the tests that read what those
+runs printed (``tests/executions.py``) must run in the same process, after them, or they would run the
+notebook again. Each notebook is therefore one group, ``notebook NN``. The groups start longest first
+(``FIRST``), so that the short ones even out the end. A plain ``pytest`` runs the same groups in the same
+order, in one process.
+
+(xdist's ``--dist loadgroup`` marks do not work here: xdist 3.8 writes the group into ``item._nodeid``,
+which pytest 9 no longer reads, so they are silently ignored. Hence a scheduler of our own.)
 """
 import os
+import re
 from pathlib import Path
 
 import matplotlib
@@ -20,25 +24,52 @@ REPO = Path(__file__).resolve().parent.parent
 # One feature/array cache for the whole test session (reused across local runs,
 # fresh in CI's clean clone); results of notebook runs go to a throwaway file.
 os.environ.setdefault("PTM_CACHE", str(REPO / ".cache" / "test"))
+# Two test processes share the cores, and so do the kernels they start (which inherit this environment).
+# Threads that wait for work sleep instead of spinning: with OpenMP's default spin-waits the two processes
+# burned a sixth more CPU time. (One thread per process instead left a core idle whenever the other waited.)
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# Progress bars redraw once a second instead of ten times: each redraw is a widget update that Chromium
+# renders, and a running progress bar cost the browser a tenth of a core (measured) in the JupyterLab runs.
+os.environ.setdefault("TQDM_MININTERVAL", "1")
+
+# The notebook runs and the tests that read them (nodeid prefixes, module::name): for each notebook, the
+# browser's answered and untouched runs, then test_notebooks' checks of what they printed, the per-notebook
+# ones (test_01_... to test_04_...) included (the few of those that read only the source cost nothing).
+RUN_TESTS = ("tests/test_browser.py::test_answered_", "tests/test_browser.py::test_untouched_",
+             "tests/test_notebooks.py::test_answered_", "tests/test_notebooks.py::test_untouched_",
+             "tests/test_notebooks.py::test_0")
+# The groups that start first, in this order (the rest keep their collection order behind them): longest
+# first, by their time on an empty feature cache.
+FIRST = ("notebook 03", "notebook 04", "tests/test_notebooks.py", "notebook 02", "tests/test_grade.py",
+         "notebook 01", "tests/test_colab.py", "tests/test_gradescope.py")
 
 
-# The groups that start first, in this order (the rest keep their collection order behind them):
-# the notebook runs, then the longest modules (the judge pool, the attack batch, the Colab runs).
-FIRST = ("answered", "untouched", "test_notebooks", "test_grade", "test_colab", "test_gradescope")
+def group_of(nodeid: str) -> str:
+    """The group a test runs in: ``notebook NN`` for the runs of a notebook and the tests that read them,
+    else its module's path. (The browser's widget self-test goes with notebook 01, the shortest.)"""
+    if nodeid.startswith(RUN_TESTS):
+        number = re.search(r"::test_(\d\d)_|\[(\d\d)_", nodeid)
+        return f"notebook {number[1] or number[2]}"
+    if nodeid.startswith("tests/test_browser.py::"):
+        return "notebook 01"
+    return nodeid.split("::")[0]
 
 
-def _group(item) -> str:
-    mark = item.get_closest_marker("xdist_group")
-    return mark.args[0] if mark else item.module.__name__
-
-
-@pytest.hookimpl(tryfirst=True)   # before pytest-xdist's own hook reads the groups
 def pytest_collection_modifyitems(config, items):
-    for item in items:
-        if not item.get_closest_marker("xdist_group"):
-            item.add_marker(pytest.mark.xdist_group(item.module.__name__))
     rank = {name: i for i, name in enumerate(FIRST)}
-    items.sort(key=lambda item: rank.get(_group(item), len(rank)))   # stable: collection order within a group
+    items.sort(key=lambda item: rank.get(group_of(item.nodeid), len(rank)))   # stable: collection order within
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """xdist's scheduler of scopes (a unit to one process, whole; first units first), ``group_of`` as the scope."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class NotebookRunGroups(LoadScopeScheduling):
+        def _split_scope(self, nodeid):
+            return group_of(nodeid)
+
+    return NotebookRunGroups(config, log)
 
 
 @pytest.fixture(scope="session")

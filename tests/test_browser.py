@@ -102,7 +102,6 @@ def _save_screen(page, stem):
     index.write_text(json.dumps([entries[s] for s in sorted(entries) if s in STEMS], indent=1) + "\n")
 
 
-@pytest.mark.xdist_group("answered")   # see conftest: the tests reading this run share its process
 @pytest.mark.parametrize("stem", STEMS)
 def test_answered_notebook_runs_in_jupyterlab(lab, stem, pets_root):
     page = _run(lab, stem, "answered")
@@ -126,7 +125,6 @@ def test_answered_notebook_runs_in_jupyterlab(lab, stem, pets_root):
         page.close()
 
 
-@pytest.mark.xdist_group("untouched")
 @pytest.mark.parametrize("stem", STEMS)
 def test_untouched_notebook_runs_in_jupyterlab(lab, stem):
     page = _run(lab, stem, "untouched")
@@ -165,7 +163,6 @@ display({"application/vnd.jupyter.widget-view+json": {"model_id": "no-such-model
          "version_minor": 0}, "text/plain": "a widget whose model is gone"}, raw=True)"""
 
 
-@pytest.mark.xdist_group("untouched")   # the same JupyterLab as the untouched runs
 def test_widget_checks_see_live_dead_and_broken_widgets(lab, pets_root):
     """The checks above can fail: every kind of control is changed and seen to act, a control that changes
     nothing is reported, and a widget view whose model is missing is reported as broken."""

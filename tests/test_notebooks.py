@@ -33,12 +33,6 @@ def run(stem, variant="answered"):
     return executions.get(stem, variant)
 
 
-def reads(variant):
-    """Marks a test that reads ``variant``'s runs: slow, and in the group of the browser test that records
-    them (tests/conftest.py), so that it runs after them in their process instead of running them again."""
-    return lambda test: pytest.mark.xdist_group(variant)(pytest.mark.slow(test))
-
-
 # ------------------------------------------------------------------------------------------- every notebook
 
 @by_stem
@@ -108,8 +102,7 @@ def summary(nb):
     return text, set(re.findall(r"^(\w+) results:", text, flags=re.M))
 
 
-@reads("answered")
-@by_stem
+@slow_by_stem
 def test_answered_notebook_runs_and_passes_every_public_check(stem):
     nb, _ = run(stem)
     assert not errors(nb), errors(nb)
@@ -122,8 +115,7 @@ def test_answered_notebook_runs_and_passes_every_public_check(stem):
     assert all(f"{q} results: All test cases passed!" in shown for q in questions), shown
 
 
-@reads("untouched")
-@by_stem
+@slow_by_stem
 def test_untouched_notebook_runs_and_reminds(stem):
     nb, _ = run(stem, "untouched")
     assert not errors(nb), errors(nb)
@@ -143,7 +135,7 @@ def code_before(nb, heading):
 
 # ------------------------------------------------------------------------------------------- 01: OLS
 
-@reads("answered")
+@pytest.mark.slow
 def test_01_size_and_lambda_are_chosen_on_validation_and_test_is_used_once():
     nb, _ = run("01_ols_raw_pixels")
     text = outputs_text(nb)
@@ -157,7 +149,7 @@ def test_01_size_and_lambda_are_chosen_on_validation_and_test_is_used_once():
     assert after.count('pets_arrays("test"') == 1, "the test split is loaded once, for the headline"
 
 
-@reads("answered")
+@pytest.mark.slow
 def test_01_sweep_crosses_n():
     text = outputs_text(run("01_ols_raw_pixels")[0])
     n = int(re.search(r"n = (\d+) training images; d = s² for s in SIZES: \[([\d, ]+)\]", text)[1])
@@ -214,7 +206,7 @@ def test_02_control_matches_the_edge_features_in_number_and_blocks():
     assert np.isclose(control[0, 49], images[0, 1:9, 1:9].std())
 
 
-@reads("answered")
+@pytest.mark.slow
 def test_02_comparison_is_printed_with_its_uncertainty():
     text = outputs_text(run("02_logistic_regression_edges")[0])
     m = re.search(r"edges ([\d.]+) vs control ([\d.]+) on (\d+) test images: (edges|control|neither) higher by "
@@ -235,7 +227,7 @@ def test_02_curves_are_labelled_with_the_split_they_show():
 
 # ------------------------------------------------------------------------------------------- 03: frozen features
 
-@reads("answered")
+@pytest.mark.slow
 def test_03_reaches_its_accuracy_and_the_random_control_does_not():
     nb, recorded = run("03_pretrained_features")
     text = outputs_text(nb)
@@ -246,7 +238,7 @@ def test_03_reaches_its_accuracy_and_the_random_control_does_not():
     assert frozen["random_init_test_acc"] < frozen["test_acc"] - 0.15, frozen
 
 
-@reads("answered")
+@pytest.mark.slow
 def test_03_every_offline_backbone_is_a_measured_point_on_both_tasks():
     """Figure 4's measured points: each backbone available here, probed on cats vs dogs and on the 37 breeds."""
     from utils import models, transfer
@@ -263,7 +255,7 @@ def test_03_every_offline_backbone_is_a_measured_point_on_both_tasks():
 
 # ------------------------------------------------------------------------------------------- 04: fine-tuning
 
-@reads("answered")
+@pytest.mark.slow
 def test_04_reaches_its_accuracy_and_records_the_measured_grid():
     from utils import transfer
 
