@@ -26,7 +26,8 @@ REPO = Path(__file__).resolve().parent.parent
 os.environ.setdefault("PTM_CACHE", str(REPO / ".cache" / "test"))
 # Two test processes share the cores, and so do the kernels they start (which inherit this environment).
 # Threads that wait for work sleep instead of spinning: with OpenMP's default spin-waits the two processes
-# burned a sixth more CPU time. (One thread per process instead left a core idle whenever the other waited.)
+# burned a third more CPU time (1,054 CPU-s for the suite instead of ~790). One thread per process instead
+# left a core idle whenever the other process waited.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 # Progress bars redraw once a second instead of ten times: each redraw is a widget update that Chromium
 # renders, and a running progress bar cost the browser a tenth of a core (measured) in the JupyterLab runs.
