@@ -113,3 +113,38 @@ def test_a_cancelled_stage_is_stopped_at_once(tmp_path):
                                 use_cgroup=False, cancel=cancel)
     assert outcome.kind == "cancelled" and time.monotonic() - start < 30
     assert outcome.returncode is not None          # the process is dead when run_stage returns
+
+
+def test_parsing_in_grading_threads_at_once_never_crashes():
+    """CPython 3.11's AST constructor keeps its recursion depth per interpreter: two threads parsing at once
+    (a garbage collection in one hands the GIL to the other) raised SystemError, and make demo's batch
+    marked a student's submission as a grader crash. Here collections run often and run Python code."""
+    import gc
+    import threading
+
+    source = "def f(x):\n    return [[[[x + 1 for _ in range(3)]]]]\n" * 300
+    errors = []
+
+    def parse_many():
+        for _ in range(20):
+            try:
+                tamper.parse(source)
+            except SystemError as e:
+                errors.append(str(e))
+                return
+
+    interval, thresholds, callback = sys.getswitchinterval(), gc.get_threshold(), lambda *_: sum(range(50))
+    sys.setswitchinterval(1e-6)
+    gc.set_threshold(10, 1, 1)
+    gc.callbacks.append(callback)
+    try:
+        threads = [threading.Thread(target=parse_many) for _ in range(3)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        gc.callbacks.remove(callback)
+        gc.set_threshold(*thresholds)
+        sys.setswitchinterval(interval)
+    assert not errors, errors[0]

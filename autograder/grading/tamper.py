@@ -13,6 +13,18 @@ code that tampers at the top level of a cell never runs in the judge.
 """
 import ast
 import re
+import threading
+
+# CPython 3.11 keeps the AST constructor's recursion depth in interpreter-wide state: two grading threads
+# parsing at once (a garbage collection inside one parse can hand the GIL to the other) fail with
+# "SystemError: AST constructor recursion depth mismatch", and a student's submission was marked as a
+# grader crash (make demo, 2026-11-26). Every parse in this module takes this lock.
+_AST_LOCK = threading.Lock()
+
+
+def _ast_parse(text):
+    with _AST_LOCK:
+        return ast.parse(text)
 
 OTTER_INTERNALS = {"Checker", "GradingResults", "TestFile", "ExceptionTestFile", "OKTestFile",
                    "test_case", "init_grading_mode", "PythonRunner", "grade_notebook"}
@@ -37,7 +49,7 @@ def parse(source):
         return None
     lines = [("pass" if line.lstrip().startswith(("%", "!")) else line) for line in source.splitlines()]
     try:
-        return ast.parse("\n".join(lines))
+        return _ast_parse("\n".join(lines))
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return None
 
@@ -169,7 +181,7 @@ def judge_findings(definitions):
     """Flags for graded definitions (the only student code the judge runs)."""
     found = []
     for number, source in definitions:
-        tree = ast.parse(source)
+        tree = _ast_parse(source)
         what = list(_grader_findings(tree))
         for node in ast.walk(tree):
             if isinstance(node, ast.Name) and node.id in JUDGE_NAMES:
@@ -192,7 +204,7 @@ def _is_hidden_case(fn):
 
 def split_tests(text):
     """(public-only source, secrets, parameter names) of one exception-based otter test file."""
-    tree = ast.parse(text)
+    tree = _ast_parse(text)
     lines = text.splitlines(keepends=True)
     drop, secrets, public, params = set(), set(), set(), set()
     for fn in [n for n in tree.body if isinstance(n, ast.FunctionDef)]:
