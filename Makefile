@@ -40,8 +40,8 @@ ensure-data: venv
 demo: venv ensure-data
 	$(PY) -m autograder demo
 
-# Two processes (pytest-xdist): the browser's notebook runs in one, the rest beside them; the
-# groups are defined in tests/conftest.py. A plain `pytest` runs the same tests in one process.
+# Two processes (pytest-xdist) share the cores; tests/conftest.py groups the tests (one group per
+# notebook: its browser runs and the tests that read them). A plain `pytest` runs them in one process.
 XDIST := -n 2 --dist loadscope --no-loadscope-reorder
 
 test: venv ensure-data

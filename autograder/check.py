@@ -22,7 +22,7 @@ import time
 from contextlib import redirect_stderr
 from pathlib import Path
 
-from . import NOTEBOOKS, SOLUTIONS, solution_path, zip_path
+from . import DIST, NOTEBOOKS, SOLUTIONS, solution_path, zip_path
 from .build import assignment_config, build, masters
 
 
@@ -44,11 +44,8 @@ def ensure_built(stems) -> None:
     same notebooks while the first one reads them."""
     from filelock import FileLock
 
-    dist = zip_path(stems[0]).parent if stems else None
-    if dist is None:
-        return
-    dist.mkdir(parents=True, exist_ok=True)
-    with FileLock(dist / ".build.lock"):
+    DIST.mkdir(parents=True, exist_ok=True)
+    with FileLock(DIST / ".build.lock"):
         stale = [s for s in stems if not zip_path(s).exists() or zip_path(s).stat().st_mtime < _inputs_mtime(s)]
         if stale:
             build(stale)

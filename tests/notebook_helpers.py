@@ -117,7 +117,6 @@ def judge(nb, stem, timeout=600) -> dict:
     """Score ``nb`` with ``stem``'s tests as the grading service's judge does: {question: {score, possible, cases}}."""
     import json
     import shutil
-    import tempfile
 
     from autograder.grading import batch, inputs, sandbox, tamper
 

@@ -12,7 +12,7 @@ import zipfile
 
 import pytest
 
-from autograder import DIST, REPO, check
+from autograder import DIST, check
 from autograder.build import masters
 
 from grading_fixtures import check_results_schema
