@@ -2,7 +2,8 @@
 #   make demo   build the assignment, run the solutions end to end, grade the
 #               sample submissions, write build/report.html
 #   make test   run the test suite
-# Both create or reuse .venv and install the pinned requirements.
+# Both create or reuse .venv and install the pinned requirements (with uv when it can, else pip:
+# tools/install_requirements.py).
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
@@ -14,8 +15,7 @@ venv: $(STAMP)
 
 $(STAMP): requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) tools/install_requirements.py requirements.txt
 	rm -f $(VENV)/.installed-*
 	touch $@
 

@@ -87,3 +87,66 @@ def test_jupyter_lab_serves_the_notebooks(tmp_path):
     finally:
         lab.terminate()
         lab.wait(timeout=30)
+
+
+def _installer():
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("install_requirements", REPO / "tools" / "install_requirements.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_installer_passes_pips_settings_to_uv(tmp_path, monkeypatch):
+    """uv does not read pip's configuration: the installer reads it with `pip config list` (files, then
+    [install] over [global], then PIP_* variables over both) and hands uv the same indexes and limits."""
+    installer = _installer()
+    config = tmp_path / "pip.conf"
+    config.write_text("[global]\nfind-links = /from/file\nextra-index-url = file:///g\n"
+                      "[install]\nextra-index-url = file:///one file:///two\n")
+    monkeypatch.setenv("PIP_CONFIG_FILE", str(config))
+    monkeypatch.setenv("PIP_FIND_LINKS", "/from/env")
+    monkeypatch.setenv("PIP_CONSTRAINT", str(tmp_path / "c.txt"))
+    settings = installer.pip_settings(os.sys.executable)
+    assert settings["find-links"] == "/from/env" and settings["extra-index-url"] == "file:///one file:///two"
+    options, env = installer.uv_options(settings)
+    assert options[:2] == ["--index-strategy", "unsafe-best-match"], "pip takes the best version on any index"
+    pairs = list(zip(options[2::2], options[3::2]))
+    assert ("--extra-index-url", "file:///one") in pairs and ("--extra-index-url", "file:///two") in pairs
+    assert ("--find-links", "/from/env") in pairs and ("--constraint", str(tmp_path / "c.txt")) in pairs
+    assert ("--extra-index-url", "file:///g") not in pairs, "[install] overrides [global]"
+    assert installer.uv_options({"cert": "/ca.pem", "default-timeout": "60"}) == (
+        ["--index-strategy", "unsafe-best-match"], {"SSL_CERT_FILE": "/ca.pem", "UV_HTTP_TIMEOUT": "60"})
+    reason = installer.uv_options({"proxy": "http://proxy:3128"})
+    assert isinstance(reason, str) and "'proxy'" in reason, "a setting uv would ignore means pip installs"
+
+
+def test_installer_falls_back_to_pip(tmp_path, monkeypatch, capsys):
+    """Whatever goes wrong with uv, pip installs the same requirements; only pip's own failure fails."""
+    installer = _installer()
+    requirements = tmp_path / "requirements.txt"
+    requirements.write_text("numpy\n")
+    monkeypatch.setattr(installer, "pip_settings", lambda python: {})
+
+    def outcome(uv_ok, pip_ok=True, settings=None):
+        calls = []
+        if settings is not None:
+            monkeypatch.setattr(installer, "pip_settings", lambda python: settings)
+
+        def run(cmd, env=None):
+            calls.append(cmd[2:4])
+            return (cmd[2] == "uv" and uv_ok) or (cmd[2] == "pip" and pip_ok)
+        monkeypatch.setattr(installer, "run", run)
+        return installer.main([str(requirements)]), calls
+
+    code, calls = outcome(uv_ok=True)
+    assert code == 0 and calls == [["pip", "install"], ["uv", "pip"]], calls
+    code, calls = outcome(uv_ok=False)
+    assert code == 0 and calls[-1] == ["pip", "install"] and len(calls) == 4, calls
+    assert "uv failed" in capsys.readouterr().out
+    code, calls = outcome(uv_ok=True, pip_ok=False)
+    assert code == 1, "uv could not even be installed, and pip failed too"
+    code, calls = outcome(uv_ok=True, settings={"proxy": "http://p:1"})
+    assert code == 0 and all(c[0] == "pip" for c in calls) and "'proxy'" in capsys.readouterr().out
+    assert installer.main([str(tmp_path / "missing.txt")]) == 2
+    assert "no such file" in capsys.readouterr().err
