@@ -148,5 +148,10 @@ def test_installer_falls_back_to_pip(tmp_path, monkeypatch, capsys):
     assert code == 1, "uv could not even be installed, and pip failed too"
     code, calls = outcome(uv_ok=True, settings={"proxy": "http://p:1"})
     assert code == 0 and all(c[0] == "pip" for c in calls) and "'proxy'" in capsys.readouterr().out
+    def broken_pip_config(python):
+        raise installer.subprocess.CalledProcessError(1, ["pip", "config", "list"])
+    monkeypatch.setattr(installer, "pip_settings", broken_pip_config)
+    code, calls = outcome(uv_ok=True)
+    assert code == 0 and all(c[0] == "pip" for c in calls) and "pip config list" in capsys.readouterr().out
     assert installer.main([str(tmp_path / "missing.txt")]) == 2
     assert "no such file" in capsys.readouterr().err

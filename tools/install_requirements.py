@@ -3,7 +3,7 @@
 Run by `make` with the venv's own Python: `.venv/bin/python tools/install_requirements.py requirements.txt`.
 
 Why uv: pip unpacks and byte-compiles wheels one at a time, and torch's CUDA build unpacks to about
-5 GB. On the 2-core build machine pip took ~130 s for requirements.txt, uv ~45 s for the same pinned
+5 GB. On the 2-core build machine pip took ~130 s for requirements.txt, uv 58-70 s for the same pinned
 versions (checked with `pip freeze`), byte-compiled like pip does.
 
 uv does not read pip's configuration. The settings pip would use here (its config files and PIP_*
@@ -40,7 +40,7 @@ SECTIONS = (":env:", "install", "global")
 def pip_settings(python: str) -> dict[str, str]:
     """pip's effective settings, {name: value}, from `pip config list`."""
     out = subprocess.run([python, "-m", "pip", "config", "list"], capture_output=True, text=True,
-                         check=True).stdout
+                         check=True).stdout   # main() falls back to pip if this fails
     found: dict[str, dict[str, str]] = {}
     for line in out.splitlines():
         key, sep, value = line.partition("=")
@@ -87,7 +87,10 @@ def main(argv: list[str]) -> int:
     if not os.path.isfile(requirements):
         print(f"install_requirements: no such file: {requirements}", file=sys.stderr)
         return 2
-    plan = uv_options(pip_settings(python))
+    try:
+        plan = uv_options(pip_settings(python))
+    except (OSError, subprocess.CalledProcessError) as error:
+        plan = f"`pip config list` failed: {error}"
     if isinstance(plan, str):
         print(f"install_requirements: installing with pip ({plan})")
     elif run([python, "-m", "pip", "install", "--quiet", UV]):
