@@ -122,13 +122,12 @@ def judge(nb, stem, timeout=600) -> dict:
 
     tpl = template(stem)
     _, cells = inputs.rebuild(json.loads(nbformat.writes(nbformat.from_dict(nb))))
-    payload = json.dumps({"tests": tpl.tests, "definitions": tamper.graded_definitions(cells, tpl.params)})
     root = Path(tempfile.mkdtemp(prefix="ptm-judge-run-"))
     try:
         batch._layout(root, False)   # the work folder the service gives a stage
-        binds = [(host, f"/autograder/submission/{name}") for host, name in tpl.support]
-        outcome = sandbox.run_stage("judge", root, binds, [str(batch.HERE / "judge.py")], sandbox.Limits(),
-                                    timeout, use_bwrap=False, stdin=payload.encode(), use_cgroup=False)
+        payload = batch.judge_payload(tpl, tamper.graded_definitions(cells, tpl.params), root, use_bwrap=False)
+        outcome = sandbox.run_stage("judge", root, [], [str(batch.HERE / "judge.py")], sandbox.Limits(),
+                                    timeout, use_bwrap=False, stdin=json.dumps(payload).encode(), use_cgroup=False)
     finally:
         shutil.rmtree(root, ignore_errors=True)
     assert outcome.kind == "finished" and outcome.channel, (

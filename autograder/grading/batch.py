@@ -52,6 +52,7 @@ class Template:
     params: set          # names the tests take as arguments
     config: dict         # otter_config.json without tokens
     given: frozenset = frozenset()   # code cells the course itself ships (setup cell...): not audited
+    files: Path = None   # the zip's files/ folder (utils/): on the judge's path, bound into every sandbox
 
 
 def _possible(tests):
@@ -93,8 +94,8 @@ def load_template(zip_path, dest):
     files = dest / "files"
     support = [(p, p.name) for p in sorted(files.iterdir())] if files.is_dir() else []
     stem = Path(zip_path).stem
-    return Template(stem, tests, public, support, _possible(tests), secrets, params - {"env"}, config,
-                    _given_cells(stem, Path(zip_path).parent))
+    return Template(stem, tests, public, support, _possible(tests), secrets, params - {"env", "grading_seed"},
+                    config, _given_cells(stem, Path(zip_path).parent), files)
 
 
 class Batch:
@@ -229,31 +230,92 @@ class _Background:
         return self.value
 
 
-def _stage(batch, sub, stage, tpl, stdin=b"", cancel=None):
-    root = batch.run_dir(sub.id, stage)
+WORKER_FILES = ("worker.py", "wire.py")
+
+
+def worker_spec(tpl, root, use_bwrap, limits=None, cgroup=None):
+    """How the judge starts a worker: the command line (sandboxed as nobody where bwrap works), env, folder."""
+    limits = limits or sandbox.Limits()
+    (root / "submission").mkdir(parents=True, exist_ok=True)
+    for d in ("home", "tmp"):
+        (root / d).mkdir(exist_ok=True)
+    env = sandbox.stage_env("/autograder/home")
+    cgroups = [str(d) for d in cgroup.dirs + ([cgroup.cpu_dir] if cgroup.cpu_dir else [])] if cgroup else []
+    if use_bwrap:
+        for d in ("submission", "home", "tmp"):
+            os.chown(root / d, sandbox.NOBODY, sandbox.NOBODY)
+        binds = [(host, f"/autograder/submission/{n}") for host, n in tpl.support]
+        binds += [(HERE / f, f"/grader/{f}") for f in WORKER_FILES]
+        argv = sandbox.bwrap_argv(root, binds, env, [sandbox._python(), "-I", "/grader/worker.py"], limits)
+        return {"argv": argv, "env": {"PATH": "/usr/bin:/bin"}, "cwd": "/", "cgroups": cgroups}
+    for host, name in tpl.support:
+        target = root / "submission" / name
+        if not target.exists():
+            target.symlink_to(host)
+    env.update(HOME=str(root / "home"), PTM_CACHE=str(root / "tmp" / "cache"), MPLCONFIGDIR=str(root / "tmp" / "mpl"),
+               PTM_RESULTS=str(root / "tmp" / "results.json"))
+    return {"argv": [sandbox._python(), "-I", str(HERE / "worker.py")], "env": env,
+            "cwd": str(root / "submission"), "cgroups": cgroups}
+
+
+def judge_payload(tpl, definitions, root, use_bwrap, limits=None, cgroup=None, seed=None):
+    """What the judge reads on stdin: the tests, the graded definitions, how to start workers."""
+    limits = limits or sandbox.Limits()
+    return {"tests": tpl.tests, "definitions": definitions, "support": str(tpl.files) if tpl.files else "",
+            "worker": worker_spec(tpl, Path(root) / "worker", use_bwrap, limits, cgroup),
+            "seed": int.from_bytes(os.urandom(4), "little") if seed is None else seed,
+            "call_timeout": limits.judge_timeout}
+
+
+def _judge(batch, sub, tpl, definitions, cancel=None):
+    """The judge stage: the trusted judge on the host (limited), its workers sandboxed as nobody."""
+    root = batch.run_dir(sub.id, "judge")
+    mounted = sandbox.mount_workdir(root, batch.limits)
+    cgroup = sandbox.Cgroup(f"worker-{os.getpid()}-{time.monotonic_ns()}", batch.limits) \
+        if sandbox.cgroup_status()[0] else None
+    try:
+        _layout(root, False)
+        payload = judge_payload(tpl, definitions, root, batch.use_bwrap, batch.limits, cgroup)
+        outcome = sandbox.run_stage("judge", root, [], [str(HERE / "judge.py")], batch.limits,
+                                    batch.limits.judge_timeout * 2, False, json.dumps(payload).encode(),
+                                    cancel=cancel, watch=lambda: sandbox.disk_full(root, mounted) or (
+                                        cgroup is not None and cgroup.breaches()))
+        if cgroup is not None:
+            outcome.breaches.update(cgroup.breaches())
+            worker_cpu = cgroup.cpu_seconds()
+            if worker_cpu is not None and outcome.cpu_seconds is not None:
+                outcome.cpu_seconds += worker_cpu
+        disk = sandbox.disk_full(root, mounted)
+        if disk:
+            outcome.breaches.setdefault("disk", disk)
+        return outcome
+    finally:
+        if cgroup is not None:
+            cgroup.kill_all()
+            cgroup.remove()
+        sandbox.unmount_workdir(root, mounted)
+
+
+def _stage(batch, sub, tpl, cancel=None):
+    """The run stage: the student's notebook, cell by cell, with the public tests only (``driver.py``)."""
+    root = batch.run_dir(sub.id, "run")
     mounted = sandbox.mount_workdir(root, batch.limits)
     try:
         _layout(root, batch.use_bwrap)
         binds = [(host, f"/autograder/submission/{n}") for host, n in tpl.support]
-        if stage == "run":
-            nb = root / "submission" / sub.nb_name
-            nb.write_bytes(sub.nb_bytes)
-            tests = root / "submission" / "tests"
-            shutil.copytree(tpl.public, tests / tpl.name)   # where the setup cell's grader looks: tests/<notebook>/
-            if batch.use_bwrap:
-                for p in [nb, tests, tests / tpl.name] + list((tests / tpl.name).iterdir()):
-                    os.chown(p, sandbox.NOBODY, sandbox.NOBODY)
-            script, args = "driver.py", [f"/autograder/submission/{sub.nb_name}" if batch.use_bwrap else str(nb),
-                                         str(int(batch.limits.output_mb * (1 << 20)))]
-            timeout = batch.limits.timeout
-        else:
-            script, args, timeout = "judge.py", [], batch.limits.judge_timeout
+        nb = root / "submission" / sub.nb_name
+        nb.write_bytes(sub.nb_bytes)
+        tests = root / "submission" / "tests"
+        shutil.copytree(tpl.public, tests / tpl.name)   # where the setup cell's grader looks: tests/<notebook>/
         if batch.use_bwrap:
-            binds.append((HERE / script, f"/grader/{script}"))
-            argv = [f"/grader/{script}"] + args
+            for p in [nb, tests, tests / tpl.name] + list((tests / tpl.name).iterdir()):
+                os.chown(p, sandbox.NOBODY, sandbox.NOBODY)
+            binds.append((HERE / "driver.py", "/grader/driver.py"))
+            argv = ["/grader/driver.py", f"/autograder/submission/{sub.nb_name}"]
         else:
-            argv = [str(HERE / script)] + args
-        outcome = sandbox.run_stage(stage, root, binds, argv, batch.limits, timeout, batch.use_bwrap, stdin,
+            argv = [str(HERE / "driver.py"), str(nb)]
+        argv.append(str(int(batch.limits.output_mb * (1 << 20))))
+        outcome = sandbox.run_stage("run", root, binds, argv, batch.limits, batch.limits.timeout, batch.use_bwrap,
                                     cancel=cancel, watch=lambda: sandbox.disk_full(root, mounted))
         disk = sandbox.disk_full(root, mounted)
         if disk:
@@ -286,11 +348,10 @@ def grade_one(batch, sub_id, path, shown=None):
     own = [c for c in sub.cells if c[2].strip() not in tpl.given]
     flags = tamper.audit(own) + tamper.judge_findings([d for d in definitions if any(
         d[0] == c[0] for c in own)])
-    payload = json.dumps({"tests": tpl.tests, "definitions": definitions}).encode()
     start = time.monotonic()
-    judging = _Background(lambda cancel: _stage(batch, sub, "judge", tpl, payload, cancel))
+    judging = _Background(lambda cancel: _judge(batch, sub, tpl, definitions, cancel))
     try:
-        run = _stage(batch, sub, "run", tpl)
+        run = _stage(batch, sub, tpl)
     except BaseException:
         judging.cancel()
         judging.thread.join()

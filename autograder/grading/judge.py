@@ -1,102 +1,479 @@
-"""Runs INSIDE a fresh sandbox, as nobody: otter's tests against the graded definitions only.
+"""The trusted half of a grading: otter's tests, run here, against the student's functions, run elsewhere.
 
-Standalone (standard library and otter). Usage: ``python -I judge.py RESULT_FD``,
-with a JSON payload on stdin: ``tests`` ({file name: source}), ``definitions``
-([[cell number, source]], chosen on the host by ``tamper.graded_definitions``).
-The working folder holds only the support files (utils/), read-only.
+Usage: ``python -I judge.py RESULT_FD`` with a JSON payload on stdin: ``tests`` ({file name: source}),
+``definitions`` ([[cell number, source]], chosen by the host), ``worker`` (how to start a worker: ``argv``,
+``env``, ``cwd``, ``cgroups``), ``support`` (the folder holding utils/), ``seed`` (the grading seed) and
+``call_timeout`` (seconds one call may take).
 
-Order matters: the payload is read and stdin closed, the test files are
-compiled into otter's own ``ExceptionTestFile`` objects, and the references
-this program needs are bound, all before any student code runs. The tests are
-never on disk in this sandbox. Student code that runs here is only what the
-tests call: imports, ``def``/``class`` statements and plain assignments; the
-cells' loops, prints, magics and tampering at the top level never run.
-Scores are otter's (``TestFile.score``/``possible``; the host builds the
-Gradescope results from them after clamping); what the student sees of
-a hidden test is only its failure message (the hint), never its code, and
-only when the test's own ``assert`` failed.
+No student code ever runs in this process. The graded definitions run in a *worker* (``worker.py``, in a
+sandbox of its own, as another user); each test gets, for every name it takes, either a value fetched from
+the worker as data (``wire.py``: arrays, tensors, modules as their architecture and state; never code) or a
+``RemoteFunction`` that calls the student's function across the process boundary and brings back its return
+value and every argument's new state. The assertions, the scores and the results all stay here.
+
+Public cases run first, then hidden ones: a hidden case's inputs reach the worker only after every public
+case is done, so nothing a hidden case showed the worker can come back in a public case's message. What a
+student sees of a failed hidden case is the test author's own message, with every value the student's code
+produced left out. A worker that dies, hangs or sends what cannot be decoded fails the case that was calling
+it, and a fresh worker serves the next case.
 """
+import ast
+import builtins
+import contextlib
 import ctypes
+import itertools
 import json
 import os
+import select
+import signal
+import subprocess
 import sys
+import time
+import warnings
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import wire  # noqa: E402
 
 MAX_HINT = 300
+MAX_RESPAWNS = 4
+STUDENT_EXCEPTIONS = {"numpy.linalg.LinAlgError"}
 
 
-def _private(fd):
+class WorkerLost(Exception):
+    """The worker died, hung or broke the protocol during a call."""
+
+
+class StudentError(Exception):
+    """Marks an exception the student's code raised in the worker (its class is rebuilt when it is a builtin)."""
+
+
+def _student_exception(type_path, message):
+    """An exception the test can catch (builtins, numpy's LinAlgError), marked as the student's."""
+    module, _, name = str(type_path).rpartition(".")
+    cls = None
+    if module in ("", "builtins"):
+        cls = getattr(builtins, name, None)
+    elif type_path in STUDENT_EXCEPTIONS:
+        import numpy.linalg
+        cls = numpy.linalg.LinAlgError
+    if not (isinstance(cls, type) and issubclass(cls, Exception)):
+        cls = StudentError
     try:
-        ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)   # PR_SET_DUMPABLE 0
-    except Exception:  # noqa: BLE001
-        pass
-    os.set_inheritable(fd, False)
+        err = type("StudentRaised", (cls, StudentError), {})(str(message)[:2000])
+    except TypeError:
+        err = StudentError(str(message)[:2000])
+    err.student_type = name[:60] or "Exception"
+    return err
 
 
-def _hint(exc, test_path, hidden):
-    """(hint, kind): the test's own assertion message, or the exception's type (and, public, message)."""
+# ------------------------------------------------------------------------------------------- the worker
+
+class _Reader:
+    """Exact reads from a pipe, each bounded by a deadline (``TimeoutError``)."""
+
+    def __init__(self, fd):
+        self.fd, self.deadline = fd, None
+
+    def read(self, n):
+        chunks, left = [], n
+        while left:
+            if self.deadline is not None:
+                wait = self.deadline - time.monotonic()
+                if wait <= 0 or not select.select([self.fd], [], [], wait)[0]:
+                    raise TimeoutError
+            chunk = os.read(self.fd, min(left, 1 << 20))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            left -= len(chunk)
+        return b"".join(chunks)
+
+
+class Worker:
+    """One worker process and its channel."""
+
+    def __init__(self, spec, definitions, timeout):
+        self.spec, self.timeout = spec, timeout
+        to_r, to_w = os.pipe()
+        from_r, from_w = os.pipe()
+        cgroups = list(spec.get("cgroups") or [])
+
+        def setup():
+            os.setsid()
+            try:
+                ctypes.CDLL(None).prctl(1, signal.SIGKILL, 0, 0, 0)   # PR_SET_PDEATHSIG
+            except Exception:  # noqa: BLE001 - not Linux
+                pass
+            for d in cgroups:
+                with open(os.path.join(d, "cgroup.procs"), "w") as f:
+                    f.write(str(os.getpid()))
+
+        argv = list(spec["argv"]) + [str(to_r), str(from_w)]
+        self.proc = subprocess.Popen(argv, env=spec.get("env"), cwd=spec.get("cwd") or None, pass_fds=(to_r, from_w),
+                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                     preexec_fn=setup)
+        os.close(to_r)
+        os.close(from_w)
+        self.out = os.fdopen(to_w, "wb")
+        self.reader = _Reader(from_r)
+        self.definition_errors = []
+        try:
+            self.send({"op": "init", "definitions": definitions})
+            reply, _ = self.receive(deadline=time.monotonic() + timeout)
+        except (WorkerLost, wire.WireError) as e:
+            self.kill()
+            raise WorkerLost(f"the worker did not start ({e})") from None
+        self.definition_errors = reply.get("definition_errors", []) if isinstance(reply, dict) else []
+
+    def send(self, tree, buffers=()):
+        try:
+            wire.write_message(self.out, tree, buffers)
+        except (BrokenPipeError, OSError):
+            raise WorkerLost("the process running your code stopped") from None
+
+    def receive(self, deadline):
+        self.reader.deadline = deadline
+        try:
+            tree, buffers = wire.read_message(self.reader)
+        except TimeoutError:
+            raise WorkerLost("your code ran over the time limit of one call") from None
+        except (EOFError, OSError):
+            raise WorkerLost("the process running your code stopped (an exit, a crash or a limit)") from None
+        if not isinstance(tree, dict):
+            raise WorkerLost("the process running your code sent a malformed reply")
+        return tree, buffers
+
+    def kill(self):
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        self.proc.kill()
+        self.proc.wait()
+        for f in (self.out,):
+            with contextlib.suppress(OSError):
+                f.close()
+        with contextlib.suppress(OSError):
+            os.close(self.reader.fd)
+
+
+class Session:
+    """The judge's side of every call: starts workers, encodes, runs callbacks, decodes."""
+
+    def __init__(self, spec, definitions, timeout):
+        self.spec, self.definitions, self.timeout = spec, definitions, timeout
+        self.worker, self.respawns, self.callbacks, self.lost = None, 0, {}, None
+
+    def live(self):
+        if self.worker is None:
+            if self.respawns > MAX_RESPAWNS:
+                raise WorkerLost(self.lost or "the process running your code kept stopping")
+            self.respawns += 1
+            self.worker = Worker(self.spec, self.definitions, self.timeout)
+        return self.worker
+
+    def drop(self, why):
+        if self.worker is not None:
+            self.worker.kill()
+        self.worker, self.lost = None, why
+
+    def close(self):
+        self.drop(None)
+
+    def _handle(self, obj):
+        if isinstance(obj, RemoteFunction):
+            return {"$global": obj.name}
+        if isinstance(obj, RemoteHandle):
+            return {"$remote": obj.key}
+        if callable(obj) and not isinstance(obj, type) and not wire._is_module(obj) and \
+                getattr(obj, "__module__", None) not in wire.FUNCTIONS:
+            key = next(k for k in itertools.count(len(self.callbacks)) if k not in self.callbacks)
+            self.callbacks[key] = obj
+            return {"$callback": key}
+        return None
+
+    def _resolve(self, node):
+        if "$callback" in node:
+            try:
+                return self.callbacks[node["$callback"]]
+            except (KeyError, TypeError):
+                raise wire.WireError("a reference to nothing") from None
+        if "$remote" in node and isinstance(node["$remote"], int):
+            return RemoteHandle(self, node["$remote"])
+        raise wire.WireError("unknown reference")
+
+    def request(self, tree, values=()):
+        """Send ``tree`` (with ``values`` {key: value} encoded into it); the worker's final reply, decoded."""
+        worker = self.live()
+        enc = wire.Encoder(handle=self._handle)
+        targets = {}
+        encode = enc.encode
+
+        def tagging(obj, depth=0):
+            node = encode(obj, depth)
+            if isinstance(node, dict) and "$id" in node:
+                node["$src"] = node["$id"]
+                targets[node["$id"]] = obj
+            return node
+        enc.encode = tagging
+        for key, value in values:
+            tree[key] = tagging(value)
+        deadline = time.monotonic() + self.timeout
+        try:
+            worker.send(tree, enc.buffers)
+            while True:
+                reply, buffers = worker.receive(deadline)
+                if reply.get("op") != "callback":
+                    break
+                self._run_callback(worker, reply, buffers)
+        except WorkerLost as e:
+            self.drop(str(e))
+            raise
+        op = reply.get("op")
+        if op == "raised":
+            raise _student_exception(reply.get("type", ""), reply.get("message", ""))
+        if op not in ("result", "missing", "function"):
+            self.drop("malformed reply")
+            raise WorkerLost("the process running your code sent a malformed reply")
+        if op != "result":
+            return op, None
+        dec = wire.Decoder(buffers, self._resolve, targets=targets)
+        value = dec.decode(reply.get("value"))
+        for _, node in (reply.get("sync") or [])[:100]:
+            dec.decode(node)
+        return op, value
+
+    def _run_callback(self, worker, reply, buffers):
+        fn = self.callbacks.get(reply.get("id"))
+        try:
+            dec = wire.Decoder(buffers, self._resolve)
+            args, kwargs = dec.decode(reply.get("args")), dec.decode(reply.get("kwargs"))
+            if fn is None or not isinstance(args, list) or not isinstance(kwargs, dict):
+                raise wire.WireError("a callback that does not exist")
+            value = fn(*args, **kwargs)
+            enc = wire.Encoder(handle=self._handle)
+            worker.send({"op": "reply", "value": enc.encode(value)}, enc.buffers)
+        except WorkerLost:
+            raise
+        except Exception as e:  # noqa: BLE001 - the callback's failure is the worker's to handle
+            worker.send({"op": "callback_error", "message": f"{type(e).__name__}: {e}"[:500]})
+
+
+def _filters():
+    """The judge's warning filters the worker can apply too: [(action, builtin category name)]."""
+    out = []
+    for action, message, category, module, lineno in warnings.filters[:20]:
+        if message is None and module is None and not lineno and getattr(builtins, category.__name__, None) is category:
+            out.append([action, category.__name__])
+    return out
+
+
+class RemoteFunction:
+    """A student's global function, called in the worker."""
+
+    def __init__(self, session, name):
+        self.session, self.name = session, name
+        self.__name__ = self.__qualname__ = name
+
+    def __call__(self, *args, **kwargs):
+        _, value = self.session.request({"op": "call", "target": self.name, "warnings": _filters()},
+                                        [("args", list(args)), ("kwargs", dict(kwargs))])
+        return value
+
+    def __repr__(self):
+        return f"<function {self.name}>"
+
+
+class RemoteHandle(RemoteFunction):
+    """A callable the student's code returned (it stays in the worker)."""
+
+    def __init__(self, session, key):
+        super().__init__(session, f"returned function {key}")
+        self.key = key
+
+    def __call__(self, *args, **kwargs):
+        _, value = self.session.request({"op": "call", "target": {"$remote": self.key}, "warnings": _filters()},
+                                        [("args", list(args)), ("kwargs", dict(kwargs))])
+        return value
+
+
+class ProxyEnv(dict):
+    """What otter's ``call_func`` reads a test's arguments from: the worker's globals, fetched on demand."""
+
+    def __init__(self, session, seed):
+        super().__init__()
+        self.session, self.seed = session, seed
+
+    def get(self, name, default=None):
+        if name == "grading_seed":
+            return self.seed
+        op, value = self.session.request({"op": "get", "name": name})
+        if op == "missing":
+            return default
+        if op == "function":
+            return RemoteFunction(self.session, name)
+        return value
+
+    def __getitem__(self, name):
+        missing = object()
+        value = self.get(name, missing)
+        if value is missing:
+            raise KeyError(name)
+        return value
+
+    def __contains__(self, name):
+        return self.session.request({"op": "get", "name": name})[0] != "missing"
+
+    @contextlib.contextmanager
+    def count_calls(self, module, names):
+        self.session.request({"op": "count", "module": str(module), "names": [str(n) for n in names]})
+        counts = {}
+        try:
+            yield counts
+        finally:
+            _, got = self.session.request({"op": "uncount"})
+            if isinstance(got, dict):
+                counts.update({str(k): int(v) for k, v in got.items() if isinstance(v, int)})
+
+    @contextlib.contextmanager
+    def replace_global(self, name, value):
+        self.session.request({"op": "replace", "name": str(name)}, [("value", value)])
+        try:
+            yield
+        finally:
+            with contextlib.suppress(WorkerLost):
+                self.session.request({"op": "restore", "name": str(name)})
+
+
+# ------------------------------------------------------------------------------------------- feedback
+
+def _static(node):
+    """The text of an assert's message with every computed value left out ("…")."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    if isinstance(node, ast.JoinedStr):
+        return "".join(v.value if isinstance(v, ast.Constant) else "…" for v in node.values)
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+        return _static(node.left) + _static(node.right)
+    return "…"
+
+
+def hidden_messages(source):
+    """{line number: static message} of every ``assert`` (and ``raise AssertionError(...)``) in a test file."""
+    out = {}
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Assert) and node.msg is not None:
+            text = _static(node.msg)
+        elif isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call) and node.exc.args and \
+                getattr(node.exc.func, "id", "") == "AssertionError":
+            text = _static(node.exc.args[0])
+        else:
+            continue
+        for line in range(node.lineno, (node.end_lineno or node.lineno) + 1):
+            out.setdefault(line, text)
+    return out
+
+
+def _test_line(exc, path):
+    """The line of the test file where ``exc`` surfaced, or None."""
+    tb, line = exc.__traceback__, None
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == path:
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return line
+
+
+def _own_assertion(exc, path):
+    """True when ``exc`` is the test's own failed ``assert`` (raised in the test file, not by student code)."""
+    if not isinstance(exc, AssertionError) or isinstance(exc, StudentError):
+        return False
     tb, last = exc.__traceback__, None
     while tb is not None:
         last, tb = tb, tb.tb_next
-    own = last is not None and last.tb_frame.f_code.co_filename == test_path
-    name = "".join(ch for ch in type(exc).__name__ if ch.isalnum() or ch == "_")[:40] or "Exception"
-    if own and isinstance(exc, AssertionError):
-        return str(exc)[:MAX_HINT], "assert"
-    if hidden:
-        return f"your code raised {name}", "raised"
-    return f"your code raised {name}: {str(exc)[:MAX_HINT]}", "raised"
+    return last is not None and last.tb_frame.f_code.co_filename == path
 
+
+def hint(exc, path, hidden, messages):
+    """(hint, kind) for a failed case. Hidden: only the author's static text, never a value or a type name."""
+    if _own_assertion(exc, path):
+        if hidden:
+            return (messages.get(_test_line(exc, path)) or "a hidden test of this question failed")[:MAX_HINT], "assert"
+        return str(exc)[:MAX_HINT], "assert"
+    if isinstance(exc, WorkerLost):
+        return f"{exc}"[:MAX_HINT], "lost"
+    if isinstance(exc, wire.WireError):
+        return (f"your function returned a value the grader cannot check: {exc}" if not hidden else
+                "your function returned a value the grader cannot check")[:MAX_HINT], "wire"
+    if hidden:
+        return "your code raised an exception on a hidden test case", "raised"
+    if isinstance(exc, StudentError):
+        return f"your code raised {exc.student_type}: {str(exc)[:MAX_HINT]}", "raised"
+    return f"the test could not use your answer ({type(exc).__name__}: {str(exc)[:200]})"[:MAX_HINT], "raised"
+
+
+# ------------------------------------------------------------------------------------------- main
 
 def _light_imports():
-    """Import otter's test classes without otter/__init__ (its API, export, PDF code: ~10 s)."""
+    """Import otter's test classes without otter/__init__ (its API, export, PDF code: slow)."""
     import importlib.util
     import types
     spec = importlib.util.find_spec("otter")
     package = types.ModuleType("otter")
     package.__path__ = list(spec.submodule_search_locations)
     sys.modules["otter"] = package
-    sys.modules["rfc3987_syntax"] = None   # jsonschema's optional IRI grammar: 5 s to build, unused
+    sys.modules["rfc3987_syntax"] = None
 
 
 def main(fd):
     fd = int(fd)
-    _private(fd)
+    os.set_inheritable(fd, False)
     payload = json.loads(sys.stdin.read())
     sys.stdin.close()
     _light_imports()
+    if payload.get("support"):
+        sys.path.insert(0, payload["support"])
     from otter.test_files.abstract_test import TestCaseResult
     from otter.test_files.exception_test import ExceptionTestFile
 
-    write, dumps, exit_ = os.write, json.dumps, os._exit
     files = []
     for fname, source in sorted(payload["tests"].items()):
         path = f"<test {fname}>"
         tf = ExceptionTestFile.from_string(source, path=path)
-        tf.source = ""      # the source is not needed to run it; keep it out of messages
-        files.append((tf, path))
-    sys.path.insert(0, os.getcwd())   # the support files (utils/), read-only
-    env, def_errors = {"__name__": "__main__"}, []
-    for number, source in payload["definitions"]:
-        try:
-            exec(compile(source, f"<cell {number}>", "exec"), env)
-        except BaseException as e:  # noqa: BLE001 - a broken definition fails its tests, nothing else
-            def_errors.append({"cell": number, "ename": type(e).__name__[:40]})
+        tf.source = ""
+        files.append((tf, path, hidden_messages(source)))
+    session = Session(payload["worker"], payload["definitions"], float(payload.get("call_timeout", 60)))
+    seed = int(payload.get("seed", 0))
+    outcomes = {}
+    try:
+        for phase in (False, True):            # every public case first, then the hidden ones
+            for tf, path, messages in files:
+                for index, tc in enumerate(tf.test_cases):
+                    if bool(tc.hidden) != phase:
+                        continue
+                    try:
+                        tc.body.call_func(ProxyEnv(session, seed))
+                        outcomes[(tf.name, index)] = (True, "", "passed")
+                    except BaseException as e:  # noqa: BLE001 - a failed case, whatever raised
+                        if isinstance(e, (KeyboardInterrupt, SystemExit)):
+                            raise
+                        outcomes[(tf.name, index)] = (False, *hint(e, path, tc.hidden, messages))
+    finally:
+        errors = session.worker.definition_errors if session.worker else []
+        session.close()
     questions = {}
-    for tf, path in files:
+    for tf, _, _ in files:
         results, cases = [], []
-        for tc in tf.test_cases:
-            try:
-                tc.body.call_func(env)
-                passed, hint, kind = True, "", "passed"
-            except BaseException as e:  # noqa: BLE001
-                passed, (hint, kind) = False, _hint(e, path, tc.hidden)
+        for index, tc in enumerate(tf.test_cases):
+            passed, text, kind = outcomes.get((tf.name, index), (False, "not run", "lost"))
             results.append(TestCaseResult(test_case=tc, message="✅ Test case passed" if passed
-                                          else f"❌ Test case failed\n{hint}", passed=passed))
-            cases.append({"name": tc.name, "hidden": bool(tc.hidden), "passed": passed, "hint": hint,
-                          "kind": kind})
+                                          else f"❌ Test case failed\n{text}", passed=passed))
+            cases.append({"name": tc.name, "hidden": bool(tc.hidden), "passed": passed, "hint": text, "kind": kind})
         tf.test_case_results = results
         questions[tf.name] = {"score": tf.score, "possible": tf.possible, "cases": cases}
-    write(fd, dumps({"questions": questions, "definition_errors": def_errors[:50]}, default=str).encode())
-    exit_(0)
+    os.write(fd, json.dumps({"questions": questions, "definition_errors": errors[:50],
+                             "respawns": max(0, session.respawns - 1)}, default=str).encode())
+    os._exit(0)
 
 
 if __name__ == "__main__":

@@ -33,23 +33,13 @@ def test_fit_ols_matches_lstsq(fit_ols):
     assert np.allclose(w, w_ref, atol=1e-06), "fit_ols: w differs from np.linalg.lstsq on the same data: does your linear system say 'gradient = 0' for X = add_bias(Phi), bias column first?"
 
 @test_case(points=None, hidden=False)
-def test_fit_ols_solves_without_inverse(fit_ols):
+def test_fit_ols_solves_without_inverse(fit_ols, env):
     import numpy as np
+    from utils import checks
     rng = np.random.default_rng(2)
     Phi, Y = (rng.normal(size=(30, 4)), rng.choice([-1, 1], size=30))
-    real = (np.linalg.solve, np.linalg.inv, np.linalg.pinv)
-    calls = []
-
-    def no_inverse(*args, **kwargs):
-        raise AssertionError('fit_ols: you formed an inverse (np.linalg.inv or np.linalg.pinv). The question asks you to SOLVE the normal equations with np.linalg.solve: it is faster and more accurate than inverting a matrix')
-
-    def solve(*args, **kwargs):
-        calls.append(1)
-        return real[0](*args, **kwargs)
-    np.linalg.solve, np.linalg.inv, np.linalg.pinv = (solve, no_inverse, no_inverse)
-    try:
+    with checks.count_calls(env, 'numpy.linalg', ('solve', 'inv', 'pinv')) as calls:
         fit_ols(Phi, Y)
-    finally:
-        np.linalg.solve, np.linalg.inv, np.linalg.pinv = real
-    assert calls, 'fit_ols: np.linalg.solve was never called: solve the normal equations with np.linalg.solve'
+    assert not (calls.get('inv') or calls.get('pinv')), 'fit_ols: you formed an inverse (np.linalg.inv or np.linalg.pinv). The question asks you to SOLVE the normal equations with np.linalg.solve: it is faster and more accurate than inverting a matrix'
+    assert calls.get('solve'), 'fit_ols: np.linalg.solve was never called: solve the normal equations with np.linalg.solve'
 

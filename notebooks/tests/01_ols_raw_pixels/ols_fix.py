@@ -20,7 +20,7 @@ def test_min_norm_wide(fit_min_norm):
     assert np.allclose(w, w_ref, atol=1e-08), 'fit_min_norm: with more features than images the answer must be the MINIMUM-NORM solution (the pseudo-inverse)'
 
 @test_case(points=None, hidden=False)
-def test_ridge_minimises_its_loss(fit_ridge):
+def test_ridge_minimises_its_loss(fit_ridge, env):
     import numpy as np
     rng = np.random.default_rng(5)
     Phi, Y = (rng.normal(size=(40, 6)), rng.choice([-1.0, 1.0], size=40))
@@ -28,15 +28,10 @@ def test_ridge_minimises_its_loss(fit_ridge):
     w0 = np.asarray(fit_ridge(Phi, Y, 0.0), dtype=float)
     assert w0.shape == (7,), f'fit_ridge: your w has shape {w0.shape}, expected (7,): did you add the bias column?'
     assert np.allclose(w0, np.linalg.lstsq(X, Y, rcond=None)[0], atol=1e-06), 'fit_ridge: with lam = 0 ridge must give the OLS solution'
-    real = (np.linalg.inv, np.linalg.pinv)
-
-    def no_inverse(*args, **kwargs):
-        raise AssertionError('fit_ridge: you formed an inverse (np.linalg.inv or pinv): the question asks you to SOLVE the ridge system with np.linalg.solve')
-    np.linalg.inv, np.linalg.pinv = (no_inverse, no_inverse)
-    try:
+    from utils import checks
+    with checks.count_calls(env, 'numpy.linalg', ('inv', 'pinv')) as calls:
         w = np.asarray(fit_ridge(Phi, Y, 5.0), dtype=float)
-    finally:
-        np.linalg.inv, np.linalg.pinv = real
+    assert not (calls.get('inv') or calls.get('pinv')), 'fit_ridge: you formed an inverse (np.linalg.inv or pinv): the question asks you to SOLVE the ridge system with np.linalg.solve'
     grad = 2 * X.T @ (X @ w - Y) + 2 * 5.0 * np.r_[0.0, w[1:]]
     assert np.linalg.norm(grad) < 1e-06 * max(1.0, np.linalg.norm(2 * X.T @ Y)), 'fit_ridge: with lam = 5 your w is not where ||X w - Y||^2 + lam * ||w[1:]||^2 has zero gradient: check how the penalty enters your linear system (its scale, and which weights it covers)'
 

@@ -18,7 +18,7 @@ def test_sgd_shape_and_learns(sgd):
     assert loss(W[-1]) < 0.5 * loss(W[0]), f'sgd: the loss went from {loss(W[0]):.3f} to {loss(W[-1]):.3f} on separable data: each step must go AGAINST the gradient of the mini-batch'
 
 @test_case(points=None, hidden=False)
-def test_sgd_visits_every_example_in_a_new_order(sgd):
+def test_sgd_visits_every_example_in_a_new_order(sgd, env):
     import numpy as np
     n, bs, epochs = (10, 4, 3)
     X = np.hstack([np.ones((n, 1)), np.arange(n, dtype=float)[:, None]])
@@ -28,13 +28,9 @@ def test_sgd_visits_every_example_in_a_new_order(sgd):
     def spy(w, Xb, Yb):
         batches.append(np.asarray(Xb)[:, 1].astype(int).tolist())
         return np.zeros_like(w, dtype=float)
-    scope = sgd.__globals__
-    real = scope.get('logistic_grad')
-    scope['logistic_grad'] = spy
-    try:
+    from utils import checks
+    with checks.replace_global(env, 'logistic_grad', spy):
         sgd(X, Y, lr=0.1, num_epochs=epochs, batch_size=bs, seed=0)
-    finally:
-        scope['logistic_grad'] = real
     assert batches, "sgd: logistic_grad was never called: compute each step's gradient with your logistic_grad"
     assert len(batches) != epochs * (n // bs), 'sgd: with n = 10 and batch_size = 4 you took 2 steps per epoch: you dropped the last, smaller mini-batch, so some examples are never used in an epoch'
     assert len(batches) == epochs * -(-n // bs), f'sgd: expected one step per mini-batch, ceil(n / batch_size) per epoch; got {len(batches)} steps in {epochs} epochs'
