@@ -116,14 +116,20 @@ class Worker:
         os.close(from_w)
         self.out = os.fdopen(to_w, "wb")
         self.reader = _Reader(from_r)
-        self.definition_errors = []
+        self.definition_errors, self.ready = [], False
+        self.send({"op": "init", "definitions": definitions})   # the worker starts while the judge goes on
+
+    def wait_ready(self):
+        if self.ready:
+            return
         try:
-            self.send({"op": "init", "definitions": definitions})
-            reply, _ = self.receive(deadline=time.monotonic() + timeout)
+            reply, _ = self.receive(deadline=time.monotonic() + self.timeout)
         except (WorkerLost, wire.WireError) as e:
             self.kill()
-            raise WorkerLost(f"the worker did not start ({e})") from None
-        self.definition_errors = reply.get("definition_errors", []) if isinstance(reply, dict) else []
+            raise WorkerLost(f"the process running your code did not start ({e})") from None
+        self.ready = True
+        errors = reply.get("definition_errors", [])
+        self.definition_errors = errors if isinstance(errors, list) else []
 
     def send(self, tree, buffers=()):
         try:
@@ -170,7 +176,18 @@ class Session:
                 raise WorkerLost(self.lost or "the process running your code kept stopping")
             self.respawns += 1
             self.worker = Worker(self.spec, self.definitions, self.timeout)
+        try:
+            self.worker.wait_ready()
+        except WorkerLost as e:
+            self.worker, self.lost = None, str(e)
+            raise
         return self.worker
+
+    def start(self):
+        """Start the first worker now: its imports overlap with the judge's own."""
+        if self.worker is None:
+            self.respawns += 1
+            self.worker = Worker(self.spec, self.definitions, self.timeout)
 
     def drop(self, why):
         if self.worker is not None:
@@ -430,6 +447,8 @@ def main(fd):
     os.set_inheritable(fd, False)
     payload = json.loads(sys.stdin.read())
     sys.stdin.close()
+    session = Session(payload["worker"], payload["definitions"], float(payload.get("call_timeout", 60)))
+    session.start()
     _light_imports()
     if payload.get("support"):
         sys.path.insert(0, payload["support"])
@@ -442,7 +461,8 @@ def main(fd):
         tf = ExceptionTestFile.from_string(source, path=path)
         tf.source = ""
         files.append((tf, path, hidden_messages(source)))
-    session = Session(payload["worker"], payload["definitions"], float(payload.get("call_timeout", 60)))
+    if any("torchvision" in source for source in payload["tests"].values()):
+        import torchvision.models  # noqa: F401 - the tests' own import, done while the worker starts
     seed = int(payload.get("seed", 0))
     outcomes = {}
     try:

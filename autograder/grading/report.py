@@ -19,14 +19,10 @@ ENV = jinja2.Environment(loader=jinja2.FileSystemLoader(Path(__file__).with_name
 
 
 def write_feedback(path, row, verdict):
-    """The student's page. A flagged submission gets no text its own code produced (no channel out)."""
-    points = verdict.questions or verdict.judged or {}
+    """The student's page: scores, each case's hint (a hidden case's is its author's static text), errors."""
+    points = verdict.questions or {}
     cases = {q: c for q, c in verdict.cases.items() if q in points}
     errors = verdict.errors[:20]
-    if verdict.flags:
-        errors = []
-        cases = {q: [dict(c, hint="" if c["hint"].startswith("your code raised") else c["hint"]) for c in items]
-                 for q, items in cases.items()}
     html = ENV.get_template("feedback.html.j2").render(row=row, cases=cases, points=points, errors=errors)
     atomic_write(path, html)
 
@@ -88,7 +84,7 @@ def write_report(out_dir, rows, maxima, warnings=(), isolation="", limits=""):
             "mean": f"{statistics.mean(graded):.2f}" if graded else "-",
             "median": f"{statistics.median(graded):g}" if graded else "-",
             "figures": _figures(mine, questions, qmax), "rows": mine,
-            "bad": [r for r in mine if r["status"] != "graded"]})
+            "bad": [r for r in mine if r["status"] != "graded"], "flagged": [r for r in mine if r.get("flags")]})
     counts = ", ".join(f"{s}: {sum(r['status'] == s for r in rows)}" for s in STATUSES
                        if any(r["status"] == s for r in rows))
     html = ENV.get_template("report.html.j2").render(

@@ -1,24 +1,29 @@
-"""Static reading of a notebook (``ast`` only, never run): the audit and the graded definitions.
+"""Static reading of a notebook (``ast`` only, never run): the graded definitions and the reviewer's flags.
 
-The guarantees do not rest on this module: hidden tests never reach the
-sandbox that runs the student's cells, and the score comes from a judge that
-runs only the graded definitions. The audit is the second line: it flags
-attempts (status ``invalid``, otter's score kept in the reason for review).
+No score rests on this module. The tests run in the judge, a process that never runs student code; the
+student's functions run in a worker and answer as data. So the audit is advice for the instructor's report:
+"flagged for review", with the cell and the reason, and never a withheld score. It flags only precise
+patterns, each one a thing no answer of this course needs:
 
-``graded_definitions`` picks, from the top level of the code cells, the
-imports, ``def``/``class`` statements and plain assignments that define the
-names the tests take as arguments, and everything those refer to; loops,
-expression statements, magics and attribute assignments are left out, so
-code that tampers at the top level of a cell never runs in the judge.
+* the builtins ``eval``, ``exec``, ``compile`` and ``__import__`` called by name (a method such as
+  ``model.eval()`` is another name and is never flagged);
+* imports of otter's internals (``otter.test_files``, ``otter.check``...; ``import otter`` and
+  ``otter.Notebook`` are what the setup cell uses);
+* assignments to the ``grader`` object or otter's attributes (the student's own kernel: harmless to the
+  score, worth a look);
+* a grader file or folder named in a string or a shell command.
+
+``graded_definitions`` picks, from the top level of the code cells, the imports, ``def``/``class`` statements
+and plain assignments that define the names the tests take as arguments, and everything those refer to: a
+worklist over an index of which statement binds which name, linear in the size of the notebook. Loops,
+expression statements, magics and attribute assignments are left out: they never run in the worker.
 """
 import ast
 import re
 import threading
 
-# CPython 3.11 keeps the AST constructor's recursion depth in interpreter-wide state: two grading threads
-# parsing at once (a garbage collection inside one parse can hand the GIL to the other) fail with
-# "SystemError: AST constructor recursion depth mismatch", and a student's submission was marked as a
-# grader crash (make demo, 2026-11-26). Every parse in this module takes this lock.
+# CPython 3.11 keeps the AST constructor's recursion depth in interpreter-wide state: two threads parsing at
+# once fail with "SystemError: AST constructor recursion depth mismatch". Every parse here takes this lock.
 _AST_LOCK = threading.Lock()
 
 
@@ -26,20 +31,11 @@ def _ast_parse(text):
     with _AST_LOCK:
         return ast.parse(text)
 
-OTTER_INTERNALS = {"Checker", "GradingResults", "TestFile", "ExceptionTestFile", "OKTestFile",
-                   "test_case", "init_grading_mode", "PythonRunner", "grade_notebook"}
+
 GRADER_NAMES = {"grader", "otter"}
 GRADER_PATHS = ("/autograder", "driver.json", "results.pkl", "otter_config", ".OTTER_LOG", "judge.py",
-                "/proc/", "/sys/fs/cgroup")
+                "worker.py", "driver.py", "/sys/fs/cgroup")
 DYNAMIC_CALLS = {"exec", "eval", "compile", "__import__"}
-HOOK_NAMES = {"setprofile", "settrace", "_getframe", "get_objects", "get_referrers", "f_back", "f_globals",
-              "tb_frame", "__globals__", "__code__", "__subclasses__", "__builtins__"}
-# not flagged at the top of a cell: subprocess and sys.modules, which the course's own setup cell uses
-RISKY_MODULES = {"importlib", "ctypes", "gc", "inspect", "builtins", "marshal", "pickle", "dill",
-                 "cloudpickle", "socket", "multiprocessing", "signal", "pty"}
-# in graded definitions (code the judge runs) more is flagged: nothing there needs the system
-JUDGE_NAMES = {"os", "sys", "open", "globals", "locals", "vars", "getattr", "setattr", "delattr", "input",
-               "breakpoint", "threading", "atexit", "weakref", "faulthandler", "resource"}
 SHELL_MAGICS = ("%%bash", "%%sh", "%%script", "%%writefile", "%%python", "%%perl", "%%ruby", "%%file")
 
 
@@ -67,43 +63,25 @@ def _dotted(node):
         return "?"
 
 
-def _grader_findings(tree):
-    aliases = set(GRADER_NAMES)
+def _findings(tree):
     for node in ast.walk(tree):
         if isinstance(node, (ast.Import, ast.ImportFrom)):
-            mod = node.module if isinstance(node, ast.ImportFrom) else None
-            for a in node.names:
-                name = mod or a.name
-                top = name.split(".")[0]
-                if top == "otter":
-                    if name != "otter" or (mod and a.name != "Notebook"):
-                        yield f"imports otter internals ({name}{'.' + a.name if mod else ''})"
-                    aliases.add(a.asname or a.name.split(".")[0])
-                if top in RISKY_MODULES:
-                    yield f"imports {top}"
-    for node in ast.walk(tree):
+            names = [node.module or ""] if isinstance(node, ast.ImportFrom) else [a.name for a in node.names]
+            for name in names:
+                if name.startswith("otter."):
+                    yield f"imports otter internals ({name[:60]})"
+            if isinstance(node, ast.ImportFrom) and node.module == "otter":
+                for a in node.names:
+                    if a.name != "Notebook":
+                        yield f"imports otter internals (otter.{a.name[:40]})"
         targets = []
         if isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Delete)):
             targets = node.targets if isinstance(node, (ast.Assign, ast.Delete)) else [node.target]
         for t in targets:
-            if isinstance(t, (ast.Attribute, ast.Subscript)) and _root_name(t) in aliases:
+            if isinstance(t, (ast.Attribute, ast.Subscript)) and _root_name(t) in GRADER_NAMES:
                 yield f"replaces part of the grader ({_dotted(t)})"
-            if isinstance(t, ast.Name) and t.id in GRADER_NAMES and not (
-                    isinstance(node, ast.Assign) and isinstance(node.value, ast.Call)
-                    and _dotted(node.value.func) in ("otter.Notebook", "Notebook")):
-                yield f"rebinds `{t.id}`"
-        if isinstance(node, ast.Call):
-            fname = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
-            if fname in ("setattr", "delattr") and node.args and _root_name(node.args[0]) in aliases:
-                yield f"replaces part of the grader ({fname}({_dotted(node.args[0])}, ...))"
-            if fname in DYNAMIC_CALLS:
-                yield f"runs code built at run time ({fname})"
-        if isinstance(node, (ast.Name, ast.Attribute)):
-            name = node.id if isinstance(node, ast.Name) else node.attr
-            if name in OTTER_INTERNALS:
-                yield f"uses otter internals ({name})"
-            if name in HOOK_NAMES or _dotted(node) in HOOK_NAMES:
-                yield f"reaches into the interpreter ({name})"
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in DYNAMIC_CALLS:
+            yield f"runs code built at run time ({node.func.id})"
         if isinstance(node, ast.Constant) and isinstance(node.value, str):
             if any(p in node.value for p in GRADER_PATHS):
                 yield f"refers to grader files ({node.value[:60]!r})"
@@ -119,17 +97,17 @@ def _shell_findings(source):
 
 
 def audit(cells):
-    """Signs of tampering, as 'cell N what' strings, from [(number, tags, source)]."""
+    """Flags for review, as 'cell N what' strings, from [(number, tags, source)]."""
     found = []
     for number, _, source in cells:
         tree = parse(source)
-        what = list(_shell_findings(source)) + (list(_grader_findings(tree)) if tree else [])
+        what = list(_shell_findings(source)) + (list(_findings(tree)) if tree else [])
         found += [f"cell {number} {w}" for w in dict.fromkeys(what)]
     return found
 
 
 def _bound(stmt):
-    """Names a top-level statement defines, or None if the judge never runs such a statement."""
+    """Names a top-level statement defines, or None if the worker never runs such a statement."""
     if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
         return {stmt.name}
     if isinstance(stmt, (ast.Import, ast.ImportFrom)):
@@ -152,8 +130,12 @@ def _bound(stmt):
 
 
 def graded_definitions(cells, names):
-    """[(cell number, source)] of the statements that define ``names`` and what they use, in order."""
-    stmts = []
+    """[(cell number, source)] of the statements that define ``names`` and what they use, in order.
+
+    Linear: one index from each name to the statements binding it, and a worklist of names still needed;
+    each statement is kept (and its names looked up) at most once.
+    """
+    stmts, binders = [], {}
     for number, tags, source in cells:
         if "otter_ignore" in tags:
             continue
@@ -161,37 +143,26 @@ def graded_definitions(cells, names):
         for stmt in (tree.body if tree else []):
             bound = _bound(stmt)
             if bound:
-                uses = {n.id for n in ast.walk(stmt) if isinstance(n, ast.Name)} - bound
-                stmts.append((number, stmt, bound, uses))
-    needed, keep = set(names), set()
-    changed = True
-    while changed:
-        changed = False
-        for i, (_, _, bound, uses) in enumerate(stmts):
-            if i not in keep and bound & needed:
+                for name in bound:
+                    binders.setdefault(name, []).append(len(stmts))
+                stmts.append((number, stmt))
+    keep, seen, todo = set(), set(), list(names)
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        for i in binders.get(name, ()):
+            if i not in keep:
                 keep.add(i)
-                new = uses - needed
-                if new:
-                    needed |= new
-                    changed = True
-    return [(number, ast.unparse(stmt)) for i, (number, stmt, _, _) in enumerate(stmts) if i in keep]
-
-
-def judge_findings(definitions):
-    """Flags for graded definitions (the only student code the judge runs)."""
-    found = []
-    for number, source in definitions:
-        tree = _ast_parse(source)
-        what = list(_grader_findings(tree))
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Name) and node.id in JUDGE_NAMES:
-                what.append(f"uses `{node.id}` in a graded definition")
-            if isinstance(node, ast.Attribute) and node.attr.startswith("__") and node.attr != "__init__":
-                what.append(f"uses `{node.attr}` in a graded definition")
-            if isinstance(node, ast.Global):
-                what.append("declares `global` in a graded definition")
-        found += [f"cell {number} {w}" for w in dict.fromkeys(what)]
-    return found
+                todo.extend(n.id for n in ast.walk(stmts[i][1]) if isinstance(n, ast.Name) and n.id not in seen)
+    out = []
+    for i in sorted(keep):
+        try:
+            out.append((stmts[i][0], ast.unparse(stmts[i][1])))
+        except (ValueError, RecursionError):
+            pass
+    return out
 
 
 def _is_hidden_case(fn):

@@ -25,7 +25,6 @@ class Verdict:
     cases: dict = field(default_factory=dict)      # {question: [case dicts]} for the feedback page
     errors: list = field(default_factory=list)     # "cell N raised X: msg" lines for the feedback page
     flags: list = field(default_factory=list)      # audit findings
-    judged: dict = None          # {question: (score, possible)} the judge gave, kept when withheld
 
 
 def clean(text, limit=200, secrets=(), one_line=True):
@@ -146,12 +145,9 @@ def decide(run, judge, cells, tpl, flags, limits):
         return Verdict("crashed", f"the judge ended without a result (exit {judge.returncode}): {tail}",
                        errors=lines, flags=flags)
     questions, cases = got
-    total, possible = sum(s for s, _ in questions.values()), sum(p for _, p in questions.values())
-    if flags:
-        return Verdict("invalid", f"tampering with the grader: {clean('; '.join(flags), 300)}; score withheld "
-                                  f"(the tests gave {total:g}/{possible:g})", errors=lines, flags=flags,
-                       cases=cases, judged=questions)
     reason = ""
     if errors:
         reason = f"{len(errors)} cell(s) raised errors: " + "; ".join(clean(x, 100) for x in lines[:3])
+    if flags:    # advice for the reviewer, never a verdict: the score stands
+        reason = (reason + "; " if reason else "") + f"flagged for review: {clean('; '.join(flags), 200)}"
     return Verdict("graded", reason, questions, cases, lines, flags)
