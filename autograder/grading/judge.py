@@ -145,6 +145,8 @@ class Worker:
             raise WorkerLost("your code ran over the time limit of one call") from None
         except (EOFError, OSError):
             raise WorkerLost("the process running your code stopped (an exit, a crash or a limit)") from None
+        except wire.WireError:
+            raise WorkerLost("the process running your code broke its channel to the grader") from None
         if not isinstance(tree, dict):
             raise WorkerLost("the process running your code sent a malformed reply")
         return tree, buffers
