@@ -197,6 +197,13 @@ def attacks(dest, stem=STEM, other=OTHER):
         cases[name] = dest / f"{name}.ipynb"
     (dest / "corrupted.ipynb").write_text(json.dumps(full)[:200])
     cases["corrupted"] = dest / "corrupted.ipynb"
+    # the host's reading: a 600 KB cell of chained assignments (a quadratic closure once) and 15 MB of code
+    put("chained", _with(full, " = ".join(f"v{i}" for i in range(60000)) + " = 1\n"))
+    flood = copy.deepcopy(full)
+    flood["cells"] += [_code("x = 1\n" + "#" * ((1 << 20) - 100) + "\n") for _ in range(15)]
+    put("code_flood", flood)
     os.mkfifo(dest / "fifo.ipynb")
     (dest / "zero.ipynb").symlink_to("/dev/zero")
+    (dest / "folder.ipynb").mkdir()
+    cases["fifo"], cases["zero"], cases["folder"] = dest / "fifo.ipynb", dest / "zero.ipynb", dest / "folder.ipynb"
     return cases

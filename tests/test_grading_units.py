@@ -47,17 +47,43 @@ def test_any_virtualenv_location_is_bound_after_the_private_tmp(monkeypatch, tmp
     ("grader.check = lambda q: None", True),
     ("import otter\notter.Notebook.check = print", True),
     ("import base64\nexec(base64.b64decode('eA=='))", True),
-    ("import importlib\nm = importlib.import_module('otter')", True),
-    ("import sys\nsys.setprofile(print)", True),
+    ("x = eval('1 + 1')", True),
+    ("from otter.test_files import abstract_test", True),
+    ("import otter.check.notebook", True),
     ("%%bash\necho '{}' > /autograder/results/results.json", True),
+    ("open('/autograder/results/results.json', 'w')", True),
+    # what honest answers do: never flagged (issue 18: m.eval(), setattr, requires_grad, helpers, imports)
+    ("phi = copy.deepcopy(model)\nsetattr(phi, head_name, nn.Identity())\nphi.eval()", False),
+    ("for p in phi.parameters():\n    p.requires_grad = False\nmodel.train(False)", False),
+    ("import importlib, inspect, gc, sys\nsys.setprofile(None)\ngetattr(m, 'fc')", False),
     ("print(grader.check('q1'))", False),
     ("grader.check('q1')", False),
     ("from utils import results\nprint(results.__file__, 'results.json')", False),
     ("def f(:\n  pass", False),
     ("import os, subprocess, sys\nif 'google.colab' in sys.modules:\n    subprocess.run(['pip'])", False),
+    ("import otter\ngrader = otter.Notebook(tests_dir='tests')", False),
 ])
 def test_audit(source, flagged):
     assert bool(tamper.audit([(1, [], source)])) == flagged
+
+
+def test_graded_definitions_are_linear_in_a_huge_chained_assignment():
+    """A 600 KB cell of chained assignments made the closure quadratic (issue 18 §5)."""
+    import time
+    chain = " = ".join(f"v{i}" for i in range(60000)) + " = 1\n"
+    cells = [(1, [], chain), (2, [], "def fit(a):\n    return a + v59999\n")]
+    start = time.process_time()
+    got = tamper.graded_definitions(cells, {"fit"})
+    assert [n for n, _ in got] == [1, 2]
+    assert time.process_time() - start < 30     # quadratic took minutes; a bound, not a speed goal
+
+
+def test_more_code_than_the_limit_is_refused_with_its_reason():
+    from autograder.grading import inputs
+    nb = {"nbformat": 4, "cells": [{"cell_type": "code", "source": "x = 1\n" + "#" * ((1 << 20) - 100)}
+                                   for _ in range(6)]}
+    with pytest.raises(ValueError, match="MB of code in all"):
+        inputs.rebuild(nb)
 
 
 def test_graded_definitions_leave_top_level_code_out():
@@ -85,6 +111,19 @@ def test_interrupted_batch_resumes_without_losing_or_duplicating(tmp_path):
     assert sorted(ids) == ["a", "b", "c"]
 
 
+def test_resume_reuses_a_row_only_for_the_same_path_and_content(tmp_path):
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    (subs / "alice.ipynb").write_text("{")
+    first = batch.grade([str(subs)], tmp_path / "out", use_bwrap=False, trusted=True, quiet=True)
+    (subs / "alice.zip").write_bytes(b"not a zip")           # a second file of alice's: a row of its own
+    (subs / "alice.ipynb").write_text("")                    # and her notebook changed
+    again = batch.grade([str(subs)], tmp_path / "out", use_bwrap=False, trusted=True, quiet=True)
+    assert set(again) == {"alice", "alice.zip"}
+    assert "empty" in again["alice"]["reason"] and "invalid JSON" in first["alice"]["reason"]
+    assert again["alice"]["sha256"] != first["alice"]["sha256"]
+
+
 def test_ids_are_stable_wherever_the_folder_lies(tmp_path):
     from autograder.grading import inputs
     found = []
@@ -97,6 +136,34 @@ def test_ids_are_stable_wherever_the_folder_lies(tmp_path):
     assert found[0] == found[1]
     ids = [sid for sid, _ in found[0]]
     assert len(set(ids)) == 5 and all(inputs.SAFE.sub("", i) == i for i in ids)
+
+
+def test_an_id_depends_on_its_own_path_alone(tmp_path):
+    """Adding files never changes another's id, and a file named like a hashed id cannot take it."""
+    from autograder.grading import inputs
+    (tmp_path / "a b.ipynb").write_text("")
+    alone = dict((shown, sid) for sid, _, shown in inputs.collect([tmp_path]))
+    hashed = alone["a b.ipynb"]
+    (tmp_path / f"{hashed}.ipynb").write_text("")
+    (tmp_path / "a_b.ipynb").write_text("")
+    both = dict((shown, sid) for sid, _, shown in inputs.collect([tmp_path]))
+    assert both["a b.ipynb"] == hashed
+    assert len(set(both.values())) == 3
+
+
+def test_pipes_folders_and_links_named_like_submissions_get_their_own_invalid_row(tmp_path):
+    import os
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    os.mkfifo(subs / "fifo.ipynb")
+    (subs / "folder.ipynb").mkdir()
+    (subs / "folder.ipynb" / "inside.ipynb").write_text("{}")
+    (subs / "zero.ipynb").symlink_to("/dev/zero")
+    rows = batch.grade([str(subs)], tmp_path / "out", use_bwrap=False, trusted=True, quiet=True)
+    assert set(rows) == {"fifo", "folder", "zero"}
+    assert all(r["status"] == "invalid" for r in rows.values())
+    assert "folder named like a notebook" in rows["folder"]["reason"]
+    assert "not a regular file" in rows["fifo"]["reason"] and "not a regular file" in rows["zero"]["reason"]
 
 
 def test_a_cancelled_stage_is_stopped_at_once(tmp_path):

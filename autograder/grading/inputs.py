@@ -23,6 +23,7 @@ MAX_NOTEBOOK_BYTES = 20 << 20
 MAX_CELL_CHARS = 1 << 20
 MAX_DEPTH = 64
 MAX_CELLS = 2000
+MAX_CODE_CHARS = 4 << 20     # all code cells together
 SAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 
 
@@ -36,6 +37,7 @@ class Submission:
     assignment: str = None       # metadata.otter.assignment_name, validated later against the zips
     problem: str = None          # why it cannot be graded (status "invalid")
     cells: list = field(default_factory=list)   # (number, tags, source) of code cells
+    sha256: str = ""             # of the file's bytes: a resumed batch reuses a row only when it matches
 
 
 def _slug(text):
@@ -44,43 +46,81 @@ def _slug(text):
 
 
 def _short_hash(text):
-    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+
+
+HASHED = re.compile(r".*-[0-9a-f]{16}")
+
+
+def submission_id(rel):
+    """The row id of the submission at ``rel`` (its path relative to the folder given, without suffix).
+
+    It depends on that path alone: the path itself where it is already safe, else a safe form of it followed
+    by 16 hex digits of its hash. A safe path that merely looks like a hashed id is hashed too, so no file
+    can take another's id.
+    """
+    base = _slug(rel) or "submission"
+    if base == rel and not HASHED.fullmatch(rel):
+        return base
+    return f"{base}-{_short_hash(rel)}"
+
+
+def _stem(shown):
+    """A notebook's path without ``.ipynb`` (a zip keeps ``.zip``: alice.zip and alice.ipynb are two rows)."""
+    return shown[: -len(".ipynb")] if shown.endswith(".ipynb") else shown
+
+
+def _candidate(q):
+    return q.suffix in (".ipynb", ".zip") and ".ipynb_checkpoints" not in q.parts
 
 
 def collect(paths):
-    """Expand files and folders into (id, path, shown path) triples.
+    """Expand files and folders into (id, path, shown path) triples, sorted by id.
 
-    An id is the path relative to the folder given (or the file name), made
-    safe; where that loses characters (non-ASCII, separators) or collides, a
-    short hash of the path is appended, so ids are unique and stable.
+    Every entry named like a submission is listed, a link, a pipe, a device or a folder included (each gets
+    an ``invalid`` row of its own). With one folder given, a path is relative to it; with several, it starts
+    with the folder's name. Two entries with one id (the same name under two folders of one name) are an
+    error that names them.
     """
-    found = []
+    found, several = [], len(paths) > 1
     for p in map(Path, paths):
-        if p.is_dir():
+        if p.is_dir() and not p.is_symlink():
             for q in sorted(p.rglob("*")):
-                if q.suffix in (".ipynb", ".zip") and ".ipynb_checkpoints" not in q.parts and not q.is_symlink() \
-                        and q.is_file():
-                    found.append((str(q.relative_to(p).with_suffix("")), q, str(q.relative_to(p))))
+                if _candidate(q) and not any(part.endswith(".ipynb") for part in q.relative_to(p).parts[:-1]):
+                    rel = q.relative_to(p)
+                    shown = str(Path(p.name) / rel) if several else str(rel)
+                    found.append((_stem(shown), q, shown))
         else:
-            found.append((p.stem, p, str(p)))
-    bases = {}
-    for rel, _, _ in found:
-        bases.setdefault(_slug(rel) or "submission", []).append(rel)
-    out, used = [], set()
+            found.append((_stem(p.name), p, str(p)))
+    out, seen = [], {}
     for rel, q, shown in found:
-        base = _slug(rel) or "submission"
-        lossy = base != rel or len(bases[base]) > 1
-        sid = f"{base}-{_short_hash(rel)}" if lossy else base
-        while sid in used:      # the same relative path under two folders given: the full path decides
-            sid = f"{base}-{_short_hash(sid + str(q))}"
-        used.add(sid)
+        sid = submission_id(rel)
+        if sid in seen:
+            raise ValueError(f"two submissions would share the row id {sid!r}: {seen[sid]} and {shown}; "
+                             f"grade the folders one at a time or rename one")
+        seen[sid] = shown
         out.append((sid, q, shown))
-    return out
+    return sorted(out)
+
+
+def content_hash(path):
+    """sha256 of a regular file's bytes (the resume check), or "" for anything else."""
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return ""
+    if not stat.S_ISREG(st.st_mode) or st.st_size > 4 * MAX_NOTEBOOK_BYTES:
+        return ""
+    data = safe_read(path, 4 * MAX_NOTEBOOK_BYTES)
+    return hashlib.sha256(data).hexdigest() if data is not None else ""
 
 
 def _read_bytes(path):
     """(file name, bytes) of the notebook in ``path``; a zip must hold exactly one .ipynb."""
-    if not stat.S_ISREG(os.lstat(path).st_mode):
+    mode = os.lstat(path).st_mode
+    if stat.S_ISDIR(mode):
+        raise ValueError("a folder named like a notebook, not a file")
+    if not stat.S_ISREG(mode):
         raise ValueError("not a regular file (a link, a pipe or a device)")
     if path.suffix != ".zip":
         data = safe_read(path, MAX_NOTEBOOK_BYTES)
@@ -138,7 +178,7 @@ def rebuild(nb):
         raise ValueError("not a Jupyter notebook: JSON without 'cells' (a list) and 'nbformat'")
     if len(nb["cells"]) > MAX_CELLS:
         raise ValueError(f"{len(nb['cells'])} cells, over the limit of {MAX_CELLS}")
-    cells, code = [], []
+    cells, code, total = [], [], 0
     for n, cell in enumerate(nb["cells"], 1):
         where = f"cell {n}"
         if not isinstance(cell, dict):
@@ -153,6 +193,9 @@ def rebuild(nb):
         new = {"cell_type": kind, "id": f"cell-{n}", "metadata": {"tags": tags} if tags else {},
                "source": source}
         if kind == "code":
+            total += len(source)
+            if total > MAX_CODE_CHARS:
+                raise ValueError(f"more than {MAX_CODE_CHARS >> 20} MB of code in all, over the limit (at cell {n})")
             new.update(execution_count=None, outputs=[])
             code.append((n, tags, source))
         cells.append(new)
@@ -179,20 +222,23 @@ def expected_name(code):
     return None
 
 
-def load(sub_id, path, file=None):
-    """Read and validate one submission file; sets ``problem`` instead of raising."""
+def read(sub_id, path, file=None):
+    """The submission's notebook bytes, read on the host with bounds; sets ``problem`` instead of raising."""
     sub = Submission(sub_id, Path(path), file=str(file or path))
     try:
         _, data = _read_bytes(sub.path)
-    except (OSError, zipfile.BadZipFile, ValueError, RuntimeError, NotImplementedError) as e:
+    except (OSError, zipfile.BadZipFile, ValueError, RuntimeError, NotImplementedError, EOFError) as e:
         sub.problem = f"cannot read submission: {str(e)[:200]}"
-        return sub
+        return sub, b""
     if not data.strip():
         sub.problem = "empty file: no notebook to grade"
-        return sub
-    if len(data) > MAX_NOTEBOOK_BYTES:
+    elif len(data) > MAX_NOTEBOOK_BYTES:
         sub.problem = f"notebook larger than {MAX_NOTEBOOK_BYTES >> 20} MB"
-        return sub
+    return sub, data
+
+
+def parse(sub, data):
+    """JSON, shape checks and the rebuilt notebook: fills ``sub`` (runs in the analysis subprocess)."""
     try:
         nb = json.loads(data.decode("utf-8"))
     except UnicodeDecodeError:
@@ -216,3 +262,9 @@ def load(sub_id, path, file=None):
     sub.nb_name = expected_name(sub.cells) or "submission.ipynb"
     sub.nb_bytes = json.dumps(clean).encode()
     return sub
+
+
+def load(sub_id, path, file=None):
+    """``read`` then ``parse`` in this process (tools and tests; the batch parses in a subprocess)."""
+    sub, data = read(sub_id, path, file)
+    return sub if sub.problem else parse(sub, data)

@@ -490,11 +490,13 @@ def main(fd):
             passed, text, kind = outcomes.get((tf.name, index), (False, "not run", "lost"))
             results.append(TestCaseResult(test_case=tc, message="✅ Test case passed" if passed
                                           else f"❌ Test case failed\n{text}", passed=passed))
-            cases.append({"name": tc.name, "hidden": bool(tc.hidden), "passed": passed, "hint": text, "kind": kind})
+            cases.append({"name": tc.name, "hidden": bool(tc.hidden), "passed": passed, "hint": text, "kind": kind,
+                          "points": float(tc.points or 0)})
         tf.test_case_results = results
         questions[tf.name] = {"score": tf.score, "possible": tf.possible, "cases": cases}
-    os.write(fd, json.dumps({"questions": questions, "definition_errors": errors[:50],
-                             "respawns": max(0, session.respawns - 1)}, default=str).encode())
+    with open(fd, "wb") as f:
+        f.write(json.dumps({"questions": questions, "definition_errors": errors[:50],
+                            "respawns": max(0, session.respawns - 1)}, default=str).encode())
     os._exit(0)
 
 

@@ -110,6 +110,10 @@ class Cgroup:
             (d / "memory.max").write_text(str(mem))
             (d / "memory.swap.max").write_text("0") if (d / "memory.swap.max").exists() else None
             (d / "pids.max").write_text(pids)
+            try:   # a CPU share of its own (the cpu controller may not be delegated here)
+                (d / "cpu.weight").write_text("100")
+            except OSError:
+                pass
         else:
             for ctl in ("memory", "pids"):
                 d = CGROUP_ROOT / ctl / "ptm-grade" / name
@@ -121,6 +125,13 @@ class Cgroup:
                 d = CGROUP_ROOT / "cpuacct" / "ptm-grade" / name
                 d.mkdir(parents=True)
                 self.cpu_dir = d
+            except OSError:
+                pass
+            try:   # a CPU share of its own: a neighbour's many processes cannot starve this stage
+                d = CGROUP_ROOT / "cpu" / "ptm-grade" / name
+                d.mkdir(parents=True)
+                (d / "cpu.shares").write_text("1024")
+                self.dirs.append(d)
             except OSError:
                 pass
 
@@ -141,7 +152,7 @@ class Cgroup:
 
     def pids(self):
         found = set()
-        for d in self.dirs:
+        for d in self.dirs[:2]:
             try:
                 found |= {int(x) for x in (d / "cgroup.procs").read_text().split()}
             except OSError:
@@ -174,6 +185,9 @@ class Cgroup:
             if _kv(self.dirs[1] / "pids.events").get("max", 0):
                 out["processes"] = "the submission tried to start more processes than allowed"
         return out
+
+    def cpu_dirs(self):
+        return [str(d) for d in self.dirs + ([self.cpu_dir] if self.cpu_dir else [])]
 
     def peak(self):
         """Most memory the stage used at once, in bytes (None where the kernel does not say)."""
@@ -271,8 +285,13 @@ def bwrap_argv(root, binds, env, argv, limits):
     out += ["--chdir", "/autograder/submission", "--clearenv"]
     for k, v in env.items():
         out += ["--setenv", k, v]
-    return out + ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups",
-                  "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--"] + argv
+    return out + setpriv_argv(argv)
+
+
+def setpriv_argv(argv):
+    """``argv`` started as nobody, with no capabilities and no_new_privs (bwrap's last step, or alone)."""
+    return ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", "--inh-caps=-all",
+            "--bounding-set=-all", "--no-new-privs", "--"] + list(argv)
 
 
 def stage_env(home):
@@ -329,8 +348,13 @@ def _feed(fd, data):
     threading.Thread(target=run, daemon=True).start()
 
 
+def backstop(timeout):
+    """The wall-clock limit behind a CPU-time limit: wide, so that a loaded machine never decides a status."""
+    return 3 * timeout + 60
+
+
 def run_stage(name, root, binds, argv, limits, timeout, use_bwrap, stdin=b"", use_cgroup=True, cancel=None,
-              watch=None):
+              watch=None, channel_limit=MAX_CHANNEL, extra_cpu=None):
     """Run ``argv`` (whose last argument gets the results fd) in the sandbox; an ``Outcome``.
 
     ``root`` is the work folder (already mounted and laid out), ``binds`` the
@@ -339,6 +363,10 @@ def run_stage(name, root, binds, argv, limits, timeout, use_bwrap, stdin=b"", us
     as a limit is hit: its cgroup's memory or processes, or ``watch()`` (polled
     twice a second, e.g. the disk quota) returning something true; the caller
     reads the breach as before. Returns after every process of the stage is dead.
+
+    ``timeout`` counts the CPU time of the stage's processes (its cgroup, plus ``extra_cpu()`` when given:
+    the judge's workers), so that a neighbour's load cannot make an honest stage time out; the wall clock
+    stops it only at ``backstop(timeout)`` (a stage that sleeps forever). Without cgroups it is wall time.
     """
     if STOPPING.is_set():
         raise RuntimeError("the batch is being aborted")
@@ -350,10 +378,10 @@ def run_stage(name, root, binds, argv, limits, timeout, use_bwrap, stdin=b"", us
     r_in, w_in = os.pipe()
     env = stage_env("/autograder/home")
     argv = [_python(), "-I"] + argv + [str(w_res)]
-    if use_bwrap:
+    if use_bwrap is True:
         cmd, cwd, penv = bwrap_argv(root, binds, env, argv, limits), "/", {"PATH": "/usr/bin:/bin"}
-    else:
-        cmd, cwd = argv, str(Path(root) / "submission")
+    else:   # "nobody": no namespaces, but the student's code still runs as nobody (Gradescope's containers)
+        cmd, cwd = (setpriv_argv(argv) if use_bwrap == "nobody" else argv), str(Path(root) / "submission")
         penv = {**env, "HOME": str(Path(root) / "home"), "PTM_CACHE": str(Path(root) / "tmp" / "cache"),
                 "PTM_RESULTS": str(Path(root) / "tmp" / "results.json")}
         penv.update({k: str(Path(root) / "tmp" / Path(v).name) for k, v in env.items()
@@ -373,7 +401,7 @@ def run_stage(name, root, binds, argv, limits, timeout, use_bwrap, stdin=b"", us
     with LIVE_LOCK:
         LIVE.add(proc)
     _feed(w_in, stdin)
-    channel, log = _Drain(r_res, MAX_CHANNEL), _Drain(r_out, 4000, tail=True)
+    channel, log = _Drain(r_res, channel_limit), _Drain(r_out, 4000, tail=True)
     channel.start()
     log.start()
     output_cap, kind, polls = int(limits.output_mb * (1 << 20)), "finished", 0
@@ -381,7 +409,9 @@ def run_stage(name, root, binds, argv, limits, timeout, use_bwrap, stdin=b"", us
         if log.total > output_cap:
             kind = "output"
             break
-        if time.monotonic() - start > timeout:
+        wall = time.monotonic() - start
+        cpu = _cpu_used(cgroup, extra_cpu) if polls % 5 == 0 else None
+        if wall > (backstop(timeout) if cgroup is not None else timeout) or (cpu is not None and cpu > timeout):
             kind = "timeout"
             break
         polls += 1
@@ -408,6 +438,16 @@ def run_stage(name, root, binds, argv, limits, timeout, use_bwrap, stdin=b"", us
         cgroup.remove()
     return Outcome(kind, seconds, bytes(channel.buf) if not channel.is_alive() else b"", proc.returncode,
                    log.buf.decode("utf-8", "replace"), breaches, peak, cpu)
+
+
+def _cpu_used(cgroup, extra_cpu):
+    if cgroup is None:
+        return None
+    used = cgroup.cpu_seconds()
+    if used is None:
+        return None
+    more = extra_cpu() if extra_cpu is not None else 0.0
+    return used + (more or 0.0)
 
 
 def _kill(proc, cgroup):

@@ -15,7 +15,7 @@ import stat
 from pathlib import Path
 
 FIXED_HEAD = ["id", "file", "assignment"]
-FIXED_TAIL = ["total", "maximum", "status", "reason", "flags", "seconds"]
+FIXED_TAIL = ["total", "maximum", "status", "reason", "flags", "seconds", "sha256"]
 STATUSES = ("graded", "timeout", "memory", "processes", "disk", "output", "crashed", "invalid",
             "wrong-assignment")
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "|", "%")

@@ -77,7 +77,8 @@ def judged(channel, possible, secrets):
         questions[q] = (min(max(_number(entry.get("score")), 0.0), maximum), maximum)
         raw = entry.get("cases") if isinstance(entry.get("cases"), list) else []
         cases[q] = [{"name": clean(c.get("name", ""), 80), "hidden": bool(c.get("hidden", True)),
-                     "passed": c.get("passed") is True, "hint": clean(c.get("hint", ""), 300, secrets, False)}
+                     "passed": c.get("passed") is True, "hint": clean(c.get("hint", ""), 300, secrets, False),
+                     "points": min(max(_number(c.get("points")), 0.0), maximum)}
                     for c in raw[:50] if isinstance(c, dict)]
     return questions, cases
 
@@ -112,8 +113,10 @@ def stage_one(outcome, cells, secrets, limits):
             return Verdict(status, f"{outcome.breaches[status]} (limit {limit}) {when}; not graded",
                            errors=[x for _, x in errors]), errors, evs
     if outcome.kind == "timeout":
-        return Verdict("timeout", f"stopped after {outcome.seconds:.0f} s (time limit {limits.timeout:g} s) "
-                                  f"while running {at}; infinite loop?", errors=[x for _, x in errors]), errors, evs
+        used = "" if outcome.cpu_seconds is None else f", {outcome.cpu_seconds:.0f} s of CPU"
+        return Verdict("timeout", f"stopped after {outcome.seconds:.0f} s{used} (time limit {limits.timeout:g} s "
+                                  f"{_clock(outcome)}) while running {at}; infinite loop?",
+                       errors=[x for _, x in errors]), errors, evs
     if any(e.get("event") == "died" for e in evs):
         return Verdict("crashed", f"the Python kernel died while running {at} (os._exit, a fatal signal "
                                   f"or a crash)", errors=[x for _, x in errors]), errors, evs
@@ -123,6 +126,10 @@ def stage_one(outcome, cells, secrets, limits):
         return Verdict("crashed", f"the notebook runner ended without finishing (exit {outcome.returncode}) "
                                   f"while running {at}: {tail}", errors=[x for _, x in errors]), errors, evs
     return None, errors, evs
+
+
+def _clock(outcome):
+    return "of CPU time" if outcome.cpu_seconds is not None else "of wall-clock time"
 
 
 def decide(run, judge, cells, tpl, flags, limits):
@@ -137,8 +144,8 @@ def decide(run, judge, cells, tpl, flags, limits):
             return Verdict(status, f"{judge.breaches[status]} while the tests called the graded functions; "
                                    f"not graded", errors=lines, flags=flags)
     if judge.kind == "timeout":
-        return Verdict("timeout", f"the tests of the graded functions ran over {limits.judge_timeout:g} s; "
-                                  f"not graded", errors=lines, flags=flags)
+        return Verdict("timeout", f"the tests of the graded functions ran over {limits.judge_timeout:g} s "
+                                  f"{_clock(judge)}; not graded", errors=lines, flags=flags)
     got = judged(judge.channel, tpl.possible, tpl.secrets)
     if got is None:
         tail = clean((judge.log_tail.strip().splitlines() or ["no output"])[-1], 150, tpl.secrets)
