@@ -178,9 +178,45 @@ def build_one(master: Path, out: Path, dist: Path, run_tests: bool = False, cour
 
         dist.mkdir(parents=True, exist_ok=True)
         (zip_path,) = autograder.glob(f"{stem}-autograder_*.zip")
-        shutil.copy2(zip_path, dist / f"{stem}.zip")
+        with_grading_service(zip_path, dist / f"{stem}.zip", student / master.name)
         shutil.copy2(autograder / master.name, dist / f"{stem}-solution.ipynb")
     return names
+
+
+GRADING = Path(__file__).resolve().parent / "grading"
+RUN_AUTOGRADER = """#!/usr/bin/env bash
+# Gradescope runs this as root for each submission. It grades with the course's grading service
+# (grader/autograder/grading/gradescope.py): the student's code runs as nobody, the tests stay root-only.
+{activate}
+exec python /autograder/source/grader/autograder/grading/gradescope.py
+"""
+
+
+def with_grading_service(otter_zip: Path, out: Path, student_nb: Path) -> None:
+    """Otter's zip with the grading service in ``grader/`` and a ``run_autograder`` that calls it.
+
+    Otter's ``setup.sh`` (the image: its environment, the requirements) is kept; only the grading step is
+    replaced, so that Gradescope grades a submission the way the local batch does (docs/grading.md).
+    ``given_cells.json`` holds the code cells the course ships (the setup cell...), which the audit skips.
+    """
+    import json
+    import zipfile
+
+    nb = nbformat.read(str(student_nb), as_version=4)
+    given = sorted({c.source.strip() for c in nb.cells if c.cell_type == "code"})
+    with zipfile.ZipFile(otter_zip) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        original = src.read("run_autograder").decode()
+        activate = "\n".join(ln for ln in original.splitlines()[1:] if "run_otter.py" not in ln)
+        for item in src.infolist():
+            if item.filename != "run_autograder":
+                dst.writestr(item, src.read(item))
+        info = zipfile.ZipInfo("run_autograder", date_time=(2020, 1, 1, 0, 0, 0))
+        info.external_attr = 0o755 << 16
+        dst.writestr(info, RUN_AUTOGRADER.format(activate=activate))
+        dst.writestr("given_cells.json", json.dumps(given, indent=0))
+        dst.write(GRADING.parent / "__init__.py", "grader/autograder/__init__.py")
+        for f in sorted(GRADING.glob("*.py")) + sorted((GRADING / "templates").glob("*.j2")):
+            dst.write(f, f"grader/autograder/{f.relative_to(GRADING.parent)}")
 
 
 def _id_prefix(master: Path) -> str:

@@ -1,4 +1,5 @@
-"""The built zips are valid Gradescope autograders, and their results follow Gradescope's schema.
+"""The built zips are valid Gradescope autograders that run the course's grading service, checked in a
+simulated Gradescope layout against the local grader's scores.
 
 Gradescope unpacks the zip into ``/autograder/source``, runs ``setup.sh`` once
 to build the image, then ``run_autograder`` per submission, and reads
@@ -6,9 +7,11 @@ to build the image, then ``run_autograder`` per submission, and reads
 against the same schema in tests/test_grade.py, on the attack batch it grades anyway.
 """
 import json
+import os
 import subprocess
 import sys
 import zipfile
+from pathlib import Path
 
 import pytest
 
@@ -39,7 +42,9 @@ def test_zip_is_a_gradescope_autograder(built):
         run = zf.read("run_autograder").decode()
     assert config["assignment_name"] == built.stem
     assert config.get("lang", "python") == "python" and "token" not in config
-    assert run.startswith("#!") and "run_otter.py" in run
+    assert run.startswith("#!") and "grader/autograder/grading/gradescope.py" in run and "run_otter.py" not in run
+    assert "grader/autograder/grading/judge.py" in names and "grader/autograder/grading/worker.py" in names
+    assert "given_cells.json" in names
     for t in tests:
         text = zipfile.ZipFile(built).read(t).decode()
         assert "OK_FORMAT = False" in text, f"{t}: tests must be exception-based"
@@ -58,3 +63,81 @@ def test_otter_run_writes_gradescope_results(tmp_path):
     check_results_schema(results)
     scored = [t for t in results["tests"] if "score" in t]
     assert sum(t["score"] for t in scored) == sum(t["max_score"] for t in scored) > 0
+
+
+# ------------------------------------------------------------------------------------------- simulated Gradescope
+# Gradescope unpacks the zip into /autograder/source, puts the student's upload in /autograder/submission and
+# runs run_autograder as root. Here the same layout lies in a temporary folder (PTM_AUTOGRADER_ROOT), and the
+# service's own entry point runs as root, without bubblewrap when the container (like Gradescope's) has no
+# namespaces: student code as nobody, tests root-only.
+
+def _gradescope_cases():
+    from autograder.demo import SAMPLES
+    from grading_fixtures import attacks
+    import tempfile
+    cases = [(m.stem, "full", SAMPLES / f"{m.stem}-full.ipynb") for m in masters()]
+    cases.append(("01_ols_raw_pixels", "partial", SAMPLES / "01_ols_raw_pixels-partial.ipynb"))
+    built = attacks(Path(tempfile.mkdtemp(prefix="ptm-gs-attacks-")) / "subs")
+    cases += [("01_ols_raw_pixels", name, built[name]) for name in ("forger", "judge_attack", "snoop")]
+    return cases
+
+
+def _run_gradescope(root, stem, notebook, namespaces):
+    import shutil
+    import zipfile
+    (root / "submission").mkdir(parents=True)
+    with zipfile.ZipFile(zip_path(stem)) as zf:
+        zf.extractall(root / "source")
+    shutil.copy(notebook, root / "submission" / "upload.ipynb")
+    env = {**os.environ, "PTM_AUTOGRADER_ROOT": str(root)}
+    if not namespaces:
+        env["PTM_FORCE_NO_NAMESPACES"] = "1"
+    proc = subprocess.run([sys.executable, str(root / "source/grader/autograder/grading/gradescope.py")],
+                          env=env, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads((root / "results" / "results.json").read_text()), root
+
+
+@pytest.fixture(scope="module")
+def gradescope(tmp_path_factory):
+    from concurrent.futures import ThreadPoolExecutor
+    check.ensure_built([m.stem for m in masters()])
+    cases = _gradescope_cases()
+    base = tmp_path_factory.mktemp("gradescope")
+    with ThreadPoolExecutor(2) as pool:
+        runs = list(pool.map(lambda i: _run_gradescope(base / str(i), cases[i][0], cases[i][2], i % 2 == 0),
+                             range(len(cases))))
+    return {(stem, name): (path, *run) for (stem, name, path), run in zip(cases, runs)}
+
+
+needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="Gradescope runs run_autograder as root")
+
+
+@needs_root
+@pytest.mark.slow
+def test_gradescope_scores_match_the_local_grader(gradescope):
+    import nbformat
+    from notebook_helpers import judge
+    for (stem, name), (path, results, _) in gradescope.items():
+        check_results_schema(results)
+        local = judge(nbformat.read(str(path), as_version=4), stem)
+        expected = sum(q["score"] for q in local.values())
+        assert abs(results["score"] - expected) < 1e-6, (stem, name, results["score"], expected)
+        if name == "full":
+            assert results["score"] == pytest.approx(sum(q["possible"] for q in local.values()))
+
+
+@needs_root
+@pytest.mark.slow
+def test_gradescope_results_split_public_and_hidden_and_keep_tests_root_only(gradescope):
+    import stat as st
+    _, results, root = gradescope[("01_ols_raw_pixels", "partial")]
+    names = {t["name"]: t for t in results["tests"]}
+    assert "ols_fit (public tests)" in names and names["ols_fit (hidden tests)"]["visibility"] == "after_published"
+    assert names["ols_fit (public tests)"]["visibility"] == "visible"
+    assert sum(t["score"] for t in results["tests"]) == pytest.approx(results["score"])
+    for folder in ("source", "results"):
+        mode = (root / folder).stat()
+        assert mode.st_uid == 0 and not mode.st_mode & (st.S_IRWXG | st.S_IRWXO), folder
+    for _, run, _ in gradescope.values():
+        assert "def test_" not in json.dumps(run)                   # no test code in what students see

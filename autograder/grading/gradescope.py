@@ -77,9 +77,9 @@ def main():
         row = {"status": "invalid", "reason": f"upload exactly one notebook (.ipynb) or grader.export zip; "
                                               f"found {len(found)}: {names}", "maximum": ""}
     else:
-        nobody = not sandbox.bwrap_status()[0]
+        nobody = not sandbox.bwrap_status()[0] or os.environ.get("PTM_FORCE_NO_NAMESPACES") == "1"
         rows = batch.grade([str(found[0])], out, assignment=tpl.name, jobs=1, quiet=True, nobody=nobody,
-                           templates={tpl.name: tpl})
+                           use_bwrap=False if nobody else None, templates={tpl.name: tpl})
         (row,) = rows.values()
     data = results_for(row, out / "results" / f"{row.get('id', '')}.json")
     if opened:
