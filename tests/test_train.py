@@ -175,3 +175,65 @@ def test_a_backbone_used_for_features_can_still_be_trained(lite0):
     loss.backward()
     torch.optim.SGD(trainable, lr=0.1).step()
     assert any(not torch.equal(a, p) for a, p in zip(before, trainable))
+
+
+# --- fine-tuning from the probe (utils.finetune, notebook 04) -------------------------
+
+def _tiny_tail_task(n=96, seed=0):
+    """Maps (n, 4, 4, 4) whose class (0/1) moves channel 0, and a pre-trained-looking tail: conv + BN + ReLU."""
+    g = torch.Generator().manual_seed(seed)
+    y = torch.arange(n) % 2
+    X = torch.randn(n, 4, 4, 4, generator=g)
+    X[:, 0] += 0.6 * (2 * y.float() - 1).view(-1, 1, 1)
+    torch.manual_seed(seed)
+    tail = nn.Sequential(nn.Conv2d(4, 8, 1), nn.BatchNorm2d(8), nn.ReLU()).eval()
+    idx = np.arange(n)
+    return tail, X, y, (idx[:32], idx[32:64], idx[64:])
+
+
+@pytest.mark.parametrize("lr", [3e-3, 30.0])
+def test_fine_tuning_never_ends_below_its_start_on_validation(lr, capsys):
+    """Epoch 0 (the probe) is evaluated and may be kept: even a destructive rate cannot end below the start."""
+    from utils import finetune
+
+    tail, X, y, idx = _tiny_tail_task()
+    stats = tail[1].running_mean.clone()
+    out = finetune.fine_tune_tail([tail], X, y, idx, num_classes=2, num_epochs=4, lr=lr)
+    assert out["val_after"] >= out["val_before"]
+    if out["kept_epoch"] == 0:
+        assert out["test_after"] == out["test_before"], "keeping epoch 0 must give back the starting model"
+    assert torch.equal(tail[1].running_mean, stats), "the caller's stages are copied, never trained in place"
+    assert "->" in capsys.readouterr().out, "each run prints its accuracy before and after"
+
+
+def test_fine_tuning_keeps_batch_norm_statistics_and_warms_up():
+    from utils import finetune
+
+    bn = nn.BatchNorm2d(3)
+    model = nn.Sequential(nn.Conv2d(3, 3, 1), bn, nn.Flatten(), nn.Linear(48, 2))
+    x, y = torch.randn(16, 3, 4, 4) * 5 + 3, torch.arange(16) % 2
+    loader = train.feature_loaders(x, y, batch_size=8)
+    history = finetune.fine_tune(model, model[:2], model[3], loader, loader, num_epochs=2)
+    assert torch.equal(bn.running_mean, torch.zeros(3)) and torch.equal(bn.running_var, torch.ones(3))
+    assert not torch.equal(bn.weight.detach(), torch.ones(3)), "frozen statistics, but the affine weights still train"
+    assert "start_val_acc" in history and history["best_epoch"] >= -1
+    opt = torch.optim.SGD([nn.Parameter(torch.zeros(1))], lr=1.0)
+    sched = finetune.warmup_cosine(opt, 4, 20)
+    rates = []
+    for _ in range(20):
+        rates.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step()
+    assert rates[0] < rates[3] == max(rates) and rates[-1] < rates[4], "a linear warm-up, then a decay"
+
+
+def test_augmentation_is_random_resized_crop_and_flip():
+    from utils import finetune
+
+    aug = finetune.augmentation(8)
+    names = [type(t).__name__ for t in aug.transforms]
+    assert names == ["RandomResizedCrop", "RandomHorizontalFlip"]
+    torch.manual_seed(0)
+    x = torch.arange(3 * 16 * 16, dtype=torch.float32).view(3, 16, 16)
+    assert aug(x).shape == (3, 8, 8) and not torch.equal(aug(x), aug(x))
+    assert [type(t).__name__ for t in finetune.augmentation(8, flip=False).transforms] == ["RandomResizedCrop"]

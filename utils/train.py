@@ -139,19 +139,24 @@ DRAFT = 448
 
 # ----------------------------------------------------------------- training
 
-def _freeze_bn_of_frozen(model: nn.Module):
-    """Batch-norm layers whose parameters are frozen keep their ImageNet statistics."""
+def _freeze_bn_of_frozen(model: nn.Module, all_bn: bool = False):
+    """Batch-norm layers keep their running (ImageNet) statistics: those whose parameters are frozen, or, with
+    ``all_bn``, every one (its affine weight and bias still train: frozen statistics, as fine-tuning recipes do on
+    small batches, notebook 04)."""
     for m in model.modules():
         if isinstance(m, nn.modules.batchnorm._BatchNorm):
             params = list(m.parameters())
-            if params and not any(p.requires_grad for p in params):
+            if all_bn or (params and not any(p.requires_grad for p in params)):
                 m.eval()
 
 
-def train_one_epoch(model, loader, loss_fn, optimizer, device, scaler=None, progress=True):
-    """One pass over ``loader``; returns (mean loss, accuracy)."""
+def train_one_epoch(model, loader, loss_fn, optimizer, device, scaler=None, progress=True, scheduler=None,
+                    bn_eval=False, clip_grad=None):
+    """One pass over ``loader``; returns (mean loss, accuracy). ``scheduler`` (if any) steps after every batch;
+    ``bn_eval`` keeps every batch-norm layer's statistics frozen (see :func:`_freeze_bn_of_frozen`); ``clip_grad``
+    caps the gradient's norm (fine-tuning, notebook 04)."""
     model.train()
-    _freeze_bn_of_frozen(model)
+    _freeze_bn_of_frozen(model, bn_eval)
     total_loss, correct, n = 0.0, 0, 0
     for x, y in tqdm(loader, desc="train", disable=not progress, leave=False):
         x, y = to_device(x, device), to_device(y, device)
@@ -161,11 +166,18 @@ def train_one_epoch(model, loader, loss_fn, optimizer, device, scaler=None, prog
         optimizer.zero_grad(set_to_none=True)
         if scaler is not None:
             scaler.scale(loss).backward()
+            if clip_grad is not None:
+                scaler.unscale_(optimizer)
+                nn.utils.clip_grad_norm_(model.parameters(), clip_grad)
             scaler.step(optimizer)
             scaler.update()
         else:
             loss.backward()
+            if clip_grad is not None:
+                nn.utils.clip_grad_norm_(model.parameters(), clip_grad)
             optimizer.step()
+        if scheduler is not None:
+            scheduler.step()
         total_loss += loss.item() * len(y)
         correct += (logits.argmax(1) == y).sum().item()
         n += len(y)
@@ -202,16 +214,28 @@ def predict(model, loader, device=None):
     return torch.cat(probs), torch.cat(labels)
 
 
+SELECT = ("val_acc", "val_loss", "val_acc+loss")
+
+
+def _score(select, val_loss, val_acc):
+    """What :func:`fit` maximizes: accuracy, minus the loss, or accuracy first and the lower loss on ties."""
+    return {"val_acc": val_acc, "val_loss": -val_loss, "val_acc+loss": (val_acc, -val_loss)}[select]
+
+
 def fit(model, train_loader, val_loader=None, num_epochs=10, lr=1e-3, optimizer=None, device=None,
         patience=None, weight_decay=0.0, seed=0, checkpoint=None, progress=True, loss_fn=None,
-        select="val_acc"):
+        select="val_acc", eval_start=False, scheduler=None, bn_eval=False, clip_grad=None):
     """Train ``model`` (a linear head on features, or a backbone to fine-tune).
 
     Keeps a ``history`` dict of per-epoch train/val loss and accuracy, restores
     the best epoch's weights (by validation accuracy, or by the lowest validation loss with
-    ``select="val_loss"``: small validation sets saturate at accuracy 1.0) at the end, saves them to
-    ``checkpoint`` if a path is given, and stops early after ``patience`` epochs
-    without improvement. Only parameters with ``requires_grad`` are trained.
+    ``select="val_loss"``: small validation sets saturate at accuracy 1.0; ``"val_acc+loss"``: accuracy, ties
+    broken by the loss) at the end, saves them to ``checkpoint`` if a path is given, and stops early after
+    ``patience`` epochs without improvement. Only parameters with ``requires_grad`` are trained.
+    With ``eval_start`` (fine-tuning, notebook 04) the starting weights are evaluated first ("epoch 0":
+    ``history["start_val_loss"]``, ``["start_val_acc"]``) and selection may keep them (``best_epoch == -1``), so
+    the kept model is never worse on validation than the start. ``scheduler`` steps once per batch; ``bn_eval``
+    and ``clip_grad`` are :func:`train_one_epoch`'s.
     """
     torch.manual_seed(seed)
     device = device or get_device()
@@ -221,19 +245,25 @@ def fit(model, train_loader, val_loader=None, num_epochs=10, lr=1e-3, optimizer=
     optimizer = optimizer or torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
     scaler = torch.amp.GradScaler("cuda") if amp_dtype(device) == torch.float16 else None
     history = {k: [] for k in ("train_loss", "train_acc", "val_loss", "val_acc", "seconds")}
-    if select not in ("val_acc", "val_loss"):
-        raise ValueError(f"select must be 'val_acc' or 'val_loss', got {select!r}")
-    best, best_state, since_best = -float("inf"), None, 0
+    if select not in SELECT:
+        raise ValueError(f"select must be one of {SELECT}, got {select!r}")
+    best, best_state, since_best = None, None, 0
+    if eval_start and val_loader is not None:
+        history["start_val_loss"], history["start_val_acc"] = evaluate(model, val_loader, loss_fn, device)
+        best = _score(select, history["start_val_loss"], history["start_val_acc"])
+        best_state, history["best_epoch"], history["best_val_acc"] = copy.deepcopy(model.state_dict()), -1, \
+            history["start_val_acc"]
     bar = tqdm(range(num_epochs), desc="epochs", disable=not progress)
     for epoch in bar:
         start = time.perf_counter()
-        train_loss, train_acc = train_one_epoch(model, train_loader, loss_fn, optimizer, device, scaler, progress)
+        train_loss, train_acc = train_one_epoch(model, train_loader, loss_fn, optimizer, device, scaler, progress,
+                                                scheduler, bn_eval, clip_grad)
         val_loss, val_acc = evaluate(model, val_loader, loss_fn, device) if val_loader else (train_loss, train_acc)
         for k, v in zip(history, (train_loss, train_acc, val_loss, val_acc, time.perf_counter() - start)):
             history[k].append(v)
         bar.set_postfix(loss=f"{train_loss:.3f}", val_acc=f"{val_acc:.3f}")
-        score = val_acc if select == "val_acc" else -val_loss
-        if score > best:
+        score = _score(select, val_loss, val_acc)
+        if best is None or score > best:
             best, since_best = score, 0
             history["best_val_acc"] = val_acc
             best_state = copy.deepcopy(model.state_dict())

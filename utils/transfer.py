@@ -12,7 +12,6 @@ each backbone's frozen features transfer to the pets, by cross-validation on tra
 """
 from __future__ import annotations
 
-import copy
 import time
 from contextlib import contextmanager
 
@@ -22,7 +21,7 @@ from threadpoolctl import threadpool_limits
 from torch import nn
 
 from . import cache, data, models
-from .train import evaluate, extract_features, feature_loaders, fit, fit_probe, linear_probe, make_loader
+from .train import evaluate, extract_features, feature_loaders, fit, linear_probe, make_loader
 
 
 def small_images(split="trainval", size=64, root=None):
@@ -81,33 +80,14 @@ def train_scratch(images, y, train_idx, val_idx, test_idx, num_classes, num_epoc
     return _accuracy(model, images[test_idx], y[test_idx])
 
 
-def fine_tune_tail(tail_stages, maps, y, train_idx, val_idx, test_idx, num_classes, num_epochs=5, lr=3e-3,
-                   body_factor=0.1, seed=0):
-    """Fine-tune copies of the last stages and a new head on cached maps (notebook 04); returns test accuracy.
+def fine_tune_tail(tail_stages, maps, y, train_idx, val_idx, test_idx, num_classes, num_epochs=6, lr=3e-3,
+                   seed=0, verbose=True, flip=True):
+    """Fine-tune copies of the last stages and a probe-initialized head on cached maps (notebook 04); returns the
+    test accuracy of the model kept on validation (the start included). The recipe is :mod:`utils.finetune`'s."""
+    from . import finetune
 
-    The head starts from a logistic-regression probe on the pooled maps (folded
-    standardization), the stages learn ``body_factor`` times more slowly, and the
-    epoch with the lowest validation loss is kept.
-    """
-    stages = copy.deepcopy(list(tail_stages))
-    with torch.inference_mode():
-        pooled = nn.Sequential(*stages)(maps[train_idx]).mean((2, 3))
-    probe = fit_probe(pooled, y[train_idx])
-    head = nn.Linear(pooled.shape[1], num_classes)
-    coef = torch.as_tensor(probe.model.coef_ / probe.std, dtype=torch.float32)
-    with torch.no_grad():
-        head.weight.copy_(coef)
-        head.bias.copy_(torch.as_tensor(probe.model.intercept_, dtype=torch.float32)
-                        - coef @ torch.as_tensor(probe.mean, dtype=torch.float32))
-    for p in [q for s in stages for q in s.parameters()] + list(head.parameters()):
-        p.requires_grad_(True)
-    tail = nn.Sequential(*stages, nn.AdaptiveAvgPool2d(1), nn.Flatten(), head)
-    groups = [{"params": [p for s in stages for p in s.parameters()], "lr": lr * body_factor},
-              {"params": list(head.parameters()), "lr": lr}]
-    fit(tail, feature_loaders(maps[train_idx], y[train_idx], batch_size=32, seed=seed),
-        feature_loaders(maps[val_idx], y[val_idx], shuffle=False), num_epochs=num_epochs,
-        optimizer=torch.optim.AdamW(groups, weight_decay=1e-2), select="val_loss", seed=seed, progress=False)
-    return _accuracy(tail, maps[test_idx], y[test_idx])
+    return finetune.fine_tune_tail(tail_stages, maps, y, (train_idx, val_idx, test_idx), num_classes, num_epochs,
+                                   lr, seed, verbose, flip)["test_after"]
 
 
 @contextmanager
@@ -132,7 +112,8 @@ def transfer_grid(task, tail_stages, sizes, val_per_class, seed=0):
     task: dict with ``name``, ``y`` (n,), ``pool_idx`` (indices to draw train and
     validation from), ``test_idx``, ``pooled`` ({stage: (n, c)}, as
     :func:`stage_outputs` gives), ``map`` (n, c, h, w) after the last frozen stage,
-    ``pixels`` (n, p) and ``images`` (n, channels, s, s) for the small CNN.
+    ``pixels`` (n, p) and ``images`` (n, channels, s, s) for the small CNN; optional ``flip`` (default True): whether
+    a mirrored image keeps its label (False for digits), for fine-tuning's augmentation.
     Returns a list of ``{"task", "train_per_class", "strategy", "test_acc", "seconds"}``
     rows; the earlier-stage row also names the ``stage`` chosen on validation.
     """
@@ -154,7 +135,7 @@ def _grid_rows(task, tail_stages, n, val_per_class, seed):
             STRATEGIES[1]: lambda: linear_probe(*feats(task["pooled"]["pooled"])),
             STRATEGIES[2]: lambda: linear_probe(*feats(task["pooled"][best])),
             STRATEGIES[3]: lambda: fine_tune_tail(tail_stages, task["map"], y, train_idx, val_idx, test_idx,
-                                                  num_classes, seed=seed),
+                                                  num_classes, seed=seed, flip=task.get("flip", True)),
             STRATEGIES[4]: lambda: train_scratch(task["images"], y, train_idx, val_idx, test_idx, num_classes,
                                                  seed=seed)}
     rows = []

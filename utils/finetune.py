@@ -1,0 +1,160 @@
+"""Fine-tuning from pre-trained weights that keeps what works (notebook 04, note §3.3).
+
+The recipe, shared by both strategies:
+
+* the head starts as a logistic-regression probe on the pooled features, so before any step the model IS the
+  linear probe; the starting point is evaluated ("epoch 0") and selection on validation may keep it, so fine-tuning
+  never ends below its start on validation (:func:`utils.train.fit` with ``eval_start=True``);
+* every batch-norm layer keeps its ImageNet running statistics (eval mode; its affine weight and bias still train).
+  With batches of 32 and maps of 7 × 7 or smaller, a batch's mean and variance are noisy estimates from a few
+  hundred values, unlike ImageNet's; training-mode batch norm is what made the first epoch collapse;
+* the pre-trained layers learn ``body_factor`` times more slowly than the head, after a linear warm-up of one epoch
+  and then a cosine decay (:func:`warmup_cosine`), so the first, largest gradients do not wreck them;
+* SGD with momentum (Adam's first steps have the same size whatever the gradient, which from a probe that already
+  fits the training set is noise) and the gradient's norm clipped at 1: a few batches of a few images give
+  gradients ten times larger than the rest, and one such step wrecked the pre-trained stages;
+* random resized crops and horizontal flips (torchvision's transforms) of the training images.
+
+Two strategies: :func:`fine_tune_tail` trains the last stages on the cached maps of the frozen first stages
+(flips only there: a crop of a 4 × 4 map is not a crop of the image), :func:`fine_tune_whole` trains every layer
+from the pre-trained weights on augmented images. Training from scratch is :func:`utils.transfer.train_scratch`.
+"""
+from __future__ import annotations
+
+import copy
+import math
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import Dataset
+
+from . import train
+
+
+def augmentation(size=None, flip=True, scale=(0.6, 1.0)):
+    """Random resized crop to ``size`` (skipped when None) and a horizontal flip (only where a mirrored image keeps
+    its label: pets yes, digits no), for one (c, h, w) tensor; the identity when neither is asked for."""
+    from torchvision.transforms import v2 as T
+
+    steps = [T.RandomResizedCrop(size, scale=scale, antialias=True)] if size else []
+    return T.Compose([*steps, *([T.RandomHorizontalFlip()] if flip else [])]) if steps or flip else nn.Identity()
+
+
+class Augmented(Dataset):
+    """(transform(X[i]), y[i]) for tensors X (n, c, h, w) and y (n,): a fresh random view every epoch."""
+
+    def __init__(self, X, y, transform):
+        self.X, self.y, self.transform = torch.as_tensor(X), torch.as_tensor(y), transform
+
+    def __len__(self):
+        return len(self.y)
+
+    def __getitem__(self, i):
+        return self.transform(self.X[i]), self.y[i]
+
+
+def warmup_cosine(optimizer, warmup_steps, total_steps):
+    """Per-batch schedule: the rate rises linearly to its value over ``warmup_steps``, then decays as a cosine."""
+    def factor(step):
+        if step < warmup_steps:
+            return (step + 1) / warmup_steps
+        t = min(1.0, (step - warmup_steps) / max(1, total_steps - warmup_steps))
+        return 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * t))
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+class Standardize(nn.Module):
+    """(f - mean) / std with fixed buffers: the probe's standardization, kept outside the head's weights (folding
+    it in divides by near-zero stds and turns tiny changes of the body into huge logits)."""
+
+    def __init__(self, mean, std):
+        super().__init__()
+        self.register_buffer("mean", torch.as_tensor(mean, dtype=torch.float32))
+        self.register_buffer("std", torch.as_tensor(std, dtype=torch.float32))
+
+    def forward(self, f):
+        return (f - self.mean) / self.std
+
+
+def probe_head(pooled, y, num_classes):
+    """Standardize + nn.Linear equal to a logistic-regression probe fitted on ``pooled`` (n, d) (notebook 04).
+    Stds below a quarter of the median std are raised to it, so a nearly constant feature cannot dominate the logits."""
+    pooled = np.asarray(pooled, dtype=np.float64)
+    mean, std = pooled.mean(0), pooled.std(0)
+    std = np.maximum(std, 0.25 * np.median(std) + 1e-12)
+    probe = train.fit_probe((pooled - mean) / std, y)
+    linear = nn.Linear(pooled.shape[1], num_classes)
+    coef = torch.as_tensor(probe.model.coef_ / probe.std, dtype=torch.float32)
+    bias = torch.as_tensor(probe.model.intercept_ - probe.model.coef_ @ (probe.mean / probe.std), dtype=torch.float32)
+    if num_classes == 2 and coef.shape[0] == 1:     # sklearn's binary form: one row for class 1
+        coef, bias = torch.cat([-coef / 2, coef / 2]), torch.cat([-bias / 2, bias / 2])
+    with torch.no_grad():
+        linear.weight.copy_(coef)
+        linear.bias.copy_(bias)
+    return nn.Sequential(Standardize(mean, std), linear)
+
+
+def fine_tune(model, body, head, train_loader, val_loader, num_epochs=6, lr=3e-3, body_factor=0.1, seed=0):
+    """Train ``model`` (SGD: body params at lr * body_factor, head at lr, warm-up + cosine, frozen BN statistics,
+    gradient norm clipped at 1),
+    keeping the best validation epoch, the start included. Returns :func:`utils.train.fit`'s history."""
+    for p in model.parameters():
+        p.requires_grad_(True)
+    groups = [{"params": list(body.parameters()), "lr": lr * body_factor}, {"params": list(head.parameters()), "lr": lr}]
+    optimizer = torch.optim.SGD(groups, momentum=0.9, weight_decay=1e-4)
+    steps = len(train_loader)
+    return train.fit(model, train_loader, val_loader, num_epochs, optimizer=optimizer, seed=seed, progress=False,
+                     scheduler=warmup_cosine(optimizer, steps, num_epochs * steps), eval_start=True, bn_eval=True,
+                     clip_grad=1.0, select="val_acc+loss")
+
+
+def _run(model, body, head, X, y, idx, transform, name, num_epochs, lr, seed, verbose):
+    """fine_tune on X[train], selected on X[val]; prints and returns validation and test accuracy before and after."""
+    train_idx, val_idx, test_idx = idx
+    loader = lambda i: train.feature_loaders(X[i], y[i], shuffle=False, batch_size=256)  # noqa: E731
+    test_before = train.evaluate(model, loader(test_idx))[1]
+    history = fine_tune(model, body, head, train.make_loader(Augmented(X[train_idx], y[train_idx], transform), 32,
+                                                             shuffle=True, seed=seed),
+                        loader(val_idx), num_epochs, lr, seed=seed)
+    out = {"val_before": history["start_val_acc"], "val_after": history["best_val_acc"], "test_before": test_before,
+           "test_after": train.evaluate(model, loader(test_idx))[1], "kept_epoch": history["best_epoch"] + 1}
+    if verbose:
+        print(f"{name}: validation {out['val_before']:.3f} -> {out['val_after']:.3f} (kept epoch {out['kept_epoch']} "
+              f"of {num_epochs}; 0 = the start), test {out['test_before']:.3f} -> {out['test_after']:.3f}")
+    return out
+
+
+def fine_tune_tail(tail_stages, maps, y, idx, num_classes, num_epochs=6, lr=3e-3, seed=0, verbose=True, flip=True):
+    """Fine-tune copies of the last stages and a probe-initialized head on cached maps (n, c, h, w) (notebook 04).
+
+    idx: (train_idx, val_idx, test_idx). Returns the dict of :func:`_run` (accuracies before and after).
+    """
+    torch.manual_seed(seed)
+    body = nn.Sequential(*copy.deepcopy(list(tail_stages))).eval()
+    y = torch.as_tensor(y)
+    with torch.inference_mode():
+        pooled = body(maps[idx[0]]).mean((2, 3))
+    head = probe_head(pooled, y[idx[0]], num_classes)
+    model = nn.Sequential(body, nn.AdaptiveAvgPool2d(1), nn.Flatten(), head)
+    return _run(model, body, head, maps, y, idx, augmentation(flip=flip), "fine-tune last stages", num_epochs, lr, seed, verbose)
+
+
+def fine_tune_whole(backbone, images, y, idx, num_classes, num_epochs=6, lr=3e-3, seed=0, verbose=True, flip=True):
+    """Fine-tune every layer of a copy of ``backbone`` from its pre-trained weights on normalized images
+    (n, 3, s, s), with random resized crops and flips (notebook 04). idx: (train_idx, val_idx, test_idx)."""
+    torch.manual_seed(seed)
+    stages = nn.Sequential(*copy.deepcopy(list(backbone.stage_modules.values()))).eval()
+    y = torch.as_tensor(y)
+    with torch.inference_mode():
+        pooled = torch.cat([stages(x).mean((2, 3)) for x in images[idx[0]].split(64)])
+    head = probe_head(pooled, y[idx[0]], num_classes)
+    model = nn.Sequential(stages, nn.AdaptiveAvgPool2d(1), nn.Flatten(), head)
+    return _run(model, stages, head, images, y, idx, augmentation(images.shape[-1], flip), "fine-tune whole network",
+                num_epochs, lr, seed, verbose)
+
+
+def accuracies_table(runs) -> np.ndarray:
+    """(validation before, after, test before, after) rows of :func:`fine_tune_tail` / :func:`fine_tune_whole` runs."""
+    return np.array([[r["val_before"], r["val_after"], r["test_before"], r["test_after"]] for r in runs])
