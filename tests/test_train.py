@@ -260,3 +260,20 @@ def test_fine_tuning_the_whole_network_improves_where_the_probe_is_weak(lite0, c
     assert out["val_before"] < 0.85, f"the probe should be weak on this task: {out}"
     assert out["val_after"] >= out["val_before"] + 0.03 and out["test_after"] > out["test_before"] + 0.02, out
     assert "fine-tune whole network" in capsys.readouterr().out
+
+
+def test_verdicts_call_a_win_only_beyond_two_standard_errors():
+    from utils import transfer
+
+    def rows(strategy, accs):
+        return [{"task": "t", "train_per_class": 4, "strategy": strategy, "seed": k, "test_acc": a}
+                for k, a in enumerate(accs)]
+
+    clear = rows("A", [0.80, 0.82, 0.81]) + rows("B", [0.70, 0.71, 0.69]) + rows("C", [0.5, 0.5, 0.5])
+    assert transfer.verdicts(clear)[("t", 4)] == {"winner": "A", "tied": ["A"]}
+    noisy = rows("A", [0.80, 0.70, 0.81]) + rows("B", [0.78, 0.74, 0.76]) + rows("C", [0.5, 0.5, 0.5])
+    verdict = transfer.verdicts(noisy)[("t", 4)]
+    assert verdict == {"winner": None, "tied": ["A", "B"]}, verdict
+    assert transfer.prediction_matches("B", verdict) and not transfer.prediction_matches("C", verdict)
+    summary = {r["strategy"]: r for r in transfer.summarize(clear)}
+    assert abs(summary["A"]["mean"] - 0.81) < 1e-9 and abs(summary["A"]["se"] - 0.01 / np.sqrt(3)) < 1e-9

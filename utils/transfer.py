@@ -141,11 +141,56 @@ def _grid_rows(task, tail_stages, n, val_per_class, seed):
     rows = []
     for strategy, run in runs.items():
         start = time.perf_counter()
-        rows.append({"task": task["name"], "train_per_class": int(n), "strategy": strategy,
+        rows.append({"task": task["name"], "train_per_class": int(n), "strategy": strategy, "seed": int(seed),
                      "test_acc": round(run(), 4), "seconds": round(time.perf_counter() - start, 2)})
         if strategy == STRATEGIES[2]:
             rows[-1]["stage"] = best
     return rows
+
+
+def summarize(grid) -> list[dict]:
+    """Mean and standard error over seeds of every (task, train_per_class, strategy) of a multi-seed grid
+    (notebook 04): rows ``{"task", "train_per_class", "strategy", "mean", "se", "seeds"}``."""
+    cells = {}
+    for row in grid:
+        cells.setdefault((row["task"], row["train_per_class"], row["strategy"]), []).append(row["test_acc"])
+    return [{"task": t, "train_per_class": n, "strategy": s, "mean": float(np.mean(a)), "seeds": len(a),
+             "se": float(np.std(a, ddof=1) / np.sqrt(len(a))) if len(a) > 1 else float("nan")}
+            for (t, n, s), a in cells.items()]
+
+
+def verdicts(grid, z=2.0) -> dict:
+    """Which strategy wins each (task, train_per_class) cell of a multi-seed grid (notebook 04, Figure 5).
+
+    The strategy with the best mean wins only when it beats every other by more than ``z`` standard errors of the
+    paired (same seed, same split) difference; otherwise the cell is a tie between the best and every strategy
+    within that margin. Returns ``{(task, n): {"winner": strategy or None, "tied": [strategies, best first]}}``.
+    """
+    accs = {}
+    for row in grid:
+        accs.setdefault((row["task"], row["train_per_class"]), {}).setdefault(row["strategy"], {})[row["seed"]] = \
+            row["test_acc"]
+    return {cell: _verdict(by_strategy, z) for cell, by_strategy in accs.items()}
+
+
+def _verdict(by_strategy, z):
+    """The verdict of :func:`verdicts` for one cell: ``{strategy: {seed: acc}}``."""
+    means = {s: np.mean(list(a.values())) for s, a in by_strategy.items()}
+    order = sorted(means, key=means.get, reverse=True)
+    top = by_strategy[order[0]]
+
+    def within(s):
+        d = np.array([top[k] - by_strategy[s][k] for k in top])
+        se = d.std(ddof=1) / np.sqrt(len(d)) if len(d) > 1 else float("inf")
+        return d.mean() <= z * se
+
+    tied = [order[0]] + [s for s in order[1:] if within(s)]
+    return {"winner": order[0] if len(tied) == 1 else None, "tied": tied}
+
+
+def prediction_matches(predicted, verdict) -> bool:
+    """A prediction agrees with a cell's verdict when it names the winner, or one of the strategies tied at the top."""
+    return predicted in verdict["tied"]
 
 
 # ----------------------------------------------- Figure 4's measured points (notebook 03)
