@@ -264,8 +264,13 @@ def test_04_reaches_its_accuracy_and_records_the_measured_grid():
     grid = recorded["scenarios"]["grid"]
     cells = {(r["task"], r["train_per_class"]) for r in grid}
     assert {t for t, _ in cells} == {"pets breeds", "digits"} and len(cells) == 4, cells
-    assert all(sum(r["task"] == t and r["train_per_class"] == n for r in grid) == len(transfer.STRATEGIES)
+    seeds = {r["seed"] for r in grid}
+    assert len(seeds) >= 3, f"Figure 5 needs at least 3 split seeds per cell, got {sorted(seeds)}"
+    assert all(sum(r["task"] == t and r["train_per_class"] == n for r in grid) == len(transfer.STRATEGIES) * len(seeds)
                for t, n in cells)
+    summary = recorded["scenarios"]["summary"]
+    assert len(summary) == 4 * len(transfer.STRATEGIES) and all(r["se"] >= 0 and r["seeds"] == len(seeds)
+                                                                for r in summary)
     assert all(0 <= r["test_acc"] <= 1 for r in grid)
     # the grid is a real measurement: chance is 1/37 and 1/10, the pre-trained features are far above it
     final = {(r["task"], r["train_per_class"]): r["test_acc"] for r in grid if r["strategy"] == transfer.STRATEGIES[1]}
