@@ -159,14 +159,19 @@ def grading_summary(report_path) -> dict | None:
 
 
 def _scenario_rows(grid):
-    """The Figure 5 grid, one row per (task, train_per_class), one column per strategy."""
+    """The Figure 5 grid, one row per (task, train_per_class), one column per strategy: mean ± standard error over
+    the seeds, the verdict (a winner beyond 2 standard errors of the paired difference, else a tie) as in notebook 04."""
+    from utils import transfer
+
+    grid = [{"seed": 0, **cell} for cell in grid]
+    verdicts = transfer.verdicts(grid)
     rows = {}
-    for cell in grid:
-        row = rows.setdefault((cell["task"], cell["train_per_class"]),
-                              {"task": cell["task"], "train_per_class": cell["train_per_class"], "acc": {}})
-        row["acc"][cell["strategy"]] = cell["test_acc"]
-    for row in rows.values():
-        row["best"] = max(row["acc"].values())
+    for cell in transfer.summarize(grid):
+        key = (cell["task"], cell["train_per_class"])
+        row = rows.setdefault(key, {"task": key[0], "train_per_class": key[1], "acc": {}, "se": {},
+                                    "seeds": cell["seeds"], "tied": verdicts[key]["tied"],
+                                    "verdict": verdicts[key]["winner"] or "tie: " + ", ".join(verdicts[key]["tied"])})
+        row["acc"][cell["strategy"]], row["se"][cell["strategy"]] = cell["mean"], cell["se"]
     return list(rows.values()), list(dict.fromkeys(cell["strategy"] for cell in grid))
 
 

@@ -36,3 +36,13 @@ def test_report_names_a_failed_notebook_and_escapes_its_error(tmp_path, monkeypa
     assert "Needs attention: 01_ols_raw_pixels failed" in page
     assert "<script>" not in page and "&lt;script&gt;" in page
     assert 'src="screens/01_ols_raw_pixels.png"' in page
+
+
+def test_report_shows_figure_5_with_its_uncertainty_and_ties(tmp_path, monkeypatch):
+    monkeypatch.setattr(demo, "BUILD", tmp_path)
+    report = _report()
+    report["scenarios"] = [{"task": "digits", "train_per_class": 5, "strategy": s, "seed": k, "test_acc": a + 0.01 * k}
+                           for s, a in (("A", 0.8), ("B", 0.795), ("C", 0.1)) for k in range(3)]
+    report["scenarios"][4]["test_acc"] = 0.85        # B's seed 1: noisy enough for a tie with A
+    page = demo.write_report(report).read_text()
+    assert "0.810 ± 0.006" in page and "tie: B, A" in page and "<b>0.110" not in page and "0.110 ± 0.006" in page
