@@ -870,29 +870,9 @@ _04 = {
 }
 
 
-HONEST = {"01_ols_raw_pixels": _rows(_01), "02_logistic_regression_edges": _rows(_02),
-          "03_pretrained_features": _rows(_03), "04_fine_tuning": _rows(_04)}
-# add_bias (01), conv2d_valid and logistic_grad (02) are called by other questions' code
-SOLO = {"01_ols_raw_pixels": {"ols_phi"}, "02_logistic_regression_edges": {"edges_conv", "edges_grad"}}
-
-
-# ---------------------------------------------------------------- correct answers the grading service rejects today
-# The judge runs only the graded definitions (autograder/grading/tamper.py, graded_definitions): imports, def/class
-# and plain assignments to names, taken from cells not tagged otter_ignore. Each row below is correct and passes
-# grader.check in the notebook, but loses points in the judge; the comment names the test that rejects it. (A name
-# the judge never defines reaches the tests as None.)
-KNOWN_FAILING = {
-    "02_logistic_regression_edges": [
-        # test_explanation_written (and the hidden test_explanation_refers_to_the_measurement): the f-string quotes
-        # the numbers the cell printed, as the prompt asks, but test_acc is filled by a top-level for loop, which the
-        # judge never runs: test_acc is {} there, the definition raises KeyError and edges_explain reaches the tests
-        # as None (hint "at least 20 words), got 1 words")
-        ("edges_explain", EXPLAIN_02,
-         'edges_explain = (f"Edges reached {test_acc[\'edges\']:.3f} and the control {test_acc[\'control\']:.3f} on the test '
-         'images; "\n'
-         '                 "I predicted edges. The control pools the same blocks without a filter, so the part of the gain "\n'
-         '                 "over raw pixels that it shares comes from pooling into few features, not from the edge filter.")'),
-    ],
+# Correct answers that an earlier judge rejected (it skipped top-level loops, item assignments, method calls and a
+# table defined in an otter_ignore cell); kept with the comments that named the tests rejecting them.
+ONCE_FAILING = {
     "03_pretrained_features": [
         # test_phone_within_budget / test_server_within_budget / test_most_accurate_within_budget: the notebook's own
         # `table` (zoo sorted by accuracy, most accurate first) is defined in a cell tagged otter_ignore, so the judge
@@ -929,5 +909,33 @@ KNOWN_FAILING = {
          "prediction = {}\n"
          'prediction.update({("pets breeds", "small"): FINAL, ("pets breeds", "larger"): FINETUNE})\n'
          'prediction.update({("digits", "small"): EARLIER, ("digits", "larger"): SCRATCH})\n'),
+    ],
+}
+
+HONEST = {"01_ols_raw_pixels": _rows(_01), "02_logistic_regression_edges": _rows(_02),
+          "03_pretrained_features": _rows(_03), "04_fine_tuning": _rows(_04)}
+for _stem, _more in ONCE_FAILING.items():
+    HONEST[_stem] = HONEST[_stem] + _more
+# add_bias (01), conv2d_valid and logistic_grad (02) are called by other questions' code
+SOLO = {"01_ols_raw_pixels": {"ols_phi"}, "02_logistic_regression_edges": {"edges_conv", "edges_grad"}}
+
+
+# ---------------------------------------------------------------- correct answers the grading service rejects today
+# The worker runs the graded definitions (autograder/grading/tamper.py, graded_definitions): imports, def/class,
+# plain assignments and the statements that change a needed name (item assignments, method calls, loops), from
+# graded cells; a plain definition in an otter_ignore cell only where no graded cell defines the name. The run's
+# data never reaches the worker. A row below is correct and passes grader.check in the notebook, but loses points
+# in the judge; the comment names the test that rejects it.
+KNOWN_FAILING = {
+    "02_logistic_regression_edges": [
+        # test_explanation_written (and the hidden test_explanation_refers_to_the_measurement): the f-string quotes
+        # the numbers the cell printed, as the prompt asks, but test_acc is filled by a loop that trains on the pets,
+        # whose images the worker never has: test_acc is {} there, the definition raises KeyError and edges_explain reaches the tests
+        # as None (hint "at least 20 words), got 1 words")
+        ("edges_explain", EXPLAIN_02,
+         'edges_explain = (f"Edges reached {test_acc[\'edges\']:.3f} and the control {test_acc[\'control\']:.3f} on the test '
+         'images; "\n'
+         '                 "I predicted edges. The control pools the same blocks without a filter, so the part of the gain "\n'
+         '                 "over raw pixels that it shares comes from pooling into few features, not from the edge filter.")'),
     ],
 }

@@ -73,10 +73,29 @@ def test_honest_answers_score_full_marks(judged, stem):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="grading bug: the judge runs only imports, def/class and plain assignments "
-                                       "from cells not tagged otter_ignore (honest_answers.KNOWN_FAILING); when this "
-                                       "passes, move the rows to HONEST")
+@pytest.mark.xfail(strict=True, reason="a written answer quoting numbers the notebook measured on the pets: the "
+                                       "worker never has the images (honest_answers.KNOWN_FAILING); when this passes, "
+                                       "move the rows to HONEST")
 @pytest.mark.parametrize("stem", sorted(KNOWN_FAILING))
 def test_known_failing_answers_score_full_marks(judged, stem):
     failures = not_full(judged[stem, "known"])
     assert not failures, "correct answers lost points:\n" + "\n".join(failures)
+
+
+@pytest.mark.parametrize("stem", STEMS)
+def test_honest_answers_are_never_flagged(stem):
+    """The audit's false-positive rate on the honest corpus is 0 (issue 18 §3)."""
+    import json
+
+    import nbformat
+
+    from autograder.grading import inputs, tamper
+    from notebook_helpers import template
+    solution, given = load_built(stem)[0], template(stem).given
+    flagged = []
+    for question, old, new in HONEST[stem]:
+        nb = mutate(solution, {old: new})
+        _, cells = inputs.rebuild(json.loads(nbformat.writes(nb)))
+        found = tamper.audit([c for c in cells if c[2].strip() not in given])
+        flagged += [f"{question}: {f} for {short(new)!r}" for f in found]
+    assert not flagged, "\n".join(flagged)

@@ -233,6 +233,11 @@ class Decoder:
                 raise WireError("a reference to nothing") from None
         if self.resolve is not None and any(k in node for k in ("$arg", "$callback", "$remote")):
             return self.resolve(node)
+        if "$unchanged" in node:      # a tensor the judge sent, returned as it was
+            target = (self.targets or {}).get(node["$unchanged"]) if isinstance(node["$unchanged"], int) else None
+            if not _is_tensor(target):
+                raise WireError("an unchanged value that was never sent")
+            return target
         target = self.targets.get(node.get("$src")) if self.targets and isinstance(node.get("$src"), int) else None
         value = self._update(target, node, depth) if target is not None else None
         if value is None:
