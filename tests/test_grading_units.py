@@ -227,3 +227,16 @@ def test_parsing_in_grading_threads_at_once_never_crashes():
         gc.set_threshold(*thresholds)
         sys.setswitchinterval(interval)
     assert not errors, errors[0]
+
+
+@pytest.mark.skipif(not sandbox.cgroup_status()[0], reason="needs per-stage cgroups (root)")
+def test_time_limits_count_the_stages_own_cpu_time(tmp_path):
+    """A stage that waits (a loaded machine, I/O) is not timed out by the wall clock; one that computes is."""
+    (tmp_path / "submission").mkdir()
+    waits, spins = tmp_path / "waits.py", tmp_path / "spins.py"
+    waits.write_text("import time\ntime.sleep(4)\n")
+    spins.write_text("while True:\n    pass\n")
+    calm = sandbox.run_stage("run", tmp_path, [], [str(waits)], sandbox.Limits(), 2, use_bwrap=False)
+    busy = sandbox.run_stage("run", tmp_path, [], [str(spins)], sandbox.Limits(), 2, use_bwrap=False)
+    assert calm.kind == "finished" and calm.seconds > 2, calm
+    assert busy.kind == "timeout" and busy.cpu_seconds >= 2 and busy.seconds < sandbox.backstop(2), busy
