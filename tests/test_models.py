@@ -85,6 +85,12 @@ def test_lite_backbones_give_different_features(lite0, pets_root):
     assert set(models.LITE) <= set(models.offline_backbones())
 
 
+@pytest.mark.parametrize("name", models.LITE)
+def test_lite_counts_are_what_the_architecture_counts(name):
+    """LITE_COUNTS states what counting timm's model gives (all_metadata builds no model)."""
+    assert models._lite_counts(name) == models.LITE_COUNTS[name]
+
+
 def test_metadata(lite0):
     assert lite0.meta["params"] == sum(p.numel() for p in lite0.model.parameters())
     assert 0.3 < lite0.meta["gflops"] < 0.5 and lite0.meta["acc1"] > 70

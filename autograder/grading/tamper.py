@@ -152,6 +152,19 @@ def _touched(stmt):
     return names - GRADER_NAMES
 
 
+def _uses(stmt):
+    """Names a statement reads from the notebook's globals: for a function or a class, its free names only
+    (its parameters and the names it assigns are its own; ``phi = ...`` inside ``headless`` needs no global)."""
+    loads = {n.id for n in ast.walk(stmt) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+    if not isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        return loads
+    own = {n.id for n in ast.walk(stmt) if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load)}
+    own |= {a.arg for n in ast.walk(stmt) if isinstance(n, ast.arguments)
+            for a in n.posonlyargs + n.args + n.kwonlyargs + [x for x in (n.vararg, n.kwarg) if x]}
+    declared = {name for n in ast.walk(stmt) if isinstance(n, (ast.Global, ast.Nonlocal)) for name in n.names}
+    return loads - (own - declared)
+
+
 def _statements(cells):
     """[(cell number, statement, names it binds or changes)] the worker may run, in notebook order.
 
@@ -195,7 +208,7 @@ def graded_definitions(cells, names):
         for i in binders.get(name, ()):
             if i not in keep:
                 keep.add(i)
-                todo.extend(n.id for n in ast.walk(stmts[i][1]) if isinstance(n, ast.Name) and n.id not in seen)
+                todo.extend(n for n in _uses(stmts[i][1]) if n not in seen)
     out = []
     for i in sorted(keep):
         try:
