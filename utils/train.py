@@ -303,14 +303,3 @@ def linear_probe(F_train, y_train, F_eval, y_eval, C=1.0) -> float:
     """Accuracy on (F_eval, y_eval) of a logistic-regression probe fitted on (F_train, y_train) (notebook 04)."""
     return float(np.mean(fit_probe(F_train, y_train, C)(F_eval) == np.asarray(y_eval)))
 
-
-# The Figure-5 grid moved to utils.transfer; notebooks written against ``train.<name>`` keep working.
-_MOVED_TO_TRANSFER = ("small_images", "per_class_split", "small_cnn", "train_scratch", "fine_tune_tail", "one_thread",
-                      "STRATEGIES", "transfer_grid")
-
-
-def __getattr__(name):
-    if name in _MOVED_TO_TRANSFER:
-        from . import transfer
-        return getattr(transfer, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
