@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .. import DIST, NOTEBOOKS, solution_path
-from . import inputs, report, sandbox, store, tamper, verdict
+from . import inputs, report, sandbox, shard, store, tamper, verdict
 
 WORK_PREFIX = "ptm-grade-"
 HERE = Path(__file__).resolve().parent
@@ -356,8 +356,8 @@ def _maxima(batch):
 
 
 def grade(paths, out, assignment=None, jobs=2, limits=None, dist=DIST, use_bwrap=None, quiet=False,
-          trusted=False, wait=0.0):
-    """Grade every submission under ``paths`` into ``out``; returns the rows by id."""
+          trusted=False, wait=0.0, shard_spec=None):
+    """Grade every submission under ``paths`` (or shard ``shard_spec`` = (I, N) of them) into ``out``; rows by id."""
     Path(out).mkdir(parents=True, exist_ok=True)
     with store.OutLock(out, wait):
         batch = Batch(out, dist, assignment, limits, use_bwrap, trusted)
@@ -366,7 +366,7 @@ def grade(paths, out, assignment=None, jobs=2, limits=None, dist=DIST, use_bwrap
         for s in old:
             signal.signal(s, _interrupted)
         try:
-            return _grade(batch, paths, jobs, quiet)
+            return _grade(batch, paths, jobs, quiet, shard_spec)
         finally:
             _remove_work(batch.work)
             for s, h in old.items():
@@ -377,10 +377,11 @@ def _interrupted(signum, frame):
     raise KeyboardInterrupt(f"signal {signum}")
 
 
-def _grade(batch, paths, jobs, quiet):
+def _grade(batch, paths, jobs, quiet, shard_spec=None):
     for w in batch.warnings:
         print(f"warning: {w}", file=sys.stderr)
-    todo = [t for t in inputs.collect(paths) if t[0] not in batch.rows]
+    found = shard.select(inputs.collect(paths), shard_spec, batch.out, batch.isolation(), batch.limits_text())
+    todo = [t for t in found if t[0] not in batch.rows]
     if not quiet:
         print(f"grading {len(todo)} submission(s) ({len(batch.rows)} already done) with {jobs} job(s)")
     pool = ThreadPoolExecutor(max_workers=max(1, jobs))
@@ -427,6 +428,8 @@ def parse_args(argv):
     p.add_argument("--pids", type=int, default=256, help="processes and threads per submission (256)")
     p.add_argument("--disk", type=int, default=512, help="MB of disk per submission (default 512)")
     p.add_argument("--output", type=float, default=8, help="MB of printed output per submission (8)")
+    p.add_argument("--shard", type=shard.parse, metavar="I/N",
+                   help="grade only shard I of N (a stable hash of each id) into --out; then `merge` (docs/grading.md)")
     p.add_argument("--wait", type=float, default=0, help="seconds to wait for another grader's lock on --out")
     p.add_argument("--trusted", action="store_true",
                    help="grade without a sandbox where bubblewrap is missing (only for trusted submissions)")
@@ -441,7 +444,8 @@ def main(argv=None):
     start = time.monotonic()
     try:
         rows = grade(args.submissions, Path(args.out), args.assignment, args.jobs, limits, Path(args.dist),
-                     False if args.no_sandbox else None, trusted=args.trusted, wait=args.wait)
+                     False if args.no_sandbox else None, trusted=args.trusted, wait=args.wait,
+                     shard_spec=args.shard)
     except store.Busy as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
