@@ -108,7 +108,7 @@ def pets_dataset(split="trainval", transform=None, root=None, draft=None, subset
     the official ``split`` in the copy found (larger and slower: for the curious).
     """
     _check_subset(split, subset)
-    from .pets import PetsBinary   # torchvision's import (2-3 s) only where images are read
+    from .pets import PetsBinary   # torchvision's import (seconds of CPU) only where images are read
     return PetsBinary(find_root(root), split=split, transform=transform, draft=draft, subset=subset)
 
 
