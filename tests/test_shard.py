@@ -23,6 +23,7 @@ from autograder.grading import inputs, shard, store
 
 STEM = "01_ols_raw_pixels"
 SHARDS = 3
+SLOW = pytest.mark.slow     # the tests on the graded batch: four grader processes, two real notebooks graded twice
 
 
 def _nb(path, nb):
@@ -80,6 +81,7 @@ def _comparable(rows):
     return {sid: {k: v for k, v in r.items() if k != "seconds"} for sid, r in rows.items()}
 
 
+@SLOW
 def test_merged_shards_equal_one_machine(graded):
     root, subs, shard_dirs = graded
     whole = store.read_rows(root / "whole" / "grades.csv")
@@ -103,6 +105,7 @@ def test_merged_shards_equal_one_machine(graded):
         set(json.loads((root / "whole" / "timings.json").read_text()))
 
 
+@SLOW
 def test_each_shard_grades_a_disjoint_stable_part(graded):
     root, subs, shard_dirs = graded
     parts = [set(store.read_rows(d / "grades.csv")) for d in shard_dirs]
@@ -111,6 +114,7 @@ def test_each_shard_grades_a_disjoint_stable_part(graded):
         assert part == {sid for sid, _, _ in inputs.collect([subs]) if shard.owner(sid, SHARDS) == i}
 
 
+@SLOW
 def test_a_missing_or_duplicated_shard_is_an_error_that_names_it(graded):
     root, _, (one, two, three) = graded
     out = root / "bad-merge"
@@ -125,6 +129,7 @@ def test_a_missing_or_duplicated_shard_is_an_error_that_names_it(graded):
     assert not (out / "grades.csv").exists()
 
 
+@SLOW
 def test_an_unfinished_shard_is_refused_by_name(graded, tmp_path):
     root, _, (one, two, three) = graded
     cut = tmp_path / "shard-2"
@@ -136,6 +141,7 @@ def test_an_unfinished_shard_is_refused_by_name(graded, tmp_path):
         shard.merge([one, cut, three], tmp_path / "out")
 
 
+@SLOW
 def test_a_shard_folder_keeps_its_split(graded, tmp_path):
     root, subs, (one, _, _) = graded
     with pytest.raises(SystemExit, match=r"holds shard 1/3, not 2/3"):
