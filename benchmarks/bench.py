@@ -22,6 +22,14 @@ Measured in one run, on whatever machine runs it (the figures say which):
 
 Each pair is timed alternately, best of ``repeats``, so that a busy machine
 slows both sides alike.
+
+Two modes, both written to build/bench.json with ``mode`` saying which ran:
+
+- *quick* (``make bench``, the default): every figure above on a smaller workload (one repeat, notebooks
+  01 and 02 once each, notebook 01's samples, 6 submissions for ``batch_vs_serial``), under a time budget
+  (``--budget``, 420 s, leaving room for the step that is running when it runs out): a step that would start after the budget is spent is recorded under ``skipped``,
+  and a notebook's cells share what is left, so the bench finishes on a loaded 2-core machine;
+- *full* (``make bench-full``, ``--full``): the workloads above, no budget (the figures of docs/performance.md).
 """
 from __future__ import annotations
 
@@ -39,6 +47,32 @@ from pathlib import Path
 from autograder import BUILD, REPO, solution_path, zip_path
 
 
+QUICK = {"repeats": 1, "epoch_images": 64, "notebooks": ("01_ols_raw_pixels", "02_logistic_regression_edges"),
+         "notebook_runs": 1, "sample_stems": ("01_ols_raw_pixels",), "grade_stems": ("01_ols_raw_pixels",),
+         "submissions": 6, "budget": 420}
+FULL = {"repeats": 2, "epoch_images": 128, "notebooks": None, "notebook_runs": 2, "sample_stems": None,
+        "grade_stems": None, "submissions": 40, "budget": None}
+
+
+class Budget:
+    """Seconds left to the bench (None: no limit); ``spent(why)`` records a step it skipped."""
+
+    def __init__(self, seconds):
+        self.deadline = None if seconds is None else time.monotonic() + seconds
+        self.seconds, self.skipped = seconds, {}
+
+    def left(self):
+        return None if self.deadline is None else self.deadline - time.monotonic()
+
+    def allows(self, step, needs=0.0):
+        """Whether ``step`` may start (at least ``needs`` seconds left); a refused step is recorded."""
+        left = self.left()
+        if left is None or left > needs:
+            return True
+        self.skipped[step] = f"not run: {left:.0f} s of the {self.seconds:g} s budget left"
+        return False
+
+
 def _best(fn, repeats):
     times = []
     for _ in range(repeats):
@@ -48,9 +82,11 @@ def _best(fn, repeats):
     return min(times)
 
 
-def _pair(utils_fn, hand_fn, repeats):
-    """Best time of each, interleaved: (utils seconds, hand seconds)."""
-    hand_fn(), utils_fn()  # warm-up: first-call costs (allocations, file cache) hit neither side
+def _pair(utils_fn, hand_fn, repeats, check=None):
+    """Best time of each, interleaved: (utils seconds, hand seconds); ``check(utils out, hand out)`` on the warm-up."""
+    hand_out, utils_out = hand_fn(), utils_fn()  # warm-up: first-call costs (allocations, file cache) hit neither side
+    if check is not None:
+        check(utils_out, hand_out)
     t_utils, t_hand = [], []
     for _ in range(repeats):
         t_hand.append(_best(hand_fn, 1))
@@ -76,8 +112,10 @@ def bench_extract(backbone, repeats=2):
     def ours():
         return train.extract_features(backbone, "test", use_cache=False, progress=False)[0]
 
-    assert torch.allclose(hand(), ours(), atol=1e-4), "utils features differ from the hand loop's"
-    t_utils, t_hand = _pair(ours, hand, repeats)
+    def agree(mine, theirs):
+        assert torch.allclose(theirs, mine, atol=1e-4), "utils features differ from the hand loop's"
+
+    t_utils, t_hand = _pair(ours, hand, repeats, agree)
     saved = os.environ.get("PTM_CACHE")
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["PTM_CACHE"] = tmp  # an empty cache: the first call computes, the next ones load
@@ -125,15 +163,19 @@ def bench_epoch(backbone, n=128, batch_size=32, repeats=2):
             "epoch_hand_images_per_s": n / t_hand}
 
 
-def bench_grading(n=40, jobs=2):
+def bench_grading(n=40, jobs=2, grade_stems=None, sample_stems=None, budget=None):
     from autograder import check
-    figures = {"grade_seconds": {m.stem: check.time_grade_one(m.stem) for m in check.masters()}}
-    figures.update(bench_samples())
-    figures["batch_vs_serial"] = bench_batch_vs_serial(n=n, jobs=jobs)
+    budget = budget or Budget(None)
+    stems = grade_stems or [m.stem for m in check.masters()]
+    figures = {"grade_seconds": {s: check.time_grade_one(s) for s in stems if budget.allows(f"grade_seconds.{s}", 45)}}
+    if budget.allows("grade_seconds_samples", 30 * len(sample_stems or stems) + 30):
+        figures.update(bench_samples(stems=sample_stems))
+    if budget.allows("batch_vs_serial", 25 * n):   # otter run one by one is the slow half
+        figures["batch_vs_serial"] = bench_batch_vs_serial(n=n, jobs=jobs)
     return figures
 
 
-def bench_samples(jobs=1):
+def bench_samples(jobs=1, stems=None):
     """Every committed sample through the sandboxed grader: seconds per submission (goal <= 15).
 
     One submission at a time by default, so that each figure is the latency of
@@ -145,8 +187,9 @@ def bench_samples(jobs=1):
     from autograder.demo import SAMPLES
     from autograder.grading import batch
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+    paths = [str(SAMPLES)] if stems is None else [str(p) for s in stems for p in sorted(SAMPLES.glob(f"{s}-*.ipynb"))]
     with tempfile.TemporaryDirectory(prefix="ptm-bench-") as tmp:
-        rows = batch.grade([str(SAMPLES)], Path(tmp) / "out", jobs=jobs, quiet=True)
+        rows = batch.grade(paths, Path(tmp) / "out", jobs=jobs, quiet=True)
         stages = json.loads((Path(tmp) / "out" / "timings.json").read_text())
     seconds = {r["id"]: float(r["seconds"]) for r in rows.values()}
     worst = {}
@@ -198,17 +241,21 @@ def bench_batch_vs_serial(n=40, jobs=2):
             "sandbox": "bwrap" if sandbox.bwrap_status()[0] else "none", "cpus": os.cpu_count()}
 
 
-def bench_notebooks(paths=None, runs=2):
-    """Each solution notebook (``paths``: default, every master after a build) ``runs`` times: cold, then warm.
+def bench_notebooks(paths=None, runs=2, budget=None, timeout=900):
+    """Each solution notebook (``paths``: default, every master, built when stale) ``runs`` times: cold, then warm.
 
-    A run that fails (a cell's error, a kernel that dies, a lost ZMQ socket)
-    is recorded under ``error`` and the next run goes on.
+    A run that fails is recorded under ``error`` in words ("timed out after 600 s in cell 37", "kernel died in
+    cell 12", "cell 5 raised ValueError: ...") and the next run goes on. With a ``budget``, a run starts only
+    while time is left, and its cells share what is left.
     """
     if paths is None:
-        from autograder.build import build, masters
-        build()
-        paths = [solution_path(master.stem) for master in masters()]
-    from autograder.demo import run_notebook
+        from autograder import check
+        stems = [m.stem for m in check.masters()]
+        check.ensure_built(stems)
+        paths = [solution_path(s) for s in stems]
+    from autograder.nbrun import run_notebook
+
+    budget = budget or Budget(None)
 
     seconds = {}
     saved = {k: os.environ.get(k) for k in ("PTM_CACHE", "PTM_RESULTS")}
@@ -217,10 +264,12 @@ def bench_notebooks(paths=None, runs=2):
         os.environ["PTM_RESULTS"] = str(Path(tmp) / "results.json")
         try:
             for path in map(Path, paths):
-                done = [run_notebook(path, Path(tmp) / "out") for _ in range(runs)]
-                seconds[path.stem.replace("-solution", "")] = {
-                    "cold": done[0]["seconds"], "warm": done[-1]["seconds"] if runs > 1 else None,
-                    "error": next((d["error"] for d in done if d["error"]), None)}
+                stem = path.stem.replace("-solution", "")
+                done = [run_notebook(path, Path(tmp) / "out", timeout, budget.deadline)
+                        for run in range(runs) if budget.allows(f"notebook_seconds.{stem}.{('cold', 'warm')[min(run, 1)]}", 20)]
+                if done:
+                    seconds[stem] = {"cold": done[0]["seconds"], "warm": done[-1]["seconds"] if len(done) > 1 else None,
+                                     "error": next((d["error"] for d in done if d["error"]), None)}
         finally:
             for k, v in saved.items():
                 os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)
@@ -251,12 +300,26 @@ def write(figures, path=None, groups=()):
 
 
 def main(argv=None):
+    from autograder.nbrun import warnings_once
+    with warnings_once():       # every kernel and grading process would print the same warnings again
+        return _main(argv)
+
+
+def _main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m autograder bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--full", action="store_true", help="the full workloads, no time budget (make bench-full)")
     parser.add_argument("--only", choices=["utils", "notebooks", "grading", "gpu"], action="append",
                         help="run only these groups (default: all)")
-    parser.add_argument("--submissions", type=int, default=40)
+    parser.add_argument("--submissions", type=int, help="submissions for batch_vs_serial (quick 6, full 40)")
+    parser.add_argument("--budget", type=float, help="seconds for the whole bench (quick 420, full none)")
     args = parser.parse_args(argv)
+    mode = dict(FULL if args.full else QUICK)
+    if args.submissions is not None:
+        mode["submissions"] = args.submissions
+    if args.budget is not None:
+        mode["budget"] = args.budget
+    budget = Budget(mode["budget"])
     groups = args.only or ["utils", "notebooks", "grading", "gpu"]
     sys.path.insert(0, str(REPO))
     import torch
@@ -264,21 +327,44 @@ def main(argv=None):
 
     figures = {"machine": {"platform": platform.platform(), "cpus": os.cpu_count(),
                            "torch_threads": torch.get_num_threads(),
+                           "load_average": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
                            "cuda": torch.cuda.get_device_name() if torch.cuda.is_available() else None},
+               "mode": "full" if args.full else "quick", "budget_s": mode["budget"],
                "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S")}
+
     def utils_group():
         backbone = models.load_backbone("efficientnet_lite0")
-        return {**bench_extract(backbone), **bench_epoch(backbone)}
+        out = bench_extract(backbone, repeats=mode["repeats"])
+        if budget.allows("epoch_ratio", 10):
+            out.update(bench_epoch(backbone, n=mode["epoch_images"], repeats=mode["repeats"]))
+        return out
 
-    runs = {"utils": utils_group, "notebooks": bench_notebooks,
-            "grading": lambda: bench_grading(n=args.submissions), "gpu": lambda: {"gpu": bench_gpu()}}
+    def notebooks_group():
+        paths = None if mode["notebooks"] is None else _built(mode["notebooks"])
+        return bench_notebooks(paths, runs=mode["notebook_runs"], budget=budget)
+
+    runs = {"utils": utils_group, "notebooks": notebooks_group,
+            "grading": lambda: bench_grading(n=mode["submissions"], grade_stems=mode["grade_stems"],
+                                             sample_stems=mode["sample_stems"], budget=budget),
+            "gpu": lambda: {"gpu": bench_gpu()}}
+    start = time.monotonic()
+    if not args.only:         # a whole run replaces the file: no figure of another mode or day stays behind
+        (BUILD / "bench.json").unlink(missing_ok=True)
     path = write(figures, groups=groups)
     for group in groups:   # each group is written as soon as it is measured; a failure is recorded
-        try:
-            figures.update(runs[group]())
-        except Exception as e:  # noqa: BLE001 - the bench must finish and say what failed
-            figures.setdefault("failed", {})[group] = f"{type(e).__name__}: {str(e)[:300]}"
+        if budget.allows(group, 10):
+            try:
+                figures.update(runs[group]())
+            except Exception as e:  # noqa: BLE001 - the bench must finish and say what failed
+                figures.setdefault("failed", {})[group] = f"{type(e).__name__}: {str(e)[:300]}"
+        figures["skipped"], figures["bench_seconds"] = dict(budget.skipped), round(time.monotonic() - start, 1)
         path = write(figures, groups=groups)
     print(json.dumps(figures, indent=2, sort_keys=True))
-    print(f"written to {path}")
+    print(f"written to {path} ({figures['mode']} mode, {figures['bench_seconds']:.0f} s)")
     return 0
+
+
+def _built(stems):
+    from autograder import check
+    check.ensure_built(list(stems))
+    return [solution_path(s) for s in stems]

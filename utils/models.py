@@ -28,8 +28,8 @@ import torch
 from torch import nn
 
 # torchvision is imported where it is used: `import torchvision` loads its detection ops and, with them,
-# torch._dynamo (~2 s on the 2-core machine), which a process that only reads this module never needs
-# (the grading service's judge of notebooks 03-04 imports it with the notebook's first cell).
+# torch._dynamo, which a process that only reads this module never needs (the grading service's judge of
+# notebooks 03-04 imports it with the notebook's first cell). Its cost: docs/performance.md.
 
 TORCHVISION = ("resnet18", "resnet50", "mobilenet_v3_small")
 # EfficientNet-Lite ImageNet top-1 of the reference TensorFlow release
