@@ -251,3 +251,38 @@ def test_no_data_downloads_with_make_datas_script(pets_root, tmp_path, monkeypat
     monkeypatch.delenv("PTM_DATA")
     with pytest.raises(RuntimeError, match="the download failed"):
         colab.find_or_download_data(tmp_path / "repo")
+
+
+def _submit_cell(nb):
+    cell = next(c for c in nb.cells if c.cell_type == "code" and c.source.startswith("SUBMIT = False"))
+    return nbformat.v4.new_code_cell(cell.source.replace("SUBMIT = False", "SUBMIT = True", 1))
+
+
+@pytest.mark.parametrize("stem", sorted(p.stem for p in (build.REPO / "notebooks").glob("0*.ipynb")))
+def test_every_notebook_has_the_submit_cell(stem):
+    nb = nbformat.read(str(build.REPO / "notebooks" / f"{stem}.ipynb"), as_version=4)
+    assert "colab.submit(grader, TESTS)" in _submit_cell(nb).source
+
+
+def test_submit_on_colab_says_in_one_line_how_to_hand_in(student_nb, colab_kernel, tmp_path):
+    """SUBMIT = True on Colab: one line (download the .ipynb, where to hand it in), never otter's raw RuntimeError."""
+    nb = only_setup(student_nb)
+    nb.cells.append(_submit_cell(student_nb))
+    run_in(tmp_path / "content", nb, colab_kernel)
+    shown = outputs_text(nbformat.v4.new_notebook(cells=[nb.cells[-1]])).strip()
+    assert shown.count("\n") == 0 and "File → Download → Download .ipynb" in shown, shown
+    assert f"{STEM}.ipynb" in shown and "hand in" in shown and "RuntimeError" not in shown
+
+
+def test_submit_when_otter_refuses_colab_prints_the_line(monkeypatch, capsys):
+    from utils import colab
+
+    class Grader:
+        def export(self, pdf):
+            raise RuntimeError("This method is not compatible with Google Colab")
+
+    colab.submit(Grader(), "tests/01_ols_raw_pixels")
+    assert "Download .ipynb saves 01_ols_raw_pixels.ipynb" in capsys.readouterr().out
+    with pytest.raises(RuntimeError, match="disk full"):
+        colab.submit(type("G", (), {"export": lambda self, pdf: (_ for _ in ()).throw(RuntimeError("disk full"))})(),
+                     "tests/x")

@@ -107,3 +107,27 @@ def prepare(repo, here=None) -> None:
     link_tests(repo, here)
     print(f"tests: {here / 'tests'} -> {repo / 'notebooks' / 'tests'}")
     print(f"data: the course images are in {find_or_download_data(repo)}")
+
+
+def on_colab() -> bool:
+    """True in a Colab kernel (the setup cell's own test)."""
+    return "google.colab" in sys.modules
+
+
+def submit(grader, tests: str):
+    """The submit cell of every notebook: ``grader.export(pdf=False)``, or on Colab one line on what to do.
+
+    otter's export cannot run on Colab (it raises ``RuntimeError: This method is not compatible with
+    Google Colab``); there the student downloads the notebook and hands in that file. ``tests`` is the
+    setup cell's ``TESTS`` (``tests/<notebook>``), which names the notebook."""
+    name = f"{Path(tests).name}.ipynb"
+    how = (f"On Colab, submit the notebook itself: File → Download → Download .ipynb saves {name}; hand in "
+           "that file where your instructor collects this assignment (e.g. your course's Gradescope).")
+    if on_colab():
+        return print(how)
+    try:
+        return grader.export(pdf=False)
+    except RuntimeError as err:  # otter saw Colab where sys.modules did not
+        if "Colab" not in str(err):
+            raise
+        return print(how)
