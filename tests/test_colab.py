@@ -9,7 +9,6 @@
 * The repo URL is the ``file://`` address of a student release built by
   ``python -m autograder release``; the data is pre-seeded through ``$PTM_DATA``.
 """
-import json
 import os
 import shutil
 import sys
@@ -20,52 +19,19 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
 from autograder import SOLUTIONS, build, setup_cell
+import colab_sim
 from notebook_helpers import outputs_text
 
 pytestmark = pytest.mark.slow
 STEM = "01_ols_raw_pixels"
 
-SHELL = '''"""Stand-in for Colab's shell module: otter checks that str(get_ipython()) names google.colab."""
-from ipykernel.zmqshell import ZMQInteractiveShell
-
-
-class Shell(ZMQInteractiveShell):
-    pass
-'''
-LAUNCHER = '''"""Start an IPython kernel whose shell is google.colab._shell.Shell, as Colab's is."""
-from ipykernel.ipkernel import IPythonKernel
-from ipykernel.kernelapp import IPKernelApp
-from traitlets import Type
-
-from google.colab._shell import Shell
-
-
-class ColabKernel(IPythonKernel):
-    shell_class = Type(Shell)
-
-
-if __name__ == "__main__":
-    IPKernelApp.launch_instance(kernel_class=ColabKernel)
-'''
-
 
 @pytest.fixture(scope="module")
 def colab_kernel(tmp_path_factory):
     """The kernelspec name of the simulated Colab kernel (JUPYTER_PATH points at it for this module)."""
-    root = tmp_path_factory.mktemp("colab-sim")
-    pkg = root / "site" / "google" / "colab"  # google/ stays a namespace package (google.protobuf still imports)
-    pkg.mkdir(parents=True)
-    (pkg / "__init__.py").write_text('"""Fake google.colab for the simulated Colab kernel."""\n')
-    (pkg / "_shell.py").write_text(SHELL)
-    (root / "site" / "colab_kernel_launcher.py").write_text(LAUNCHER)
-    spec = root / "jupyter" / "kernels" / "colab-sim"
-    spec.mkdir(parents=True)
-    (spec / "kernel.json").write_text(json.dumps({
-        "argv": [sys.executable, "-m", "colab_kernel_launcher", "-f", "{connection_file}"],
-        "display_name": "Python 3 (simulated Colab)", "language": "python",
-        "env": {"PYTHONPATH": str(root / "site")}}))
+    path = colab_sim.write_kernelspec(tmp_path_factory.mktemp("colab-sim"), sys.executable, "colab-sim")
     old = os.environ.get("JUPYTER_PATH")
-    os.environ["JUPYTER_PATH"] = str(root / "jupyter")
+    os.environ["JUPYTER_PATH"] = str(path)
     yield "colab-sim"
     if old is None:
         os.environ.pop("JUPYTER_PATH")

@@ -6,7 +6,7 @@ student-side API and the kernel import) with that file as uv's constraints, so e
 dependencies that Colab also ships, comes at Colab's version. What cannot be installed here at Colab's
 exact version is in :data:`NEAREST` (``tests/test_colab_runtime.py`` lists it in its report).
 
-The virtualenv is cached between runs on one machine, in ``$PTM_CACHE/colab-runtime-<key>`` (default
+The virtualenv is cached between runs on one machine, in ``$PTM_COLAB_RUNTIME_CACHE/colab-runtime-<key>`` (default
 ``~/.cache/ptm-course``), where ``<key>`` hashes the freeze file, this file's lists and the Python
 version: a warm CI reuses it; a new Colab list builds a new one. It is built in a temporary folder and
 renamed into place only when complete. Tests never install into it: :func:`layer` makes a thin
@@ -37,6 +37,7 @@ timm huggingface_hub safetensors pyyaml
 ipykernel ipython ipywidgets widgetsnbextension jupyterlab_widgets notebook traitlets
 jupyter_client jupyter_core pyzmq tornado debugpy matplotlib-inline ipython-genutils
 nbformat nbconvert jsonschema jupytext dill wrapt pandas requests jinja2 click astunparse six
+pip setuptools
 """.split()
 
 # Colab's entry -> what the stand-in has instead, and why.
@@ -96,7 +97,7 @@ def key(freeze: Path = FREEZE) -> str:
 
 
 def cache_dir() -> Path:
-    return Path(os.environ.get("PTM_CACHE", Path.home() / ".cache" / "ptm-course"))
+    return Path(os.environ.get("PTM_COLAB_RUNTIME_CACHE", Path.home() / ".cache" / "ptm-course"))
 
 
 def uv() -> list[str]:
@@ -162,7 +163,8 @@ def layer(base: Path, target: Path) -> Path:
     """A thin virtualenv in ``target`` that sees ``base``'s packages; pip installs into it, never into base.
 
     Returns its python. Packages pip adds land in ``target``; the base stays as Colab ships it."""
-    subprocess.run(uv() + ["venv", "-q", "--seed", "-p", str(base / "bin" / "python"), str(target)], check=True)
+    # No --seed: the layer's pip is the base's (Colab's 24.1.2), found through the .pth line.
+    subprocess.run(uv() + ["venv", "-q", "-p", str(base / "bin" / "python"), str(target)], check=True)
     (site_packages(target) / "_colab_runtime.pth").write_text(f"import site; site.addsitedir({str(site_packages(base))!r})\n")
     return target / "bin" / "python"
 
