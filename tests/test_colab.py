@@ -19,8 +19,10 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
 from autograder import SOLUTIONS, build, setup_cell
-import colab_sim
 from notebook_helpers import outputs_text
+
+sys.path.insert(0, str(build.REPO / "tools"))
+import colab_sim  # noqa: E402
 
 pytestmark = pytest.mark.slow
 STEM = "01_ols_raw_pixels"

@@ -3,8 +3,8 @@
 ``tools/colab_runtime.py`` builds (once per machine, cached by the list's content) a Python 3.13
 virtualenv with Colab's versions of every package the course, otter and the kernel import. Each test
 here works in a thin virtualenv layered on it (``colab_runtime.layer``), so what the setup cell's pip
-installs never reaches the cached one. The kernel is the simulated Colab kernel (``colab_sim``), running
-that virtualenv's Python; the course comes from a student release cloned from its ``file://`` URL.
+installs never reaches the cached one. The kernel is the simulated Colab kernel (``tools/colab_sim.py``),
+running that virtualenv's Python; the course comes from a student release cloned from its ``file://`` URL.
 
 What the stand-in has instead of Colab's exact entries is ``colab_runtime.NEAREST``;
 ``test_stand_in_has_colabs_versions`` checks every other package against Colab's list.
@@ -18,12 +18,12 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-import colab_sim
 from autograder import SOLUTIONS, build, setup_cell
 from notebook_helpers import outputs_text
 
 sys.path.insert(0, str(build.REPO / "tools"))
 import colab_runtime  # noqa: E402
+import colab_sim  # noqa: E402
 
 pytestmark = pytest.mark.slow
 STEMS = sorted(p.stem for p in SOLUTIONS.glob("0*.ipynb"))

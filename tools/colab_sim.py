@@ -1,7 +1,7 @@
-"""The simulated Colab kernel, shared by tests/test_colab.py (project env) and tests/test_colab_runtime.py
-(Colab's published runtime): a real IPython kernel whose shell class lives in ``google.colab._shell``, so
-the setup cell (``"google.colab" in sys.modules``) and otter's own detection (``str(get_ipython())``) see
-Colab. The fake ``google/colab`` package is on a path only this kernel sees (its kernelspec's PYTHONPATH).
+"""The simulated Colab kernel, shared by tests/test_colab.py (project env), tests/test_colab_runtime.py
+and `make bench` (Colab's published runtime): a real IPython kernel whose shell class lives in
+``google.colab._shell``, so the setup cell (``"google.colab" in sys.modules``) and otter's own detection
+(``str(get_ipython())``) see Colab. The fake ``google/colab`` package is on a path only this kernel sees (its kernelspec's PYTHONPATH).
 """
 import json
 from pathlib import Path
