@@ -148,3 +148,36 @@ def test_solution_passes_every_check(colab, student_release, stem, tmp_path):
     for cell in checks:
         shown = outputs_text(nbformat.v4.new_notebook(cells=[cell]))
         assert "All test cases passed!" in shown, f"{cell.source}: {shown}"
+
+
+@pytest.fixture(scope="module")
+def colab_resnet18(base, tmp_path_factory):
+    """A Colab session whose torch hub holds stand-in ResNet-18 weights, where torchvision's cache expects them:
+    what a student on Colab gets (there, the real weights download on first use)."""
+    import torch
+    from torchvision import models as tvm
+    root = tmp_path_factory.mktemp("colab-resnet18")
+    python = colab_runtime.layer(base, root / "venv")
+    url = tvm.ResNet18_Weights.IMAGENET1K_V1.url
+    target = root / "torch" / "hub" / "checkpoints" / url.rsplit("/", 1)[1]
+    target.parent.mkdir(parents=True)
+    torch.manual_seed(0)
+    torch.save(tvm.resnet18().state_dict(), target)
+    env = {"PTM_CACHE": str(root / "cache"), "TORCH_HOME": str(root / "torch")}
+    path = colab_sim.write_kernelspec(root / "kernel", python, "colab-resnet18", env)
+    old = os.environ.get("JUPYTER_PATH")
+    os.environ["JUPYTER_PATH"] = str(path)
+    yield python, "colab-resnet18"
+    if old is None:
+        os.environ.pop("JUPYTER_PATH")
+    else:
+        os.environ["JUPYTER_PATH"] = old
+
+
+@pytest.mark.parametrize("stem", [s for s in STEMS if s.startswith(("03", "04"))])
+def test_resnet18_path_runs_to_the_end(colab_resnet18, student_release, stem, tmp_path):
+    """Notebooks 03-04 untouched on ResNet-18 (the backbone "auto" picks wherever its weights can be had)."""
+    python, kernel = colab_resnet18
+    nb = nbformat.read(str(student_release / "notebooks" / f"{stem}.ipynb"), as_version=4)
+    shown = outputs_text(run_in(tmp_path / "content", stem, nb, kernel))
+    assert "resnet18" in shown and "using efficientnet_lite0" not in shown, shown[-3000:]
