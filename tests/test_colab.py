@@ -200,7 +200,7 @@ def run_in_plain(folder, nb):
     return nb
 
 
-def test_no_data_downloads_with_make_datas_script(pets_root, tmp_path, monkeypatch):
+def test_no_data_downloads_with_make_datas_script(pets_root, tmp_path, monkeypatch, capsys):
     """No data anywhere: prepare runs the release's data/download.py (what `make data` runs), then checks."""
     from utils import colab, data
     monkeypatch.delenv("PTM_DATA")
@@ -215,6 +215,8 @@ def test_no_data_downloads_with_make_datas_script(pets_root, tmp_path, monkeypat
     monkeypatch.setattr(colab.subprocess, "run", fake_download)
     assert colab.find_or_download_data(tmp_path / "repo") == pets_root
     assert calls == [[sys.executable, str(tmp_path / "repo" / "data" / "download.py")]]
+    said = capsys.readouterr().out   # before the download: its size and where it goes
+    assert "about 800 MB" in said and f"into {tmp_path / 'repo' / 'data'}" in said, said
     monkeypatch.setattr(colab.subprocess, "run", lambda cmd, **kw: type("Failed", (), {"returncode": 1})())
     monkeypatch.delenv("PTM_DATA")
     with pytest.raises(RuntimeError, match="the download failed"):
