@@ -27,7 +27,10 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 FREEZE = Path(os.environ.get("PTM_COLAB_INFO", REPO.parent / "shared" / "colab")) / "pip-freeze.txt"
-PYTHON = os.environ.get("PTM_COLAB_PYTHON", "/root/.pyenv/versions/3.13.0/bin/python3.13")
+# Colab's Python is 3.13: $PTM_COLAB_PYTHON, else pyenv's 3.13.0 (the build machine's), else python3.13 on PATH.
+PYTHON = os.environ.get("PTM_COLAB_PYTHON") or next(
+    (p for p in ("/root/.pyenv/versions/3.13.0/bin/python3.13", shutil.which("python3.13")) if p and Path(p).exists()),
+    "python3.13")
 
 # What the course (utils/, the notebooks), otter's student-side API (otter.Notebook, check, check_all,
 # export) and the kernel import, every one shipped by Colab. Their dependencies follow.
@@ -122,6 +125,9 @@ def index_options() -> tuple[list[str], dict[str, str]]:
 
 def build(target: Path) -> None:
     """Create the virtualenv in ``target`` (a fresh folder)."""
+    if not shutil.which(PYTHON):
+        raise RuntimeError(f"no Python 3.13 at {PYTHON!r} for the Colab stand-in: install one (pyenv install 3.13) "
+                           "or set PTM_COLAB_PYTHON to its path")
     versions = colab_versions()
     options, env = index_options()
     env = {**os.environ, **env}
