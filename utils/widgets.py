@@ -293,7 +293,7 @@ def pet_upload(predict):
     """
     upload = ipw.FileUpload(accept="image/*", multiple=False, description="your pet's photo")
     prompt = "Drop a photo of a cat or a dog here."
-    if "google.colab" in sys.modules:  # ipywidgets#3452: on Colab a file of 1 MB or more never arrives
+    if "google.colab" in sys.modules:  # ipywidgets#3452: on Colab a large file never arrives (the limit: docs/colab.md)
         prompt += " On Colab, use a photo under 1 MB (larger files do not reach the notebook)."
     result, picture = ipw.HTML(prompt), ipw.Image(format="png")
 
