@@ -9,7 +9,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cat requirements.txt | cksum | cut -d' ' -f1)
 
-.PHONY: demo test test-fast build check grade bench data ensure-data venv clean lab release
+.PHONY: demo test test-fast test-colab build check grade bench bench-full data ensure-data venv clean lab release
 
 venv: $(STAMP)
 
@@ -51,14 +51,23 @@ test: venv ensure-data
 test-fast: venv ensure-data
 	$(PY) -m pytest $(XDIST) -m "not slow"
 
+# The Colab job alone (part of `make test`): Colab's published runtime (../shared/colab), Python 3.13,
+# built once per machine by tools/colab_runtime.py (docs/colab.md).
+test-colab: venv ensure-data
+	$(PY) -m pytest -s tests/test_colab_runtime.py
+
 build: venv
 	$(PY) -m autograder build
 
 check: venv ensure-data
 	$(PY) -m autograder check
 
+# Quick by default (a time budget: it finishes on a busy 2-core machine); bench-full: the figures of docs/performance.md.
 bench: venv ensure-data
 	$(PY) -m autograder bench
+
+bench-full: venv ensure-data
+	$(PY) -m autograder bench --full
 
 clean:
 	rm -rf build autograder/dist .cache

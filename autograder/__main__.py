@@ -6,6 +6,8 @@ VERBS = {
     "build": "autograder.build",   # otter assign for every master
     "check": "autograder.check",   # grade built solutions and blank notebooks
     "grade": "autograder.grading.batch",   # sandboxed parallel batch grading
+    "merge": "autograder.grading.shard",   # the shards of `grade --shard I/N` into one batch
+    "export": "autograder.lms",    # grades by student: Canvas gradebook CSV, one CSV per student
     "demo": "autograder.demo",     # the main job: build, run, grade, report
     "bench": "benchmarks.bench",   # speed figures into build/bench.json
     "release": "autograder.release",  # the student repository, ready to push

@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 from . import BUILD, DIST, NOTEBOOKS, REPO, solution_path
+from .nbrun import run_notebook, warnings_once  # noqa: F401 (run_notebook: bench and tests use it from here)
 
 SAMPLES = Path(__file__).with_name("samples")
 ANSWER_TAG = "otter_answer_cell"
@@ -88,33 +89,6 @@ def grade_samples(out=None, jobs=2):
         make_samples()
     batch.grade([str(SAMPLES)], out, jobs=jobs)
     return out / "report.html"
-
-
-def run_notebook(src: Path, out_dir: Path, timeout=900) -> dict:
-    """Execute ``src`` in notebooks/ with nbclient; save it with outputs; return timing."""
-    import nbformat
-    from nbclient import NotebookClient
-    from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
-
-    nb = nbformat.read(str(src), as_version=4)
-    start, error = time.perf_counter(), None
-    log = NOTEBOOKS / ".OTTER_LOG"
-    try:
-        NotebookClient(nb, timeout=timeout, kernel_name="python3",
-                       resources={"metadata": {"path": str(NOTEBOOKS)}}).execute()
-    except CellExecutionError as err:
-        error = str(err).strip().splitlines()[-1][:300]
-    except (DeadKernelError, CellTimeoutError, RuntimeError) as err:
-        # a dead kernel (out of memory, a crash) is recorded, and the run goes on
-        error = f"{type(err).__name__}: {str(err).strip()[:300]}"
-    except Exception as err:  # noqa: BLE001 - e.g. zmq.ZMQError from the client's channels: recorded too
-        error = f"{type(err).__module__}.{type(err).__name__}: {str(err).strip()[:300]}"
-    finally:
-        log.unlink(missing_ok=True)
-    seconds = time.perf_counter() - start
-    out_dir.mkdir(parents=True, exist_ok=True)
-    nbformat.write(nb, str(out_dir / src.name.replace("-solution", "")))
-    return {"seconds": round(seconds, 1), "error": error}
 
 
 def majority_baseline() -> float:
@@ -209,6 +183,11 @@ def write_report(report: dict) -> Path:
 
 
 def main(argv=None) -> int:
+    with warnings_once():      # each kernel and grading stage would print the same warnings again
+        return _main(argv)
+
+
+def _main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m autograder demo", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--skip-grading", action="store_true", help="skip grading the sample submissions")

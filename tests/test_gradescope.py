@@ -104,9 +104,12 @@ def gradescope(tmp_path_factory):
     check.ensure_built([m.stem for m in masters()])
     cases = _gradescope_cases()
     base = tmp_path_factory.mktemp("gradescope")
-    with ThreadPoolExecutor(2) as pool:
-        runs = list(pool.map(lambda i: _run_gradescope(base / str(i), cases[i][0], cases[i][2], i % 2 == 0),
-                             range(len(cases))))
+    try:
+        with ThreadPoolExecutor(2) as pool:
+            runs = list(pool.map(lambda i: _run_gradescope(base / str(i), cases[i][0], cases[i][2], i % 2 == 0),
+                                 range(len(cases))))
+    finally:   # without namespaces the snooping case shares the machine's /dev/shm (docs/grading.md)
+        Path("/dev/shm/ptm-attack-marker").unlink(missing_ok=True)
     return {(stem, name): (path, *run) for (stem, name, path), run in zip(cases, runs)}
 
 

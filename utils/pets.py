@@ -1,7 +1,7 @@
 """``PetsBinary``: torchvision's ``OxfordIIITPet`` with binary labels, as :func:`utils.data.pets_dataset` returns it.
 
-A module of its own so that ``import utils.data`` does not import torchvision (2-3 s of CPU): notebooks 01 and 02, and
-the grader's run of any notebook (which has no data), never pay for it.
+A module of its own so that ``import utils.data`` does not import torchvision (seconds of CPU: docs/performance.md):
+notebooks 01 and 02, and the grader's run of any notebook (which has no data), never pay for it.
 """
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ from pathlib import Path
 from PIL import Image
 from torchvision.datasets import OxfordIIITPet
 
-from .data import course_list, _unreadable, read_list, _missing_message, open_rgb, MissingImagesError, UnreadableImageWarning
+from .images import (MissingImagesError, UnreadableImageWarning, course_list, missing_message, open_rgb, read_list,
+                     unreadable)
 
 
 class PetsBinary(OxfordIIITPet):
@@ -30,7 +31,7 @@ class PetsBinary(OxfordIIITPet):
         self.ann_file = Path(self._anns_folder) / f"{split}.txt"
         if subset == "course":
             self._select(course_list(split))
-        self.bad = _unreadable(tuple(self._images))
+        self.bad = unreadable(tuple(self._images))
         if self.bad:
             keep = [i for i, p in enumerate(self._images) if p.name not in self.bad]
             self._images = [self._images[i] for i in keep]
@@ -49,7 +50,7 @@ class PetsBinary(OxfordIIITPet):
         self._segs = [Path(self._segs_folder) / f"{name}.png" for name, _, _ in rows]
         missing = [p.name for p in self._images if not p.is_file()]
         if missing:
-            raise MissingImagesError(_missing_message(missing, len(rows), self._split, Path(self._images_folder)))
+            raise MissingImagesError(missing_message(missing, len(rows), self._split, Path(self._images_folder)))
 
     @property
     def names(self) -> list[str]:

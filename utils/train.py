@@ -48,11 +48,9 @@ def autocast(device: torch.device):
 
 
 # Convolutions run fastest in the channels-last (NHWC) layout on the CPU (oneDNN) and on CUDA, and on the CPU also on
-# small batches, whose activations stay in the caches: EfficientNet-Lite0 features come 2-3x faster than from NCHW
-# batches of 64 on a 2-core laptop CPU (`make bench`: extract_images_per_s). The numbers agree to ~1e-5.
-# Pieces of 4 rather than 16 (measured on the 2-core build machine, best of 3, two threads): Lite0 32 against 36 ms
-# per image and 50 against 61 CPU-ms; Lite2 at 260 px 51-57 against 70 ms and 84-91 against 121 CPU-ms. Pieces of
-# 1-2 were slower again.
+# small batches, whose activations stay in the caches; the features agree with NCHW's to rounding. The CPU's piece
+# size is the fastest one measured (smaller pieces were slower again): the figures are `make bench`'s
+# extract_images_per_s and docs/performance.md, "Feature extraction".
 CHANNELS_LAST = ("cpu", "cuda")
 CPU_CHUNK = 4
 
@@ -333,14 +331,3 @@ def linear_probe(F_train, y_train, F_eval, y_eval, C=1.0) -> float:
     """Accuracy on (F_eval, y_eval) of a logistic-regression probe fitted on (F_train, y_train) (notebook 04)."""
     return float(np.mean(fit_probe(F_train, y_train, C)(F_eval) == np.asarray(y_eval)))
 
-
-# The Figure-5 grid moved to utils.transfer; notebooks written against ``train.<name>`` keep working.
-_MOVED_TO_TRANSFER = ("small_images", "per_class_split", "small_cnn", "train_scratch", "fine_tune_tail", "one_thread",
-                      "STRATEGIES", "transfer_grid")
-
-
-def __getattr__(name):
-    if name in _MOVED_TO_TRANSFER:
-        from . import transfer
-        return getattr(transfer, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import io
+import sys
 
 import ipywidgets as ipw
 import matplotlib.pyplot as plt
@@ -272,29 +273,44 @@ def photo_probabilities(content: bytes, backbone, head, scale=None, name="the fi
     return {"cat": float(probs[0]), "dog": float(probs[1])}
 
 
+def uploaded_files(value) -> list[tuple[str, bytes]]:
+    """``[(name, content)]`` of the files in a ``FileUpload.value``, in either ipywidgets' format (notebook 03).
+
+    ipywidgets 7 (Colab's 7.7.1): a dict ``{name: {"metadata": {...}, "content": bytes}}``;
+    ipywidgets 8: a tuple of dicts ``{"name", "type", "size", "content": memoryview, "last_modified"}``."""
+    if isinstance(value, dict):
+        return [(file.get("metadata", {}).get("name", name), bytes(file["content"])) for name, file in value.items()]
+    return [(file["name"], bytes(file["content"])) for file in value]
+
+
 def pet_upload(predict):
     """An upload box: drop a photo of your own pet, see the classifier's cat/dog probabilities (notebook 03).
 
     predict: (content bytes, file name) -> {"cat": p, "dog": p}, e.g. a
     ``functools.partial`` of :func:`photo_probabilities`. Returns a VBox whose
     ``upload`` is the FileUpload and ``result`` the HTML that shows the answer.
+    Works with ipywidgets 7 and 8 (:func:`uploaded_files`).
     """
     upload = ipw.FileUpload(accept="image/*", multiple=False, description="your pet's photo")
-    result, picture = ipw.HTML("Drop a photo of a cat or a dog here."), ipw.Image(format="png")
+    prompt = "Drop a photo of a cat or a dog here."
+    if "google.colab" in sys.modules:  # ipywidgets#3452: on Colab a large file never arrives (the limit: docs/colab.md)
+        prompt += " On Colab, use a photo under 1 MB (larger files do not reach the notebook)."
+    result, picture = ipw.HTML(prompt), ipw.Image(format="png")
 
     def show(change):
-        if not upload.value:
+        files = uploaded_files(upload.value)
+        if not files:
             return
-        file = upload.value[-1]
+        name, content = files[-1]
         try:
-            probs = predict(bytes(file["content"]), file["name"])
+            probs = predict(content, name)
         except ValueError as err:
             result.value = f"<span style='color:#b00'>{html.escape(str(err))}</span>"
             return
         label = max(probs, key=probs.get)
-        result.value = (f"<b>{html.escape(file['name'])}</b>: {label} "
+        result.value = (f"<b>{html.escape(name)}</b>: {label} "
                         f"(cat {probs['cat']:.1%}, dog {probs['dog']:.1%})")
-        picture.value = _thumbnail_png(Image.open(io.BytesIO(bytes(file["content"]))).convert("RGB"))
+        picture.value = _thumbnail_png(Image.open(io.BytesIO(content)).convert("RGB"))
 
     upload.observe(show, names="value")
     box = ipw.VBox([upload, result, picture])

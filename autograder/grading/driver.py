@@ -51,7 +51,7 @@ def _cell_report(cell):
 def main(nb_path, max_output, fd):
     fd, max_output = int(fd), int(max_output)
     _private(fd)
-    sys.modules["rfc3987_syntax"] = None   # jsonschema's optional IRI grammar: 5 s to build, unused
+    sys.modules["rfc3987_syntax"] = None   # jsonschema's optional IRI grammar: slow to build, unused
     import nbformat
     from nbclient import NotebookClient
     from nbclient.exceptions import DeadKernelError

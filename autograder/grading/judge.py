@@ -464,15 +464,16 @@ def main(fd):
         tf.source = ""
         files.append((tf, path, hidden_messages(source)))
     if any("torchvision" in source for source in payload["tests"].values()):
-        import torchvision.models  # noqa: F401 - the tests' own import, done while the worker starts
+        wire.light_torchvision()   # the tests' own import, done while the worker starts
     seed = int(payload.get("seed", 0))
-    outcomes = {}
+    outcomes, seconds = {}, {}
     try:
         for phase in (False, True):            # every public case first, then the hidden ones
             for tf, path, messages in files:
                 for index, tc in enumerate(tf.test_cases):
                     if bool(tc.hidden) != phase:
                         continue
+                    began = time.monotonic()
                     try:
                         tc.body.call_func(ProxyEnv(session, seed))
                         outcomes[(tf.name, index)] = (True, "", "passed")
@@ -480,6 +481,7 @@ def main(fd):
                         if isinstance(e, (KeyboardInterrupt, SystemExit)):
                             raise
                         outcomes[(tf.name, index)] = (False, *hint(e, path, tc.hidden, messages))
+                    seconds[(tf.name, index)] = round(time.monotonic() - began, 3)
     finally:
         errors = session.worker.definition_errors if session.worker else []
         session.close()
@@ -491,7 +493,7 @@ def main(fd):
             results.append(TestCaseResult(test_case=tc, message="✅ Test case passed" if passed
                                           else f"❌ Test case failed\n{text}", passed=passed))
             cases.append({"name": tc.name, "hidden": bool(tc.hidden), "passed": passed, "hint": text, "kind": kind,
-                          "points": float(tc.points or 0)})
+                          "points": float(tc.points or 0), "seconds": seconds.get((tf.name, index))})
         tf.test_case_results = results
         questions[tf.name] = {"score": tf.score, "possible": tf.possible, "cases": cases}
     with open(fd, "wb") as f:

@@ -15,8 +15,9 @@ patterns, each one a thing no answer of this course needs:
 
 ``graded_definitions`` picks, from the top level of the code cells, the imports, ``def``/``class`` statements
 and plain assignments that define the names the tests take as arguments, and everything those refer to: a
-worklist over an index of which statement binds which name, linear in the size of the notebook. Loops,
-expression statements, magics and attribute assignments are left out: they never run in the worker.
+worklist over an index of which statement binds which name, linear in the size of the notebook.
+Statements that change a needed name (``advice[k] = v``, a loop that assigns it) come along too; every other
+statement (prints, plots, training loops that change no answer, magics) never runs in the worker.
 """
 import ast
 import re
@@ -129,23 +130,75 @@ def _bound(stmt):
     return names - GRADER_NAMES or None
 
 
+def _touched(stmt):
+    """Names a top-level statement changes without being a plain definition: item and attribute assignments,
+    augmented assignments, method calls (``advice[k] = v``, ``prediction.update(...)``) and whatever a loop,
+    an ``if``, a ``with`` or a ``try`` assigns (``for m in zoo: best = m``)."""
+    names = set()
+    for node in ast.walk(stmt):
+        targets = []
+        if isinstance(node, ast.Assign):
+            targets = node.targets
+        elif isinstance(node, (ast.AugAssign, ast.AnnAssign, ast.NamedExpr, ast.For, ast.AsyncFor)):
+            targets = [node.target]
+        elif isinstance(node, ast.withitem) and node.optional_vars is not None:
+            targets = [node.optional_vars]
+        for t in targets:
+            names |= {e.id for e in ast.walk(t) if isinstance(e, ast.Name)}
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            root = _root_name(node.func.value)
+            if root:
+                names.add(root)
+    return names - GRADER_NAMES
+
+
+def _uses(stmt):
+    """Names a statement reads from the notebook's globals: for a function or a class, its free names only
+    (its parameters and the names it assigns are its own; ``phi = ...`` inside ``headless`` needs no global)."""
+    loads = {n.id for n in ast.walk(stmt) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+    if not isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        return loads
+    own = {n.id for n in ast.walk(stmt) if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load)}
+    own |= {a.arg for n in ast.walk(stmt) if isinstance(n, ast.arguments)
+            for a in n.posonlyargs + n.args + n.kwonlyargs + [x for x in (n.vararg, n.kwarg) if x]}
+    declared = {name for n in ast.walk(stmt) if isinstance(n, (ast.Global, ast.Nonlocal)) for name in n.names}
+    return loads - (own - declared)
+
+
+def _statements(cells):
+    """[(cell number, statement, names it binds or changes)] the worker may run, in notebook order.
+
+    Plain definitions come from every cell, but one in an ``otter_ignore`` cell only for names no graded cell
+    defines (as in otter, a skipped cell never replaces a graded definition; it may still define a table an
+    answer reads). Statements that change names (``_touched``) come only from graded cells, and never count
+    the import names (``plt.show()`` changes no answer).
+    """
+    out, modules, normal = [], set(), set()
+    for number, tags, source in cells:
+        tree, ignored = parse(source), "otter_ignore" in tags
+        for stmt in (tree.body if tree else []):
+            bound = _bound(stmt)
+            if isinstance(stmt, (ast.Import, ast.ImportFrom)) and bound:
+                modules |= bound
+            if bound:
+                out.append((number, stmt, bound, ignored))
+                normal |= set() if ignored else bound
+            elif not ignored and not isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                out.append((number, stmt, None, False))
+    return [(number, stmt, _touched(stmt) - modules if bound is None else bound)
+            for number, stmt, bound, ignored in out if not (ignored and bound & normal)]
+
+
 def graded_definitions(cells, names):
     """[(cell number, source)] of the statements that define ``names`` and what they use, in order.
 
-    Linear: one index from each name to the statements binding it, and a worklist of names still needed;
-    each statement is kept (and its names looked up) at most once.
+    Linear: one index from each name to the statements binding or changing it, and a worklist of names
+    still needed; each statement is kept (and its names looked up) at most once.
     """
-    stmts, binders = [], {}
-    for number, tags, source in cells:
-        if "otter_ignore" in tags:
-            continue
-        tree = parse(source)
-        for stmt in (tree.body if tree else []):
-            bound = _bound(stmt)
-            if bound:
-                for name in bound:
-                    binders.setdefault(name, []).append(len(stmts))
-                stmts.append((number, stmt))
+    stmts, binders = _statements(cells), {}
+    for i, (_, _, bound) in enumerate(stmts):
+        for name in bound:
+            binders.setdefault(name, []).append(i)
     keep, seen, todo = set(), set(), list(names)
     while todo:
         name = todo.pop()
@@ -155,7 +208,7 @@ def graded_definitions(cells, names):
         for i in binders.get(name, ()):
             if i not in keep:
                 keep.add(i)
-                todo.extend(n.id for n in ast.walk(stmts[i][1]) if isinstance(n, ast.Name) and n.id not in seen)
+                todo.extend(n for n in _uses(stmts[i][1]) if n not in seen)
     out = []
     for i in sorted(keep):
         try:

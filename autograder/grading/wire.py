@@ -58,12 +58,39 @@ def _class_path(cls):
     return f"{cls.__module__}.{cls.__qualname__}"
 
 
+def light_torchvision():
+    """``import torchvision`` without loading ``torch._dynamo`` (seconds of CPU per process, unused here).
+
+    torchvision's ``ops.roi_align`` imports one helper, ``torch._dynamo.utils.is_compile_supported``, at import
+    time, and that loads the whole compiler. During the import a stand-in answers it (compilation is never
+    supported here, which only makes ``roi_align`` take its eager path); afterwards the stand-in is removed,
+    so a later ``import torch._dynamo`` loads the real one.
+    """
+    if "torchvision" in sys.modules or "torch._dynamo" in sys.modules:
+        importlib.import_module("torchvision")
+        return
+    import types
+    _torch()
+    package, utils = types.ModuleType("torch._dynamo"), types.ModuleType("torch._dynamo.utils")
+    package.__path__, utils.is_compile_supported = [], lambda device_type: False
+    package.utils = utils
+    sys.modules.update({"torch._dynamo": package, "torch._dynamo.utils": utils})
+    try:
+        importlib.import_module("torchvision")
+    finally:
+        for name, stub in (("torch._dynamo.utils", utils), ("torch._dynamo", package)):
+            if sys.modules.get(name) is stub:
+                del sys.modules[name]
+
+
 def allowed_class(path):
     """The ``nn.Module`` class named ``path`` if it belongs to an allowed library, else ``WireError``."""
     if not isinstance(path, str) or not path.startswith(ALLOWED) or "<" in path:
         raise WireError(f"a module of class {str(path)[:80]} (only torch, torchvision and timm modules cross)")
     module, _, name = path.rpartition(".")
     try:
+        if module.startswith("torchvision"):
+            light_torchvision()
         cls = getattr(importlib.import_module(module), name)
     except (ImportError, AttributeError):
         raise WireError(f"unknown module class {path[:80]}") from None
@@ -233,6 +260,11 @@ class Decoder:
                 raise WireError("a reference to nothing") from None
         if self.resolve is not None and any(k in node for k in ("$arg", "$callback", "$remote")):
             return self.resolve(node)
+        if "$unchanged" in node:      # a tensor the judge sent, returned as it was
+            target = (self.targets or {}).get(node["$unchanged"]) if isinstance(node["$unchanged"], int) else None
+            if not _is_tensor(target):
+                raise WireError("an unchanged value that was never sent")
+            return target
         target = self.targets.get(node.get("$src")) if self.targets and isinstance(node.get("$src"), int) else None
         value = self._update(target, node, depth) if target is not None else None
         if value is None:

@@ -85,13 +85,16 @@ class Worker:
 
     def _origins(self, tree, buffers):
         """Decode the judge's arguments, remembering which judge object each value stands for."""
-        origin = {}
+        origin, self.versions = {}, {}
+        versions = self.versions
 
         class Tagging(wire.Decoder):
             def decode(inner, node, depth=0):
                 value = wire.Decoder.decode(inner, node, depth)
                 if isinstance(node, dict) and isinstance(node.get("$src"), int):
                     origin[id(value)] = node["$src"]
+                    if wire._is_tensor(value):      # torch counts in-place changes: unchanged ones need not return
+                        versions[id(value)] = (value._version, value.requires_grad)
                 return value
         return Tagging(buffers, self._resolve), origin
 
@@ -163,6 +166,9 @@ class Worker:
         tag = enc.encode
 
         def encode(obj, depth=0):
+            if wire._is_tensor(obj) and id(obj) in origin and obj.grad is None and \
+                    self.versions.get(id(obj)) == (obj._version, obj.requires_grad):
+                return {"$unchanged": origin[id(obj)]}
             node = tag(obj, depth)
             if isinstance(node, dict) and "$id" in node and id(obj) in origin:
                 node["$src"] = origin[id(obj)]

@@ -1,0 +1,188 @@
+"""Colab as it really is: the published runtime (``../shared/colab``), Python 3.13, ipywidgets 7.7.1.
+
+``tools/colab_runtime.py`` builds (once per machine, cached by the list's content) a Python 3.13
+virtualenv with Colab's versions of every package the course, otter and the kernel import. Each test
+here works in a thin virtualenv layered on it (``colab_runtime.layer``), so what the setup cell's pip
+installs never reaches the cached one. The kernel is the simulated Colab kernel (``tools/colab_sim.py``),
+running that virtualenv's Python; the course comes from a student release cloned from its ``file://`` URL.
+
+What the stand-in has instead of Colab's exact entries is ``colab_runtime.NEAREST``;
+``test_stand_in_has_colabs_versions`` checks every other package against Colab's list.
+"""
+import os
+import subprocess
+import sys
+import time
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+from autograder import SOLUTIONS, build, setup_cell
+from notebook_helpers import outputs_text
+
+sys.path.insert(0, str(build.REPO / "tools"))
+import colab_runtime  # noqa: E402
+import colab_sim  # noqa: E402
+
+pytestmark = pytest.mark.slow
+STEMS = sorted(p.stem for p in SOLUTIONS.glob("0*.ipynb"))
+
+
+@pytest.fixture(scope="module")
+def base():
+    """The cached stand-in of Colab's runtime (built here on a cold machine: see docs/colab.md for its cost)."""
+    start = time.monotonic()
+    venv = colab_runtime.ensure()
+    print(f"Colab runtime stand-in {venv}: ready in {time.monotonic() - start:.0f} s")
+    return venv
+
+
+def freeze(python):
+    out = subprocess.run([str(python), "-m", "pip", "freeze", "--all"], capture_output=True, text=True, check=True)
+    return {colab_runtime.canonical(line.split("==")[0]): line.split("==")[1]
+            for line in out.stdout.splitlines() if "==" in line}
+
+
+@pytest.fixture(scope="module")
+def colab(base, tmp_path_factory):
+    """(python, kernel name) of a fresh Colab session: a thin layer on the stand-in and its kernel."""
+    root = tmp_path_factory.mktemp("colab-runtime")
+    python = colab_runtime.layer(base, root / "venv")
+    # The kernel's own feature cache and torch hub, empty: a fresh Colab runtime has neither.
+    env = {"PTM_CACHE": str(root / "cache"), "TORCH_HOME": str(root / "torch")}
+    path = colab_sim.write_kernelspec(root / "kernel", python, "colab-runtime", env)
+    old = os.environ.get("JUPYTER_PATH")
+    os.environ["JUPYTER_PATH"] = os.pathsep.join(filter(None, [str(path), old]))  # both sessions' kernels
+    yield python, "colab-runtime"
+    if old is None:
+        os.environ.pop("JUPYTER_PATH")
+    else:
+        os.environ["JUPYTER_PATH"] = old
+
+
+def run_in(folder, stem, nb, kernel, timeout=1800):
+    """Execute ``nb`` as ``folder/<stem>.ipynb``, a folder holding only it, like Colab's /content."""
+    folder.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, str(folder / f"{stem}.ipynb"))
+    NotebookClient(nb, timeout=timeout, kernel_name=kernel, resources={"metadata": {"path": str(folder)}}).execute()
+    return nb
+
+
+def test_stand_in_has_colabs_versions(base):
+    """Every package of the stand-in that Colab lists is at Colab's version, but those in NEAREST."""
+    colab, have = colab_runtime.colab_versions(), freeze(base / "bin" / "python")
+    nearest = {entry.split()[0] for entry in colab_runtime.NEAREST}
+    differ = {name: (colab[name], v) for name, v in have.items()
+              if name in colab and v != colab[name] and name not in nearest}
+    assert not differ, f"stand-in versions that are not Colab's: {differ}"
+    for name in colab_runtime.NAMES:
+        assert colab_runtime.canonical(name) in have, f"{name} is missing from the stand-in"
+    assert have["ipywidgets"] == "7.7.1" and have["torch"].startswith("2.11.0") and have["numpy"] == "2.1.3"
+    print("stand-in entries that are not Colab's own:", *(f"{k} -> {v}" for k, v in colab_runtime.NEAREST.items()),
+          sep="\n  ")
+
+
+def test_setup_cell_changes_nothing_colab_ships(colab, student_release, tmp_path):
+    """pip freeze before and after the setup cell: every package of Colab's list unchanged; one printed line."""
+    python, kernel = colab
+    before = freeze(python)
+    stem = STEMS[0]
+    nb = nbformat.read(str(student_release / "notebooks" / f"{stem}.ipynb"), as_version=4)
+    nb = nbformat.v4.new_notebook(cells=[setup_cell.first_code_cell(nb)], metadata=nb.metadata)
+    ran = run_in(tmp_path / "content", stem, nb, kernel)
+    shown = "".join(o.text for o in ran.cells[0].outputs if o.output_type == "stream")  # as the page joins them
+    after = freeze(python)
+    colab_list = colab_runtime.colab_versions()
+    changed = {n: (before.get(n), after.get(n)) for n in colab_list if before.get(n) != after.get(n)}
+    assert not changed, f"the setup cell changed what Colab ships: {changed}"
+    assert {n: v for n, v in before.items() if after.get(n) != v} == {}, "nothing installed may change"
+    added = {n: v for n, v in after.items() if n not in before}
+    from utils import colab as course_colab
+    wanted = {colab_runtime.canonical(n): v for n, v in course_colab.pinned(build.REPO / "requirements-colab.txt").items()
+              if colab_runtime.canonical(n) not in before}
+    assert added == wanted, (added, wanted)
+    lines = [line for line in shown.splitlines() if line.startswith("packages:")]
+    assert len(lines) == 1 and lines[0].endswith("done") and "otter-grader==7.0.0" in lines[0], shown
+    assert "timm" not in lines[0], "Colab's own timm is kept"
+
+
+def test_widgets_under_colabs_ipywidgets(base, tmp_path):
+    """tests/test_widgets.py, every widget built and driven, with Colab's ipywidgets 7.7.1 on Python 3.13."""
+    python = colab_runtime.layer(base, tmp_path / "venv")
+    code = ("import sys; sys.path.insert(0, '.'); from pathlib import Path; from utils import colab; "
+            "colab.install(Path('requirements-colab.txt'))")
+    subprocess.run([str(python), "-c", code], cwd=build.REPO, check=True)
+    subprocess.run([str(python), "-m", "pip", "install", "-q", "pytest==9.2.0"], check=True)
+    env = {**os.environ, "PTM_CACHE": str(tmp_path / "cache")}
+    run = subprocess.run([str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_widgets.py",
+                          "-o", "addopts="], cwd=build.REPO, env=env, capture_output=True, text=True)
+    assert run.returncode == 0 and " passed" in run.stdout, run.stdout[-3000:] + run.stderr[-2000:]
+    version = subprocess.run([str(python), "-c", "import ipywidgets; print(ipywidgets.__version__)"],
+                             capture_output=True, text=True, check=True).stdout.strip()
+    assert version == "7.7.1"
+
+
+@pytest.mark.parametrize("stem", STEMS)
+def test_untouched_notebook_runs_to_the_end(colab, student_release, stem, tmp_path):
+    python, kernel = colab
+    nb = nbformat.read(str(student_release / "notebooks" / f"{stem}.ipynb"), as_version=4)
+    start = time.monotonic()
+    shown = outputs_text(run_in(tmp_path / "content", stem, nb, kernel))
+    print(f"{stem} untouched on the Colab stand-in: {time.monotonic() - start:.0f} s")
+    assert f"utils from {tmp_path / 'content' / 'ptm-course' / 'utils'}" in shown
+
+
+def run_solution(stem, kernel, student_release, tmp_path):
+    """The solution of ``stem`` with the release's setup cell, run in ``kernel``: every check must pass."""
+    build.build_one(SOLUTIONS / f"{stem}.ipynb", tmp_path / "nb", tmp_path / "dist")
+    solution = nbformat.read(str(tmp_path / "dist" / f"{stem}-solution.ipynb"), as_version=4)
+    released = nbformat.read(str(student_release / "notebooks" / f"{stem}.ipynb"), as_version=4)
+    setup_cell.first_code_cell(solution).source = setup_cell.first_code_cell(released).source
+    start = time.monotonic()
+    nb = run_in(tmp_path / "content", stem, solution, kernel)
+    print(f"{stem} solution in {kernel}: {time.monotonic() - start:.0f} s")
+    checks = [c for c in nb.cells if c.cell_type == "code" and "grader.check(" in c.source]
+    assert checks
+    for cell in checks:
+        shown = outputs_text(nbformat.v4.new_notebook(cells=[cell]))
+        assert "All test cases passed!" in shown, f"{cell.source}: {shown}"
+    return outputs_text(nb)
+
+
+@pytest.mark.parametrize("stem", STEMS)
+def test_solution_passes_every_check(colab, student_release, stem, tmp_path):
+    run_solution(stem, colab[1], student_release, tmp_path)
+
+
+@pytest.fixture(scope="module")
+def colab_resnet18(base, tmp_path_factory):
+    """A Colab session whose torch hub holds stand-in ResNet-18 weights, where torchvision's cache expects them:
+    what a student on Colab gets (there, the real weights download on first use)."""
+    import torch
+    from torchvision import models as tvm
+    root = tmp_path_factory.mktemp("colab-resnet18")
+    python = colab_runtime.layer(base, root / "venv")
+    url = tvm.ResNet18_Weights.IMAGENET1K_V1.url
+    target = root / "torch" / "hub" / "checkpoints" / url.rsplit("/", 1)[1]
+    target.parent.mkdir(parents=True)
+    torch.manual_seed(0)
+    torch.save(tvm.resnet18().state_dict(), target)
+    env = {"PTM_CACHE": str(root / "cache"), "TORCH_HOME": str(root / "torch")}
+    path = colab_sim.write_kernelspec(root / "kernel", python, "colab-resnet18", env)
+    old = os.environ.get("JUPYTER_PATH")
+    os.environ["JUPYTER_PATH"] = os.pathsep.join(filter(None, [str(path), old]))  # both sessions' kernels
+    yield python, "colab-resnet18"
+    if old is None:
+        os.environ.pop("JUPYTER_PATH")
+    else:
+        os.environ["JUPYTER_PATH"] = old
+
+
+@pytest.mark.parametrize("stem", [s for s in STEMS if s.startswith(("03", "04"))])
+def test_resnet18_solution_passes_every_check(colab_resnet18, student_release, stem, tmp_path):
+    """Notebooks 03-04 on ResNet-18, the backbone "auto" picks wherever its weights can be had (Colab, any
+    connected machine). The untouched notebooks on it are not run too: their ResNet-18 cells are the
+    solution's, and the untouched path is run above on EfficientNet-Lite0 (that would add ~280 s)."""
+    shown = run_solution(stem, colab_resnet18[1], student_release, tmp_path)
+    assert "resnet18" in shown and "using efficientnet_lite0" not in shown
