@@ -7,7 +7,8 @@ The recipe, shared by both strategies:
   never ends below its start on validation (:func:`utils.train.fit` with ``eval_start=True``);
 * every batch-norm layer keeps its ImageNet running statistics (eval mode; its affine weight and bias still train).
   With batches of 32 and maps of 7 × 7 or smaller, a batch's mean and variance are noisy estimates from a few
-  hundred values, unlike ImageNet's; training-mode batch norm is what made the first epoch collapse;
+  hundred values, unlike ImageNet's, and training would overwrite the averages the pre-trained layers expect
+  (the first-epoch collapse itself came from a few huge gradients, which the clipping below stops);
 * the pre-trained layers learn ``body_factor`` times more slowly than the head, after a linear warm-up of one epoch
   and then a cosine decay (:func:`warmup_cosine`), so the first, largest gradients do not wreck them;
 * SGD with momentum (Adam's first steps have the same size whatever the gradient, which from a probe that already
