@@ -50,11 +50,17 @@ def colab(base, tmp_path_factory):
     root = tmp_path_factory.mktemp("colab-runtime")
     python = colab_runtime.layer(base, root / "venv")
     # The kernel's own feature cache and torch hub, empty: a fresh Colab runtime has neither.
+    yield from _kernel(root, python, "colab-runtime")
+
+
+def _kernel(root, python, name):
+    """Yields (python, kernel name) of a kernelspec on JUPYTER_PATH whose feature cache and torch hub are empty,
+    as on a fresh Colab runtime; both sessions' kernels are found there."""
     env = {"PTM_CACHE": str(root / "cache"), "TORCH_HOME": str(root / "torch")}
-    path = colab_sim.write_kernelspec(root / "kernel", python, "colab-runtime", env)
+    path = colab_sim.write_kernelspec(root / "kernel", python, name, env)
     old = os.environ.get("JUPYTER_PATH")
-    os.environ["JUPYTER_PATH"] = os.pathsep.join(filter(None, [str(path), old]))  # both sessions' kernels
-    yield python, "colab-runtime"
+    os.environ["JUPYTER_PATH"] = os.pathsep.join(filter(None, [str(path), old]))
+    yield python, name
     if old is None:
         os.environ.pop("JUPYTER_PATH")
     else:
@@ -168,15 +174,7 @@ def colab_resnet18(base, tmp_path_factory):
     target.parent.mkdir(parents=True)
     torch.manual_seed(0)
     torch.save(tvm.resnet18().state_dict(), target)
-    env = {"PTM_CACHE": str(root / "cache"), "TORCH_HOME": str(root / "torch")}
-    path = colab_sim.write_kernelspec(root / "kernel", python, "colab-resnet18", env)
-    old = os.environ.get("JUPYTER_PATH")
-    os.environ["JUPYTER_PATH"] = os.pathsep.join(filter(None, [str(path), old]))  # both sessions' kernels
-    yield python, "colab-resnet18"
-    if old is None:
-        os.environ.pop("JUPYTER_PATH")
-    else:
-        os.environ["JUPYTER_PATH"] = old
+    yield from _kernel(root, python, "colab-resnet18")
 
 
 @pytest.mark.parametrize("stem", [s for s in STEMS if s.startswith(("03", "04"))])
