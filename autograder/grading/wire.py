@@ -12,8 +12,10 @@ pickle. What crosses:
   ``torchvision`` or ``timm`` (``ALLOWED``); its plain attributes; its parameters, buffers and children;
   its ``training`` flag. A class of any other origin (a notebook's own) does not cross;
 * references: ``{"$ref": k}`` to an object met earlier in the same message (shared submodules and tensors);
-  ``{"$arg": k}`` to an object the judge sent (identity: ``set_train_mode(model) is model``); handles to
-  callables that stay on their side (``{"$callback": k}``, ``{"$remote": k}``), called by message.
+  ``"$src": k`` on a value that is the new state of object ``k`` the judge sent, which the judge updates in
+  place and keeps (identity: ``set_train_mode(model) is model``), and ``{"$unchanged": k}`` for a tensor the
+  call left as it was; handles to callables that stay on their side (``{"$callback": k}``, ``{"$remote": k}``,
+  ``{"$global": name}``), called by message.
 
 Decoding hostile data is bounded: depth, node count and bytes (``Limits``); anything else raises
 ``WireError`` with a short reason.
@@ -258,7 +260,7 @@ class Decoder:
                 return self.memo[node["$ref"]]
             except (KeyError, TypeError):
                 raise WireError("a reference to nothing") from None
-        if self.resolve is not None and any(k in node for k in ("$arg", "$callback", "$remote")):
+        if self.resolve is not None and any(k in node for k in ("$callback", "$remote", "$global")):
             return self.resolve(node)
         if "$unchanged" in node:      # a tensor the judge sent, returned as it was
             target = (self.targets or {}).get(node["$unchanged"]) if isinstance(node["$unchanged"], int) else None
