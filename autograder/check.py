@@ -8,6 +8,9 @@ code (``otter.api.grade_submission``, what ``otter run`` calls):
 * the untouched student notebook (``notebooks/<stem>.ipynb``): every question
   must score 0 (the stubs only raise ``NotImplementedError``).
 
+A written question (otter ``manual: true``, listed in the zip's ``manual.json``) is read by a person: its
+completion checks are worth 0 points, so it must claim nothing (0 possible) from either notebook.
+
 It prints one table and exits non-zero on any failure. It builds first when a
 zip is missing or older than its master or
 the files it ships (``utils/``). ``time_grade_one(stem)`` is the timing
@@ -72,8 +75,17 @@ def time_grade_one(stem: str) -> float:
     return time.perf_counter() - start
 
 
+def manual_questions(stem: str) -> dict:
+    """{question: spec} of the written questions in ``stem``'s zip (``manual.json``), {} when it has none."""
+    import json
+    import zipfile
+    with zipfile.ZipFile(zip_path(stem)) as zf:
+        return json.loads(zf.read("manual.json")) if "manual.json" in zf.namelist() else {}
+
+
 def check_one(stem: str) -> list[dict]:
     """Grade the solution and the untouched student notebook; one row per question."""
+    written = manual_questions(stem)
     start = time.perf_counter()
     solved = question_scores(grade(solution_path(stem), stem))
     seconds = time.perf_counter() - start
@@ -82,7 +94,7 @@ def check_one(stem: str) -> list[dict]:
     for name in sorted(set(solved) | set(blank)):
         score, possible = solved.get(name, (0.0, 0.0))
         blank_score = blank.get(name, (None, None))[0]
-        ok = possible > 0 and score == possible and blank_score == 0
+        ok = (possible == 0 if name in written else possible > 0 and score == possible) and blank_score == 0
         rows.append({"notebook": stem, "question": name, "solution": score, "possible": possible,
                      "untouched": blank_score, "ok": ok, "seconds": seconds})
     if not rows:
