@@ -237,3 +237,26 @@ def test_missing_or_malformed_files_are_refused(copy_of, tmp_path):
         manual.merge(out, tmp_path / "h.csv")
     with pytest.raises(SystemExit, match="holds no grades.csv"):
         manual.merge(tmp_path, tmp_path / "h.csv")
+
+
+# ------------------------------------------------------------------------------------------------ otter's own path
+
+@pytest.mark.parametrize("stem", ["02_logistic_regression_edges", "03_pretrained_features", "04_fine_tuning"])
+def test_otters_filtered_pdf_export_holds_exactly_the_written_questions(stem, tmp_path):
+    """What ``otter export --filtering`` (and ``grader.export(pdf=True)``) puts in the PDF a Gradescope reader grades:
+    otter's own filter, run on the built student notebook answered with the solution (no PDF engine needed)."""
+    from otter.export.exporters.base_exporter import BaseExporter
+    from autograder import NOTEBOOKS
+    check.ensure_built([stem])
+    specs = json.loads(__import__("zipfile").ZipFile(zip_path(stem)).read(manual.MANIFEST))
+    full = SAMPLES / f"{stem}-full.ipynb"
+    kept = BaseExporter.load_notebook(str(full), filtering=True)
+    ids = {c.get("id") for c in kept.cells}
+    text = "\n".join(c.source for c in kept.cells)
+    for q, spec in specs.items():
+        assert set(spec["answer_ids"]) <= ids, q                           # the answer cell, with its output
+        assert spec["rubric"].splitlines()[0] in text and spec["prompt"].splitlines()[0] in text, q
+    questions = {c.get("id") for c in json.loads((NOTEBOOKS / f"{stem}.ipynb").read_text())["cells"]}
+    graded_code = [c for c in kept.cells if c.cell_type == "code" and c.get("id") in questions
+                   and not any(c.get("id") in s["answer_ids"] for s in specs.values())]
+    assert all("grader.check" in c.source for c in graded_code), [c.source[:60] for c in graded_code]

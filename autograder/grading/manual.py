@@ -128,7 +128,8 @@ def _is_stub(source, spec):
     values = [node.value for node in ast.walk(tree) if isinstance(node, ast.Assign)
               and any(isinstance(t, ast.Name) and t.id in spec["answer_names"] for t in node.targets)]
     empty = lambda v: isinstance(v, ast.Constant) and (v.value is Ellipsis or v.value in ("...", ""))
-    return bool(values) and all(empty(v) or isinstance(v, ast.Dict) and all(map(empty, v.values)) for v in values)
+    handed_out = lambda v: empty(v) or isinstance(v, ast.Dict) and bool(v.values) and all(map(empty, v.values))
+    return bool(values) and all(map(handed_out, values))
 
 
 def output_text(cell):
