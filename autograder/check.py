@@ -96,7 +96,7 @@ def check_one(stem: str) -> list[dict]:
         blank_score = blank.get(name, (None, None))[0]
         ok = (possible == 0 if name in written else possible > 0 and score == possible) and blank_score == 0
         rows.append({"notebook": stem, "question": name, "solution": score, "possible": possible,
-                     "untouched": blank_score, "ok": ok, "seconds": seconds})
+                     "untouched": blank_score, "ok": ok, "seconds": seconds, "written": name in written})
     if not rows:
         rows.append({"notebook": stem, "question": "(none)", "solution": 0, "possible": 0,
                      "untouched": None, "ok": False, "seconds": seconds})
@@ -108,7 +108,8 @@ def format_table(rows: list[dict]) -> str:
     lines = [header, "-" * len(header)]
     for r in rows:
         untouched = "-" if r["untouched"] is None else f"{r['untouched']:g}"
-        lines.append(f"{r['notebook']:<32} {r['question']:<14} {r['solution']:>4g}/{r['possible']:<4g} "
+        scored = "manual" if r.get("written") else f"{r['solution']:>4g}/{r['possible']:<4g}"
+        lines.append(f"{r['notebook']:<32} {r['question']:<14} {scored:>9} "
                      f"{untouched:>9}  {r['seconds']:>7.1f}  {'yes' if r['ok'] else 'NO'}")
     return "\n".join(lines)
 

@@ -45,6 +45,9 @@ def test_zip_is_a_gradescope_autograder(built):
     assert run.startswith("#!") and "grader/autograder/grading/gradescope.py" in run and "run_otter.py" not in run
     assert "grader/autograder/grading/judge.py" in names and "grader/autograder/grading/worker.py" in names
     assert "given_cells.json" in names
+    if built.stem != "01_ols_raw_pixels":   # its written questions, for the review pages and merge-manual
+        written = json.loads(zipfile.ZipFile(built).read("manual.json"))
+        assert written and all(spec["points"] > 0 and spec["rubric"] for spec in written.values()), written
     for t in tests:
         text = zipfile.ZipFile(built).read(t).decode()
         assert "OK_FORMAT = False" in text, f"{t}: tests must be exception-based"

@@ -27,7 +27,10 @@ PRINTED = {   # per student: what its cells nb02-103 and nb02-104 printed (the n
     "bob": ("{'edges': 0.642, 'control': 0.629, 'raw pixels': 0.581}",
             "edges 0.642 vs control 0.629 on 190 test images: edges higher by 0.013"),
     "mallory": ("{'edges': 0.6, 'control': 0.6}", "edges 0.600 vs control 0.600 " + HOSTILE),
+    "carol": ("{'edges': 0.668, 'control': 0.602, 'raw pixels': 0.569}",
+              "edges 0.668 vs control 0.602 on 190 test images: edges higher by 0.066"),
 }
+CAROL_SAID = "On the 190 test images the edges reached 0.668, the control 0.602 and the raw pixels 0.569."
 ALICE_ANSWER = ('edges_explain = "Edges reached 0.653 and the control 0.611; the gap of 0.042 is about two standard '
                 'errors, so my prediction of edges barely held, and the control shows most of the gain over raw '
                 'pixels comes from pooling."\nprint(edges_explain)')
@@ -36,8 +39,9 @@ needs_sandbox = pytest.mark.skipif(not sandbox.bwrap_status()[0], reason=sandbox
 pytestmark = [pytest.mark.slow, needs_sandbox]
 
 
-def _saved(nb, student, answer=None):
-    """``nb`` as ``student`` saved it: the printed cells with that student's outputs, and maybe another answer."""
+def _saved(nb, student, answer=None, said=None):
+    """``nb`` as ``student`` saved it: the printed cells with that student's outputs, maybe another answer, and
+    what the answer cell printed when it ran (``said``)."""
     nb = copy.deepcopy(nb)
     texts = dict(zip(("nb02-103", "nb02-104"), PRINTED[student]))
     for cell in nb["cells"]:
@@ -46,8 +50,9 @@ def _saved(nb, student, answer=None):
                                 "data": {"text/plain": texts["nb02-103"]}}]
         elif cell.get("id") == "nb02-104":
             cell["outputs"] = [{"output_type": "stream", "name": "stdout", "text": texts["nb02-104"] + "\n"}]
-        elif cell.get("id") == "nb02-110" and answer is not None:
-            cell["source"] = answer
+        elif cell.get("id") == "nb02-110":
+            cell["source"] = cell["source"] if answer is None else answer
+            cell["outputs"] = [{"output_type": "stream", "name": "stdout", "text": said + "\n"}] if said else []
     return nb
 
 
@@ -59,7 +64,8 @@ def graded(tmp_path_factory):
     full = json.loads((SAMPLES / f"{STEM}-full.ipynb").read_text(encoding="utf-8"))
     partial = json.loads((SAMPLES / f"{STEM}-partial.ipynb").read_text(encoding="utf-8"))
     subs = {"alice": _saved(full, "alice", ALICE_ANSWER), "bob": _saved(partial, "bob"),
-            "mallory": _saved(full, "mallory", f"edges_explain = {HOSTILE!r} * 3\nprint(edges_explain)")}
+            "mallory": _saved(full, "mallory", f"edges_explain = {HOSTILE!r} * 3\nprint(edges_explain)"),
+            "carol": _saved(full, "carol", said=CAROL_SAID)}     # the reference: an f-string over test_acc
     for name, nb in subs.items():
         (root / "subs" / name).mkdir(parents=True)
         (root / "subs" / name / f"{STEM}.ipynb").write_text(json.dumps(nb), encoding="utf-8")
@@ -105,6 +111,7 @@ def test_written_questions_claim_no_points_until_a_person_scores_them(graded):
         assert float(row["total"]) == _auto_total(row), row      # only the automatic points so far
     assert rows["alice"]["edges_explain"] == "" and rows["alice"]["edges_predict"] == ""    # awaiting a reader
     assert rows["bob"]["edges_explain"] == "0"           # the stub as handed out: the gate gives 0, nothing to read
+    assert rows["carol"]["edges_explain"] == "" and rows["carol"]["reason"] == ""   # never run by the grader
     results = json.loads((out / "results" / f"{rows['alice']['id']}.json").read_text())
     names = {t["name"]: t for t in results["tests"]}
     assert names["edges_explain (written answer, graded by hand)"]["max_score"] == 0
@@ -119,12 +126,13 @@ def test_one_review_page_per_written_question_with_each_answer_rubric_and_printe
     assert sorted(p.name for p in (out / "review").glob("*.html")) == ["edges_explain.html", "edges_predict.html"]
     page = (out / "review" / "edges_explain.html").read_text()
     assert "quotes the test accuracies this notebook printed" in page          # the master's rubric
-    for student in ("alice", "bob"):
+    for student in ("alice", "bob", "carol"):
         assert f'id="{rows[student]["id"]}"' in page
         for printed in PRINTED[student]:
             assert printed.replace("'", "&#39;") in page, (student, printed)
     assert "Edges reached 0.653 and the control 0.611" in page                   # alice's own words
-    bob = page[page.index(f'id="{rows["bob"]["id"]}"'):page.index(f'id="{rows["mallory"]["id"]}"')]
+    assert "f&#34;On the {len(Y_test)} test images" in page and CAROL_SAID in page   # carol's f-string, as it ran
+    bob = page[page.index(f'id="{rows["bob"]["id"]}"'):page.index(f'id="{rows["carol"]["id"]}"')]
     assert "no answer written" in bob and "edges_explain = ..." in bob
     predict = (out / "review" / "edges_predict.html").read_text()
     assert "Edge maps say where the outline" in predict and "edges 0.642 vs control 0.629" in predict
