@@ -184,6 +184,9 @@ def test_merge_adds_exactly_the_scores_and_a_corrected_rerun_replaces_them(copy_
     assert float(after[m]["total"]) == float(before[m]["total"]) + 1
     assert after[a]["edges_predict"] == "0.5" and after[a]["maximum"] == before[a]["maximum"]
     assert "0.5 / 1" in (out / "review" / "edges_predict.html").read_text()
+    page = (out / "feedback" / f"{a}.html").read_text()
+    assert "edges_explain: 1 / 1" in page and "edges_predict: 0.5 / 1" in page
+    assert f"score {after[a]['total']} / {after[a]['maximum']}." in page
     # a corrected CSV: replaces, never adds again
     scores[a, "edges_predict"] = "1"
     assert manual.main([str(out), str(_write_scores(tmp_path / "s2.csv", _filled(out, scores)))]) == 0

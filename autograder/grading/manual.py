@@ -40,6 +40,7 @@ LIMIT = 8000                       # characters kept of an answer or of one cell
 TEMPLATE = "scores_template.csv"
 HEADER = ["id", "file", "assignment", "question", "max_points", "score", "note"]
 NO_ANSWER = "no answer written (the cell is as it was handed out): 0 without a reader"
+NOT_READ = "its answers were not read (graded before the written questions existed?): grade it again"
 
 
 # ------------------------------------------------------------------ build: the manifest of a master
@@ -283,8 +284,8 @@ def write_reviews(out, rows):
                 graded = r.get("status") == "graded"
                 entries.append({"row": r, "graded": graded, "answer": a, "score": r.get(q, "")})
                 if graded:
-                    template.append([r["id"], r.get("file", ""), assignment, q, f"{spec['points']:g}",
-                                     "" if a.get("answered") else "0", "" if a.get("answered") else NO_ANSWER])
+                    score, note = ("", "") if a.get("answered") else ("0", NO_ANSWER) if a else ("", NOT_READ)
+                    template.append([r["id"], r.get("file", ""), assignment, q, f"{spec['points']:g}", score, note])
             scored = sum(1 for e in entries if e["graded"] and e["score"] != "")
             html = ENV.get_template("review.html.j2").render(
                 question=q, assignment=assignment, spec=spec, rubric=_rubric_html(spec["rubric"]),
@@ -399,10 +400,29 @@ def merge(grades, scores_csv):
         maxima = shard._maxima(grades, rows)
         for assignment, specs in specs_by_assignment.items():
             maxima.setdefault(assignment, {}).update({q: s["points"] for q, s in specs.items()})
+        for sid in sorted({sid for sid, _ in scores}):     # the student's page shows the written scores
+            refresh_feedback(grades / "feedback" / f"{sid}.html", rows[sid], specs_by_assignment[rows[sid]["assignment"]])
         context = report.read_context(grades)
         report.write_report(grades, rows, maxima, context.get("warnings", []), context.get("isolation", ""),
                             context.get("limits", ""))
     return changed, len(scores)
+
+
+def refresh_feedback(path, row, specs):
+    """The student's feedback page with its written answers' scores and its new total (the rest is unchanged)."""
+    from .report import ENV
+    data = store.safe_read(path, 16 << 20)
+    if data is None:
+        return
+    html = data.decode("utf-8", "replace")
+    start, end = html.find("<!-- written -->"), html.find("<!-- /written -->")
+    if start < 0 or end < start:
+        return
+    written = [{"question": q, "points": spec["points"], "score": row.get(q, "")} for q, spec in specs.items()]
+    section = ENV.get_template("written.html.j2").render(written=written)
+    html = html[:start + len("<!-- written -->")] + section + html[end:]
+    html = re.sub(r"score [^<]* / ([^<]*)\.</p>", lambda m: f"score {row['total']} / {m.group(1)}.</p>", html, count=1)
+    store.atomic_write(path, html)
 
 
 def pending(row, specs):
