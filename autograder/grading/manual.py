@@ -268,15 +268,13 @@ def write_reviews(out, rows):
     from .report import ENV
     out = Path(out)
     specs_by_assignment = manifests(out)
-    if not specs_by_assignment:
-        return []
-    (out / "review").mkdir(exist_ok=True)
     pages, template = [], [HEADER]
     for assignment, specs in sorted(specs_by_assignment.items()):
         mine = sorted((r for r in rows.values() if r.get("assignment") == assignment), key=lambda r: r["id"])
         if not mine:
             continue
         answers = {r["id"]: load_answers(out, r["id"]) for r in mine}
+        (out / "review").mkdir(exist_ok=True)
         for q, spec in specs.items():
             entries = []
             for r in mine:
@@ -293,6 +291,8 @@ def write_reviews(out, rows):
             store.atomic_write(out / "review" / f"{q}.html", html)
             pages.append({"question": q, "assignment": assignment, "href": f"review/{q}.html",
                           "points": spec["points"], "graded": sum(e["graded"] for e in entries), "scored": scored})
+    if not pages:
+        return []
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     for line in template:
