@@ -178,7 +178,7 @@ def build_one(master: Path, out: Path, dist: Path, run_tests: bool = False, cour
 
         dist.mkdir(parents=True, exist_ok=True)
         (zip_path,) = autograder.glob(f"{stem}-autograder_*.zip")
-        with_grading_service(zip_path, dist / f"{stem}.zip", student / master.name)
+        with_grading_service(zip_path, dist / f"{stem}.zip", student / master.name, master)
         shutil.copy2(autograder / master.name, dist / f"{stem}-solution.ipynb")
     return names
 
@@ -192,15 +192,18 @@ exec python /autograder/source/grader/autograder/grading/gradescope.py
 """
 
 
-def with_grading_service(otter_zip: Path, out: Path, student_nb: Path) -> None:
+def with_grading_service(otter_zip: Path, out: Path, student_nb: Path, master: Path | None = None) -> None:
     """Otter's zip with the grading service in ``grader/`` and a ``run_autograder`` that calls it.
 
     Otter's ``setup.sh`` (the image: its environment, the requirements) is kept; only the grading step is
     replaced, so that Gradescope grades a submission the way the local batch does (docs/grading.md).
-    ``given_cells.json`` holds the code cells the course ships (the setup cell...), which the audit skips.
+    ``given_cells.json`` holds the code cells the course ships (the setup cell...), which the audit skips;
+    ``manual.json`` the written questions a person grades (``autograder/grading/manual.py``).
     """
     import json
     import zipfile
+
+    from .grading import manual
 
     nb = nbformat.read(str(student_nb), as_version=4)
     given = sorted({c.source.strip() for c in nb.cells if c.cell_type == "code"})
@@ -214,6 +217,10 @@ def with_grading_service(otter_zip: Path, out: Path, student_nb: Path) -> None:
         info.external_attr = 0o755 << 16
         dst.writestr(info, RUN_AUTOGRADER.format(activate=activate))
         dst.writestr("given_cells.json", json.dumps(given, indent=0))
+        if master is not None:
+            specs = manual.manifest(json.loads(master.read_text(encoding="utf-8")),
+                                    json.loads(student_nb.read_text(encoding="utf-8")))
+            dst.writestr(manual.MANIFEST, json.dumps(specs, indent=1, ensure_ascii=False))
         dst.write(GRADING.parent / "__init__.py", "grader/autograder/__init__.py")
         for f in sorted(GRADING.glob("*.py")) + sorted((GRADING / "templates").glob("*.j2")):
             dst.write(f, f"grader/autograder/{f.relative_to(GRADING.parent)}")

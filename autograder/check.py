@@ -8,6 +8,9 @@ code (``otter.api.grade_submission``, what ``otter run`` calls):
 * the untouched student notebook (``notebooks/<stem>.ipynb``): every question
   must score 0 (the stubs only raise ``NotImplementedError``).
 
+A written question (otter ``manual: true``, listed in the zip's ``manual.json``) is read by a person: its
+completion checks are worth 0 points, so it must claim nothing (0 possible) from either notebook.
+
 It prints one table and exits non-zero on any failure. It builds first when a
 zip is missing or older than its master or
 the files it ships (``utils/``). ``time_grade_one(stem)`` is the timing
@@ -72,8 +75,17 @@ def time_grade_one(stem: str) -> float:
     return time.perf_counter() - start
 
 
+def manual_questions(stem: str) -> dict:
+    """{question: spec} of the written questions in ``stem``'s zip (``manual.json``), {} when it has none."""
+    import json
+    import zipfile
+    with zipfile.ZipFile(zip_path(stem)) as zf:
+        return json.loads(zf.read("manual.json")) if "manual.json" in zf.namelist() else {}
+
+
 def check_one(stem: str) -> list[dict]:
     """Grade the solution and the untouched student notebook; one row per question."""
+    written = manual_questions(stem)
     start = time.perf_counter()
     solved = question_scores(grade(solution_path(stem), stem))
     seconds = time.perf_counter() - start
@@ -82,9 +94,9 @@ def check_one(stem: str) -> list[dict]:
     for name in sorted(set(solved) | set(blank)):
         score, possible = solved.get(name, (0.0, 0.0))
         blank_score = blank.get(name, (None, None))[0]
-        ok = possible > 0 and score == possible and blank_score == 0
+        ok = (possible == 0 if name in written else possible > 0 and score == possible) and blank_score == 0
         rows.append({"notebook": stem, "question": name, "solution": score, "possible": possible,
-                     "untouched": blank_score, "ok": ok, "seconds": seconds})
+                     "untouched": blank_score, "ok": ok, "seconds": seconds, "written": name in written})
     if not rows:
         rows.append({"notebook": stem, "question": "(none)", "solution": 0, "possible": 0,
                      "untouched": None, "ok": False, "seconds": seconds})
@@ -96,7 +108,8 @@ def format_table(rows: list[dict]) -> str:
     lines = [header, "-" * len(header)]
     for r in rows:
         untouched = "-" if r["untouched"] is None else f"{r['untouched']:g}"
-        lines.append(f"{r['notebook']:<32} {r['question']:<14} {r['solution']:>4g}/{r['possible']:<4g} "
+        scored = "manual" if r.get("written") else f"{r['solution']:>4g}/{r['possible']:<4g}"
+        lines.append(f"{r['notebook']:<32} {r['question']:<14} {scored:>9} "
                      f"{untouched:>9}  {r['seconds']:>7.1f}  {'yes' if r['ok'] else 'NO'}")
     return "\n".join(lines)
 

@@ -12,7 +12,8 @@ DIR receives, per run:
 - ``grades_by_student.csv``: the same table for any other LMS or spreadsheet;
 - ``students/<student id>.csv``: one plain CSV per student (assignment, file, status, score, late, reason);
 - ``report.html``: submissions no roster row claims, students without a submission, students with two,
-  late files, and rows that need a person (a grader crash, a withheld score).
+  late files, and rows that need a person (a grader crash, a withheld score, a written answer not scored yet:
+  ``python -m autograder merge-manual`` first).
 
 Every cell goes through ``store.escape_cell`` (no spreadsheet formula from a name or a file name).
 """
@@ -30,7 +31,7 @@ from pathlib import Path, PurePosixPath
 
 import jinja2
 
-from .grading import store
+from .grading import manual, store
 
 REQUIRED = ("student_id", "name", "email", "submission")
 OPTIONAL = ("section", "sis_login_id", "canvas_id")
@@ -67,6 +68,7 @@ class Match:
     student: Student | None = None
     late: bool = False
     why: str = ""                                # why it matched no student
+    pending: list = field(default_factory=list)  # written answers no person has scored yet (merge-manual)
 
 
 @dataclass
@@ -150,11 +152,13 @@ def load_grades(folders):
         if not (folder / "grades.csv").is_file():
             raise RosterError(f"{folder} holds no grades.csv: give the --out folder of `grade` or `merge`")
         rows = store.read_rows(folder / "grades.csv")
+        written = manual.manifests(folder)
         named = {r.get("assignment") for r in rows.values() if r.get("assignment")}
         for row in rows.values():
             name = row.get("assignment") or (next(iter(named)) if len(named) == 1 else "")
             shown = row.get("file", "").removeprefix("'")
-            matches.append(Match(row, str(folder), name, late=is_late(shown)))
+            matches.append(Match(row, str(folder), name, late=is_late(shown),
+                                 pending=manual.pending(row, written.get(name, {}))))
     return matches
 
 
@@ -200,7 +204,7 @@ def match(students, matches):
 
 def score(m, late_penalty=0.0):
     """The gradebook cell of a submission: its points (less the late penalty), or "" where a person must look."""
-    if m is None or m.row.get("status") == REVIEW or m.row.get("flags"):
+    if m is None or m.row.get("status") == REVIEW or m.row.get("flags") or m.pending:
         return ""
     total = _num(m.row.get("total")) or 0.0
     if m.late:

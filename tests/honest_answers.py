@@ -221,10 +221,19 @@ SGD = ("    rng = np.random.default_rng(seed)\n    n, d = X.shape\n    w = np.ze
        "        for start in range(0, n, batch_size):\n            batch = order[start:start + batch_size]\n"
        "            w = w - lr * logistic_grad(w, X[batch], Y[batch])\n        path.append(w.copy())\n"
        "    return np.array(path)\n")
-EXPLAIN_02 = ('edges_explain = "The cell printed the edge and control test accuracies and their difference next to its '
-              'standard error; whichever is higher, the gap is read against that standard error, and the control shows how '
-              'much of the gain over raw pixels comes from having far fewer pooled features rather than from the edge '
-              'filter itself."  # SOLUTION')
+EXPLAIN_02 = (  # the whole answer cell of the solution: its f-string quotes the numbers Step 10 printed
+    'held = (abs(diff) > 2 * se_diff and leader == edges_prediction) or (\n'
+    '    abs(diff) <= 2 * se_diff and edges_prediction == "no clear difference")\n'
+    'edges_explain = (\n'
+    '    f"On the {len(Y_test)} test images the edges reached {test_acc[\'edges\']:.3f}, the control "\n'
+    '    f"{test_acc[\'control\']:.3f} and the raw pixels {test_acc[\'raw pixels\']:.3f}. Edges minus control is "\n'
+    '    f"{diff:+.3f} with a standard error of about {se_diff:.3f}, so the gap is {verdict}. I predicted "\n'
+    '    f"{edges_prediction!r}, and the measurement {\'agrees with\' if held else \'does not bear out\'} that '
+    'prediction. "\n'
+    '    "The control pools the same blocks into as many features without any filter: whatever it gains over the raw "\n'
+    '    "pixels comes from pooling into few features, and only the edges\' lead over the control can be credited to '
+    'the "\n'
+    '    "edge filter.")')
 
 _02 = {
     "edges_conv": [
@@ -364,6 +373,13 @@ _02 = {
          "    return np.array(path)\n"),
     ],
     "edges_explain": [
+        # an f-string over the numbers Step 10 printed, as the prompt asks (once KNOWN_FAILING: the worker cannot
+        # evaluate it, having no images; a written question is now read by a person from the saved notebook)
+        (EXPLAIN_02,
+         'edges_explain = (f"Edges reached {test_acc[\'edges\']:.3f} and the control {test_acc[\'control\']:.3f} on the test '
+         'images; "\n'
+         '                 "I predicted edges. The control pools the same blocks without a filter, so the part of the gain "\n'
+         '                 "over raw pixels that it shares comes from pooling into few features, not from the edge filter.")'),
         (EXPLAIN_02, 'edges_explain = ("I compared the printed test accuracies of the edge features and the control, and the '
                      'gap between them with its standard error, to see whether my prediction held. Since the '
                      'control pools the same blocks without any filter, whatever it gains over raw pixels comes from '
@@ -990,17 +1006,6 @@ SOLO = {"01_ols_raw_pixels": {"ols_phi"}, "02_logistic_regression_edges": {"edge
 # plain assignments and the statements that change a needed name (item assignments, method calls, loops), from
 # graded cells; a plain definition in an otter_ignore cell only where no graded cell defines the name. The run's
 # data never reaches the worker. A row below is correct and passes grader.check in the notebook, but loses points
-# in the judge; the comment names the test that rejects it.
-KNOWN_FAILING = {
-    "02_logistic_regression_edges": [
-        # test_explanation_written (and the hidden test_explanation_refers_to_the_measurement): the f-string quotes
-        # the numbers the cell printed, as the prompt asks, but test_acc is filled by a loop that trains on the pets,
-        # whose images the worker never has: test_acc is {} there, the definition raises KeyError and edges_explain reaches the tests
-        # as None (hint "at least 20 words), got 1 words")
-        ("edges_explain", EXPLAIN_02,
-         'edges_explain = (f"Edges reached {test_acc[\'edges\']:.3f} and the control {test_acc[\'control\']:.3f} on the test '
-         'images; "\n'
-         '                 "I predicted edges. The control pools the same blocks without a filter, so the part of the gain "\n'
-         '                 "over raw pixels that it shares comes from pooling into few features, not from the edge filter.")'),
-    ],
-}
+# in the judge; the comment names the test that rejects it. None today: the last one (an explanation quoting the
+# printed numbers in an f-string) moved to HONEST when the written questions became read by a person.
+KNOWN_FAILING = {}

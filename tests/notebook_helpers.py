@@ -113,6 +113,11 @@ def template(stem):
     return batch.load_template(zip_path(stem), Path(tempfile.mkdtemp(dir=_TEMPLATES.name)) / stem)
 
 
+def manual_questions(stem) -> dict:
+    """{question: spec} of ``stem``'s written questions (read by a person; their checks are worth 0 points)."""
+    return template(stem).manual or {}
+
+
 def judge(nb, stem, timeout=600) -> dict:
     """Score ``nb`` with ``stem``'s tests as the grading service's judge does: {question: {score, possible, cases}}."""
     import json

@@ -21,6 +21,7 @@ from autograder import REPO, check, zip_path
 from autograder.grading import batch, inputs, sandbox, store
 
 from grading_fixtures import MARKER, STEM, attacks, check_results_schema
+from notebook_helpers import template
 
 needs_sandbox = pytest.mark.skipif(not sandbox.bwrap_status()[0], reason=sandbox.bwrap_status()[1])
 
@@ -183,7 +184,10 @@ def test_each_notebook_is_graded_against_its_own_built_assignment(graded):
     _, out, rows, _ = graded
     row = rows["other_assignment"]
     assert (row["assignment"], row["status"]) == ("02_logistic_regression_edges", "graded"), row
-    assert float(row["maximum"]) > 0 and row["total"] == row["maximum"], row   # its own questions, full marks
+    written = template(row["assignment"]).manual      # read by a person: counted in maximum, not scored yet
+    assert written and all(row[q] == "" for q in written), row
+    assert float(row["maximum"]) > 0 and float(row["total"]) == float(row["maximum"]) - sum(
+        s["points"] for s in written.values()), row   # its own questions, full marks on every automatic one
     assert float(row["edges_conv"]) > 0 and row["ols_fit"] == ""
     assert '<section id="02_logistic_regression_edges">' in (out / "report.html").read_text()
 

@@ -45,6 +45,9 @@ def test_zip_is_a_gradescope_autograder(built):
     assert run.startswith("#!") and "grader/autograder/grading/gradescope.py" in run and "run_otter.py" not in run
     assert "grader/autograder/grading/judge.py" in names and "grader/autograder/grading/worker.py" in names
     assert "given_cells.json" in names
+    if built.stem != "01_ols_raw_pixels":   # its written questions, for the review pages and merge-manual
+        written = json.loads(zipfile.ZipFile(built).read("manual.json"))
+        assert written and all(spec["points"] > 0 and spec["rubric"] for spec in written.values()), written
     for t in tests:
         text = zipfile.ZipFile(built).read(t).decode()
         assert "OK_FORMAT = False" in text, f"{t}: tests must be exception-based"
@@ -120,7 +123,7 @@ needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="Gradescope runs run_a
 @pytest.mark.slow
 def test_gradescope_scores_match_the_local_grader(gradescope):
     import nbformat
-    from notebook_helpers import judge
+    from notebook_helpers import judge, manual_questions
     for (stem, name), (path, results, _) in gradescope.items():
         check_results_schema(results)
         local = judge(nbformat.read(str(path), as_version=4), stem)
@@ -128,6 +131,9 @@ def test_gradescope_scores_match_the_local_grader(gradescope):
         assert abs(results["score"] - expected) < 1e-6, (stem, name, results["score"], expected)
         if name == "full":
             assert results["score"] == pytest.approx(sum(q["possible"] for q in local.values()))
+        written = manual_questions(stem)     # read by a person: one 0-point line each, no claimed point
+        assert {f"{q} (written answer, graded by hand)" for q in written} <= {t["name"] for t in results["tests"]}
+        assert all(t["max_score"] == 0 for t in results["tests"] if t["name"].split(" ")[0] in written)
 
 
 @needs_root

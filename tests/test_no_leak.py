@@ -20,6 +20,21 @@ def student_files():
     return texts
 
 
+TEST_CONFIG = re.compile(r'^"""\s*# BEGIN TEST CONFIG\n(.*?)\n"""\s*# END TEST CONFIG\n', re.S)
+
+
+def case_kind(source):
+    """'hidden', 'public' or None for a master's test cell: `# HIDDEN` first, or otter's TEST CONFIG block
+    (``hidden: true``; the written questions' 0-point checks say ``points: 0`` there)."""
+    source = source.lstrip()
+    config = TEST_CONFIG.match(source)
+    if config:
+        return "hidden" if re.search(r"^hidden:\s*true\s*$", config.group(1), re.M | re.I) else "public"
+    if source.upper().startswith("# HIDDEN"):
+        return "hidden"
+    return "public" if source.startswith("def test_") else None
+
+
 def master_blocks(master):
     """(solution cells, hidden test cells, every other cell) of a master, by the raw block markers."""
     nb = nbformat.read(str(master), as_version=4)
@@ -31,7 +46,7 @@ def master_blocks(master):
             continue
         if cell.cell_type == "code" and block == ["SOLUTION"]:
             solutions.append(cell.source)
-        elif cell.cell_type == "code" and block == ["TESTS"] and head.upper().startswith("# HIDDEN"):
+        elif cell.cell_type == "code" and block == ["TESTS"] and case_kind(cell.source) == "hidden":
             hidden.append(cell.source)
         else:
             other.append(cell.source)
@@ -108,10 +123,8 @@ def test_every_question_has_public_and_hidden_tests(master):
         if cell.cell_type == "raw" and cell.source.startswith("# BEGIN QUESTION"):
             question = re.search(r"name:\s*(\S+)", cell.source).group(1)
             seen[question] = {"public": 0, "hidden": 0, "points": "points:" in cell.source}
-        elif cell.cell_type == "code" and question and cell.source.lstrip().startswith("def test_"):
-            seen[question]["public"] += 1
-        elif cell.cell_type == "code" and question and cell.source.lstrip().upper().startswith("# HIDDEN"):
-            seen[question]["hidden"] += 1
+        elif cell.cell_type == "code" and question and case_kind(cell.source):
+            seen[question][case_kind(cell.source)] += 1
     assert seen, f"{master.name}: no questions"
     for q, counts in seen.items():
         assert counts["points"] and counts["public"] and counts["hidden"], f"{master.name}:{q}: {counts}"

@@ -16,7 +16,8 @@ import pytest
 from scipy.signal import correlate2d
 
 import executions
-from notebook_helpers import (assert_no_measured_numbers, hints, judge_all, load_built, mutate, outputs_text, pack,
+from notebook_helpers import (assert_no_measured_numbers, hints, judge_all, load_built, manual_questions, mutate,
+                              outputs_text, pack,
                               question_names)
 from wrong_answers import SOLO, WRONG
 
@@ -70,17 +71,23 @@ def judged():
 def test_zip_scores_the_solution_full_and_the_untouched_notebook_zero(judged, stem):
     solution, untouched = judged[stem]["solution"], judged[stem]["untouched"]
     assert set(solution) == set(untouched) == question_names(load_built(stem)[0])
-    assert all(q["possible"] > 0 and q["score"] == q["possible"] for q in solution.values()), solution
+    written = manual_questions(stem)    # read by a person: their completion checks claim no points
+    assert all(q["possible"] == 0 if name in written else q["possible"] > 0 and q["score"] == q["possible"]
+               for name, q in solution.items()), solution
     assert all(q["score"] == 0 for q in untouched.values()), {k: q["score"] for k, q in untouched.items()}
 
 
 @slow_by_stem
 def test_wrong_answers_lose_points_and_show_their_hint(judged, stem):
-    failures = []
+    failures, written = [], manual_questions(stem)
     for rows, result in judged[stem]["rounds"]:
         for question, _, new, hint in rows:
             got = result[question]
-            if got["score"] >= got["possible"]:
+            if question in written:     # 0 points: the completion check's hint (what grader.check shows) is the point
+                if got["possible"] != 0 or hint not in hints(got):
+                    failures.append(f"{question}: a written question must claim 0 points and show {hint!r}; got "
+                                    f"{got['possible']} and:\n{hints(got)}")
+            elif got["score"] >= got["possible"]:
                 failures.append(f"{question}: full marks for the wrong answer {new.strip()[:80]!r}")
             elif hint not in hints(got):
                 failures.append(f"{question}: hint {hint!r} missing for {new.strip()[:80]!r}; shown:\n{hints(got)}")

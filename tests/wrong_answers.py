@@ -91,8 +91,7 @@ WRONG_02 = [
     ("edges_sgd", "order = rng.permutation(n)", "order = np.random.permutation(n)", "not reproducible from the seed"),
     ("edges_sgd", STEP, "w = w + lr * (X[batch].T @ (Y[batch] / (1 + np.exp(Y[batch] * (X[batch] @ w))))) / len(batch)",
      "logistic_grad was never called"),
-    ("edges_explain", "edges_explain = \"The cell", "edges_explain = \"Edges won.\"\n_unused = \"The cell",
-     "at least 20 words"),
+    ("edges_explain", "edges_explain = (\n", "edges_explain = \"Edges won.\"\n_unused = (\n", "at least 20 words"),
 ]
 
 

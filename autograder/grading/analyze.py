@@ -34,6 +34,9 @@ def main(fd):
             given = set(tpl["given"])
             out["definitions"] = tamper.graded_definitions(sub.cells, set(tpl["params"]))
             out["flags"] = tamper.audit([c for c in sub.cells if c[2].strip() not in given])
+            if tpl.get("manual"):      # the written answers, from the notebook's own saved outputs
+                from autograder.grading import manual
+                out["manual"] = manual.extract(json.loads(data.decode("utf-8")), tpl["manual"])
     with open(fd, "wb") as f:
         f.write(json.dumps(out).encode())
     os._exit(0)

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .. import DIST, NOTEBOOKS, solution_path
-from . import inputs, report, sandbox, shard, store, tamper, verdict
+from . import inputs, manual, report, sandbox, shard, store, tamper, verdict
 
 WORK_PREFIX = "ptm-grade-"
 HERE = Path(__file__).resolve().parent
@@ -54,6 +54,7 @@ class Template:
     config: dict         # otter_config.json without tokens
     given: frozenset = frozenset()   # code cells the course itself ships (setup cell...): not audited
     files: Path = None   # the zip's files/ folder (utils/): on the judge's path, bound into every sandbox
+    manual: dict = None  # {question: spec} of the written questions read by a person (manual.json; manual.py)
 
 
 def _possible(tests):
@@ -100,10 +101,12 @@ def load_folder(dest, public, given=None):
     stem = config.get("assignment_name") or dest.name
     if given is None and (dest / "given_cells.json").is_file():
         given = frozenset(json.loads((dest / "given_cells.json").read_text(encoding="utf-8")))
+    specs = json.loads((dest / manual.MANIFEST).read_text(encoding="utf-8")) \
+        if (dest / manual.MANIFEST).is_file() else {}
     files = dest / "files"
     support = [(p, p.name) for p in sorted(files.iterdir())] if files.is_dir() else []
     return Template(stem, tests, public, support, _possible(tests), secrets, params - {"env", "grading_seed"},
-                    config, given or frozenset(), files)
+                    config, given or frozenset(), files, specs)
 
 
 class Batch:
@@ -175,7 +178,8 @@ class Batch:
 
     def template_specs(self):
         """{assignment: {params, given}} of every built zip: what the analysis needs to pick definitions."""
-        return {name: {"params": sorted(self.template(name).params), "given": sorted(self.template(name).given)}
+        return {name: {"params": sorted(self.template(name).params), "given": sorted(self.template(name).given),
+                       "manual": self.template(name).manual or {}}
                 for name in self.known}
 
     def template(self, name):
@@ -194,6 +198,8 @@ class Batch:
                         os.chmod(d, 0o755 if d.is_dir() else 0o644)
                     tpl = dataclasses.replace(tpl, support=[(copy / n, n) for _, n in tpl.support])
                 self.templates[name] = tpl
+                if tpl.manual:
+                    manual.save_manifest(self.out, name, tpl.manual)
             return self.templates[name]
 
     def finish(self, sub, name, v, seconds=0.0, gradescope=None):
@@ -208,9 +214,15 @@ class Batch:
             for q, (s, _) in v.questions.items():
                 row[q if q not in row else f"q_{q}"] = f"{s:g}"
             row["total"] = f"{sum(s for s, _ in v.questions.values()):g}"
+        specs = (self.templates.get(name).manual if name in self.templates else None) or {}
+        if specs and v.questions is not None:     # written questions: a person scores them (manual.py)
+            answers = manual.sanitize(sub.manual, specs)
+            manual.fill_row(row, specs, answers)
+            (self.out / "answers").mkdir(exist_ok=True)
+            store.atomic_write(self.out / "answers" / f"{sub.id}.json", json.dumps(answers, indent=1))
         if gradescope is not None:
             store.atomic_write(self.out / "results" / f"{sub.id}.json", json.dumps(gradescope, indent=1)[:4 << 20])
-        report.write_feedback(self.out / "feedback" / f"{sub.id}.html", row, v)
+        report.write_feedback(self.out / "feedback" / f"{sub.id}.html", row, v, specs)
         with self.lock:
             self.rows[sub.id] = row
             store.write_rows(self.out / "grades.csv", self.rows)
@@ -413,6 +425,7 @@ def _analyze(batch, sub, data):
     sub.nb_name = str(got.get("nb_name") or "submission.ipynb")
     sub.nb_bytes = str(got.get("nb", "")).encode()
     sub.cells = [(int(n), list(tags), str(src)) for n, tags, src in got.get("cells", [])]
+    sub.manual = got.get("manual") if isinstance(got.get("manual"), dict) else {}
     definitions = [(int(n), str(src)) for n, src in got.get("definitions", [])]
     return sub, definitions, [str(f) for f in got.get("flags", [])]
 
@@ -463,9 +476,19 @@ def grade_one(batch, sub_id, path, shown=None):
 
 def _gradescope(v, tpl):
     """Gradescope's results.json from the clamped scores: per question a visible test for its public cases and
-    one for its hidden cases, ``after_published`` (students see it once the instructor publishes grades)."""
+    one for its hidden cases, ``after_published`` (students see it once the instructor publishes grades).
+    A written question claims nothing: one 0-point line says it is graded by hand (Gradescope's manually graded
+    question of the same name, docs/instructors.md)."""
     tests = []
+    specs = tpl.manual or {}
+    for q, spec in specs.items():
+        tests.append({"name": f"{q} (written answer, graded by hand)", "score": 0, "max_score": 0,
+                      "visibility": "visible",
+                      "output": f"Worth {spec['points']:g} point(s), scored by a person with the rubric under the "
+                                f"question, not by the autograder."})
     for q, (score, possible) in v.questions.items():
+        if q in specs:
+            continue
         cases = v.cases.get(q, [])
         for hidden in (False, True):
             mine = [c for c in cases if c["hidden"] == hidden]
@@ -478,7 +501,7 @@ def _gradescope(v, tpl):
             tests.append({"name": f"{q} ({'hidden' if hidden else 'public'} tests)",
                           "score": round(min(got, possible), 6), "max_score": round(min(worth, possible), 6),
                           "visibility": "after_published" if hidden else "visible", "output": "\n".join(lines)})
-    return {"tests": tests, "score": round(sum(s for s, _ in v.questions.values()), 6),
+    return {"tests": tests, "score": round(sum(s for q, (s, _) in v.questions.items() if q not in specs), 6),
             "stdout_visibility": "hidden"}
 
 
@@ -515,7 +538,8 @@ def _remove_work(d):
 
 
 def _maxima(batch):
-    return {name: tpl.possible for name, tpl in batch.templates.items()}
+    return {name: {**tpl.possible, **{q: s["points"] for q, s in (tpl.manual or {}).items()}}
+            for name, tpl in batch.templates.items()}
 
 
 def grade(paths, out, assignment=None, jobs=2, limits=None, dist=DIST, use_bwrap=None, quiet=False,

@@ -38,6 +38,7 @@ class Submission:
     problem: str = None          # why it cannot be graded (status "invalid")
     cells: list = field(default_factory=list)   # (number, tags, source) of code cells
     sha256: str = ""             # of the file's bytes: a resumed batch reuses a row only when it matches
+    manual: dict = None          # the written answers and printed outputs (manual.extract), from the analysis
 
 
 def _slug(text):

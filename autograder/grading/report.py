@@ -6,6 +6,7 @@ every student-controlled string reaching them was bounded and cleaned in
 """
 import base64
 import io
+import json
 import re
 import statistics
 from pathlib import Path
@@ -18,13 +19,32 @@ ENV = jinja2.Environment(loader=jinja2.FileSystemLoader(Path(__file__).with_name
                          autoescape=True, undefined=jinja2.StrictUndefined)
 
 
-def write_feedback(path, row, verdict):
-    """The student's page: scores, each case's hint (a hidden case's is its author's static text), errors."""
-    points = verdict.questions or {}
+CONTEXT = "report_context.json"
+
+
+def write_feedback(path, row, verdict, manual=None):
+    """The student's page: scores, each case's hint (a hidden case's is its author's static text), errors.
+
+    ``manual`` ({question: spec}) are the written questions: their 0-point completion checks are not shown (the
+    worker cannot evaluate an answer built from the run's numbers); the page says a person reads them."""
+    manual = manual or {}
+    points = {q: p for q, p in (verdict.questions or {}).items() if q not in manual}
     cases = {q: c for q, c in verdict.cases.items() if q in points}
     errors = verdict.errors[:20]
-    html = ENV.get_template("feedback.html.j2").render(row=row, cases=cases, points=points, errors=errors)
+    written = [{"question": q, "points": spec["points"], "score": row.get(q, "")} for q, spec in manual.items()
+               if verdict.questions is not None]
+    html = ENV.get_template("feedback.html.j2").render(row=row, cases=cases, points=points, errors=errors,
+                                                       written=written)
     atomic_write(path, html)
+
+
+def read_context(out_dir):
+    """What the last ``write_report`` was told (warnings, isolation, limits), for a later rewrite."""
+    try:
+        value = json.loads((Path(out_dir) / CONTEXT).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return value if isinstance(value, dict) else {}
 
 
 def _png(fig):
@@ -68,7 +88,12 @@ def _figures(rows, questions, maxima):
 
 
 def write_report(out_dir, rows, maxima, warnings=(), isolation="", limits=""):
-    """report.html: one section per assignment (summary, histogram, pass rates, runtime, not graded)."""
+    """report.html: one section per assignment (summary, histogram, pass rates, runtime, not graded), and the
+    review pages of the written questions (``manual.write_reviews``)."""
+    from . import manual
+    reviews = manual.write_reviews(out_dir, rows)
+    atomic_write(Path(out_dir) / CONTEXT, json.dumps({"warnings": list(warnings), "isolation": isolation,
+                                                      "limits": limits}, indent=1))
     rows = sorted(rows.values(), key=lambda r: r["id"])
     fixed = set(FIXED_HEAD + FIXED_TAIL)
     sections = []
@@ -84,7 +109,8 @@ def write_report(out_dir, rows, maxima, warnings=(), isolation="", limits=""):
             "mean": f"{statistics.mean(graded):.2f}" if graded else "-",
             "median": f"{statistics.median(graded):g}" if graded else "-",
             "figures": _figures(mine, questions, qmax), "rows": mine,
-            "bad": [r for r in mine if r["status"] != "graded"], "flagged": [r for r in mine if r.get("flags")]})
+            "bad": [r for r in mine if r["status"] != "graded"], "flagged": [r for r in mine if r.get("flags")],
+            "reviews": [p for p in reviews if p["assignment"] == name]})
     counts = ", ".join(f"{s}: {sum(r['status'] == s for r in rows)}" for s in STATUSES
                        if any(r["status"] == s for r in rows))
     html = ENV.get_template("report.html.j2").render(

@@ -19,7 +19,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from . import report, store
+from . import manual, report, store
 
 MANIFEST = "shard.json"
 MERGED = "merged.json"
@@ -165,7 +165,7 @@ def _prepare_out(out, shard_folders):
         raise ShardError(f"--out {out} is a shard folder: merge into a folder of its own")
     if any(p.name != ".grading.lock" for p in out.iterdir()) and not (out / MERGED).exists():
         raise ShardError(f"--out {out} is not empty and holds no earlier merge: merge into an empty folder")
-    for sub in ("results", "feedback"):
+    for sub in ("results", "feedback", "answers", "manual"):
         shutil.rmtree(out / sub, ignore_errors=True)      # an earlier merge's files: the new one replaces them
         (out / sub).mkdir(parents=True)
     return out
@@ -181,10 +181,12 @@ def merge(folders, out):
         for folder, m, shard_rows in shards:
             for sid in m["ids"]:
                 rows[sid] = shard_rows[sid]
-                for sub, ext in (("results", "json"), ("feedback", "html")):
+                for sub, ext in (("results", "json"), ("feedback", "html"), ("answers", "json")):
                     src = folder / sub / f"{sid}.{ext}"
                     if store.safe_read(src, 64 << 20) is not None:
                         shutil.copyfile(src, out / sub / f"{sid}.{ext}")
+            for spec in sorted((folder / "manual").glob("*.json")):     # the written questions' manifests
+                shutil.copyfile(spec, out / "manual" / spec.name)
             timings.update({k: v for k, v in _json(folder / "timings.json").items() if k in m["ids"]})
             text = (store.safe_read(folder / "warnings.txt", 1 << 20) or b"").decode("utf-8", "replace")
             warnings += [w for w in text.splitlines() if w and w not in warnings]
@@ -196,7 +198,10 @@ def merge(folders, out):
         store.write_rows(out / "grades.csv", rows)
         store.atomic_write(out / "timings.json", json.dumps(timings, indent=1, sort_keys=True))
         store.atomic_write(out / "warnings.txt", "".join(w + "\n" for w in warnings))
-        report.write_report(out, rows, _maxima(out, rows), warnings, isolation, limits)
+        maxima = _maxima(out, rows)
+        for name, specs in manual.manifests(out).items():
+            maxima.setdefault(name, {}).update({q: spec["points"] for q, spec in specs.items()})
+        report.write_report(out, rows, maxima, warnings, isolation, limits)
         store.atomic_write(out / MERGED, json.dumps({"of": shards[0][1]["of"], "shards": [str(f) for f, _, _ in shards],
                                                      "rows": len(rows)}, indent=1, ensure_ascii=False))
     return rows

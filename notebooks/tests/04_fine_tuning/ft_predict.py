@@ -5,7 +5,7 @@ OK_FORMAT = False
 name = "ft_predict"
 points = 2
 
-@test_case(points=None, hidden=False)
+@test_case(points=0, hidden=False)
 def test_prediction_recorded(prediction):
     from utils import transfer
     keys = {('pets breeds', 'small'), ('pets breeds', 'larger'), ('digits', 'small'), ('digits', 'larger')}
