@@ -297,7 +297,7 @@ def _zoo_families(ax, metas):
     groups = {}
     for m in metas:
         groups.setdefault(model_family(m["name"]), []).append(m)
-    style = {label: (color, marker) for label, _, color, marker in FAMILIES} | {"other": ("black", "x")}
+    style = {label: (color, marker) for label, _, color, marker in FAMILIES} | {"other": ("black", "P")}
     for label in [f[0] for f in FAMILIES] + ["other"]:
         members = sorted(groups.get(label, []), key=lambda m: m["gflops"])
         if not members:
