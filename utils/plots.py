@@ -321,7 +321,7 @@ def _zoo_picks(ax, metas, picks):
         if not isinstance(name, str) or name not in zoo:
             continue
         m = zoo[name]
-        ax.annotate(f"{label}: {name}", (m["gflops"], m["acc1"]), xytext=(-30 + 60 * i, 28 - 56 * (i % 2)),
+        ax.annotate(f"{label}: {name}", (m["gflops"], m["acc1"]), xytext=(-40 + 90 * (i % 2), 30 - 75 * (i % 2)),
                     textcoords="offset points", ha="center", fontsize=9, fontweight="bold",
                     arrowprops={"arrowstyle": "->", "color": "black", "lw": 1.2},
                     bbox={"boxstyle": "round", "fc": "lightyellow", "ec": "black", "lw": 0.8})
