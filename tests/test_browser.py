@@ -185,3 +185,32 @@ def test_widget_checks_see_live_dead_and_broken_widgets(lab, pets_root):
         assert "left the output unchanged; it reads:" in failures[0] and "always the same" in failures[0], failures
     finally:
         page.close()
+
+
+WIDGET_WITH_STILL = """\
+import sys; sys.path.insert(0, "..")
+import ipywidgets as w
+from matplotlib.figure import Figure
+from utils import widgets
+still = Figure(figsize=(2, 1))
+still.subplots().plot([0, 1])
+widgets.with_still(w.IntSlider(3, 0, 5), still)"""
+
+
+def test_a_widget_with_a_still_shows_only_the_live_widget(lab):
+    """JupyterLab with a kernel renders the widget view of ``widgets.with_still`` and not its PNG still, which the
+    kernel sent in the same output (for static pages): one output, one live slider, no image."""
+    nb = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                                           "language": "python"}})
+    nb.cells = [nbformat.v4.new_code_cell(WIDGET_WITH_STILL)]
+    nbformat.write(nb, str(lab.notebooks / "widget-still.ipynb"))
+    page = lab.run("notebooks/widget-still.ipynb")
+    try:
+        assert page.wait_widgets_rendered() == 1 and not page.errors() and not page.broken_widgets()
+        (output,) = page.code_cells[0]["outputs"]
+        assert {"image/png", "application/vnd.jupyter.widget-view+json"} <= set(output["data"])
+        area = page._output_area(0)
+        assert [kind for kind, _ in page.controls(0)] == ["slider"]
+        assert page.driver.execute_script("return arguments[0].querySelectorAll('img').length;", area) == 0
+    finally:
+        page.close()

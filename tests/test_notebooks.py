@@ -172,12 +172,15 @@ def test_01_majority_baseline_comes_from_training_labels():
 
 
 def test_01_weight_legend_matches_the_colour_map():
-    """RdBu with symmetric limits: the top of the scale (positive weights, towards cat = +1) is blue."""
-    r, g, b, _ = matplotlib.colormaps["RdBu"](1.0)
-    assert b > r
+    """The module's signed convention (plots.SIGNED_CMAP, symmetric limits): the top of the scale (positive weights,
+    towards cat = +1) is red, and Step 8 says so."""
+    from utils import plots
+    r, g, b, _ = matplotlib.colormaps[plots.SIGNED_CMAP](1.0)
+    assert r > b
     step8 = next(c.source for c in load_built("01_ols_raw_pixels")[0].cells
                  if c.cell_type == "markdown" and "look at $w$" in c.source)
-    assert re.search(r"\*\*blue\*\* pixels have positive weights and push the score towards \"cat\"", step8)
+    assert plots.SIGNED_CMAP in step8
+    assert re.search(r"\*\*Red\*\* pixels\s+have positive weights and push the score towards \"cat\"", step8)
 
 
 # ------------------------------------------------------------------------------------------- 02: edges

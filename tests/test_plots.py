@@ -88,3 +88,93 @@ def test_filter_patches_one_row_per_channel():
     import torch
     fig = plots.filter_patches(torch.randn(8, 3, 3, 3), torch.randn(2, 4, 3, 3, 3), [1, 6])
     assert len(fig.axes) == 2 * 5 and fig.axes[0].get_title() == "filter 1" and fig.axes[5].get_title() == "filter 6"
+
+
+# --- one signed colour convention -----------------------------------------------------
+
+import json
+import re
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _master_cell(stem, start):
+    """The source of the cell of ``solutions/<stem>.ipynb`` that starts with ``start``."""
+    nb = json.loads((REPO / "solutions" / f"{stem}.ipynb").read_text())
+    return next("".join(c["source"]) for c in nb["cells"] if "".join(c["source"]).startswith(start))
+
+
+def _assert_signed_convention(fig, expected):
+    """Every 2-D image of ``fig`` showing negative values (``expected`` of them) uses SIGNED_CMAP on symmetric limits, with a colour bar."""
+    images = [im for ax in fig.axes for im in ax.images]
+    signed = [im for im in images if np.ndim(im.get_array()) == 2
+              and (np.min(im.get_array()) < 0 or im.cmap.name == plots.SIGNED_CMAP)]
+    assert len(signed) == expected, (len(signed), expected)
+    bars = [im.colorbar for im in images if im.colorbar is not None]
+    for im in signed:
+        lo, hi = im.get_clim()
+        assert im.cmap.name == plots.SIGNED_CMAP and lo == -hi and hi >= np.abs(im.get_array()).max()
+        assert any(b.mappable.cmap.name == im.cmap.name and b.mappable.get_clim() == (lo, hi) for b in bars), (
+            "a signed image without a colour bar for its limits")
+        red, blue = im.cmap(im.norm(hi)), im.cmap(im.norm(lo))
+        assert red[0] > red[2] and blue[2] > blue[0], "red must mean positive, blue negative"
+
+
+def test_signed_images_follow_one_convention(pets_root):
+    """The module's signed figures, drawn from the masters' own inputs: notebook 02's filter bank (and 03's copy of
+    it), ridge weights on real pixels (notebook 01's Step 8) and both widgets' figures."""
+    from utils import data, widgets
+    scope = {"np": np}
+    exec(_master_cell("02_logistic_regression_edges", "bank = {"), scope)
+    _assert_signed_convention(plots.filter_grid(np.stack(list(scope["bank"].values())), ncols=5), 5)
+    X, Y = data.pets_arrays("trainval", size=8)
+    Phi = np.hstack([np.ones((len(X), 1)), X.reshape(len(X), -1)])
+    w = np.linalg.solve(Phi.T @ Phi + np.eye(Phi.shape[1]), Phi.T @ Y)
+    _assert_signed_convention(plots.weight_image(w, 8), 1)
+    ridge = lambda P, y, lam: np.linalg.solve(                                            # noqa: E731
+        np.c_[np.ones(len(P)), P].T @ np.c_[np.ones(len(P)), P] + lam * np.eye(P.shape[1] + 1), np.c_[np.ones(len(P)), P].T @ y)
+    predict = lambda P, w: np.where(np.c_[np.ones(len(P)), P] @ w >= 0, 1, -1)           # noqa: E731
+    idx = np.arange(len(Y))
+    explorer = widgets.OlsExplorer(lambda V: np.asarray(V).reshape(len(V), -1), ridge, predict,
+                                   lambda a, b: float(np.mean(a == b)), idx[100:], idx[:100], sizes=(8,), s=8)
+    _assert_signed_convention(explorer.figure(), 1)
+    _assert_signed_convention(widgets.KernelEditor(X[:2], preset="Laplacian").figure(), 1)
+
+
+def test_no_other_diverging_colour_map_is_named():
+    """Signed images go through plots.signed_image: no master and no utils module names a colour map of its own
+    for them (the old two conventions: bwr with red > 0, RdBu with blue > 0)."""
+    diverging = re.compile(r"""cmap\s*=\s*["'](bwr|seismic|coolwarm|RdBu|RdBu_r|PiYG|PRGn|BrBG|PuOr|RdGy|RdYlBu)["']""")
+    sources = {p.name: p.read_text() for p in (REPO / "utils").glob("*.py")}
+    sources |= {p.name: "\n".join("".join(c["source"]) for c in json.loads(p.read_text())["cells"])
+                for p in (REPO / "solutions").glob("*.ipynb")}
+    found = {name: diverging.findall(text) for name, text in sources.items() if diverging.search(text)}
+    assert found == {}, found
+
+
+# --- Figure 4: families and picks -----------------------------------------------------
+
+def test_model_zoo_names_every_family_and_marks_the_picks():
+    """On torchvision's real metadata: every model belongs to a named family, ResNet and MobileNet can be found in
+    the legend (outside the data), and the two picks of Question 8 are named with an arrow."""
+    import matplotlib
+    matplotlib.use("Agg")
+    zoo = models.all_metadata()
+    assert [m["name"] for m in zoo if plots.model_family(m["name"]) == "other"] == []
+    fits = lambda g, p: max((m for m in zoo if m["gflops"] <= g and m["params"] <= p), key=lambda m: m["acc1"])  # noqa: E731
+    phone, server = fits(0.5, 5e6)["name"], fits(20, float("inf"))["name"]
+    fig = plots.model_zoo(zoo, picks={"phone": phone, "server": server})
+    ax = fig.axes[0]
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert any(t.startswith("ResNet") for t in labels) and any(t.startswith("MobileNet") for t in labels)
+    families = {plots.model_family(m["name"]) for m in zoo}
+    assert sum(int(re.search(r"\((\d+)\)$", t).group(1)) for t in labels if re.search(r"\(\d+\)$", t)) == len(zoo)
+    assert len([t for t in labels if re.search(r"\(\d+\)$", t)]) == len(families)
+    fig.canvas.draw()
+    assert ax.get_legend().get_window_extent().y1 < ax.get_window_extent().y0, "the legend must sit below the data"
+    arrows = {t.get_text(): t.xy for t in ax.texts if t.arrow_patch is not None}
+    zoo_at = {m["name"]: (m["gflops"], m["acc1"]) for m in zoo}
+    assert arrows == {f"phone: {phone}": zoo_at[phone], f"server: {server}": zoo_at[server]}
+    unanswered = plots.model_zoo(zoo, picks={"phone": ..., "server": "no such model"})   # the student's stub
+    assert not [t for t in unanswered.axes[0].texts if t.arrow_patch is not None]

@@ -1,4 +1,5 @@
 """utils.widgets: each widget's callbacks driven directly, on real cached data."""
+import base64
 import re
 
 # --- notebook 01 ----------------------------------------------------------------
@@ -66,13 +67,21 @@ def test_ols_explorer_reports_unfinished_functions(pets_root):
     assert explorer.image.value != png
 
 
-def test_ols_explorer_function_shows_a_static_copy_first(pets_root, monkeypatch):
-    shown = []
-    monkeypatch.setattr(widgets, "display", shown.append)
+def _one_output(shown, widget_type):
+    """What the notebook's cell shows: ONE mimebundle holding the live view and the PNG still (never two outputs)."""
+    bundle = shown._repr_mimebundle_()
+    assert set(bundle) == {widgets.WIDGET_MIME, "image/png", "text/plain"}, set(bundle)
+    view = bundle[widgets.WIDGET_MIME]
+    assert view == {"version_major": 2, "version_minor": 0, "model_id": shown.widget.model_id}
+    assert base64.b64decode(bundle["image/png"])[:4] == b"\x89PNG"
+    assert isinstance(shown.widget, widget_type)
+    assert not hasattr(shown, "_ipython_display_"), "the widget's own display hook would show it without the still"
+
+
+def test_ols_explorer_function_shows_the_still_only_without_a_kernel(pets_root, monkeypatch):
     idx = np.arange(_n_trainval())
-    box = widgets.ols_explorer(_phi, _ridge, _predict, _accuracy, idx[100:], idx[:100], sizes=(4, 8))
-    assert len(shown) == 1 and shown[0].data[:4] == b"\x89PNG"
-    assert isinstance(box, widgets.ipw.VBox)
+    _one_output(widgets.ols_explorer(_phi, _ridge, _predict, _accuracy, idx[100:], idx[:100], sizes=(4, 8)),
+                widgets.ipw.VBox)
 
 
 # --- notebook 02 ----------------------------------------------------------------
@@ -106,11 +115,27 @@ def test_kernel_editor_shows_the_notes_example_response(monkeypatch):
     assert np.array_equal(drawn[-1], np.array([[0, 30, 30, 0]] * 4))  # the note's §2.1 numbers
 
 
-def test_kernel_editor_function_shows_a_static_copy_first(monkeypatch):
-    shown = []
-    monkeypatch.setattr(widgets, "display", shown.append)
-    box = widgets.kernel_editor(np.zeros((2, 16, 16)))
-    assert len(shown) == 1 and shown[0].data[:4] == b"\x89PNG" and isinstance(box, widgets.ipw.VBox)
+def test_kernel_editor_function_shows_the_still_only_without_a_kernel():
+    _one_output(widgets.kernel_editor(np.zeros((2, 16, 16))), widgets.ipw.VBox)
+
+
+def test_a_static_page_shows_the_still_and_a_live_page_the_widget():
+    """nbconvert's HTML (a static renderer: no widget state saved) shows the PNG, once; the live view needs a kernel.
+
+    The output is what IPython's display formatter makes of the cell's value, as a kernel would send it."""
+    import nbformat
+    from IPython.core.formatters import DisplayFormatter
+    from nbconvert import HTMLExporter
+
+    still = widgets.Figure(figsize=(1, 1))
+    still.subplots().plot([0, 1])
+    shown = widgets.with_still(widgets.ipw.IntSlider(3), still)
+    data, _ = DisplayFormatter().format(shown)
+    assert data[widgets.WIDGET_MIME]["model_id"] == shown.widget.model_id and "image/png" in data
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+        "shown", outputs=[nbformat.v4.new_output("execute_result", data=data, execution_count=1)])])
+    page, _ = HTMLExporter().from_notebook_node(nb)
+    assert page.count(f"data:image/png;base64,{data['image/png'][:64]}") == 1 and "widget-view+json" not in page
 
 
 # --- notebook 03 ----------------------------------------------------------------

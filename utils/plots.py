@@ -7,12 +7,45 @@ from __future__ import annotations
 
 import math
 
+import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 
 CREDIT = "Images: Oxford-IIIT Pet (Parkhi et al., CVPR 2012), CC BY-SA 4.0"
 STAGE_LABELS = {"ols": "01 OLS\nraw pixels", "edges": "02 logistic\nedge features",
                 "frozen": "03 frozen\npre-trained", "finetune": "04 fine-\ntuned"}
+
+
+# --- one convention for every signed image --------------------------------------------
+
+SIGNED_CMAP = "RdBu_r"   # every signed image of the module: red > 0, blue < 0, white = 0, limits ±max|value|
+
+
+def signed_image(ax, values, label, lim=None, colorbar=True):
+    """Show a signed 2-D array with the module's one colour convention; returns the AxesImage.
+
+    Red is positive, blue negative, white zero (``SIGNED_CMAP``, diverging), on symmetric limits
+    ``±lim`` (default: the largest |value|), so equal colours mean equal magnitudes. ``label``
+    names what the colour bar measures and which sign means what ("red > 0: towards cat").
+    ``colorbar=False`` leaves the bar to the caller (one shared bar: :func:`signed_colorbar`).
+    Used by notebooks 01-03 (OLS weights, filters, filter responses) and ``utils.widgets``.
+    """
+    values = np.asarray(values, dtype=float)
+    lim = float(np.abs(values).max() if lim is None else lim) or 1.0
+    shown = ax.imshow(values, cmap=SIGNED_CMAP, vmin=-lim, vmax=lim, interpolation="nearest")
+    if colorbar:
+        ax.figure.colorbar(shown, ax=ax, fraction=0.046, pad=0.04, label=label)
+    return shown
+
+
+def signed_colorbar(fig, shown, label):
+    """One colour bar at the right of ``fig`` for images drawn with :func:`signed_image` on shared limits."""
+    width = fig.get_figwidth()
+    fig.set_figwidth(width + 1.6)                      # room for the bar, the images keep their size
+    right = width / (width + 1.6)
+    fig.subplots_adjust(left=fig.subplotpars.left * right, right=fig.subplotpars.right * right)
+    return fig.colorbar(shown, cax=fig.add_axes([right + 0.2 / (width + 1.6), 0.15, 0.15 / (width + 1.6), 0.7]),
+                        label=label)
 
 
 def _grid(n, ncols, cell=1.6):
@@ -61,24 +94,42 @@ def image_grid(images, labels=None, ncols=8, titles=None, credit=True, label_nam
 def filter_grid(weights, ncols=8, max_filters=64, title=None):
     """Convolution filters as small images (note Figures 2 and 3).
 
-    weights: (k, c, h, w) tensor or array (c = 3 shown in colour, else the
-    channel mean), or (k, h, w) for single-channel hand-made filters.
+    weights: (k, c, h, w) tensor or array (c = 3 shown in colour, each filter
+    rescaled to its own range: an RGB picture, not a signed map), else the channel
+    mean, or (k, h, w) for single-channel hand-made filters: these are signed, drawn
+    with :func:`signed_image` on limits shared by every filter, with one colour bar.
     """
     w = np.asarray(weights.detach().cpu() if hasattr(weights, "detach") else weights, dtype=np.float32)
     w = w[:max_filters]
     if w.ndim == 4 and w.shape[1] != 3:
         w = w.mean(axis=1)
     fig, axes = _grid(len(w), ncols, cell=1.0)
+    lim, shown = float(np.abs(w).max()) or 1.0, None
     for ax, f in zip(axes, w):
         if f.ndim == 3:
             f = np.moveaxis(f, 0, -1)
             f = (f - f.min()) / (f.max() - f.min() + 1e-8)
             ax.imshow(f)
         else:
-            lim = np.abs(f).max() or 1.0
-            ax.imshow(f, cmap="bwr", vmin=-lim, vmax=lim)
+            shown = signed_image(ax, f, None, lim=lim, colorbar=False)
     if title:
         fig.suptitle(title)
+    fig.tight_layout()
+    if shown is not None:
+        signed_colorbar(fig, shown, "filter weight\n(red > 0, blue < 0)")
+    return fig
+
+
+def weight_image(w, s, title=None):
+    """OLS or ridge weights w[1:] (the bias w[0] left out) as an s × s image (notebook 01, note §1.1).
+
+    w: (s*s + 1,) with y = +1 for cat and -1 for dog, so red pixels push towards cat.
+    """
+    w = np.asarray(w, dtype=float)
+    fig, ax = plt.subplots(figsize=(4.2, 3.4))
+    signed_image(ax, w[1:].reshape(s, s), "weight (red > 0: towards cat,\nblue < 0: towards dog)")
+    ax.set_title(title or f"weights w[1:] at s = {s}", fontsize=10)
+    ax.axis("off")
     fig.tight_layout()
     return fig
 
@@ -166,39 +217,114 @@ def model_tradeoff(metas, highlight=None):
 
 # --- notebooks 03/04 ----------------------------------------------------------------
 
-def model_zoo(metas, highlight=None, measured=None):
+# The families of torchvision's ImageNet classifiers, by name prefix; the note's own first (§2.4: ResNet, MobileNet,
+# EfficientNet), each a colour and a marker, so that a family can be found in Figure 4 and its members read as a curve.
+FAMILIES = (
+    ("ResNet / Wide ResNet", ("resnet", "wide_resnet"), "tab:red", "o"),
+    ("ResNeXt", ("resnext",), "tab:red", "s"),
+    ("MobileNet", ("mobilenet",), "tab:green", "^"),
+    ("EfficientNet", ("efficientnet_b",), "tab:blue", "o"),
+    ("EfficientNet-Lite", ("efficientnet_lite",), "tab:blue", "D"),
+    ("EfficientNetV2", ("efficientnet_v2",), "tab:blue", "s"),
+    ("ConvNeXt", ("convnext",), "tab:purple", "o"),
+    ("ViT", ("vit_",), "tab:orange", "o"),
+    ("Swin", ("swin",), "tab:orange", "s"),
+    ("MaxViT", ("maxvit",), "tab:orange", "D"),
+    ("RegNet", ("regnet",), "tab:olive", "o"),
+    ("VGG", ("vgg",), "tab:brown", "o"),
+    ("DenseNet", ("densenet",), "tab:pink", "o"),
+    ("Inception / GoogLeNet", ("inception", "googlenet"), "tab:cyan", "o"),
+    ("MNASNet", ("mnasnet",), "tab:green", "s"),
+    ("ShuffleNet", ("shufflenet",), "tab:green", "D"),
+    ("SqueezeNet", ("squeezenet",), "tab:gray", "s"),
+    ("AlexNet", ("alexnet",), "tab:gray", "o"),
+)
+
+
+# Named in Figure 4 beside the offline models and the picks: the note's first backbones, one per main family.
+NAMED_MODELS = ("resnet18", "resnet50", "mobilenet_v2", "convnext_tiny", "vit_b_16", "efficientnet_b7")
+
+
+def model_family(name):
+    """The family label of a model name in :data:`FAMILIES` ("resnet18" -> "ResNet / Wide ResNet"), or "other"."""
+    return next((label for label, prefixes, *_ in FAMILIES if name.startswith(prefixes)), "other")
+
+
+def model_zoo(metas, highlight=None, measured=None, picks=None):
     """Figure 4 for a whole model zoo: ImageNet top-1 against GMACs, marker area = parameters (notebook 03).
 
     metas: dicts with ``name``, ``acc1``, ``gflops`` (multiply-adds), ``params`` and
-    ``offline`` (as ``utils.models.all_metadata()`` gives). Offline models are
-    drawn in orange and named; ``highlight`` (a name) is circled in red.
+    ``offline`` (as ``utils.models.all_metadata()`` gives). Each family of
+    :data:`FAMILIES` has its colour and marker, its members joined by a thin line in
+    order of compute, named in a legend below the chart. Models whose weights are
+    on this machine have a black edge and are named; ``highlight`` (a name) is circled in red.
+    picks: optional ``{label: name}`` (e.g. ``{"phone": phone, "server": server}``):
+    each is named with an arrow, "label: name"; names not in ``metas`` are skipped.
     measured: optional rows ``{"name", "task", "acc", "se"}`` (as
     ``utils.transfer.probe_backbones`` gives): the measured backbones get a black star
     in the zoo, and a second panel plots their measured pets accuracy (± se) against
     their ImageNet top-1, one series per task.
     """
     if measured:
-        fig, (ax, right) = plt.subplots(1, 2, figsize=(12.5, 5), gridspec_kw={"width_ratios": [2, 1]})
+        fig, (ax, right) = plt.subplots(1, 2, figsize=(13, 6.4), gridspec_kw={"width_ratios": [2, 1]})
     else:
-        fig, ax = plt.subplots(figsize=(8, 5))
+        fig, ax = plt.subplots(figsize=(9, 6.4))
+    _zoo_families(ax, metas)
+    picked = set((picks or {}).values())
     for m in metas:
-        color = "tab:orange" if m.get("offline") else "tab:blue"
-        ax.scatter(m["gflops"], m["acc1"], s=m["params"] / 4e5, alpha=0.45, color=color, edgecolor="none")
-        if m.get("offline") or m["name"] == highlight:
-            ax.annotate(m["name"], (m["gflops"], m["acc1"]), fontsize=8, xytext=(5, 4), textcoords="offset points")
+        if (m.get("offline") or m["name"] == highlight or m["name"] in NAMED_MODELS) and m["name"] not in picked:
+            ax.annotate(m["name"], (m["gflops"], m["acc1"]), fontsize=7, xytext=(5, 4), textcoords="offset points")
         if m["name"] == highlight:
-            ax.scatter(m["gflops"], m["acc1"], s=m["params"] / 4e5 + 60, facecolor="none", edgecolor="red", lw=1.5)
-    ax.scatter([], [], color="tab:orange", label="pre-trained weights on this machine")
-    ax.scatter([], [], color="tab:blue", label="weights would need a download")
+            ax.scatter(m["gflops"], m["acc1"], s=m["params"] / 4e5 + 80, facecolor="none", edgecolor="red", lw=1.5,
+                       label=f"this notebook's backbone ({m['name']})")
+    _zoo_picks(ax, metas, picks or {})
     if measured:
         _measured_points(ax, right, metas, measured)
     ax.set_xscale("log")
     ax.set(xlabel="GMACs per image (torchvision's 'GFLOPS': multiply-adds; ×2 for FLOPs), log scale",
            ylabel="ImageNet top-1 (%)", title=f"{len(metas)} ImageNet classifiers (marker area = parameters)")
-    ax.legend(loc="lower right", fontsize=8)
     ax.grid(alpha=0.3)
+    legend = ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=4, fontsize=7, frameon=False)
+    for handle in legend.legend_handles:   # one marker size in the legend: there, size means nothing
+        if hasattr(handle, "set_sizes"):
+            handle.set_sizes([40])
     fig.tight_layout()
     return fig
+
+
+def _zoo_families(ax, metas):
+    """One scatter (and one line through its members, by compute) per family; offline weights with a black edge."""
+    groups = {}
+    for m in metas:
+        groups.setdefault(model_family(m["name"]), []).append(m)
+    style = {label: (color, marker) for label, _, color, marker in FAMILIES} | {"other": ("black", "P")}
+    for label in [f[0] for f in FAMILIES] + ["other"]:
+        members = sorted(groups.get(label, []), key=lambda m: m["gflops"])
+        if not members:
+            continue
+        color, marker = style[label]
+        x, y = [m["gflops"] for m in members], [m["acc1"] for m in members]
+        if len(members) > 1:
+            ax.plot(x, y, color=color, lw=0.6, alpha=0.4)
+        face = matplotlib.colors.to_rgba(color, 0.55)
+        ax.scatter(x, y, s=[m["params"] / 4e5 for m in members], marker=marker, facecolor=face,
+                   edgecolor=[(0, 0, 0, 1) if m.get("offline") else face for m in members], lw=1.0,
+                   label=f"{label} ({len(members)})")
+    if any(m.get("offline") for m in metas):
+        ax.scatter([], [], s=40, facecolor="white", edgecolor="black", label="black edge: weights on this machine")
+
+
+def _zoo_picks(ax, metas, picks):
+    """An arrow and a bold "label: name" at each picked model."""
+    zoo = {m["name"]: m for m in metas}
+    for i, (label, name) in enumerate(picks.items()):
+        if not isinstance(name, str) or name not in zoo:
+            continue
+        m = zoo[name]
+        ax.annotate(f"{label}: {name}", (m["gflops"], m["acc1"]), xytext=(-40 + 90 * (i % 2), 30 - 75 * (i % 2)),
+                    textcoords="offset points", ha="center", fontsize=9, fontweight="bold",
+                    arrowprops={"arrowstyle": "->", "color": "black", "lw": 1.2},
+                    bbox={"boxstyle": "round", "fc": "lightyellow", "ec": "black", "lw": 0.8})
 
 
 def _measured_points(ax, right, metas, measured):
@@ -215,7 +341,7 @@ def _measured_points(ax, right, metas, measured):
             right.annotate(r["name"].replace("efficientnet_", ""), (zoo[r["name"]]["acc1"], r["acc"]), fontsize=7,
                            xytext=(4, -10), textcoords="offset points")
     right.set(xlabel="ImageNet top-1 (%)", ylabel="pets accuracy, linear probe (cross-validated)",
-              title="Measured here: frozen features on the pets (± s.e.)")
+              title="Measured here: frozen features\non the pets (± s.e.)")
     right.margins(x=0.25, y=0.15)
     right.legend(fontsize=8, loc="lower right")
     right.grid(alpha=0.3)

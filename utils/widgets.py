@@ -7,6 +7,7 @@ Each public function's docstring names the notebook that introduces it.
 """
 from __future__ import annotations
 
+import base64
 import html
 import io
 import sys
@@ -15,12 +16,10 @@ import ipywidgets as ipw
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
-from IPython.display import Image as _StaticImage
-from IPython.display import display
 from matplotlib.figure import Figure
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from . import data
+from . import data, plots
 
 
 def _png(fig) -> bytes:
@@ -30,10 +29,49 @@ def _png(fig) -> bytes:
     return buf.getvalue()
 
 
+WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
+
+
+class LiveOrStill:
+    """A live widget and a still image of it in ONE output (a mimebundle), so that only one of them shows.
+
+    A frontend with a live kernel (JupyterLab, Notebook, Colab) renders the widget view and ignores the
+    PNG; a static renderer (nbconvert's HTML, GitHub), which has no widget state, falls back to the PNG.
+    Displaying the still separately would show both in JupyterLab. The view data are those ipywidgets 7
+    (Colab's 7.7.1) and 8 both emit (protocol 2.0, ``model_id``). Attributes not starting with ``_``
+    are the widget's (``shown.slider``); ``widget`` is the widget itself.
+    """
+
+    def __init__(self, widget, png: bytes):
+        self.widget, self.png = widget, png
+
+    def __getattr__(self, name):
+        if name.startswith("_"):   # never the widget's own display hooks (_ipython_display_ in ipywidgets 7)
+            raise AttributeError(name)
+        return getattr(self.widget, name)
+
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        return {WIDGET_MIME: {"version_major": 2, "version_minor": 0, "model_id": self.widget.model_id},
+                "image/png": base64.b64encode(self.png).decode("ascii"),
+                "text/plain": f"{type(self.widget).__name__} (a live widget: run the notebook to use it)"}
+
+
+def with_still(widget, still) -> LiveOrStill:
+    """``widget`` with a still for static pages (notebooks 01-04); still: a matplotlib Figure or PNG bytes.
+
+    A pyplot figure is closed, so that the inline backend does not show it a second time.
+    """
+    if isinstance(still, Figure):
+        png = _png(still)
+        plt.close(still)
+    else:
+        png = bytes(still)
+    return LiveOrStill(widget, png)
+
+
 def _show(box, image):
-    """Display a still copy of the first setting (kept by static exports), then return the live widget."""
-    display(_StaticImage(data=image.value, format="png"))
-    return box
+    """The live widget with a still of its first setting in the same output (kept by static exports)."""
+    return with_still(box, image.value)
 
 # --- notebook 01: OLS on raw pixels -------------------------------------------
 
@@ -41,7 +79,8 @@ class OlsExplorer:
     """Notebook 01 (note §1.1, footnote 2): the image side s and the ridge λ as sliders.
 
     Fits the student's ``fit_ridge`` on the training part of ``trainval`` at side s and shows
-    the training and validation accuracy and the weight image (blue: towards cat, red: towards dog).
+    the training and validation accuracy and the weight image (red: towards cat, blue: towards dog,
+    the module's signed convention, ``plots.signed_image``).
     Arrays come from ``data.pets_arrays`` (cached), all loaded once at construction, so a move
     of a slider costs one ridge solve and one small figure. Until the student's functions work,
     the status line says what is missing and the figure shows what the classifier sees at s.
@@ -79,6 +118,10 @@ class OlsExplorer:
 
     def update(self, change=None):
         """Refit at the sliders' values; refresh the status line and the figure."""
+        self.image.value = _png(self.figure())
+
+    def figure(self) -> Figure:
+        """The current figure (what the classifier sees; the weights); sets the status line."""
         s, n = self.size.value, len(self.train_idx)
         result = self.fit()
         fig = Figure(figsize=(6.4, 3.0))
@@ -94,17 +137,15 @@ class OlsExplorer:
             cliff = "d + 1 > n: OLS can fit any labelling" if s * s + 1 > n else "d + 1 ≤ n"
             self.status.value = (f"s = {s}, d = {s * s}, n = {n} ({cliff}); λ = {self.lam.value:.3g}: "
                                  f"<b>train {train_acc:.3f}</b>, <b>validation {val_acc:.3f}</b>")
-            lim = np.abs(w[1:]).max() or 1.0
-            shown = axes[1].imshow(w[1:].reshape(s, s), cmap="RdBu", vmin=-lim, vmax=lim)
-            fig.colorbar(shown, ax=axes[1], fraction=0.046, label="blue: cat, red: dog")
+            plots.signed_image(axes[1], w[1:].reshape(s, s), "red > 0: cat, blue < 0: dog")
             axes[1].set_title("weights w[1:]", fontsize=9)
         for ax in axes:
             ax.axis("off")
-        self.image.value = _png(fig)
+        return fig
 
 
 def ols_explorer(phi, fit_ridge, predict, accuracy, train_idx, val_idx, sizes=(4, 8, 12, 16, 24, 32), **kwargs):
-    """Notebook 01: display the s/λ explorer (a still image first, for exported pages); returns the live widget."""
+    """Notebook 01: the s/λ explorer, with a still of its first setting for exported pages (:func:`with_still`)."""
     explorer = OlsExplorer(phi, fit_ridge, predict, accuracy, train_idx, val_idx, sizes, **kwargs)
     return _show(explorer.box, explorer.image)
 
@@ -180,14 +221,18 @@ class KernelEditor:
 
     def update(self, change=None):
         """Redraw the three panels for the current kernel and pet."""
+        self.image.value = _png(self.figure())
+
+    def figure(self) -> Figure:
+        """The three panels for the current kernel and pet."""
         from scipy.signal import correlate2d
         kernel, toy = self.kernel, note_example()
         toy_response = correlate2d(toy, kernel, mode="valid")
         pet = self.images[self.pet.value]
-        fig = Figure(figsize=(8.4, 2.9))
+        fig = Figure(figsize=(9.4, 3.0))
+        fig.subplots_adjust(left=0.02, right=0.98, bottom=0.08, top=0.88, wspace=0.45)
         axes = fig.subplots(1, 3)
-        axes[0].imshow(toy_response, cmap="RdBu", vmin=-np.abs(toy_response).max() - 1e-9,
-                       vmax=np.abs(toy_response).max() + 1e-9)
+        plots.signed_image(axes[0], toy_response, "red > 0, blue < 0")
         for (i, j), v in np.ndenumerate(toy_response):
             axes[0].text(j, i, f"{v:g}", ha="center", va="center", fontsize=8,
                          color="white" if abs(v) > 0.6 * np.abs(toy_response).max() else "black")
@@ -199,13 +244,12 @@ class KernelEditor:
         axes[2].set_title("|response| on the pet", fontsize=9)
         for ax in axes:
             ax.axis("off")
-        fig.text(0.5, 0.0, "Images: Oxford-IIIT Pet (Parkhi et al., CVPR 2012), CC BY-SA 4.0", ha="center",
-                 fontsize=6, color="gray")
-        self.image.value = _png(fig)
+        fig.text(0.5, 0.0, plots.CREDIT, ha="center", fontsize=6, color="gray")
+        return fig
 
 
 def kernel_editor(images, labels=None, **kwargs):
-    """Notebook 02: display the 3×3 kernel editor (a still image first, for exported pages); returns the widget."""
+    """Notebook 02: the 3×3 kernel editor, with a still of its first kernel for exported pages (:func:`with_still`)."""
     editor = KernelEditor(images, labels, **kwargs)
     return _show(editor.box, editor.image)
 
