@@ -88,3 +88,27 @@ def test_filter_patches_one_row_per_channel():
     import torch
     fig = plots.filter_patches(torch.randn(8, 3, 3, 3), torch.randn(2, 4, 3, 3, 3), [1, 6])
     assert len(fig.axes) == 2 * 5 and fig.axes[0].get_title() == "filter 1" and fig.axes[5].get_title() == "filter 6"
+
+
+def test_accuracy_arc_shows_the_control_and_the_test_sets_noise():
+    """Issue 19 §4: notebook 02's dimension-matched control beside the edges, whiskers of one binomial standard
+    error, and no "best" where the test set cannot tell two models apart."""
+    recorded = {"ols": {"test_acc": 0.55}, "edges": {"test_acc": 0.62, "control_test_acc": 0.60},
+                "frozen": {"test_acc": 0.98}, "scenarios": {"grid": []}}
+    fig = plots.accuracy_arc(recorded, baseline=0.53, n_test=400)
+    ax = fig.axes[0]
+    labels = [t.get_text() for t in ax.get_xticklabels()]
+    assert labels[:2] == [plots.STAGE_LABELS["ols"], plots.STAGE_LABELS["edges"]] and "control" in labels[2], labels
+    from matplotlib.container import BarContainer
+
+    bars = next(c for c in ax.containers if isinstance(c, BarContainer))
+    assert [round(p.get_height(), 2) for p in bars.patches] == [0.55, 0.62, 0.60, 0.98]
+    assert bars.patches[2].get_hatch() == "//" and not bars.patches[1].get_hatch()
+    segments = bars.errorbar.lines[2][0].get_segments()
+    for (lo, hi), p in zip(((s[0][1], s[1][1]) for s in segments), (0.55, 0.62, 0.60, 0.98)):
+        assert abs((hi - lo) / 2 - np.sqrt(p * (1 - p) / 400)) < 1e-9
+    texts = [ax.get_title(), *labels, *(t.get_text() for t in ax.get_legend().get_texts())]
+    assert not any("best" in t.lower() for t in texts), texts
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
