@@ -32,7 +32,7 @@ from selenium.webdriver.support.ui import Select
 REPO = Path(__file__).resolve().parent.parent
 SERVER_START_S = 120   # JupyterLab's first start on a busy 2-core machine
 PAGE_LOAD_S = 120
-RUN_S = 600            # one notebook, run all (03/04 extract features on a cold cache)
+RUN_S = 1200           # one notebook, run all (03/04 extract features, 04 runs its grid, on a cold cache)
 WIDGET_S = 60          # one widget reaction, or widgets finishing rendering
 # JupyterLab 4 renders only the cells in view by default; the test needs the whole notebook in the DOM.
 SETTINGS = {

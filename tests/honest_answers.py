@@ -671,8 +671,8 @@ STAGE = ("    y = np.asarray(y)\n"
 DIGITS = ("    x = torch.as_tensor(np.asarray(X), dtype=torch.float32).reshape(-1, 1, 8, 8) / 16\n"
           '    x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False).repeat(1, 3, 1, 1)\n'
           "    return (x - torch.tensor(mean).view(1, 3, 1, 1)) / torch.tensor(std).view(1, 3, 1, 1)\n")
-PREDICTION_04 = ('prediction = {\n    ("pets breeds", "small"): FINAL,\n    ("pets breeds", "larger"): FINETUNE,\n'
-                 '    ("digits", "small"): EARLIER,\n    ("digits", "larger"): SCRATCH,\n}\n')
+PREDICTION_04 = ('prediction = {\n    ("3 breeds", "small"): FINAL,\n    ("3 breeds", "large"): FINETUNE,\n'
+                 '    ("digits", "small"): EARLIER,\n    ("digits", "large"): SCRATCH,\n}\n')
 EXPLAIN_04 = 'grid_explanation = """On the pets breeds I predicted the linear classifier on the final features for the small\nsize and fine-tuning the last stages for the larger one. The printed verdicts say whether the gap between the best\nstrategy and the next one is larger than the noise of a few test images per breed, so a cell may well be a tie. On the\ndigits, unlike ImageNet, the earlier stage and the small CNN trained from scratch are the ones to compare with the final\nfeatures, which are specific to ImageNet\'s objects; the printed numbers decide which won."""\n'
 
 BN_PREDICT = "bn_prediction = PART_WAY   # momentum: a running average moves only part of the way in one step\n"
@@ -921,16 +921,16 @@ _04 = {
     "ft_predict": [
         (PREDICTION_04,  # other predictions (graded on recording them, not on being right)
          "prediction = {\n"
-         "    (\"pets breeds\", \"small\"): FINAL,\n"
-         "    (\"pets breeds\", \"larger\"): FINAL,\n"
+         "    (\"3 breeds\", \"small\"): FINAL,\n"
+         "    (\"3 breeds\", \"large\"): FINAL,\n"
          "    (\"digits\", \"small\"): RAW,\n"
-         "    (\"digits\", \"larger\"): FINETUNE,\n"
+         "    (\"digits\", \"large\"): FINETUNE,\n"
          "}\n"),
         (PREDICTION_04,  # a comprehension over the grid
-         "prediction = {(task, size): (FINETUNE if size == \"larger\" else EARLIER)\n"
-         "              for task in (\"pets breeds\", \"digits\") for size in (\"small\", \"larger\")}\n"),
+         "prediction = {(task, size): (FINETUNE if size == \"large\" else EARLIER)\n"
+         "              for task in (\"3 breeds\", \"digits\") for size in (\"small\", \"large\")}\n"),
         (PREDICTION_04,  # dict(zip(...)) of the cells and transfer.STRATEGIES
-         "grid_cells = [(\"pets breeds\", \"small\"), (\"pets breeds\", \"larger\"), (\"digits\", \"small\"), (\"digits\", \"larger\")]\n"
+         "grid_cells = [(\"3 breeds\", \"small\"), (\"3 breeds\", \"large\"), (\"digits\", \"small\"), (\"digits\", \"large\")]\n"
          "my_guesses = [transfer.STRATEGIES[1], transfer.STRATEGIES[3], transfer.STRATEGIES[2], transfer.STRATEGIES[4]]\n"
          "prediction = dict(zip(grid_cells, my_guesses))\n"),
     ],
@@ -988,8 +988,8 @@ ONCE_FAILING = {
         # prediction is {} there ("expected exactly the four keys")
         ("ft_predict", PREDICTION_04,
          "prediction = {}\n"
-         'prediction.update({("pets breeds", "small"): FINAL, ("pets breeds", "larger"): FINETUNE})\n'
-         'prediction.update({("digits", "small"): EARLIER, ("digits", "larger"): SCRATCH})\n'),
+         'prediction.update({("3 breeds", "small"): FINAL, ("3 breeds", "large"): FINETUNE})\n'
+         'prediction.update({("digits", "small"): EARLIER, ("digits", "large"): SCRATCH})\n'),
     ],
 }
 

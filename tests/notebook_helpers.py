@@ -11,7 +11,7 @@ REPO = Path(__file__).resolve().parent.parent
 NOTEBOOKS = REPO / "notebooks"
 
 
-def execute(nb, cwd=NOTEBOOKS, timeout=600):
+def execute(nb, cwd=NOTEBOOKS, timeout=1200):
     """Run a notebook with nbclient in ``cwd`` (the student's place: notebooks/); returns (nb, seconds).
 
     Raises ``nbclient.exceptions.CellExecutionError`` on the first failing cell.

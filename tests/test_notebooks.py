@@ -297,7 +297,14 @@ def test_04_reaches_its_accuracy_and_records_the_measured_grid():
     assert recorded["finetune"]["test_acc"] >= 0.99, recorded["finetune"]
     grid = recorded["scenarios"]["grid"]
     cells = {(r["task"], r["train_per_class"]) for r in grid}
-    assert {t for t, _ in cells} == {"pets breeds", "digits"} and len(cells) == 4, cells
+    assert {t for t, _ in cells} == {"3 breeds", "digits"} and len(cells) == 4, cells
+    for t in ("3 breeds", "digits"):   # issue 19: the large training set is at least 20 times the small one
+        small, large = sorted(n for task, n in cells if task == t)
+        assert large >= 20 * small, (t, small, large)
+    assert {r["strategy"] for r in grid} == set(transfer.STRATEGIES) and "fine-tune whole network" in transfer.STRATEGIES
+    for r in grid:   # both fine-tuning strategies start from the probe, evaluate it, and never end below it on validation
+        if r["strategy"] in transfer.FINE_TUNED:
+            assert r["val_after"] >= r["val_before"] and 0 <= r["kept_epoch"] <= r["epochs"], r
     seeds = {r["seed"] for r in grid}
     assert len(seeds) >= 3, f"Figure 5 needs at least 3 split seeds per cell, got {sorted(seeds)}"
     assert all(sum(r["task"] == t and r["train_per_class"] == n for r in grid) == len(transfer.STRATEGIES) * len(seeds)
@@ -306,6 +313,6 @@ def test_04_reaches_its_accuracy_and_records_the_measured_grid():
     assert len(summary) == 4 * len(transfer.STRATEGIES) and all(r["se"] >= 0 and r["seeds"] == len(seeds)
                                                                 for r in summary)
     assert all(0 <= r["test_acc"] <= 1 for r in grid)
-    # the grid is a real measurement: chance is 1/37 and 1/10, the pre-trained features are far above it
+    # the grid is a real measurement: chance is 1/3 and 1/10, the pre-trained features are far above it
     final = {(r["task"], r["train_per_class"]): r["test_acc"] for r in grid if r["strategy"] == transfer.STRATEGIES[1]}
-    assert all(acc > 0.3 for acc in final.values()), final
+    assert all(acc > (0.5 if task == "3 breeds" else 0.3) for (task, _), acc in final.items()), final

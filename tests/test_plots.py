@@ -178,3 +178,25 @@ def test_model_zoo_names_every_family_and_marks_the_picks():
     assert arrows == {f"phone: {phone}": zoo_at[phone], f"server: {server}": zoo_at[server]}
     unanswered = plots.model_zoo(zoo, picks={"phone": ..., "server": "no such model"})   # the student's stub
     assert not [t for t in unanswered.axes[0].texts if t.arrow_patch is not None]
+def test_accuracy_arc_shows_the_control_and_the_test_sets_noise():
+    """Issue 19 §4: notebook 02's dimension-matched control beside the edges, whiskers of one binomial standard
+    error, and no "best" where the test set cannot tell two models apart."""
+    recorded = {"ols": {"test_acc": 0.55}, "edges": {"test_acc": 0.62, "control_test_acc": 0.60},
+                "frozen": {"test_acc": 0.98}, "scenarios": {"grid": []}}
+    fig = plots.accuracy_arc(recorded, baseline=0.53, n_test=400)
+    ax = fig.axes[0]
+    labels = [t.get_text() for t in ax.get_xticklabels()]
+    assert labels[:2] == [plots.STAGE_LABELS["ols"], plots.STAGE_LABELS["edges"]] and "control" in labels[2], labels
+    from matplotlib.container import BarContainer
+
+    bars = next(c for c in ax.containers if isinstance(c, BarContainer))
+    assert [round(p.get_height(), 2) for p in bars.patches] == [0.55, 0.62, 0.60, 0.98]
+    assert bars.patches[2].get_hatch() == "//" and not bars.patches[1].get_hatch()
+    segments = bars.errorbar.lines[2][0].get_segments()
+    for (lo, hi), p in zip(((s[0][1], s[1][1]) for s in segments), (0.55, 0.62, 0.60, 0.98)):
+        assert abs((hi - lo) / 2 - np.sqrt(p * (1 - p) / 400)) < 1e-9
+    texts = [ax.get_title(), *labels, *(t.get_text() for t in ax.get_legend().get_texts())]
+    assert not any("best" in t.lower() for t in texts), texts
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)

@@ -295,3 +295,29 @@ def test_verdicts_call_a_win_only_beyond_two_standard_errors():
     assert transfer.prediction_matches("B", verdict) and not transfer.prediction_matches("C", verdict)
     summary = {r["strategy"]: r for r in transfer.summarize(clear)}
     assert abs(summary["A"]["mean"] - 0.81) < 1e-9 and abs(summary["A"]["se"] - 0.01 / np.sqrt(3)) < 1e-9
+
+
+def test_transfer_grid_rows_are_cached_and_record_both_ends_of_fine_tuning(tmp_path, monkeypatch):
+    """A second run of notebook 04's grid reuses its rows (issue 19 §5), keyed by every input: other seeds recompute."""
+    from utils import transfer
+
+    monkeypatch.setenv("PTM_CACHE", str(tmp_path))
+    tail, X, y, _ = _tiny_tail_task(n=60)
+    y = torch.arange(60) % 3
+    g = torch.Generator().manual_seed(1)
+    pooled = {s: torch.randn(60, 4, generator=g) + y.view(-1, 1).float() for s in ("a", "b", "pooled")}
+    task = {"name": "tiny", "y": y, "pool_idx": np.arange(45), "test_idx": np.arange(45, 60), "pooled": pooled,
+            "map": X, "pixels": X.flatten(1), "images": X[:, :1].repeat(1, 1, 2, 2), "flip": False}
+    first = transfer.transfer_grid(task, [tail], (3,), 2, seed=0)
+    assert [r["strategy"] for r in first] == [s for s in transfer.STRATEGIES if s != "fine-tune whole network"]
+    tuned = next(r for r in first if r["strategy"] == "fine-tune last stages")
+    assert tuned["val_after"] >= tuned["val_before"] and {"test_before", "kept_epoch", "epochs"} <= set(tuned)
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("the cached rows should have been reused")
+
+    monkeypatch.setattr(transfer, "_grid_rows", no_training)
+    assert transfer.transfer_grid(task, [tail], (3,), 2, seed=0) == first
+    with pytest.raises(AssertionError, match="reused"):   # another seed is another measurement
+        transfer.transfer_grid(task, [tail], (3,), 2, seed=1)
+    assert transfer.whole_epochs(10) == 8 and transfer.whole_epochs(1000) == 1 and transfer.whole_epochs(240) == 3

@@ -165,7 +165,7 @@ _04_1 = {
          "return best, probe(F[best][train_idx], y[train_idx], F[best][train_idx], y[train_idx]), val_accs",
          "measured on the TRAINING images")],
     "ft_digits": [("reshape(-1, 1, 8, 8) / 16", "reshape(-1, 1, 8, 8)", "divide by 16 first")],
-    "ft_predict": [('("pets breeds", "small"): FINAL,', '("pets breeds", "small"): ...,', "record your prediction")],
+    "ft_predict": [('("3 breeds", "small"): FINAL,', '("3 breeds", "small"): ...,', "record your prediction")],
     "ft_explain": [('grid_explanation = """On the pets', 'grid_explanation = "Fine-tuning won." or """On the pets',
                     "at least 25 words")],
 }

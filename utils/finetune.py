@@ -10,7 +10,7 @@ The recipe, shared by both strategies:
   hundred values, unlike ImageNet's, and training would overwrite the averages the pre-trained layers expect
   (the first-epoch collapse itself came from a few huge gradients, which the clipping below stops);
 * the pre-trained layers learn ``body_factor`` times more slowly than the head, after a linear warm-up of one epoch
-  and then a cosine decay (:func:`warmup_cosine`), so the first, largest gradients do not wreck them;
+  (a third of the run when it is shorter than three epochs) and then a cosine decay (:func:`warmup_cosine`), so the first, largest gradients do not wreck them;
 * SGD with momentum (Adam's first steps have the same size whatever the gradient, which from a probe that already
   fits the training set is noise) and the gradient's norm clipped at 1: a few batches of a few images give
   gradients ten times larger than the rest, and one such step wrecked the pre-trained stages;
@@ -106,8 +106,9 @@ def fine_tune(model, body, head, train_loader, val_loader, num_epochs=6, lr=3e-3
     groups = [{"params": list(body.parameters()), "lr": lr * body_factor}, {"params": list(head.parameters()), "lr": lr}]
     optimizer = torch.optim.SGD(groups, momentum=0.9, weight_decay=1e-4)
     steps = len(train_loader)
+    warmup = min(steps, max(1, num_epochs * steps // 3))   # one epoch, or a third of a run shorter than 3 epochs
     return train.fit(model, train_loader, val_loader, num_epochs, optimizer=optimizer, seed=seed, progress=False,
-                     scheduler=warmup_cosine(optimizer, steps, num_epochs * steps), eval_start=True, bn_eval=True,
+                     scheduler=warmup_cosine(optimizer, warmup, num_epochs * steps), eval_start=True, bn_eval=True,
                      clip_grad=1.0, select="val_acc+loss")
 
 

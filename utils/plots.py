@@ -174,22 +174,41 @@ def confusion_matrix(y_true, y_pred, labels=("cat", "dog"), values=None):
     return fig
 
 
-def accuracy_arc(results, baseline=None, title="Cats vs dogs: test accuracy across the module"):
-    """Bar chart of test accuracy per stage (ols, edges, frozen, finetune).
+def accuracy_arc(results, baseline=None, n_test=None, title="Cats vs dogs: test accuracy, notebook by notebook"):
+    """Bar chart of test accuracy per stage (ols, edges, frozen, finetune), in the module's order.
 
     results: ``{stage: {"test_acc": float}}`` as ``utils.results.load()`` returns,
-    or ``{name: float}``. ``baseline``: the majority-class accuracy, drawn as a line.
+    or ``{name: float}``. Notebook 02's dimension-matched control (``control_test_acc``: as many
+    features as the edges, no filter) is drawn hatched beside the edges, so that the edges' gain is
+    read against it. ``baseline``: the majority-class accuracy, drawn as a line. ``n_test``: the number
+    of test images; each bar then gets whiskers of ± one binomial standard error sqrt(p (1 - p) / n),
+    the noise of a test set that size: bars whose whiskers overlap are not told apart by it.
     """
     results = {s: r for s, r in results.items() if not isinstance(r, dict) or "test_acc" in r}  # e.g. 04's "scenarios"
     names = [s for s in STAGE_LABELS if s in results] + [s for s in results if s not in STAGE_LABELS]
-    accs = [results[s]["test_acc"] if isinstance(results[s], dict) else float(results[s]) for s in names]
-    fig, ax = plt.subplots(figsize=(max(4, 1.5 * len(names) + 1), 3.4))
-    bars = ax.bar([STAGE_LABELS.get(s, s) for s in names], accs, color="tab:blue")
-    ax.bar_label(bars, fmt="%.3f")
+    bars = []   # (label, accuracy, is a control)
+    for s in names:
+        r = results[s]
+        bars.append((STAGE_LABELS.get(s, s), r["test_acc"] if isinstance(r, dict) else float(r), False))
+        if isinstance(r, dict) and r.get("control_test_acc") is not None:
+            bars.append(("02 control\nsame size,\nno filter", r["control_test_acc"], True))
+    accs = np.array([a for _, a, _ in bars], dtype=float)
+    fig, ax = plt.subplots(figsize=(max(4.5, 1.5 * len(bars) + 1.5), 3.6))
+    err = np.sqrt(accs * (1 - accs) / n_test) if n_test else None
+    drawn = ax.bar([label for label, _, _ in bars], accs, yerr=err, capsize=4 if n_test else 0,
+                   color=["white" if c else "tab:blue" for _, _, c in bars], edgecolor="tab:blue",
+                   hatch=None, error_kw={"elinewidth": 1})
+    for patch, (_, _, control) in zip(drawn.patches, bars):
+        if control:
+            patch.set_hatch("//")
+    ax.bar_label(drawn, fmt="%.3f", padding=2, fontsize=8)
     if baseline is not None:
         ax.axhline(baseline, color="gray", ls="--", label=f"majority class {baseline:.2f}")
-        ax.legend(loc="lower right")
-    ax.set(ylim=(0, 1.05), ylabel="test accuracy", title=title)
+    if baseline is not None or n_test:
+        ax.plot([], [], color="k", lw=1, label=f"± 1 s.e. ({n_test} test images)") if n_test else None
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8)
+    ax.set(ylim=(0, 1.1), ylabel="test accuracy", title=title)
+    ax.tick_params(axis="x", labelsize=8)
     fig.tight_layout()
     return fig
 

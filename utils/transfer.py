@@ -3,9 +3,11 @@
 :func:`transfer_grid` runs, for each task and number of training examples per
 class, a linear probe on raw pixels, on the final features Φ(x) and on the best
 earlier stage (chosen on validation), fine-tuning of the last stages on cached
-maps (:func:`fine_tune_tail`), and a small CNN trained from scratch
-(:func:`train_scratch`). The features come from :func:`utils.train.stage_outputs`,
-cached, so a grid costs seconds, not a forward pass per strategy.
+maps (:func:`utils.finetune.fine_tune_tail`), fine-tuning of the whole network
+from the pre-trained weights on augmented images (:func:`utils.finetune.fine_tune_whole`),
+and a small CNN trained from scratch (:func:`train_scratch`). The features come from
+:func:`utils.train.stage_outputs`, cached, and so are the grid's rows: a second run
+costs seconds.
 
 :func:`probe_backbones` measures the other side of Figure 4 (notebook 03): how well
 each backbone's frozen features transfer to the pets, by cross-validation on trainval.
@@ -103,48 +105,135 @@ def one_thread():
 
 
 STRATEGIES = ("raw pixels, linear", "final features, linear", "best earlier stage, linear",
-              "fine-tune last stages", "from scratch (small CNN)")
+              "fine-tune last stages", "fine-tune whole network", "from scratch (small CNN)")
+FINE_TUNED = STRATEGIES[3:5]   # the rows that also record their accuracies before and after
 
 
-def transfer_grid(task, tail_stages, sizes, val_per_class, seed=0):
+def whole_epochs(n_train, budget=800, low=1, high=8) -> int:
+    """Epochs of whole-network fine-tuning for ``n_train`` images: about ``budget`` image passes in all, between
+    ``low`` and ``high`` epochs (every layer runs forward and backward on every image, the grid's costliest row)."""
+    return int(min(high, max(low, round(budget / max(1, n_train)))))
+
+
+def _digest(*values) -> str:
+    """SHA-256 of tensors and arrays (their bytes, shapes and dtypes) and of plain values (their repr)."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for v in values:
+        if isinstance(v, dict):
+            h.update(_digest(*sorted(v.items(), key=lambda kv: str(kv[0]))).encode())
+        elif isinstance(v, (tuple, list)):
+            h.update(_digest(*v).encode())
+        elif isinstance(v, bytes):
+            h.update(v)
+        elif isinstance(v, (torch.Tensor, np.ndarray)):
+            a = v.detach().cpu().numpy() if isinstance(v, torch.Tensor) else v
+            h.update(repr((a.shape, str(a.dtype))).encode())
+            h.update(np.ascontiguousarray(a).tobytes())
+        else:
+            h.update(repr(v).encode())
+    return h.hexdigest()
+
+
+def _weights(modules) -> str:
+    return _digest([m.state_dict() for m in modules])
+
+
+def _recipe() -> str:
+    """SHA-256 of the code that computes a grid row (this module, :mod:`utils.finetune`, :mod:`utils.train`): a
+    change of the recipe is a new measurement, never a cached old one."""
+    from pathlib import Path
+
+    from . import finetune, train
+
+    return _digest(*(Path(m.__file__).read_bytes() for m in (finetune, train)), Path(__file__).read_bytes())
+
+
+def transfer_grid(task, tail_stages, sizes, val_per_class, seed=0, backbone=None, cached=True):
     """Figure 5 measured: test accuracy of every strategy for every training-set size (notebook 04).
 
     task: dict with ``name``, ``y`` (n,), ``pool_idx`` (indices to draw train and
     validation from), ``test_idx``, ``pooled`` ({stage: (n, c)}, as
     :func:`stage_outputs` gives), ``map`` (n, c, h, w) after the last frozen stage,
-    ``pixels`` (n, p) and ``images`` (n, channels, s, s) for the small CNN; optional ``flip`` (default True): whether
-    a mirrored image keeps its label (False for digits), for fine-tuning's augmentation.
-    Returns a list of ``{"task", "train_per_class", "strategy", "test_acc", "seconds"}``
-    rows; the earlier-stage row also names the ``stage`` chosen on validation.
+    ``pixels`` (n, p), ``images`` (n, channels, s, s) for the small CNN and ``whole_images`` (n, 3, s, s), normalized
+    for ``backbone``, for whole-network fine-tuning (skipped when ``backbone`` is None); optional ``flip`` (default
+    True): whether a mirrored image keeps its label (False for digits), for fine-tuning's augmentation.
+    Returns a list of ``{"task", "train_per_class", "strategy", "seed", "test_acc", "seconds"}`` rows; the
+    earlier-stage row also names the ``stage`` chosen on validation, the fine-tuning rows (:data:`FINE_TUNED`) add
+    ``val_before``, ``val_after``, ``test_before``, ``kept_epoch`` and ``epochs``.
+    With ``cached`` the rows of one size and seed are kept on disk (:mod:`utils.cache`), under a key of every input
+    (the task's arrays and indices, the pre-trained weights, the seed, the code of the recipe): a second run of the
+    notebook reuses them.
     """
-    with one_thread():
-        return [row for n in sizes for row in _grid_rows(task, tail_stages, n, val_per_class, seed)]
+    task_key = _digest(task["name"], task["y"], task["pool_idx"], task["test_idx"], task["pooled"], task["map"],
+                       task["pixels"], task["images"], task.get("whole_images") if backbone is not None else None,
+                       task.get("flip", True)) if cached else None
+    weights = (_weights(tail_stages), backbone.name if backbone is not None else None,
+               _weights(backbone.stage_modules.values()) if backbone is not None else None,
+               _recipe()) if cached else None
+    rows = []
+    for n in sizes:
+        compute = lambda n=n: {"rows": _grid_rows(task, tail_stages, n, val_per_class, seed, backbone)}  # noqa: E731
+        if cached:
+            name = cache.key("transfer-grid-v2", task_key, weights, int(n), int(val_per_class), int(seed))
+            rows += cache.load_or_compute("arrays", name, compute)["rows"]
+        else:
+            rows += compute()["rows"]
+    return rows
 
 
-def _grid_rows(task, tail_stages, n, val_per_class, seed):
+def _grid_rows(task, tail_stages, n, val_per_class, seed, backbone=None):
     """The rows of :func:`transfer_grid` for one training-set size ``n`` (examples per class)."""
+    from . import finetune
+
     y, test_idx, pool = torch.as_tensor(task["y"]), np.asarray(task["test_idx"]), np.asarray(task["pool_idx"])
     num_classes = int(y.max()) + 1
     val_idx, train_idx = (pool[i] for i in per_class_split(y[pool], (val_per_class, n), seed))
-    earlier = [s for s in task["pooled"] if s != "pooled"][:-1]   # the last stage's pooled map IS the final Φ
-    val_accs = {s: linear_probe(task["pooled"][s][train_idx], y[train_idx], task["pooled"][s][val_idx], y[val_idx])
-                for s in earlier}
-    best = max(val_accs, key=val_accs.get)
+    idx, flip = (train_idx, val_idx, test_idx), task.get("flip", True)
     feats = lambda F: (F[train_idx], y[train_idx], F[test_idx], y[test_idx])  # noqa: E731
-    runs = {STRATEGIES[0]: lambda: linear_probe(*feats(task["pixels"])),
-            STRATEGIES[1]: lambda: linear_probe(*feats(task["pooled"]["pooled"])),
-            STRATEGIES[2]: lambda: linear_probe(*feats(task["pooled"][best])),
-            STRATEGIES[3]: lambda: fine_tune_tail(tail_stages, task["map"], y, train_idx, val_idx, test_idx,
-                                                  num_classes, seed=seed, flip=task.get("flip", True)),
-            STRATEGIES[4]: lambda: train_scratch(task["images"], y, train_idx, val_idx, test_idx, num_classes,
-                                                 seed=seed)}
+    chosen = {}
+
+    def earlier_stage():
+        earlier = [s for s in task["pooled"] if s != "pooled"][:-1]   # the last stage's pooled map IS the final Φ
+        val_accs = {s: linear_probe(task["pooled"][s][train_idx], y[train_idx], task["pooled"][s][val_idx],
+                                    y[val_idx]) for s in earlier}
+        chosen["stage"] = max(val_accs, key=val_accs.get)
+        return linear_probe(*feats(task["pooled"][chosen["stage"]]))
+
+    def whole():
+        epochs = whole_epochs(len(train_idx))
+        return {**finetune.fine_tune_whole(backbone, task["whole_images"], y, idx, num_classes, num_epochs=epochs,
+                                           lr=1e-2, seed=seed, verbose=False, flip=flip), "epochs": epochs}
+
+    runs = {STRATEGIES[0]: (True, lambda: linear_probe(*feats(task["pixels"]))),
+            STRATEGIES[1]: (True, lambda: linear_probe(*feats(task["pooled"]["pooled"]))),
+            STRATEGIES[2]: (True, earlier_stage),
+            STRATEGIES[3]: (True, lambda: {**finetune.fine_tune_tail(tail_stages, task["map"], y, idx, num_classes,
+                                                                     seed=seed, verbose=False, flip=flip),
+                                           "epochs": 6}),
+            STRATEGIES[4]: (False, whole),   # every layer trains: both cores, not one
+            STRATEGIES[5]: (True, lambda: train_scratch(task["images"], y, train_idx, val_idx, test_idx, num_classes,
+                                                        seed=seed))}
+    if backbone is None:
+        del runs[STRATEGIES[4]]
     rows = []
-    for strategy, run in runs.items():
+    for strategy, (single, run) in runs.items():
         start = time.perf_counter()
-        rows.append({"task": task["name"], "train_per_class": int(n), "strategy": strategy, "seed": int(seed),
-                     "test_acc": round(run(), 4), "seconds": round(time.perf_counter() - start, 2)})
-        if strategy == STRATEGIES[2]:
-            rows[-1]["stage"] = best
+        if single:
+            with one_thread():
+                out = run()
+        else:
+            out = run()
+        row = {"task": task["name"], "train_per_class": int(n), "strategy": strategy, "seed": int(seed)}
+        if isinstance(out, dict):   # a fine-tuning run: its start and end
+            row.update(test_acc=round(out["test_after"], 4), test_before=round(out["test_before"], 4),
+                       val_before=round(out["val_before"], 4), val_after=round(out["val_after"], 4),
+                       kept_epoch=int(out["kept_epoch"]), epochs=int(out["epochs"]))
+        else:
+            row["test_acc"] = round(out, 4)
+        row["seconds"] = round(time.perf_counter() - start, 2)
+        rows.append({**row, **chosen} if strategy == STRATEGIES[2] else row)
     return rows
 
 
