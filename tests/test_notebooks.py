@@ -16,9 +16,8 @@ import pytest
 from scipy.signal import correlate2d
 
 import executions
-from notebook_helpers import (assert_no_measured_numbers, hints, judge_all, load_built, manual_questions, mutate,
-                              outputs_text, pack,
-                              question_names)
+from notebook_helpers import (REPO, assert_no_measured_numbers, hints, judge_all, load_built, manual_questions, mutate,
+                              outputs_text, pack, question_names)
 from wrong_answers import SOLO, WRONG
 
 STEMS = sorted(WRONG)
@@ -204,6 +203,64 @@ def test_02_conv_is_cross_correlation_like_scipy():
     note_image[:, :3] = 10
     assert np.array_equal(conv2d_valid(note_image, np.array([[1, 0, -1]] * 3)), np.array([[0, 30, 30, 0]] * 4))
 
+
+def question_cells(stem, question):
+    """(prompt markdown, [test cell sources]) of ``question`` in the master of ``stem``."""
+    import json
+
+    cells = json.loads((REPO / "solutions" / f"{stem}.ipynb").read_text())["cells"]
+    text = ["".join(c["source"]) for c in cells]
+    start = next(i for i, t in enumerate(text) if t.startswith("# BEGIN QUESTION") and f"name: {question}\n" in t)
+    end = next(i for i in range(start, len(text)) if text[i].startswith("# END QUESTION"))
+    tests = next(i for i in range(start, end) if text[i].startswith("# BEGIN TESTS"))
+    return text[start + 1], [t for t in text[tests + 1:end] if not t.startswith("# END TESTS")]
+
+
+def test_02_design_prompt_states_exactly_what_its_tests_measure():
+    """Every 3×3 kernel of -1, 0, 1 (and its copy scaled by 0.01) passes the public and hidden tests of edges_design
+    exactly when it meets the three criteria the prompt states (issue 21: 356 of 638 did not)."""
+    import ast
+    import itertools
+
+    prompt, sources = question_cells("02_logistic_regression_edges", "edges_design")
+    for words in ("at least 3 times", "at least twice", "period 4 (shift 1)", "period 6 (shifts 0 and 2)",
+                  "The tests measure exactly"):
+        assert words in prompt, words
+    tests = []
+    for source in sources:   # each cell: one def, then its call; keep the def
+        tree = ast.parse(source)
+        scope = {}
+        exec(compile(ast.Module([n for n in tree.body if isinstance(n, ast.FunctionDef)], []), "<test>", "exec"), scope)
+        tests += [v for k, v in scope.items() if k.startswith("test_")]
+
+    def mean_abs(pattern, K):
+        return np.abs(correlate2d(pattern, K, mode="valid")).mean()
+
+    def stated(K):
+        i, j = np.indices((12, 12))
+        a, b = mean_abs(((i - j) % 4 < 2).astype(float), K), mean_abs(((i + j) % 4 < 2).astype(float), K)
+        if abs(K.sum()) > 1e-9 or not (a >= 3 * b and a > 0):
+            return False
+        i, j = np.indices((30, 30))
+        for period, shift in ((4, 1), (6, 0), (6, 2)):
+            a = mean_abs(((i - j + shift) % period < period // 2).astype(float), K)
+            b = mean_abs(((i + j + shift) % period < period // 2).astype(float), K)
+            if not (a >= 2 * b and a > 0):
+                return False
+        return True
+
+    def passes(K):
+        try:
+            for test in tests:
+                test(K)
+        except AssertionError:
+            return False
+        return True
+
+    kernels = [np.array(k, dtype=float).reshape(3, 3) for k in itertools.product((-1, 0, 1), repeat=9) if any(k)]
+    meeting = [K for K in kernels if stated(K)]
+    disagree = [K.tolist() for K in kernels + [0.01 * K for K in meeting] if stated(K) != passes(K)]
+    assert len(meeting) > 50 and not disagree, (len(meeting), disagree[:5])
 
 def test_02_control_matches_the_edge_features_in_number_and_blocks():
     """The control has exactly as many features as the edges, pooled over the same blocks, and no filter."""

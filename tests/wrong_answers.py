@@ -15,6 +15,7 @@ def _rows(*tables):
 
 # ---------------------------------------------------------------- 01: OLS on raw pixels
 FIT_SOLVE = "return np.linalg.solve(X.T @ X, X.T @ np.asarray(Y, dtype=np.float64))"
+MIN_NORM = "return np.linalg.pinv(X) @ np.asarray(Y, dtype=np.float64)"
 RIDGE_SOLVE = "return np.linalg.solve(X.T @ X + lam * D, X.T @ np.asarray(Y, dtype=np.float64))"
 WRONG_01 = [
     ("ols_phi", "return images.reshape(images.shape[0], -1)", "return images.reshape(images.shape[0], -1).T",
@@ -52,6 +53,15 @@ WRONG_01 = [
      "you formed an inverse"),
     ("ols_fix", "return np.linalg.pinv(X) @ np.asarray(Y, dtype=np.float64)", "return np.linalg.solve(X.T @ X, X.T @ Y)",
      "pseudo-inverse"),
+    # issue 21: the wide-matrix formula X^T (X X^T)^-1 Y, right only when d + 1 >= n (train accuracy 0.48 at s = 4)
+    ("ols_fix", MIN_NORM, "return X.T @ np.linalg.solve(X @ X.T, np.asarray(Y, dtype=np.float64))",
+     "for every shape of X"),
+    ("ols_fix", MIN_NORM, "return X.T @ np.linalg.inv(X @ X.T) @ np.asarray(Y, dtype=np.float64)",
+     "for every shape"),
+    # one formula per shape: right for full-rank X, wrong when X^T X is singular on a tall X
+    ("ols_fix", MIN_NORM, "Y = np.asarray(Y, dtype=np.float64)\n    if X.shape[0] >= X.shape[1]:\n"
+     "        return np.linalg.solve(X.T @ X, X.T @ Y)\n    return X.T @ np.linalg.solve(X @ X.T, Y)",
+     "every shape and rank of X"),
     ("ols_choose", 'return min(records, key=lambda r: (-r["val_acc"], r["s"], -r["lam"]))',
      'return max(records, key=lambda r: r["train_acc"])', "best TRAINING accuracy"),
     ("ols_choose", 'return min(records, key=lambda r: (-r["val_acc"], r["s"], -r["lam"]))',
@@ -64,14 +74,25 @@ WRONG_01 = [
 
 
 # ---------------------------------------------------------------- 02: edges and logistic regression
+CONV_START = "    out = np.zeros((H - kh + 1, W - kw + 1))\n"
 STEP = "w = w - lr * logistic_grad(w, X[batch], Y[batch])"
 WRONG_02 = [
     ("edges_conv", "    out = np.zeros((H - kh + 1, W - kw + 1))\n",
      "    out = np.zeros((H - kh + 1, W - kw + 1))\n    kernel = kernel[::-1, ::-1]\n", "you flipped the kernel"),
+    # issue 21: library shortcuts where the question is to write the sliding sum
+    ("edges_conv", CONV_START, "    from scipy.signal import correlate2d\n    return correlate2d(image, kernel, mode='valid')\n",
+     "hands the sliding sum to a library's convolution"),
+    ("edges_conv", CONV_START, "    import scipy.signal\n    return scipy.signal.fftconvolve(image, kernel[::-1, ::-1], mode='valid')\n",
+     "hands the sliding sum to a library's convolution"),
+    ("edges_conv", CONV_START, "    from scipy import signal as sg\n    return sg.convolve2d(image, np.flip(kernel), 'valid')\n",
+     "hands the sliding sum to a library's convolution"),
     ("edges_design", "my_kernel = np.array([[0, 1, 1], [-1, 0, 1], [-1, -1, 0]], dtype=float)",
      "my_kernel = np.array([[1, 0, -1]] * 3, dtype=float)", "A vertical or horizontal edge filter sees both patterns alike"),
     ("edges_design", "my_kernel = np.array([[0, 1, 1], [-1, 0, 1], [-1, -1, 0]], dtype=float)",
      "my_kernel = np.array([[1, 1, 1], [0, 1, 1], [0, 0, 1]], dtype=float)", "what must its nine numbers add up to?"),
+    # issue 21: meets criteria 1 and 2 on the 12×12 example, not criterion 3 (other periods and shifts)
+    ("edges_design", "my_kernel = np.array([[0, 1, 1], [-1, 0, 1], [-1, -1, 0]], dtype=float)",
+     "my_kernel = np.array([[-1, -1, -1], [1, 0, 0], [0, 1, 1]], dtype=float)", "separates the 12×12 example but not the idea"),
     ("edges_predict", 'edges_prediction = "edges"', 'edges_prediction = "maybe"', "must be one of the strings"),
     ("edges_predict", "edges_prediction_why = \"Edge maps", "edges_prediction_why = \"Edges.\"\n_unused = \"Edge maps",
      "at least 8 words"),
@@ -82,7 +103,17 @@ WRONG_02 = [
     ("edges_grad", "return -(X.T @ (weights * Y)) / len(Y)", "return -(X.T @ (weights * Y))",
      "n times the numerical one"),
     ("edges_grad", "return -(X.T @ (weights * Y)) / len(Y)", "return (X.T @ (weights * Y)) / len(Y)", "wrong sign"),
+    # issue 21: central differences of the loss instead of the derived gradient
+    ("edges_grad", "return -(X.T @ (weights * Y)) / len(Y)",
+     "eps = 1e-6\n    return np.array([(logistic_loss(w + eps * e, X, Y) - logistic_loss(w - eps * e, X, Y)) / (2 * eps)\n"
+     "                     for e in np.eye(len(w))])", "a finite-difference approximation is not the gradient"),
+    ("edges_grad", "return -(X.T @ (weights * Y)) / len(Y)",   # the step scaled to each weight
+     "steps = 1e-6 * np.maximum(np.abs(w), 1e-8)\n    return np.array([(logistic_loss(w + h * e, X, Y) - "
+     "logistic_loss(w - h * e, X, Y)) / (2 * h)\n                     for h, e in zip(steps, np.eye(len(w)))])",
+     "a finite-difference approximation is not the gradient"),
     ("edges_sgd", STEP, "w = w + lr * logistic_grad(w, X[batch], Y[batch])", "AGAINST"),
+    # issue 21: steps too small (the mean gradient divided by the batch size again), once told to go AGAINST it
+    ("edges_sgd", STEP, "w = w - lr * logistic_grad(w, X[batch], Y[batch]) / len(batch)", "your steps are too small"),
     ("edges_sgd", "order = rng.permutation(n)", "order = np.arange(n)", "stored order"),
     ("edges_sgd", "    path = [w.copy()]\n    for _ in range(num_epochs):\n        order = rng.permutation(n)\n",
      "    path = [w.copy()]\n    order = rng.permutation(n)\n    for _ in range(num_epochs):\n", "same order"),
@@ -96,6 +127,11 @@ WRONG_02 = [
 
 
 # ---------------------------------------------------------------- 03: frozen pre-trained features
+LSGD_SPAN = ("w = torch.zeros(X.shape[1], requires_grad=True)\n    b = torch.zeros((), requires_grad=True)\n"
+             "    g = torch.Generator().manual_seed(seed)\n    for _ in range(num_epochs):\n"
+             "        order = torch.randperm(len(X), generator=g)\n        for start in range(0, len(X), batch_size):\n"
+             "            batch = order[start:start + batch_size]\n"
+             "            loss = F.binary_cross_entropy_with_logits(X[batch] @ w + b, y[batch])")
 _03_1 = {
     "frozen_phi": ("    phi = copy.deepcopy(model)\n", "    phi = model\n", "change a copy"),
     "frozen_split": ("idx = rng.permutation(np.flatnonzero(y == c))", "idx = np.flatnonzero(y == c)", "shuffle first"),
@@ -135,7 +171,11 @@ _03_2 = {
                        'bit, not very much at all." or """My guess', "say what the experiment compared"),
 }
 _03_3 = {  # more mistakes on the questions where students go wrong in several ways
-    "frozen_sgd": ("p -= lr * p.grad", "p += lr * p.grad", "step AGAINST the gradient"),
+    # issue 21: a (d, 1) weight: notebook 03's accuracies broadcast to (n, n) and report the majority class
+    "frozen_sgd": [("p -= lr * p.grad", "p += lr * p.grad", "step AGAINST the gradient"),
+                   ("return w.detach(), b.detach()", "return w.detach().reshape(-1, 1), b.detach()", "BROADCASTS"),
+                   (LSGD_SPAN, LSGD_SPAN.replace("torch.zeros(X.shape[1], requires_grad", "torch.zeros(X.shape[1], 1, requires_grad")
+                    .replace("X[batch] @ w + b, y[batch]", "X[batch] @ w + b, y[batch, None]"), "one dimension")],
     "frozen_standardize": ("return tuple((X - mean) / std for X in (X_train, *others))",
                            "return tuple((X - X.mean(0)) / X.std(0) for X in (X_train, *others))",
                            "use the TRAINING split's mean"),
@@ -163,8 +203,16 @@ _04_1 = {
     "ft_stage": [  # the probe's TRAINING accuracy reported as its test accuracy
         ("return best, probe(F[best][train_idx], y[train_idx], F[best][test_idx], y[test_idx]), val_accs",
          "return best, probe(F[best][train_idx], y[train_idx], F[best][train_idx], y[train_idx]), val_accs",
-         "measured on the TRAINING images")],
-    "ft_digits": [("reshape(-1, 1, 8, 8) / 16", "reshape(-1, 1, 8, 8)", "divide by 16 first")],
+         "measured on the TRAINING images"),
+        # issue 21: max over the dict's keys (the largest stage name), the last stage, a refit on train + validation
+        ("best = max(val_accs, key=val_accs.get)", "best = max(val_accs)", "the stage with the largest NAME"),
+        ("return best, probe(F[best][train_idx], y[train_idx], F[best][test_idx], y[test_idx]), val_accs",
+         "fit_idx = np.concatenate([train_idx, val_idx])\n"
+         "    return best, probe(F[best][fit_idx], y[fit_idx], F[best][test_idx], y[test_idx]), val_accs",
+         "refitted on the training AND validation images")],
+    "ft_digits": [("reshape(-1, 1, 8, 8) / 16", "reshape(-1, 1, 8, 8)", "divide by 16 first"),
+                  # issue 21: photos' scale, once told to normalize each channel
+                  ("reshape(-1, 1, 8, 8) / 16", "reshape(-1, 1, 8, 8) / 255", "not 0 to 255")],
     "ft_predict": [('("3 breeds", "small"): FINAL,', '("3 breeds", "small"): ...,', "record your prediction")],
     "ft_explain": [('grid_explanation = """On the pets', 'grid_explanation = "Fine-tuning won." or """On the pets',
                     "at least 25 words")],
@@ -189,7 +237,8 @@ _04_2 = {
     "ft_stage": [  # the stage chosen by its test accuracy
         ("val_accs = {s: probe(F[s][train_idx], y[train_idx], F[s][val_idx], y[val_idx]) for s in F}",
          "val_accs = {s: probe(F[s][train_idx], y[train_idx], F[s][test_idx], y[test_idx]) for s in F}",
-         "chosen by its TEST accuracy")],
+         "chosen by its TEST accuracy"),
+        ("best = max(val_accs, key=val_accs.get)", "best = list(val_accs)[-1]", "you chose the last stage")],
     "ft_digits": [(".reshape(-1, 1, 8, 8) / 16", ".reshape(-1, 1, 8, 8).transpose(2, 3) / 16", "row-major order")],
     "ft_predict": [('("digits", "small"): EARLIER,', '("digits", "small"): "fine-tune",',
                     "is not one of the five strategies")],
@@ -211,7 +260,7 @@ _04_3 = {
                   "check the mode and align_corners")],
     "ft_stage": [("    y = np.asarray(y)\n    val_accs = {s: probe(F[s][train_idx], y[train_idx], F[s][val_idx], y[val_idx])",
                   "    y = np.asarray(y)\n    val_accs = {s: probe(F[s][val_idx], y[val_idx], F[s][val_idx], y[val_idx])",
-                  "a probe was fitted on validation or test images")],
+                  "fitted on the validation images themselves")],
     "ft_scenarios": [('("large", "different"): WHOLE,', '("large", "different"): FINE_TUNE,',
                       "which pre-trained layers still deserve to stay frozen")],
 }

@@ -20,6 +20,19 @@ def test_min_norm_wide(fit_min_norm):
     assert np.allclose(w, w_ref, atol=1e-08), 'fit_min_norm: with more features than images the answer must be the MINIMUM-NORM solution (the pseudo-inverse)'
 
 @test_case(points=None, hidden=False)
+def test_min_norm_tall(fit_min_norm):
+    import numpy as np
+    rng = np.random.default_rng(9)
+    Phi, Y = (rng.normal(size=(40, 6)), rng.choice([-1.0, 1.0], size=40))
+    X = np.hstack([np.ones((40, 1)), Phi])
+    try:
+        w = np.asarray(fit_min_norm(Phi, Y), dtype=float)
+    except np.linalg.LinAlgError as e:
+        raise AssertionError(f'fit_min_norm: {e} on a tall X (40 images, 7 columns, as at a small s): X X^T is singular there; the minimum-norm solution is defined for every shape of X, so your formula must not assume a wide X') from None
+    assert w.shape == (7,), f'fit_min_norm: your w has shape {w.shape}, expected (7,): did you add the bias column?'
+    assert np.allclose(w, np.linalg.lstsq(X, Y, rcond=None)[0], atol=1e-08), 'fit_min_norm: on a tall X (40 images, 7 columns, as at a small s) your w is not the least-squares solution, so it fits the training images worse than OLS does. A formula derived for a wide X (X X^T invertible) does not hold here: the minimum-norm solution must be right for every shape of X'
+
+@test_case(points=None, hidden=False)
 def test_ridge_minimises_its_loss(fit_ridge, env):
     import numpy as np
     rng = np.random.default_rng(5)

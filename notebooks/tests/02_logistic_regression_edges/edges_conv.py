@@ -26,3 +26,22 @@ def test_conv_matches_scipy(conv2d_valid):
     R = np.asarray(conv2d_valid(image, kernel))
     assert np.allclose(R, correlate2d(image, kernel, mode='valid')), "conv2d_valid: differs from scipy.signal.correlate2d(image, kernel, mode='valid') on a random input"
 
+@test_case(points=None, hidden=False)
+def test_conv_written_yourself(conv2d_valid, env):
+    import importlib
+    import numpy as np
+    from utils import checks
+    rng = np.random.default_rng(2)
+    image, kernel = (rng.normal(size=(8, 9)), rng.normal(size=(3, 2)))
+    engines = {'scipy.signal._sigtools': ('_convolve2d', '_correlateND'), 'scipy.signal._signaltools': ('_freq_domain_conv',), 'scipy.ndimage._nd_image': ('correlate', 'correlate1d'), 'torch.nn.functional': ('conv2d',)}
+    used = []
+    for module, names in engines.items():
+        try:
+            names = [name for name in names if hasattr(importlib.import_module(module), name)]
+        except ImportError:
+            continue
+        with checks.count_calls(env, module, names) as calls:
+            conv2d_valid(image, kernel)
+        used += [f'{module}.{name}' for name, count in calls.items() if count]
+    assert not used, f"conv2d_valid: your function hands the sliding sum to a library's convolution ({', '.join(used)} ran): this question asks you to compute R[i, j] = sum over a, b of K[a, b] V[i + a, j + b] yourself; the hint under the question says how to keep it short"
+

@@ -15,7 +15,14 @@ def test_sgd_shape_and_learns(sgd):
     assert W.shape == (21, 3), f'sgd: got shape {W.shape} for 20 epochs and d = 3: return the starting point and the weights after each epoch'
     assert np.all(W[0] == 0), 'sgd: row 0 must be the starting point w = 0'
     loss = lambda w: np.mean(np.logaddexp(0, -Y * (X @ w)))
-    assert loss(W[-1]) < 0.5 * loss(W[0]), f'sgd: the loss went from {loss(W[0]):.3f} to {loss(W[-1]):.3f} on separable data: each step must go AGAINST the gradient of the mini-batch'
+    W1 = np.asarray(sgd(X, Y, lr=0.5, num_epochs=1, batch_size=60, seed=0))
+    g0 = np.array([(loss(1e-06 * e) - loss(-1e-06 * e)) / 2e-06 for e in np.eye(3)])
+    asked = -0.5 * g0
+    ratio = float((W1[-1] - W1[0]) @ asked / (asked @ asked))
+    assert ratio > 0, 'sgd: your step goes uphill: each step must go AGAINST the gradient of the mini-batch'
+    assert ratio > 0.99, f'sgd: with batch_size = n one epoch is one step, and yours went {ratio:.3g} times as far as lr times the mean gradient: your steps are too small. Check the update line: the step is lr times what logistic_grad returns (already a mean over the mini-batch), nothing divided again'
+    assert ratio < 1.01, f'sgd: with batch_size = n one epoch is one step, and yours went {ratio:.3g} times as far as lr times the mean gradient: your steps are too large. Check the update line: the step is lr times what logistic_grad returns'
+    assert loss(W[-1]) < 0.5 * loss(W[0]), f'sgd: the loss went from {loss(W[0]):.3f} to {loss(W[-1]):.3f} in 20 epochs on separable data, although one full-batch step is right: take one step per mini-batch in every epoch, each from the weights the last one left'
 
 @test_case(points=None, hidden=False)
 def test_sgd_visits_every_example_in_a_new_order(sgd, env):

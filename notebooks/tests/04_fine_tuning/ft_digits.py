@@ -14,10 +14,15 @@ def test_digits_shape_and_range(digits_to_images):
     x = torch.as_tensor(digits_to_images(X, 32, mean, std))
     assert tuple(x.shape) == (2, 3, 32, 32), f'digits_to_images: expected shape (2, 3, 32, 32), got {tuple(x.shape)}'
     assert x.dtype == torch.float32, f"digits_to_images: expected float32 (the backbone's dtype), got {x.dtype}"
-    white = (torch.tensor(1.0) - torch.tensor(mean)) / torch.tensor(std)
-    black = -torch.tensor(mean) / torch.tensor(std)
-    assert not torch.allclose(x[0].mean((1, 2)), (16 - torch.tensor(mean)) / torch.tensor(std), atol=0.001), "digits_to_images: divide by 16 first: the digits' pixel values go from 0 to 16, the backbone expects [0, 1]"
-    assert torch.allclose(x[0].mean((1, 2)), white, atol=0.001) and torch.allclose(x[1].mean((1, 2)), black, atol=0.001), 'digits_to_images: a white pixel (16) should become (1 - mean_c) / std_c in channel c, a black one -mean_c / std_c: normalize each channel with its own mean and std'
+    m, s = (torch.tensor(mean), torch.tensor(std))
+
+    def close(t, value):
+        return torch.allclose(t, torch.full((3,), float(value)), atol=0.001)
+    white, black = (x[0].mean((1, 2)) * s + m, x[1].mean((1, 2)) * s + m)
+    assert not close(white, 16), "digits_to_images: divide by 16 first: the digits' pixel values go from 0 to 16, the backbone expects [0, 1]"
+    scaled_right = close(white, 1) and close(black, 0)
+    assert not (close(white, white[0]) and close(black, black[0])) or scaled_right, f"digits_to_images: before the normalization a white digit pixel (16) is {float(white[0]):.3g} and a black one (0) is {float(black[0]):.3g}, not 1 and 0: check how you scale the digits to [0, 1] (their values go from 0 to 16, not 0 to 255 as a photo's do)"
+    assert scaled_right, 'digits_to_images: a white pixel (16) should become (1 - mean_c) / std_c in channel c, a black one -mean_c / std_c: normalize each channel with its own mean and std'
 
 @test_case(points=None, hidden=False)
 def test_digits_layout(digits_to_images):
