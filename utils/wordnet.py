@@ -10,18 +10,20 @@ place that has them:
 3. NLTK's data folders (``~/nltk_data/corpora/wordnet`` or ``wordnet.zip``, and NLTK's other standard places),
    where ``nltk.download("wordnet")`` puts it.
 
-``load(fetch=True)`` runs ``nltk.download("wordnet")`` once when none has it and NLTK is installed (Colab ships it).
+``load(fetch=True)`` runs ``nltk.download("wordnet")`` (into ``~/nltk_data``) once when none has it and NLTK is installed (Colab ships it).
 Nothing else here downloads. :class:`WordNetUnavailable` says where it looked and how to get the files.
 """
 from __future__ import annotations
 
 import os
+import sys
 import zipfile
 from pathlib import Path
 
 DEBIAN = Path("/usr/share/wordnet")
 NLTK_DIRS = (Path.home() / "nltk_data", Path("/usr/share/nltk_data"), Path("/usr/local/share/nltk_data"),
-             Path("/usr/lib/nltk_data"), Path("/usr/local/lib/nltk_data"))
+             Path("/usr/lib/nltk_data"), Path("/usr/local/lib/nltk_data"), Path(sys.prefix) / "nltk_data",
+             Path(sys.prefix) / "share" / "nltk_data", Path(sys.prefix) / "lib" / "nltk_data")   # nltk.data.path
 _FILES = ("index.noun", "data.noun")
 
 
@@ -119,7 +121,7 @@ def _nltk_download() -> bool:
     except ImportError:
         return False
     try:
-        return bool(nltk.download("wordnet", quiet=True))
+        return bool(nltk.download("wordnet", download_dir=str(NLTK_DIRS[0]), quiet=True))   # where _folders looks
     except Exception:   # no internet, a read-only home...: the caller says what to do
         return False
 
