@@ -346,3 +346,17 @@ def test_04_reaches_its_accuracy_and_records_the_measured_grid():
     # the grid is a real measurement: chance is 1/37 and 1/10, the pre-trained features are far above it
     final = {(r["task"], r["train_per_class"]): r["test_acc"] for r in grid if r["strategy"] == transfer.STRATEGIES[1]}
     assert all(acc > 0.3 for acc in final.values()), final
+
+
+@pytest.mark.slow
+def test_04_negative_transfer_verdict_follows_its_numbers():
+    """§3.4.4: the digits' final-stage probe against raw pixels, with the verdict its standard error allows."""
+    text = outputs_text(run("04_fine_tuning")[0])
+    m = re.search(r"raw pixels ([\d.]+), final stage ([\d.]+), chosen stage \S+ [\d.]+\n"
+                  r"final stage minus raw pixels: ([+-][\d.]+) \(standard error of the difference ≈ ([\d.]+)\): "
+                  r"(below|within|above)", text)
+    assert m, text[-3000:]
+    raw, final, diff, se = (float(m[i]) for i in range(1, 5))
+    assert abs(final - raw - diff) < 2e-3 and 0 < se < 0.1
+    if abs(abs(diff) - 2 * se) > 2e-3:   # away from the rounding edge
+        assert m[5] == ("below" if diff < -2 * se else "above" if diff > 2 * se else "within"), m[0]
