@@ -3,6 +3,10 @@
 ``record("ols", test_acc=0.55)`` stores them in the JSON file ``$PTM_RESULTS``
 (default ``~/.cache/ptm-course/results.json``); ``load()`` reads them back, so
 notebook 04 can draw the arc across all four notebooks.
+
+How to read an accuracy on the course data, whose breeds are unequal (``data.composition``): ``balanced_accuracy``
+(0.5 for any constant answer) and ``by_group`` / ``group_table`` (all images, the big breeds, the others, beside the
+constant answers), printed next to each notebook's test accuracy (notebooks 01-03).
 """
 from __future__ import annotations
 
