@@ -659,6 +659,15 @@ PREDICTION_04 = ('prediction = {\n    ("pets breeds", "small"): FINAL,\n    ("pe
                  '    ("digits", "small"): EARLIER,\n    ("digits", "larger"): SCRATCH,\n}\n')
 EXPLAIN_04 = 'grid_explanation = """On the pets breeds I predicted the linear classifier on the final features for the small\nsize and fine-tuning the last stages for the larger one. The printed verdicts say whether the gap between the best\nstrategy and the next one is larger than the noise of a few test images per breed, so a cell may well be a tie. On the\ndigits, unlike ImageNet, the earlier stage and the small CNN trained from scratch are the ones to compare with the final\nfeatures, which are specific to ImageNet\'s objects; the printed numbers decide which won."""\n'
 
+BN_PREDICT = "bn_prediction = PART_WAY   # momentum: a running average moves only part of the way in one step\n"
+FRACTION = "    return 1 - (1 - first) ** n\n"
+CHOOSE_K = ("    best_k = min(val_acc, key=lambda k: (-val_acc[k], trainable[k]))\n"
+            "    return best_k, test_acc[best_k]\n")
+FIGURE = 'figure_backbone = "resnet18"\nk_half = 1   # layer4 alone holds most of ResNet-18\'s parameters\n'
+AUG_CHOICE = 'digits_augmentation = ["rotation up to 10°", "scale 90–110%"]\n'
+AUG_EFFECT = ("    gains = np.array([fit(transform, seed) - fit(None, seed) for seed in seeds])\n"
+              "    return float(gains.mean()), float(gains.std(ddof=1) / np.sqrt(len(gains)))\n")
+
 _04 = {
     "ft_freeze": [
         (FREEZE,  # attribute assignment, the count in a loop
@@ -831,6 +840,67 @@ _04 = {
          "    images = F.interpolate(images, size=(size, size), mode=\"bilinear\", align_corners=False)\n"
          "    images = images.repeat_interleave(3, dim=1)\n"
          "    return TF.normalize(images, mean=list(mean), std=list(std))\n"),
+    ],
+    "ft_bn_predict": [
+        (BN_PREDICT, "bn_prediction = UNCHANGED   # requires_grad is False, so I expect nothing to move\n"),
+        (BN_PREDICT, "bn_prediction = REPLACED\n"),
+        (BN_PREDICT, "bn_prediction = \"moves part of the way towards the pets' batch mean\"   # the text itself\n"),
+    ],
+    "ft_bn_drift": [
+        (FRACTION,  # what is left, multiplied pass by pass
+         "    left = 1.0\n"
+         "    for _ in range(n):\n"
+         "        left *= 1 - first     # each pass keeps (1 - first) of the gap that is left\n"
+         "    return 1 - left\n"),
+        (FRACTION,  # math.pow
+         "    import math\n"
+         "    return 1.0 - math.pow(1.0 - first, n)\n"),
+        (FRACTION,  # the closed fraction updated as the running mean is
+         "    closed = 0.0\n"
+         "    for step in range(n):\n"
+         "        closed = closed + first * (1 - closed)\n"
+         "    return closed\n"),
+    ],
+    "ft_choose_k": [
+        (CHOOSE_K,  # an explicit loop with the tie rule spelled out
+         "    best_k = None\n"
+         "    for k in val_acc:\n"
+         "        if best_k is None or val_acc[k] > val_acc[best_k]:\n"
+         "            best_k = k\n"
+         "        elif val_acc[k] == val_acc[best_k] and trainable[k] < trainable[best_k]:\n"
+         "            best_k = k   # same validation accuracy, fewer parameters\n"
+         "    return best_k, test_acc[best_k]\n"),
+        (CHOOSE_K,  # the best validation accuracy, then the cheapest of the tied
+         "    top = max(val_acc.values())\n"
+         "    tied = [k for k in val_acc if val_acc[k] == top]\n"
+         "    best_k = min(tied, key=trainable.get)\n"
+         "    return best_k, test_acc[best_k]\n"),
+        (CHOOSE_K,  # sorted items, the largest accuracy and the smallest count first
+         "    ranked = sorted(val_acc.items(), key=lambda item: (item[1], -trainable[item[0]]), reverse=True)\n"
+         "    k = ranked[0][0]\n"
+         "    return k, test_acc[k]\n"),
+    ],
+    "ft_figure": [
+        (FIGURE, "figure_backbone = 'efficientnet_lite0'   # the offline fallback, named in my figure's title\nk_half = 3\n"),
+        (FIGURE, 'figure_backbone, k_half = "resnet18", 1   # the last stage alone is most of the network\n'),
+        (FIGURE, 'figure_backbone = "resnet18"\nk_half = 1 if figure_backbone == "resnet18" else 3\n'),
+    ],
+    "ft_augment": [
+        (AUG_CHOICE, 'digits_augmentation = ["shift up to 1 pixel"]   # keeps the label, even if it may not help\n'),
+        (AUG_CHOICE, "digits_augmentation = [\n    \"scale 90–110%\",\n    \"rotation up to 10°\",\n"
+                     "    \"shift up to 1 pixel\",\n]\n"),
+        (AUG_EFFECT,  # a loop and the statistics module
+         "    import statistics\n"
+         "    gains = []\n"
+         "    for seed in seeds:\n"
+         "        with_aug = fit(transform, seed)\n"
+         "        without = fit(None, seed)     # same seed: the same training digits\n"
+         "        gains.append(with_aug - without)\n"
+         "    return statistics.mean(gains), statistics.stdev(gains) / len(gains) ** 0.5\n"),
+        (AUG_EFFECT,  # scipy's standard error of the mean (ddof=1 by default)
+         "    from scipy import stats\n"
+         "    diffs = [fit(transform, s) - fit(None, s) for s in seeds]\n"
+         "    return float(np.mean(diffs)), float(stats.sem(diffs))\n"),
     ],
     "ft_predict": [
         (PREDICTION_04,  # other predictions (graded on recording them, not on being right)

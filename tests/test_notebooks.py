@@ -24,7 +24,8 @@ STEMS = sorted(WRONG)
 # What the untouched notebook's demo cells must print: a reminder per function left to write.
 REMINDERS = {"01_ols_raw_pixels": ["to do: phi"], "02_logistic_regression_edges": ["to do: conv2d_valid"],
              "03_pretrained_features": ["to do: headless", "to do: stratified_split"],
-             "04_fine_tuning": ["to do: freeze", "to do: digits_to_images", "to do: prediction"]}
+             "04_fine_tuning": ["to do: freeze", "to do: fraction_moved", "to do: digits_to_images",
+                                "to do: digits_augmentation", "to do: prediction"]}
 by_stem = pytest.mark.parametrize("stem", STEMS)
 slow_by_stem = pytest.mark.parametrize("stem", [pytest.param(s, marks=pytest.mark.slow) for s in STEMS])
 
@@ -325,6 +326,29 @@ def test_03_primer_footnote_wordnet_and_groups_print_what_they_claim():
 
 
 # ------------------------------------------------------------------------------------------- 04: fine-tuning
+
+@pytest.mark.slow
+def test_04_judgement_cells_measure_what_their_questions_ask():
+    """Batch norm's running mean moves under model.train() although the stem is frozen, by batch norm's momentum per
+    pass, as fraction_moved says after 10 passes, and not at all under set_train_mode; k is chosen on the printed
+    validation accuracies (the fewest parameters on a tie: they grow with k); a flip hurts the digits."""
+    import ast
+
+    nb, _ = run("04_fine_tuning")
+    text = outputs_text(nb)
+    assert "any parameter trainable? False; running_mean changed? True" in text, text[-3000:]
+    first = float(re.search(r"closed by one pass: (\d\.\d+)", text).group(1))
+    assert abs(first - 0.1) < 0.02, first   # torch's default momentum, in both backbones' stems
+    measured, predicted = map(float, re.search(r"after 10 passes: measured (\d\.\d+), your fraction_moved\(10, \.\.\.\) "
+                                               r"(\d\.\d+)", text).groups())
+    assert measured > first and abs(measured - predicted) < 0.01, (measured, predicted)
+    assert "with your set_train_mode instead: running_mean unchanged? True" in text
+    val = ast.literal_eval(re.search(r"validation accuracy per k: (\{.*\})", text).group(1))
+    chosen = int(re.search(r"chosen on validation: k = (\d+)", text).group(1))
+    assert chosen == min(val, key=lambda k: (-val[k], k)), (val, chosen)
+    gains = dict(re.findall(r"^(.+?)\s+validation accuracy with minus without: ([+-]\d\.\d+) ±", text, flags=re.M))
+    assert len(gains) == 2 and float(gains["horizontal flip"]) < 0, gains
+
 
 @pytest.mark.slow
 def test_04_reaches_its_accuracy_and_records_the_measured_grid():

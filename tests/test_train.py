@@ -231,6 +231,32 @@ def test_augmentation_is_random_resized_crop_and_flip():
     assert [type(t).__name__ for t in finetune.augmentation(8, flip=False).transforms] == ["RandomResizedCrop"]
 
 
+def test_augmented_probe_is_paired_by_seed_and_a_mirror_hurts_digits():
+    """The digits' augmentation measurement (notebook 04): the same seed gives the same views, no transform is the
+    plain probe, and mirrored digits (other symbols) lower validation accuracy on every seed."""
+    from sklearn.datasets import load_digits
+    from torchvision.transforms import v2 as T
+
+    from utils import finetune
+
+    digits = load_digits()
+    X = torch.as_tensor(digits.data / 16, dtype=torch.float32).view(-1, 1, 8, 8)
+    rng = np.random.default_rng(0)
+    order = rng.permutation(len(X))
+    val_idx = order[:300]
+    flip = T.RandomHorizontalFlip(1.0)
+    for seed in (0, 1):
+        pool = np.random.default_rng(seed).permutation(order[300:])
+        train_idx = np.concatenate([pool[digits.target[pool] == c][:5] for c in range(10)])
+        plain = finetune.augmented_probe(X, digits.target, train_idx, val_idx)
+        assert plain == train.linear_probe(X[train_idx].flatten(1).numpy(), digits.target[train_idx],
+                                           X[val_idx].flatten(1).numpy(), digits.target[val_idx])
+        rotate = T.RandomRotation(10)
+        assert (finetune.augmented_probe(X, digits.target, train_idx, val_idx, rotate, copies=2, seed=seed)
+                == finetune.augmented_probe(X, digits.target, train_idx, val_idx, rotate, copies=2, seed=seed))
+        assert finetune.augmented_probe(X, digits.target, train_idx, val_idx, flip, copies=2, seed=seed) < plain - 0.03
+
+
 def test_fine_tuning_the_whole_network_improves_where_the_probe_is_weak(lite0, capsys):
     """Digits (unlike ImageNet) at 32 x 32, 50 per class: the probe on Lite0's final features is weak there, and
     fine-tuning every layer from the pre-trained weights gains on validation and on the test images."""

@@ -145,6 +145,13 @@ _03_3 = {  # more mistakes on the questions where students go wrong in several w
 
 # ---------------------------------------------------------------- 04: fine-tuning
 _04_1 = {
+    "ft_bn_predict": [("bn_prediction = PART_WAY   #", "bn_prediction = ...   #", "record your prediction")],
+    "ft_bn_drift": [("    return 1 - (1 - first) ** n\n", "    return n * first\n", "you added the same step n times")],
+    "ft_choose_k": [("best_k = min(val_acc, key=lambda k: (-val_acc[k], trainable[k]))",
+                     "best_k = max(val_acc, key=val_acc.get)", "you kept the first key")],
+    "ft_figure": [("k_half = 1   #", "k_half = 0   #", "fewer than half")],
+    "ft_augment": [('digits_augmentation = ["rotation up to 10°", "scale 90–110%"]',
+                    'digits_augmentation = ["horizontal flip", "rotation up to 10°"]', "can change what a digit means")],
     "ft_freeze": [("p.requires_grad_(i >= len(stages) - k)", "p.requires_grad_(i < k)", "you trained the FIRST k stages")],
     "ft_groups": [('[{"params": body, "lr": lr * body_factor}, {"params": list(head.parameters()), "lr": lr}]',
                    '[{"params": body, "lr": lr}, {"params": list(head.parameters()), "lr": lr * body_factor}]',
@@ -164,6 +171,14 @@ _04_1 = {
                     "at least 25 words")],
 }
 _04_2 = {
+    "ft_bn_predict": [("bn_prediction = PART_WAY   #", 'bn_prediction = "part way"   #', "is not one of the three outcomes")],
+    "ft_bn_drift": [("    return 1 - (1 - first) ** n\n", "    return (1 - first) ** n\n",
+                     "after ONE pass the fraction closed is `first` itself")],
+    "ft_choose_k": [("best_k = min(val_acc, key=lambda k: (-val_acc[k], trainable[k]))",
+                     "best_k = max(test_acc, key=test_acc.get)", "chosen by its TEST accuracy")],
+    "ft_figure": [("k_half = 1   #", "k_half = 4   #", "a smaller k already trains at least half")],
+    "ft_augment": [("fit(transform, seed) - fit(None, seed) for seed in seeds]",
+                    "fit(transform, seed) - fit(None, seed + 1) for seed in seeds]", "the same seed with and")],
     "ft_freeze": [("    for p in head.parameters():\n        p.requires_grad_(True)\n", "",
                    "the head must be made trainable")],
     "ft_groups": [("for p in stage.parameters() if p.requires_grad]", "for p in stage.parameters()]",
@@ -185,6 +200,14 @@ _04_2 = {
                     "name the task")],
 }
 _04_3 = {
+    "ft_bn_drift": [("    return 1 - (1 - first) ** n\n", "    return first\n", "closed another fraction of the gap")],
+    "ft_choose_k": [("best_k = min(val_acc, key=lambda k: (-val_acc[k], trainable[k]))\n    return best_k, test_acc[best_k]",
+                     "best_k = min(val_acc, key=lambda k: (-val_acc[k], trainable[k]))\n    return best_k, val_acc[best_k]",
+                     "you returned the validation accuracy"),
+                    # the tie broken by the smallest k: right whenever counts grow with k, wrong on the hidden case
+                    ("best_k = min(val_acc, key=lambda k: (-val_acc[k], trainable[k]))",
+                     "best_k = min(val_acc, key=lambda k: (-val_acc[k], k))", "compare the trainable parameter counts")],
+    "ft_augment": [("gains.std(ddof=1)", "gains.std()", "(ddof=1) divided by the square root")],
     "ft_digits": [('mode="bilinear", align_corners=False)', 'mode="bilinear", align_corners=True)',
                   "check the mode and align_corners")],
     "ft_stage": [("    y = np.asarray(y)\n    val_accs = {s: probe(F[s][train_idx], y[train_idx], F[s][val_idx], y[val_idx])",

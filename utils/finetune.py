@@ -159,3 +159,19 @@ def fine_tune_whole(backbone, images, y, idx, num_classes, num_epochs=6, lr=3e-3
 def accuracies_table(runs) -> np.ndarray:
     """(validation before, after, test before, after) rows of :func:`fine_tune_tail` / :func:`fine_tune_whole` runs."""
     return np.array([[r["val_before"], r["val_after"], r["test_before"], r["test_after"]] for r in runs])
+
+
+def augmented_probe(images, y, train_idx, val_idx, transform=None, copies=8, seed=0) -> float:
+    """Validation accuracy of a linear probe on the pixels of ``images[train_idx]`` and, when ``transform`` is
+    given, ``copies`` random views of each training image (notebook 04: an augmentation chosen and measured).
+
+    images: float tensor (n, c, h, w); y: (n,) labels; the probe is :func:`utils.train.linear_probe`. The same
+    ``seed`` draws the same views, so a run with and a run without the augmentation differ only by it.
+    """
+    torch.manual_seed(seed)
+    X, y = torch.as_tensor(images), np.asarray(y)
+    views = [X[train_idx]]
+    if transform is not None:
+        views += [torch.stack([transform(x) for x in X[train_idx]]) for _ in range(copies)]
+    F_train = torch.cat(views).flatten(1).numpy()
+    return train.linear_probe(F_train, np.tile(y[train_idx], len(views)), X[val_idx].flatten(1).numpy(), y[val_idx])
