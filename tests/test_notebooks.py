@@ -182,6 +182,43 @@ def test_01_weight_legend_matches_the_colour_map():
     assert re.search(r"\*\*Red\*\* pixels\s+have positive weights and push the score towards \"cat\"", step8)
 
 
+GROUP_ROW = r"^(\S.*?)?\s+(all images|\d+ big breeds|\d+ other breeds)\s+(\d+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)$"
+
+
+def group_rows(text):
+    """The rows of utils.results.group_table tables: [(group, n, accuracy, balanced, always cat, always dog)]."""
+    return [(m[2], int(m[3]), *map(float, m.groups()[3:])) for m in re.finditer(GROUP_ROW, text, flags=re.M)]
+
+
+def assert_groups_add_up(rows):
+    """Per model: the groups partition the images, and their n-weighted accuracies give the overall one."""
+    for start in [i for i, r in enumerate(rows) if r[0] == "all images"]:
+        whole, parts = rows[start], rows[start + 1:start + 3]
+        assert [p[0].split(" ", 1)[1] for p in parts] == ["big breeds", "other breeds"], rows
+        assert sum(p[1] for p in parts) == whole[1], rows
+        assert abs(sum(p[1] * p[2] for p in parts) / whole[1] - whole[2]) < 2e-3, rows
+        assert abs(whole[4] + whole[5] - 1) < 2e-3 and all(0 <= p[3] <= 1 for p in parts), rows
+
+
+@pytest.mark.slow
+def test_01_shows_the_composition_and_the_accuracy_by_group():
+    """Three breeds hold most images: the table and the verdict per group are printed, and they add up."""
+    from utils import data
+
+    nb, recorded = run("01_ols_raw_pixels")
+    text = outputs_text(nb)
+    big = data.big_breeds()
+    assert re.search(rf"the {len(big)} big ones \({re.escape(', '.join(big))}\) hold \d+% of the \d+ trainval", text)
+    rows = group_rows(text)
+    assert len(rows) == 3, text[-3000:]
+    assert_groups_add_up(rows)
+    other = rows[2]
+    constant = max(other[4], other[5])
+    verdict = re.search(r"other breeds: OLS ([\d.]+) is (NOT )?above always answering '(cat|dog)' \(([\d.]+)\)", text)
+    assert verdict and float(verdict[4]) == constant and (verdict[2] is None) == (other[2] > constant), verdict
+    assert recorded["ols"]["balanced_test_acc"] == pytest.approx(rows[0][3], abs=1e-3)
+
+
 # ------------------------------------------------------------------------------------------- 02: edges
 
 def solution_scope(stem, *names):
@@ -293,6 +330,15 @@ def test_02_curves_are_labelled_with_the_split_they_show():
     assert "training and validation parts" in before
 
 
+@pytest.mark.slow
+def test_02_accuracy_by_group_for_each_feature_set():
+    nb, recorded = run("02_logistic_regression_edges")
+    rows = group_rows(outputs_text(nb))
+    assert len(rows) == 9, rows        # edges, control, raw pixels: all images and the two groups
+    assert_groups_add_up(rows)
+    assert recorded["edges"]["balanced_test_acc"] == pytest.approx(rows[0][3], abs=1e-3)
+
+
 # ------------------------------------------------------------------------------------------- 03: frozen features
 
 @pytest.mark.slow
@@ -319,6 +365,31 @@ def test_03_every_offline_backbone_is_a_measured_point_on_both_tasks():
     binary, breeds = transfer.TASKS
     assert all(measured[n, binary] >= 0.95 for n in offline), measured
     assert all(measured[n, breeds] > 10 / 37 for n in offline), measured   # chance is 1/37
+
+
+@pytest.mark.slow
+def test_03_primer_footnote_wordnet_and_groups_print_what_they_claim():
+    from utils import wordnet
+
+    nb, recorded = run("03_pretrained_features")
+    text = outputs_text(nb)
+    assert "train mode: first image alone == first image in a batch of 4? False" in text
+    assert "eval  mode: first image alone == first image in a batch of 4? True" in text
+    fn5 = next(c for c in nb.cells if c.cell_type == "code" and "pool_then_linear" in c.source)
+    assert outputs_text(nbformat.v4.new_notebook(cells=[fn5])).strip() == "True"
+    try:
+        wordnet.load()
+    except wordnet.WordNetUnavailable:
+        assert "The ImageNet hierarchy cannot be shown on this machine." in text
+    else:
+        assert "beagle (n02088364): beagle → hound → hunting dog → dog" in text and "tabby (n02123045)" in text
+        assert all(line.endswith("→ entity") for line in re.findall(r"^\S.* \(n\d{8}\): .*$", text, flags=re.M))
+        count = re.search(r"of the 1000 ILSVRC classes: (\d+) are dogs, (\d+) domestic cats", text)
+        assert count and int(count[1]) > 100 and int(count[2]) >= 3, count
+    rows = group_rows(text)
+    assert len(rows) == 6, rows        # the nn.Linear head and your SGD
+    assert_groups_add_up(rows)
+    assert recorded["frozen"]["balanced_test_acc"] == pytest.approx(rows[0][3], abs=1e-3)
 
 
 # ------------------------------------------------------------------------------------------- 04: fine-tuning
@@ -373,3 +444,17 @@ def test_04_reaches_its_accuracy_and_records_the_measured_grid():
     # the grid is a real measurement: chance is 1/3 and 1/10, the pre-trained features are far above it
     final = {(r["task"], r["train_per_class"]): r["test_acc"] for r in grid if r["strategy"] == transfer.STRATEGIES[1]}
     assert all(acc > (0.5 if task == "3 breeds" else 0.3) for (task, _), acc in final.items()), final
+
+
+@pytest.mark.slow
+def test_04_negative_transfer_verdict_follows_its_numbers():
+    """§3.4.4: the digits' final-stage probe against raw pixels, with the verdict its standard error allows."""
+    text = outputs_text(run("04_fine_tuning")[0])
+    m = re.search(r"raw pixels ([\d.]+), final stage ([\d.]+), chosen stage \S+ [\d.]+\n"
+                  r"final stage minus raw pixels: ([+-][\d.]+) \(standard error of the difference ≈ ([\d.]+)\): "
+                  r"(below|within|above)", text)
+    assert m, text[-3000:]
+    raw, final, diff, se = (float(m[i]) for i in range(1, 5))
+    assert abs(final - raw - diff) < 2e-3 and 0 < se < 0.1
+    if abs(abs(diff) - 2 * se) > 2e-3:   # away from the rounding edge
+        assert m[5] == ("below" if diff < -2 * se else "above" if diff > 2 * se else "within"), m[0]

@@ -160,3 +160,48 @@ def pets_arrays(split="trainval", size=16, root=None, subset="course"):
 
     arrays = cache.load_or_compute("arrays", key, compute)
     return arrays["X"], arrays["y"]
+
+
+def breed_of(name: str) -> str:
+    """The breed in an Oxford-IIIT Pet image name: ``"american_bulldog_12"`` -> ``"american_bulldog"``."""
+    return name.rsplit("_", 1)[0]
+
+
+def breeds(split="trainval") -> list[str]:
+    """The breed of every image of the course ``split``, in the order of :func:`pets_arrays` (notebook 01).
+
+    Read from the course list alone (no image): the same order as ``pets_arrays(split)``'s rows and
+    ``pets_dataset(split)``'s items."""
+    _check_subset(split, "course")
+    return [breed_of(name) for name, _, _ in read_list(course_list(split))]
+
+
+def composition() -> list[dict]:
+    """How many images each breed holds in each split of the course subset (notebook 01).
+
+    One dict per breed, the largest first: ``{"breed", "species" ("cat"/"dog"), "trainval", "test"}``."""
+    rows = {}
+    for split in SPLITS:
+        for name, _, species in read_list(course_list(split)):
+            row = rows.setdefault(breed_of(name), {"breed": breed_of(name), "species": ("cat", "dog")[species - 1],
+                                                   **{s: 0 for s in SPLITS}})
+            row[split] += 1
+    return sorted(rows.values(), key=lambda r: (-(r["trainval"] + r["test"]), r["breed"]))
+
+
+def big_breeds() -> list[str]:
+    """The breeds that hold far more images than the others: more than twice the median count (notebook 01).
+
+    Computed from :func:`composition`; empty when every breed has about as many images."""
+    totals = [r["trainval"] + r["test"] for r in composition()]
+    median = float(np.median(totals))
+    return [r["breed"] for r in composition() if r["trainval"] + r["test"] > 2 * median]
+
+
+def breed_groups(split="trainval") -> np.ndarray:
+    """For every image of ``split`` (order of :func:`pets_arrays`), its group: ``"N big breeds"`` or
+    ``"M other breeds"`` (:func:`big_breeds`). str array of shape (n,), for per-group accuracies (notebooks 01-03)."""
+    big = set(big_breeds())
+    n_other = len(composition()) - len(big)
+    names = (f"{len(big)} big breeds", f"{n_other} other breeds")
+    return np.array([names[0] if b in big else names[1] for b in breeds(split)])
