@@ -121,8 +121,11 @@ def test_widgets_under_colabs_ipywidgets(base, tmp_path):
     subprocess.run([str(python), "-c", code], cwd=build.REPO, check=True)
     subprocess.run([str(python), "-m", "pip", "install", "-q", "pytest==9.2.0"], check=True)
     env = {**os.environ, "PTM_CACHE": str(tmp_path / "cache")}
+    # The static-page test renders with nbconvert's "lab" template, which this layered stand-in does not carry
+    # (a static renderer, not Colab's ipywidgets); it runs in the project's own environment.
     run = subprocess.run([str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_widgets.py",
-                          "-o", "addopts="], cwd=build.REPO, env=env, capture_output=True, text=True)
+                          "-o", "addopts=", "-k", "not static_page"], cwd=build.REPO, env=env, capture_output=True,
+                         text=True)
     assert run.returncode == 0 and " passed" in run.stdout, run.stdout[-3000:] + run.stderr[-2000:]
     version = subprocess.run([str(python), "-c", "import ipywidgets; print(ipywidgets.__version__)"],
                              capture_output=True, text=True, check=True).stdout.strip()

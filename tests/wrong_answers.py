@@ -241,7 +241,7 @@ _04_2 = {
         ("best = max(val_accs, key=val_accs.get)", "best = list(val_accs)[-1]", "you chose the last stage")],
     "ft_digits": [(".reshape(-1, 1, 8, 8) / 16", ".reshape(-1, 1, 8, 8).transpose(2, 3) / 16", "row-major order")],
     "ft_predict": [('("digits", "small"): EARLIER,', '("digits", "small"): "fine-tune",',
-                    "is not one of the five strategies")],
+                    "is not one of the six strategies")],
     "ft_explain": [('grid_explanation = """On the pets',
                     'grid_explanation = "I expected something else entirely, and the outcome was a surprise to me, '
                     'although in hindsight it makes some sense given what we saw before today." or """On the pets',
