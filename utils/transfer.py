@@ -109,9 +109,13 @@ STRATEGIES = ("raw pixels, linear", "final features, linear", "best earlier stag
 FINE_TUNED = STRATEGIES[3:5]   # the rows that also record their accuracies before and after
 
 
-def whole_epochs(n_train, budget=800, low=1, high=8) -> int:
-    """Epochs of whole-network fine-tuning for ``n_train`` images: about ``budget`` image passes in all, between
-    ``low`` and ``high`` epochs (every layer runs forward and backward on every image, the grid's costliest row)."""
+WHOLE_LR = 0.1   # the head's rate; the body's is a tenth of it (utils.finetune.fine_tune)
+
+
+def whole_epochs(n_train, budget=8000, low=1, high=8) -> int:
+    """Epochs of whole-network fine-tuning for ``n_train`` images: at most ``high``, and at most about ``budget``
+    image passes in all (never fewer than ``low`` epochs): every layer runs forward and backward on every image, the
+    grid's costliest row. The course's sizes all get ``high`` epochs; a larger training set would get fewer."""
     return int(min(high, max(low, round(budget / max(1, n_train)))))
 
 
@@ -204,7 +208,7 @@ def _grid_rows(task, tail_stages, n, val_per_class, seed, backbone=None):
     def whole():
         epochs = whole_epochs(len(train_idx))
         return {**finetune.fine_tune_whole(backbone, task["whole_images"], y, idx, num_classes, num_epochs=epochs,
-                                           lr=1e-2, seed=seed, verbose=False, flip=flip), "epochs": epochs}
+                                           lr=WHOLE_LR, seed=seed, verbose=False, flip=flip), "epochs": epochs}
 
     runs = {STRATEGIES[0]: (True, lambda: linear_probe(*feats(task["pixels"]))),
             STRATEGIES[1]: (True, lambda: linear_probe(*feats(task["pooled"]["pooled"]))),
