@@ -19,6 +19,7 @@ import executions
 from notebook_helpers import (REPO, assert_no_measured_numbers, hints, judge_all, load_built, manual_questions, mutate,
                               outputs_text, pack, question_names)
 from wrong_answers import SOLO, WRONG
+from wrong_answers_hidden import HIDDEN
 
 STEMS = sorted(WRONG)
 # What the untouched notebook's demo cells must print: a reminder per function left to write.
@@ -54,15 +55,16 @@ def judged():
         solution, student = load_built(stem)
         jobs += [(solution, stem), (student, stem)]
         where += [(stem, "solution"), (stem, "untouched")]
-        for rows in pack(WRONG[stem], SOLO.get(stem, ())):
-            jobs.append((mutate(solution, {old: new for _, old, new, _ in rows}), stem))
-            where.append((stem, rows))
-    out = {stem: {"rounds": []} for stem in STEMS}
+        for kind, table in (("rounds", WRONG[stem]), ("hidden", HIDDEN[stem])):
+            for rows in pack(table, SOLO.get(stem, ())):
+                jobs.append((mutate(solution, {old: new for _, old, new, _ in rows}), stem))
+                where.append((stem, (kind, rows)))
+    out = {stem: {"rounds": [], "hidden": []} for stem in STEMS}
     for (stem, what), result in zip(where, judge_all(jobs)):
         if isinstance(what, str):
             out[stem][what] = result
         else:
-            out[stem]["rounds"].append((what, result))
+            out[stem][what[0]].append((what[1], result))
     return out
 
 
@@ -76,10 +78,10 @@ def test_zip_scores_the_solution_full_and_the_untouched_notebook_zero(judged, st
     assert all(q["score"] == 0 for q in untouched.values()), {k: q["score"] for k, q in untouched.items()}
 
 
-@slow_by_stem
-def test_wrong_answers_lose_points_and_show_their_hint(judged, stem):
+def wrong_answer_failures(rounds, stem):
+    """What each graded round of wrong answers got wrong: full marks, or a missing hint (see the tables' docstrings)."""
     failures, written = [], manual_questions(stem)
-    for rows, result in judged[stem]["rounds"]:
+    for rows, result in rounds:
         for question, _, new, hint in rows:
             got = result[question]
             if question in written:     # 0 points: the completion check's hint (what grader.check shows) is the point
@@ -90,6 +92,21 @@ def test_wrong_answers_lose_points_and_show_their_hint(judged, stem):
                 failures.append(f"{question}: full marks for the wrong answer {new.strip()[:80]!r}")
             elif hint not in hints(got):
                 failures.append(f"{question}: hint {hint!r} missing for {new.strip()[:80]!r}; shown:\n{hints(got)}")
+    return failures
+
+
+@slow_by_stem
+def test_wrong_answers_lose_points_and_show_their_hint(judged, stem):
+    failures = wrong_answer_failures(judged[stem]["rounds"], stem)
+    assert not failures, "\n".join(failures)
+
+
+@slow_by_stem
+def test_a_wider_hidden_set_of_wrong_answers_is_caught_by_the_same_checks(judged, stem):
+    """The issue-21 mistakes in other spellings (tests/wrong_answers_hidden.py): a check that recognised the table's
+    spelling instead of the property would pass one of them."""
+    assert HIDDEN[stem], f"{stem}: no hidden wrong answers"
+    failures = wrong_answer_failures(judged[stem]["hidden"], stem)
     assert not failures, "\n".join(failures)
 
 

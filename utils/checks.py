@@ -9,11 +9,32 @@ import contextlib
 import importlib
 
 
+ATEN = "torch.ops.aten"   # count_calls' name for torch's operators: counted in torch's dispatcher, not by name
+
+
+def _aten_counter(names, counts):
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    class Count(TorchDispatchMode):
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            if func.overloadpacket.__name__ in names:
+                counts[func.overloadpacket.__name__] = counts.get(func.overloadpacket.__name__, 0) + 1
+            return func(*args, **(kwargs or {}))
+
+    return Count()
+
+
 @contextlib.contextmanager
 def count_calls(env, module, names):
-    """Counts calls of ``module.<name>`` for each of ``names`` inside the block: yields {name: count}."""
+    """Counts calls of ``module.<name>`` for each of ``names`` inside the block: yields {name: count}. With
+    ``module`` :data:`ATEN`, ``names`` are torch operators (``"convolution"``), counted however they were reached."""
     if hasattr(env, "count_calls"):
         with env.count_calls(module, names) as counts:
+            yield counts
+        return
+    if module == ATEN:
+        counts = {}
+        with _aten_counter(set(names), counts):
             yield counts
         return
     mod, counts = importlib.import_module(module), {}

@@ -178,8 +178,14 @@ class Worker:
         self.ch.send(tree, enc.buffers)
 
     def op_count(self, tree, _):
-        module = importlib.import_module(str(tree.get("module")))
         self.counts = {}
+        if str(tree.get("module")) == ATEN:   # torch's operators, however Python reached them
+            mode = aten_counter({str(n) for n in tree.get("names", [])}, self.counts)
+            mode.__enter__()
+            self.saved.append((mode, None, None))
+            self.ch.send({"op": "result", "value": None})
+            return
+        module = importlib.import_module(str(tree.get("module")))
         for name in tree.get("names", []):
             real = getattr(module, name)
 
@@ -192,7 +198,10 @@ class Worker:
 
     def op_uncount(self, tree, _):
         for module, name, real in reversed(self.saved):
-            setattr(module, name, real)
+            if name is None:
+                module.__exit__(None, None, None)
+            else:
+                setattr(module, name, real)
         self.saved, counts, self.counts = [], dict(self.counts or {}), None
         self._reply(counts)
 
@@ -207,6 +216,24 @@ class Worker:
         if name in self.replaced:
             self.env[name] = self.replaced.pop(name)
         self.ch.send({"op": "result", "value": None})
+
+
+ATEN = "torch.ops.aten"   # the count op's name for torch's operators (utils/checks.py uses the same)
+
+
+def aten_counter(names, counts):
+    """A torch dispatch mode that counts the aten operators named in ``names`` (e.g. "convolution"): every Python
+    path to them (torch.conv2d, F.conv2d, nn.Conv2d, a name imported before the count began) goes through it."""
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    class Count(TorchDispatchMode):
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            name = func.overloadpacket.__name__
+            if name in names:
+                counts[name] = counts.get(name, 0) + 1
+            return func(*args, **(kwargs or {}))
+
+    return Count()
 
 
 def main(read_fd, write_fd):

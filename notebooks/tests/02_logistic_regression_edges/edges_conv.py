@@ -33,11 +33,11 @@ def test_conv_written_yourself(conv2d_valid, env):
     from utils import checks
     rng = np.random.default_rng(2)
     image, kernel = (rng.normal(size=(8, 9)), rng.normal(size=(3, 2)))
-    engines = {'scipy.signal._sigtools': ('_convolve2d', '_correlateND'), 'scipy.signal._signaltools': ('_freq_domain_conv',), 'scipy.ndimage._nd_image': ('correlate', 'correlate1d'), 'torch.nn.functional': ('conv2d',)}
+    engines = {'scipy.signal._sigtools': ('_convolve2d', '_correlateND'), 'scipy.signal._signaltools': ('_freq_domain_conv',), 'scipy.ndimage._nd_image': ('correlate', 'correlate1d'), checks.ATEN: ('convolution', '_convolution')}
     used = []
     for module, names in engines.items():
         try:
-            names = [name for name in names if hasattr(importlib.import_module(module), name)]
+            names = [name for name in names if module == checks.ATEN or hasattr(importlib.import_module(module), name)]
         except ImportError:
             continue
         with checks.count_calls(env, module, names) as calls:
