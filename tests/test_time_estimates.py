@@ -14,7 +14,7 @@ import time_estimates as te  # noqa: E402
 def test_intro_says_the_tools_estimate(stem):
     """The master's and the student notebook's intro carry the tool's rounded estimate, and only that figure."""
     record = te.derive(json.loads(te.RECORD.read_text()))
-    expected = te.intro_text(record["notebooks"][stem]["hours"])
+    expected = te.intro_for(record["notebooks"][stem])
     assert te.intro_estimate(stem) == expected, (
         f"{stem}: the intro's estimate is not the tool's; run python tools/time_estimates.py, then autograder build")
     student = "\n".join("".join(c["source"]) for c in json.loads((te.NOTEBOOKS / f"{stem}.ipynb").read_text())["cells"])
@@ -54,3 +54,29 @@ def test_run_seconds_come_from_nbclients_cell_timings(tmp_path):
 def test_rounding_is_up_to_the_half_hour():
     assert [te.rounded_hours(m) for m in (1, 30, 31, 75, 90, 91)] == [0.5, 0.5, 1.0, 1.5, 1.5, 2.0]
     assert te.hours_text(1.0) == "about 1 hour" and te.hours_text(1.5) == "about 1.5 hours"
+
+
+def test_an_observed_read_replaces_the_derived_estimate(tmp_path, monkeypatch):
+    """Timed reads (--observed) give the intro their median; the page lists them beside the derivation; bad input
+    is refused with what to fix, and the record is left as it was."""
+    monkeypatch.setattr(te, "RECORD", tmp_path / "record.json")
+    monkeypatch.setattr(te, "PAGE", tmp_path / "page.md")
+    te.RECORD.write_text(json.dumps(json.loads((Path(te.__file__).parent.parent / "docs" / "time-estimates.json")
+                                               .read_text())))
+    written = {}
+    monkeypatch.setattr(te, "write_intro", lambda stem, entry: written.__setitem__(stem, entry) or False)
+    first, second = te.STEMS[:2]
+    assert te.main(["--observed", first, "200", "TA pilot, 2027-01-12, laptop CPU",
+                    "--observed", first, "160", "pilot student, 2027-01-13, Colab"]) == 0
+    assert written[first]["observed_median"] == 180 and written[first]["hours"] == 3.0
+    assert "median of timed reads" in te.intro_for(written[first])
+    assert written[second]["observed_median"] is None and "derives them" in te.intro_for(written[second])
+    page = te.PAGE.read_text()
+    assert "| 200, 160 |" in page and "TA pilot, 2027-01-12, laptop CPU" in page and "none yet" in page
+    before = te.RECORD.read_text()
+    for argv, message in ((["--observed", first, "two hours", "TA"], "MINUTES must be a number"),
+                          (["--observed", "05_missing", "90", "TA"], "no notebook '05_missing'"),
+                          (["--observed", first, "90", " "], "WHO must say")):
+        with pytest.raises(SystemExit, match=message):
+            te.main(argv)
+        assert te.RECORD.read_text() == before

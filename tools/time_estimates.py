@@ -20,6 +20,11 @@ Three parts, per notebook:
   each figure comes from, so that later runs of this tool need no execution; pass ``--executed DIR`` (``make
   demo`` writes ``build/notebooks/``) or ``--bench FILE`` to measure again.
 
+**Observed reads** replace the derivation where they exist: a person new to the notebook (a TA, a pilot student)
+timed from the first cell to the closing check with every question attempted, recorded with ``--observed STEM
+MINUTES WHO`` (WHO: who, when, where, e.g. "TA pilot, 2027-01-12, Colab CPU"). A notebook with observed reads gets
+their median in its intro; the derived parts stay on the page beside it, for comparison.
+
 The total is rounded **up** to the next half hour (:func:`rounded_hours`). That rounded figure is the only
 number written into a notebook (its intro: "about N hours", with a pointer to ``docs/time-estimates.md``):
 it is a planning estimate derived by this tool, and every measured part (words, seconds) stays in the docs.
@@ -138,22 +143,32 @@ def hours_text(hours: float) -> str:
     return f"about {hours:g} hour" + ("" if hours == 1 else "s")
 
 
-def estimate(stem: str, seconds: float) -> dict:
-    """Every part of ``stem``'s estimate (minutes), from its notebooks now and the recorded run ``seconds``."""
+def estimate(stem: str, seconds: float, observed=()) -> dict:
+    """Every part of ``stem``'s estimate (minutes), from its notebooks now and the recorded run ``seconds``; with
+    ``observed`` reads ([{"minutes", "who"}]), the hours come from their median instead of the derived total."""
     words, types = reading_words(stem), questions(stem)
     parts = {"reading": (words["prose"] + words["code"]) / WPM,
              "questions": sum(MINUTES[t] for t in types.values()),
              "running": seconds / 60}
     total = sum(parts.values())
+    reads = sorted(float(r["minutes"]) for r in observed)
+    median = (reads[(len(reads) - 1) // 2] + reads[len(reads) // 2]) / 2 if reads else None
     return {"words": words, "questions": types, "run_seconds": round(seconds, 1),
             "minutes": {k: round(v, 1) for k, v in parts.items()}, "total_minutes": round(total, 1),
-            "hours": rounded_hours(total)}
+            "observed_median": median, "hours": rounded_hours(total if median is None else median)}
 
 
-def intro_text(hours: float) -> str:
+def intro_text(hours: float, observed=False) -> str:
     """The sentence each intro carries (the only figure in it is the tool's rounded estimate)."""
+    if observed:
+        return (f"**Estimated time:** {hours_text(hours)} (the median of timed reads by people new to the notebook, "
+                "recorded in the\ncourse's `docs/time-estimates.md`).")
     return (f"**Estimated time:** {hours_text(hours)} (reading, the questions and the cells' run time, as the "
             "course's\n`tools/time_estimates.py` derives them in its `docs/time-estimates.md`).")
+
+
+def intro_for(entry: dict) -> str:
+    return intro_text(entry["hours"], entry.get("observed_median") is not None)
 
 
 def intro_estimate(stem: str) -> str | None:
@@ -164,14 +179,14 @@ def intro_estimate(stem: str) -> str | None:
     return None
 
 
-def write_intro(stem: str, hours: float) -> bool:
-    """Replace the master's "Estimated time" sentence; True when it changed."""
+def write_intro(stem: str, entry: dict) -> bool:
+    """Replace the master's "Estimated time" sentence with :func:`intro_for` ``entry``; True when it changed."""
     path = SOLUTIONS / f"{stem}.ipynb"
     nb = json.loads(path.read_text())
     for cell in nb["cells"]:
         text = _source(cell)
         if cell["cell_type"] == "markdown" and INTRO.search(text):
-            new = INTRO.sub(intro_text(hours).replace("\\", "\\\\"), text, count=1)
+            new = INTRO.sub(intro_for(entry).replace("\\", "\\\\"), text, count=1)
             if new == text:
                 return False
             lines = new.split("\n")
@@ -184,17 +199,23 @@ def write_intro(stem: str, hours: float) -> bool:
 def page(record: dict) -> str:
     """docs/time-estimates.md from the record."""
     rows = ["| notebook | prose words | code words | reading (min) | questions (types) | questions (min) | "
-            "run (s) | total (min) | intro says |", "| --- | ---: | ---: | ---: | --- | ---: | ---: | ---: | --- |"]
+            "run (s) | total (min) | observed reads (min) | intro says |",
+            "| --- | ---: | ---: | ---: | --- | ---: | ---: | ---: | --- | --- |"]
+    observed, key = record.get("observed", {}), "minutes"
     for stem, e in record["notebooks"].items():
         counts = {}
         for t in e["questions"].values():
             counts[t] = counts.get(t, 0) + 1
         kinds = ", ".join(f"{n} {t}" for t, n in sorted(counts.items()))
         rows.append(f"| `{stem}` | {e['words']['prose']} | {e['words']['code']} | {e['minutes']['reading']} | {kinds} | "
-                    f"{e['minutes']['questions']} | {e['run_seconds']} | {e['total_minutes']} | {hours_text(e['hours'])} |")
+                    f"{e['minutes']['questions']} | {e['run_seconds']} | {e['total_minutes']} | "
+                    f"{', '.join(f'{float(r[key]):g}' for r in observed.get(stem, [])) or 'none yet'} | "
+                    f"{hours_text(e['hours'])} |")
     total = sum(e["total_minutes"] for e in record["notebooks"].values())
     minutes = ", ".join(f"{t} {m}" for t, m in MINUTES.items())
     sources = "\n".join(f"  - `{stem}`: {record['run_source'].get(stem, 'not recorded')}." for stem in record["notebooks"])
+    reads = "\n".join(f"  - `{stem}`: {float(r['minutes']):g} min, {r['who']}." for stem in record["notebooks"]
+                      for r in observed.get(stem, [])) or "  - none recorded yet: every intro's figure is derived."
     return f"""# Time estimates
 
 Generated by `python tools/time_estimates.py` from the notebooks and `time-estimates.json`; do not edit by hand.
@@ -221,6 +242,13 @@ the figures, playing with the widgets, and re-running cells while debugging.
   run is faster (cached features). Where each figure comes from:
 {sources}
 
+**Observed reads.** The derivation above is a model; a timed read is a measurement, and replaces it. Ask someone new
+to the notebook (a TA, a pilot student) to work through it as a student would, from the first cell to the closing
+check with every question attempted, and note the minutes. Record each read with
+`python tools/time_estimates.py --observed STEM MINUTES "who, date, machine"`, then `python -m autograder build`: a
+notebook with observed reads gets their median in its intro. Recorded so far:
+{reads}
+
 **Rounding, and the rule "no measured number in the prose".** The total is rounded up to the next half hour, and only
 that rounded planning figure goes into the intro ("about N hours"), with a pointer to this page; the measured parts
 (words, seconds) stay here. After editing a notebook's prose or adding a question, run
@@ -231,7 +259,9 @@ that rounded planning figure goes into the intro ("about N hours"), with a point
 
 def derive(record: dict) -> dict:
     """The record recomputed from the notebooks now, with its recorded run seconds."""
-    return {**record, "notebooks": {stem: estimate(stem, record["run_seconds"][stem]) for stem in STEMS}}
+    observed = record.get("observed", {})
+    return {**record, "notebooks": {stem: estimate(stem, record["run_seconds"][stem], observed.get(stem, ()))
+                                    for stem in STEMS}}
 
 
 def main(argv=None) -> int:
@@ -240,6 +270,8 @@ def main(argv=None) -> int:
     parser.add_argument("--bench", type=Path, help="build/bench.json of make bench-full: its cold notebook runs")
     parser.add_argument("--given", nargs=3, action="append", default=[], metavar=("STEM", "SECONDS", "SOURCE"),
                         help="a run time measured elsewhere, with where it comes from (e.g. docs/performance.md)")
+    parser.add_argument("--observed", nargs=3, action="append", default=[], metavar=("STEM", "MINUTES", "WHO"),
+                        help="a timed read by a person new to the notebook: minutes, and who/when/where")
     parser.add_argument("stems", nargs="*", help="with --executed or --bench: only these notebooks (default: all)")
     parser.add_argument("--check", action="store_true", help="only check; exit 1 when something is out of date")
     args = parser.parse_args(argv)
@@ -261,11 +293,21 @@ def main(argv=None) -> int:
         record["run_seconds"][stem], record["run_source"][stem] = round(seconds, 1), source
     for stem, seconds, source in args.given:
         record["run_seconds"][stem], record["run_source"][stem] = round(float(seconds), 1), source
+    for stem, minutes, who in args.observed:
+        if stem not in STEMS:
+            raise SystemExit(f"--observed: no notebook {stem!r} (one of {', '.join(STEMS)})")
+        try:
+            minutes = float(minutes)
+        except ValueError:
+            raise SystemExit(f"--observed: MINUTES must be a number of minutes, not {minutes!r}") from None
+        if not 0 < minutes < 24 * 60 or not who.strip():
+            raise SystemExit("--observed: MINUTES must be between 0 and a day, and WHO must say who, when and where")
+        record.setdefault("observed", {}).setdefault(stem, []).append({"minutes": minutes, "who": who.strip()})
     missing = [s for s in STEMS if s not in record.get("run_seconds", {})]
     if missing:
         raise SystemExit(f"no run time recorded for {missing}: pass --executed DIR (make demo writes build/notebooks)")
     record = derive(record)
-    stale = [s for s in STEMS if intro_estimate(s) != intro_text(record["notebooks"][s]["hours"])]
+    stale = [s for s in STEMS if intro_estimate(s) != intro_for(record["notebooks"][s])]
     if args.check:
         recorded = json.loads(RECORD.read_text()) if RECORD.exists() else {}
         if stale or recorded != record or not PAGE.exists() or PAGE.read_text() != page(record):
@@ -275,7 +317,7 @@ def main(argv=None) -> int:
         return 0
     RECORD.write_text(json.dumps(record, indent=1, ensure_ascii=False) + "\n")
     PAGE.write_text(page(record))
-    changed = [s for s in STEMS if write_intro(s, record["notebooks"][s]["hours"])]
+    changed = [s for s in STEMS if write_intro(s, record["notebooks"][s])]
     for stem, e in record["notebooks"].items():
         print(f"{stem}: {e['total_minutes']:.0f} min -> {hours_text(e['hours'])}")
     if changed:
