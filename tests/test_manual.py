@@ -9,6 +9,7 @@ import copy
 import csv
 import io
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -271,3 +272,64 @@ def test_otters_filtered_pdf_export_holds_exactly_the_written_questions(stem, tm
     graded_code = [c for c in kept.cells if c.cell_type == "code" and c.get("id") in questions
                    and not any(c.get("id") in s["answer_ids"] for s in specs.values())]
     assert all("grader.check" in c.source for c in graded_code), [c.source[:60] for c in graded_code]
+
+
+@pytest.fixture
+def system_chromium(monkeypatch):
+    """Playwright pointed at Debian's chromium: the stand-in, offline, for the ``playwright install chromium`` that
+    otter asks of a student's or a TA's machine (docs/instructors.md, "Written answers")."""
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    assert chromium, "Debian's chromium is missing (.ci/run installs it with apt)"
+    from playwright.async_api import BrowserType
+
+    real = BrowserType.launch
+
+    async def launch(self, *args, **kwargs):
+        kwargs.setdefault("executable_path", chromium)
+        kwargs["args"] = [*(kwargs.get("args") or []), "--no-sandbox", "--disable-gpu"]
+        return await real(self, *args, **kwargs)
+
+    monkeypatch.setattr(BrowserType, "launch", launch)
+    return chromium
+
+
+def test_otters_pdf_export_renders_the_written_answers_for_gradescope(system_chromium, tmp_path):
+    """``otter export --filtering -e html`` (what ``grader.export(pdf=True)`` runs) renders a real PDF of a student's
+    notebook 04 with both written answers filled in: a page per written question at least, holding each question's
+    prompt, rubric and the student's own words, and none of the automatically graded code around them."""
+    import nbformat
+    from otter.export import export_notebook
+    from pypdf import PdfReader
+
+    from autograder import NOTEBOOKS
+
+    stem = "04_fine_tuning"
+    check.ensure_built([stem])
+    specs = json.loads(__import__("zipfile").ZipFile(zip_path(stem)).read(manual.MANIFEST))
+    answers = {"ft_predict": 'prediction = {("3 breeds", "small"): FINAL, ("3 breeds", "large"): FINETUNE,\n'
+                             '              ("digits", "small"): EARLIER, ("digits", "large"): SCRATCH}\nprediction',
+               "ft_explain": 'grid_explanation = """The large digits cell surprised me most: the small CNN from scratch '
+                             'won it, although I had expected fine-tuning to win where the data is unlike ImageNet."""\n'
+                             'print(grid_explanation)'}
+    assert set(answers) == set(specs), "a written question of notebook 04 without an answer in this test"
+    nb = nbformat.read(str(NOTEBOOKS / f"{stem}.ipynb"), as_version=4)
+    for q, spec in specs.items():
+        next(c for c in nb.cells if c.get("id") == spec["answer_ids"][0]).source = answers[q]
+    nbformat.write(nb, str(tmp_path / f"{stem}.ipynb"))
+    export_notebook(str(tmp_path / f"{stem}.ipynb"), dest=str(tmp_path / "written.pdf"), filtering=True,
+                    pagebreaks=True, exporter_type="html")
+    reader = PdfReader(str(tmp_path / "written.pdf"))
+    text = " ".join(" ".join((page.extract_text() or "").split()) for page in reader.pages)
+    assert len(reader.pages) >= len(specs), f"{len(reader.pages)} pages for {len(specs)} written questions"
+
+    def words(markdown, n=5):
+        """The first n consecutive plain words of a markdown text (no markup, math or code): what the PDF shows."""
+        tokens = markdown.split()
+        plain = [bool(re.fullmatch(r"[A-Za-z][A-Za-z,.;:'’-]*", t)) for t in tokens]
+        start = next(i for i in range(len(tokens)) if all(plain[i:i + n]) and len(plain[i:i + n]) == n)
+        return " ".join(tokens[start:start + n])
+
+    for q, spec in specs.items():
+        assert words(spec["prompt"]) in text and words(spec["rubric"]) in text, (q, text[:1500])
+    assert "The large digits cell surprised me most" in text and '("digits", "large"): SCRATCH' in text
+    assert "def freeze(" not in text and "ft_freeze" not in text and "BEGIN SOLUTION" not in text
