@@ -214,7 +214,7 @@ _04_1 = {
                   # issue 21: photos' scale, once told to normalize each channel
                   ("reshape(-1, 1, 8, 8) / 16", "reshape(-1, 1, 8, 8) / 255", "not 0 to 255")],
     "ft_predict": [('("3 breeds", "small"): FINAL,', '("3 breeds", "small"): ...,', "record your prediction")],
-    "ft_explain": [('grid_explanation = """On the pets', 'grid_explanation = "Fine-tuning won." or """On the pets',
+    "ft_explain": [('grid_explanation = """On the 3 breeds', 'grid_explanation = "Fine-tuning won." or """On the 3 breeds',
                     "at least 25 words")],
 }
 _04_2 = {
@@ -242,9 +242,9 @@ _04_2 = {
     "ft_digits": [(".reshape(-1, 1, 8, 8) / 16", ".reshape(-1, 1, 8, 8).transpose(2, 3) / 16", "row-major order")],
     "ft_predict": [('("digits", "small"): EARLIER,', '("digits", "small"): "fine-tune",',
                     "is not one of the six strategies")],
-    "ft_explain": [('grid_explanation = """On the pets',
+    "ft_explain": [('grid_explanation = """On the 3 breeds',
                     'grid_explanation = "I expected something else entirely, and the outcome was a surprise to me, '
-                    'although in hindsight it makes some sense given what we saw before today." or """On the pets',
+                    'although in hindsight it makes some sense given what we saw before today." or """On the 3 breeds',
                     "name the task")],
 }
 _04_3 = {
