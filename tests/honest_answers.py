@@ -673,7 +673,7 @@ DIGITS = ("    x = torch.as_tensor(np.asarray(X), dtype=torch.float32).reshape(-
           "    return (x - torch.tensor(mean).view(1, 3, 1, 1)) / torch.tensor(std).view(1, 3, 1, 1)\n")
 PREDICTION_04 = ('prediction = {\n    ("3 breeds", "small"): FINAL,\n    ("3 breeds", "large"): FINETUNE,\n'
                  '    ("digits", "small"): EARLIER,\n    ("digits", "large"): SCRATCH,\n}\n')
-EXPLAIN_04 = 'grid_explanation = """On the 3 breeds (pets, close to ImageNet) I predicted the linear classifier on the final\nfeatures for the small size and fine-tuning the last stages for the large one. The printed verdicts say whether the\ngap between the best strategy and the next one is larger than two standard errors over the three seeds, so a cell\nmay well be a tie. On the\ndigits, unlike ImageNet, the earlier stage and the small CNN trained from scratch are the ones to compare with the final\nfeatures, which are specific to ImageNet\'s objects; the printed numbers decide which won."""\n'
+EXPLAIN_04 = 'grid_explanation = """On the 3 breeds (pets, close to ImageNet) I predicted the linear classifier on the final\nfeatures for the small size and fine-tuning the last stages for the large one. The printed verdicts say whether the\ngap between the best strategy and the next one is larger than two standard errors over the three seeds, so a cell\nmay well be a tie. On the digits, unlike ImageNet, the earlier stage and the small CNN trained from scratch are the ones to compare with the final\nfeatures, which are specific to ImageNet\'s objects; the printed numbers decide which won."""\n'
 
 BN_PREDICT = "bn_prediction = PART_WAY   # momentum: a running average moves only part of the way in one step\n"
 FRACTION = "    return 1 - (1 - first) ** n\n"

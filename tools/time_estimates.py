@@ -201,15 +201,15 @@ def page(record: dict) -> str:
     rows = ["| notebook | prose words | code words | reading (min) | questions (types) | questions (min) | "
             "run (s) | total (min) | observed reads (min) | intro says |",
             "| --- | ---: | ---: | ---: | --- | ---: | ---: | ---: | --- | --- |"]
-    observed, key = record.get("observed", {}), "minutes"
+    observed = record.get("observed", {})
     for stem, e in record["notebooks"].items():
         counts = {}
         for t in e["questions"].values():
             counts[t] = counts.get(t, 0) + 1
         kinds = ", ".join(f"{n} {t}" for t, n in sorted(counts.items()))
+        reads = ", ".join(f"{float(r['minutes']):g}" for r in observed.get(stem, [])) or "none yet"
         rows.append(f"| `{stem}` | {e['words']['prose']} | {e['words']['code']} | {e['minutes']['reading']} | {kinds} | "
-                    f"{e['minutes']['questions']} | {e['run_seconds']} | {e['total_minutes']} | "
-                    f"{', '.join(f'{float(r[key]):g}' for r in observed.get(stem, [])) or 'none yet'} | "
+                    f"{e['minutes']['questions']} | {e['run_seconds']} | {e['total_minutes']} | {reads} | "
                     f"{hours_text(e['hours'])} |")
     total = sum(e["total_minutes"] for e in record["notebooks"].values())
     minutes = ", ".join(f"{t} {m}" for t, m in MINUTES.items())

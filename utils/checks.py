@@ -16,9 +16,11 @@ def _aten_counter(names, counts):
     from torch.utils._python_dispatch import TorchDispatchMode
 
     class Count(TorchDispatchMode):
+        """Every Python path to an operator (torch.conv2d, F.conv2d, nn.Conv2d, a name imported earlier) ends here."""
         def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-            if func.overloadpacket.__name__ in names:
-                counts[func.overloadpacket.__name__] = counts.get(func.overloadpacket.__name__, 0) + 1
+            name = func.overloadpacket.__name__
+            if name in names:
+                counts[name] = counts.get(name, 0) + 1
             return func(*args, **(kwargs or {}))
 
     return Count()

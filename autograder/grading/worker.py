@@ -179,10 +179,11 @@ class Worker:
 
     def op_count(self, tree, _):
         self.counts = {}
-        if str(tree.get("module")) == ATEN:   # torch's operators, however Python reached them
-            mode = aten_counter({str(n) for n in tree.get("names", [])}, self.counts)
-            mode.__enter__()
-            self.saved.append((mode, None, None))
+        from utils import checks   # the tests' own helper (support files): torch's operators, counted in its dispatcher
+        if str(tree.get("module")) == checks.ATEN:
+            block = checks.count_calls({}, checks.ATEN, [str(n) for n in tree.get("names", [])])
+            self.counts = block.__enter__()
+            self.saved.append((block, None, None))
             self.ch.send({"op": "result", "value": None})
             return
         module = importlib.import_module(str(tree.get("module")))
@@ -216,24 +217,6 @@ class Worker:
         if name in self.replaced:
             self.env[name] = self.replaced.pop(name)
         self.ch.send({"op": "result", "value": None})
-
-
-ATEN = "torch.ops.aten"   # the count op's name for torch's operators (utils/checks.py uses the same)
-
-
-def aten_counter(names, counts):
-    """A torch dispatch mode that counts the aten operators named in ``names`` (e.g. "convolution"): every Python
-    path to them (torch.conv2d, F.conv2d, nn.Conv2d, a name imported before the count began) goes through it."""
-    from torch.utils._python_dispatch import TorchDispatchMode
-
-    class Count(TorchDispatchMode):
-        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-            name = func.overloadpacket.__name__
-            if name in names:
-                counts[name] = counts.get(name, 0) + 1
-            return func(*args, **(kwargs or {}))
-
-    return Count()
 
 
 def main(read_fd, write_fd):
