@@ -222,7 +222,8 @@ def with_grading_service(otter_zip: Path, out: Path, student_nb: Path, master: P
                                     json.loads(student_nb.read_text(encoding="utf-8")))
             dst.writestr(manual.MANIFEST, json.dumps(specs, indent=1, ensure_ascii=False))
         dst.write(GRADING.parent / "__init__.py", "grader/autograder/__init__.py")
-        for f in sorted(GRADING.glob("*.py")) + sorted((GRADING / "templates").glob("*.j2")):
+        for f in (sorted(GRADING.glob("*.py")) + sorted((GRADING / "programs").glob("*.py"))
+                  + sorted((GRADING / "templates").glob("*.j2"))):
             dst.write(f, f"grader/autograder/{f.relative_to(GRADING.parent)}")
 
 

@@ -95,7 +95,7 @@ def assert_no_measured_numbers(stem):
 
 # ------------------------------------------------------------------------------------------- the judge
 # The grading service scores a submission in its *judge* stage: otter's tests (public and hidden, from the zip)
-# run against the graded definitions only (autograder/grading/judge.py). The helpers below run that same
+# run against the graded definitions only (autograder/grading/programs/judge.py). The helpers below run that same
 # program on the same payload, without the sandbox (the notebooks here are ours), so that a table of wrong
 # answers is scored exactly as a student's submission is, in seconds instead of a whole notebook run.
 
@@ -131,7 +131,7 @@ def judge(nb, stem, timeout=600) -> dict:
     try:
         batch._layout(root, False)   # the work folder the service gives a stage
         payload = batch.judge_payload(tpl, tamper.graded_definitions(cells, tpl.params), root, use_bwrap=False)
-        outcome = sandbox.run_stage("judge", root, [], [str(batch.HERE / "judge.py")], sandbox.Limits(),
+        outcome = sandbox.run_stage("judge", root, [], [str(batch.PROGRAMS / "judge.py")], sandbox.Limits(),
                                     timeout, use_bwrap=False, stdin=json.dumps(payload).encode(), use_cgroup=False)
     finally:
         shutil.rmtree(root, ignore_errors=True)

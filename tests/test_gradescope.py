@@ -43,7 +43,7 @@ def test_zip_is_a_gradescope_autograder(built):
     assert config["assignment_name"] == built.stem
     assert config.get("lang", "python") == "python" and "token" not in config
     assert run.startswith("#!") and "grader/autograder/grading/gradescope.py" in run and "run_otter.py" not in run
-    assert "grader/autograder/grading/judge.py" in names and "grader/autograder/grading/worker.py" in names
+    assert "grader/autograder/grading/programs/judge.py" in names and "grader/autograder/grading/programs/worker.py" in names
     assert "given_cells.json" in names
     if built.stem != "01_ols_raw_pixels":   # its written questions, for the review pages and merge-manual
         written = json.loads(zipfile.ZipFile(built).read("manual.json"))

@@ -60,7 +60,7 @@ def test_hidden_inputs_never_reach_feedback(judged):
 
 
 def test_a_hidden_message_keeps_the_authors_words_and_drops_every_value():
-    from autograder.grading import judge
+    from autograder.grading.programs import judge
     source = ('def test_x(f):\n    w = f()\n    assert w == 3, f"you found w = {w:.3g}: the bias comes first"\n'
               '    assert w, "plain text"\n    raise AssertionError("raised " + str(w))\n')
     messages = judge.hidden_messages(source)

@@ -39,6 +39,7 @@ from . import inputs, manual, report, sandbox, shard, store, tamper, verdict
 
 WORK_PREFIX = "ptm-grade-"
 HERE = Path(__file__).resolve().parent
+PROGRAMS = HERE / "programs"  # run in processes of their own (programs/__init__.py)
 
 
 @dataclass
@@ -150,7 +151,7 @@ class Batch:
                 os.chmod(self.work / d, mode)
             self.public = self.work / "public"
             for name in ("driver.py", "worker.py", "wire.py"):
-                shutil.copy2(HERE / name, self.public / name)
+                shutil.copy2(PROGRAMS / name, self.public / name)
                 os.chmod(self.public / name, 0o644)
         for sub in ("results", "feedback"):
             (self.out / sub).mkdir(parents=True, exist_ok=True)
@@ -160,7 +161,7 @@ class Batch:
 
     def program(self, name):
         """Where a stage's program lies for the user it runs as (a world-readable copy in --no-namespaces)."""
-        return (self.public or HERE) / name
+        return (self.public or PROGRAMS) / name
 
     def isolation(self):
         if self.use_bwrap is True:
@@ -306,7 +307,7 @@ def worker_spec(tpl, root, use_bwrap, limits=None, cgroup=None, program=None):
         for d in ("submission", "home", "tmp"):
             os.chown(root / d, sandbox.NOBODY, sandbox.NOBODY)
         binds = [(host, f"/autograder/submission/{n}") for host, n in tpl.support]
-        binds += [(HERE / f, f"/grader/{f}") for f in WORKER_FILES]
+        binds += [(PROGRAMS / f, f"/grader/{f}") for f in WORKER_FILES]
         argv = sandbox.bwrap_argv(root, binds, env, [sandbox._python(), "-I", "/grader/worker.py"], limits)
         return {"argv": argv, "env": {"PATH": "/usr/bin:/bin"}, "cwd": "/", "cgroups": cgroups}
     for host, name in tpl.support:
@@ -318,7 +319,7 @@ def worker_spec(tpl, root, use_bwrap, limits=None, cgroup=None, program=None):
             os.chown(root / d, sandbox.NOBODY, sandbox.NOBODY)
     env.update(HOME=str(root / "home"), PTM_CACHE=str(root / "tmp" / "cache"), MPLCONFIGDIR=str(root / "tmp" / "mpl"),
                PTM_RESULTS=str(root / "tmp" / "results.json"))
-    argv = [sandbox._python(), "-I", str(program or HERE / "worker.py")]
+    argv = [sandbox._python(), "-I", str(program or PROGRAMS / "worker.py")]
     return {"argv": sandbox.setpriv_argv(argv) if use_bwrap == "nobody" else argv, "env": env,
             "cwd": str(root / "submission"), "cgroups": cgroups}
 
@@ -342,7 +343,7 @@ def _judge(batch, sub, tpl, definitions, cancel=None):
         _layout(root, False)
         payload = judge_payload(tpl, definitions, root, batch.use_bwrap, batch.limits, cgroup,
                                 program=batch.program("worker.py"))
-        outcome = sandbox.run_stage("judge", root, [], [str(HERE / "judge.py")], batch.limits,
+        outcome = sandbox.run_stage("judge", root, [], [str(PROGRAMS / "judge.py")], batch.limits,
                                     batch.limits.judge_timeout, False, json.dumps(payload).encode(),
                                     cancel=cancel, watch=lambda: sandbox.disk_full(root, mounted) or (
                                         cgroup is not None and cgroup.breaches()),
@@ -378,7 +379,7 @@ def _stage(batch, sub, tpl, cancel=None):
             for p in [nb, tests, tests / tpl.name] + list((tests / tpl.name).iterdir()):
                 os.chown(p, sandbox.NOBODY, sandbox.NOBODY)
         if batch.use_bwrap is True:
-            binds.append((HERE / "driver.py", "/grader/driver.py"))
+            binds.append((PROGRAMS / "driver.py", "/grader/driver.py"))
             argv = ["/grader/driver.py", f"/autograder/submission/{sub.nb_name}"]
         else:
             argv = [str(batch.program("driver.py")), str(nb)]
