@@ -29,17 +29,14 @@ import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-import jinja2
-
 from .grading import manual, store
+from .grading.report import ENV  # the one Jinja2 environment (autoescape, strict)
 
 REQUIRED = ("student_id", "name", "email", "submission")
 OPTIONAL = ("section", "sis_login_id", "canvas_id")
 CANVAS_HEAD = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
 POINTS_POSSIBLE = "    Points Possible"          # Canvas's own label of its second row (four leading spaces)
 REVIEW = "crashed"                             # a grader failure: never a score for the student
-ENV = jinja2.Environment(loader=jinja2.FileSystemLoader(Path(__file__).with_name("templates")),
-                         autoescape=True, undefined=jinja2.StrictUndefined)
 
 
 class RosterError(SystemExit):
@@ -152,11 +149,11 @@ def load_grades(folders):
         if not (folder / "grades.csv").is_file():
             raise RosterError(f"{folder} holds no grades.csv: give the --out folder of `grade` or `merge`")
         rows = store.read_rows(folder / "grades.csv")
-        written = manual.manifests(folder)
+        written = store.manifests(folder)
         named = {r.get("assignment") for r in rows.values() if r.get("assignment")}
         for row in rows.values():
             name = row.get("assignment") or (next(iter(named)) if len(named) == 1 else "")
-            shown = row.get("file", "").removeprefix("'")
+            shown = row.get("file", "")
             matches.append(Match(row, str(folder), name, late=is_late(shown),
                                  pending=manual.pending(row, written.get(name, {}))))
     return matches
@@ -236,18 +233,14 @@ def student_rows(export, s, late_penalty=0.0):
         if m is None:
             rows.append([s.student_id, s.name, s.email, a, "", "missing", "", "", "", "no submission"])
         else:
-            rows.append([s.student_id, s.name, s.email, a, m.row.get("file", "").removeprefix("'"),
+            rows.append([s.student_id, s.name, s.email, a, m.row.get("file", ""),
                          m.row.get("status", ""), score(m, late_penalty), m.row.get("maximum", ""),
                          "yes" if m.late else "no", m.row.get("reason", "")])
     return rows
 
 
 def write_csv(path, rows):
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    for row in rows:
-        writer.writerow([c if c == POINTS_POSSIBLE else store.escape_cell(c) for c in row])
-    store.atomic_write(path, buf.getvalue())
+    store.write_csv(path, rows, keep=(POINTS_POSSIBLE,))
 
 
 def file_name(student_id, used):

@@ -31,8 +31,10 @@ class Template:
     manual: dict = None  # {question: spec} of the written questions (manual.json; manual.py)
 
     def maxima(self):
-        """{question: points} of every question, the written ones included."""
-        return {**self.possible, **{q: s["points"] for q, s in (self.manual or {}).items()}}
+        """{question: points} of every question, the written ones included (rounded: otter's
+        split points sum to 2.9999999999999996 or 3.0000000000000004 for 3)."""
+        points = {**self.possible, **{q: s["points"] for q, s in (self.manual or {}).items()}}
+        return {q: round(p, 6) for q, p in points.items()}
 
 
 def _possible(tests):

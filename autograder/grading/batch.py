@@ -23,7 +23,6 @@ writing to the same DIR.
 
 import argparse
 import dataclasses
-import json
 import os
 import shutil
 import signal
@@ -106,11 +105,10 @@ class Batch:
             for name in ("driver.py", "worker.py", "wire.py"):
                 shutil.copy2(PROGRAMS / name, self.public / name)
                 os.chmod(self.public / name, 0o644)
-        for sub in ("results", "feedback"):
-            (self.out / sub).mkdir(parents=True, exist_ok=True)
-        self.rows = store.read_rows(self.out / "grades.csv")
+        store.make_folders(self.out)
+        self.rows = store.rows(self.out)
         self.lock, self.templates, self.counter = threading.Lock(), {}, 0
-        self.timings = _read_json(self.out / "timings.json")
+        self.timings = store.timings(self.out)
 
     def program(self, name):
         """Where a stage's program lies for the user it runs as (a world-readable copy in
@@ -164,12 +162,14 @@ class Batch:
                         os.chmod(d, 0o755 if d.is_dir() else 0o644)
                     tpl = dataclasses.replace(tpl, support=[(copy / n, n) for _, n in tpl.support])
                 self.templates[name] = tpl
+                store.save_maxima(self.out, name, tpl.maxima())
                 if tpl.manual:
-                    manual.save_manifest(self.out, name, tpl.manual)
+                    store.save_manifest(self.out, name, tpl.manual)
             return self.templates[name]
 
-    def finish(self, sub, name, v, seconds=0.0, gradescope=None):
-        """Write results and feedback, then commit the row (the CSV is the commit point)."""
+    def finish(self, sub, name, v, seconds=0.0):
+        """Save what was decided and render its pages, then commit the row (the CSV is the
+        commit point)."""
         row = {
             "id": sub.id,
             "file": verdict.clean(sub.file, 300),
@@ -193,18 +193,12 @@ class Batch:
         if specs and v.questions is not None:  # written questions: a person scores them (manual.py)
             answers = manual.sanitize(sub.manual, specs)
             manual.fill_row(row, specs, answers)
-            (self.out / "answers").mkdir(exist_ok=True)
-            store.atomic_write(
-                self.out / "answers" / f"{sub.id}.json", json.dumps(answers, indent=1)
-            )
-        if gradescope is not None:
-            store.atomic_write(
-                self.out / "results" / f"{sub.id}.json", json.dumps(gradescope, indent=1)[: 4 << 20]
-            )
-        report.write_feedback(self.out / "feedback" / f"{sub.id}.html", row, v, specs)
+            store.save_answers(self.out, sub.id, answers)
+        store.save_verdict(self.out, sub.id, v)
+        report.render_submission(self.out, row, specs)
         with self.lock:
             self.rows[sub.id] = row
-            store.write_rows(self.out / "grades.csv", self.rows)
+            store.save_rows(self.out, self.rows)
         return row
 
     def record_timing(self, sub_id, **stages):
@@ -319,21 +313,8 @@ def grade_one(batch, sub_id, path, shown=None):
         list(dict.fromkeys(flags)),
         batch.limits,
     )
-    gradescope = None
-    if early is None and v.questions is not None:
-        gradescope = report.gradescope_results(v, tpl)
     batch.record_timing(sub.id, run=run, judge=judge if early is None else None)
-    return batch.finish(sub, name, v, time.monotonic() - start, gradescope)
-
-
-def _read_json(path):
-    """Our own earlier output (a resumed batch), or {} when absent or unreadable."""
-    data = store.safe_read(path, 16 << 20)
-    try:
-        value = json.loads(data) if data else {}
-    except ValueError:
-        return {}
-    return value if isinstance(value, dict) else {}
+    return batch.finish(sub, name, v, time.monotonic() - start)
 
 
 def sweep_stale():
@@ -356,13 +337,6 @@ def _remove_work(d):
     for m in sorted((m for m in mounts if m.startswith(str(d) + "/")), reverse=True):
         os.system(f"umount -l '{m}' 2>/dev/null") if "'" not in m else None
     shutil.rmtree(d, ignore_errors=True)
-
-
-def _maxima(batch):
-    return {
-        name: {**tpl.possible, **{q: s["points"] for q, s in (tpl.manual or {}).items()}}
-        for name, tpl in batch.templates.items()
-    }
 
 
 def grade(
@@ -446,18 +420,10 @@ def _grade(batch, paths, jobs, quiet, shard_spec=None):
         pool.shutdown(wait=True, cancel_futures=True)
         raise
     pool.shutdown()
-    store.atomic_write(batch.out / "warnings.txt", "".join(w + "\n" for w in batch.warnings))
-    store.atomic_write(
-        batch.out / "timings.json", json.dumps(batch.timings, indent=1, sort_keys=True)
-    )
-    report.write_report(
-        batch.out,
-        batch.rows,
-        _maxima(batch),
-        batch.warnings,
-        batch.isolation(),
-        batch.limits_text(),
-    )
+    store.save_warnings(batch.out, batch.warnings)
+    store.save_timings(batch.out, batch.timings)
+    store.save_context(batch.out, batch.warnings, batch.isolation(), batch.limits_text())
+    report.render_report(batch.out)
     return batch.rows
 
 

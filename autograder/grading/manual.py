@@ -13,10 +13,11 @@ master's ``# BEGIN QUESTION`` cell). Their tests are worth 0 points: they are th
   The batch writes them to ``answers/<id>.json``; the manual column of ``grades.csv`` stays empty (awaiting a
   reader), or 0 when the answer cell is still the stub it was given (the completion gate: nothing to read).
   ``maximum`` counts the manual points; ``total`` counts only what was scored.
-- **review** (``write_reviews``): ``review/<question>.html``, one page per written question with every
-  student's answer beside the rubric and the printed numbers (all student text escaped by Jinja2), and
-  ``review/scores_template.csv``: ``id, file, assignment, question, max_points, score, note``, score empty.
-- **merge** (``merge``): the TA's filled CSV into ``grades.csv`` (atomic), ``report.html`` and the review pages.
+- **review** (``report.render_reviews``): ``review/<question>.html``, one page per written question with
+  every student's answer beside the rubric and the printed numbers (all student text escaped by Jinja2),
+  and ``review/scores_template.csv``: ``id, file, assignment, question, max_points, score, note``.
+- **merge** (``merge``): the TA's filled CSV into ``grades.csv`` (atomic); then every page (feedback,
+  Gradescope's results, review pages, ``report.html``) is rendered again from the files (``report``).
   Every problem of the CSV is reported at once and nothing is written; a re-run with a corrected CSV replaces
   the earlier scores (totals are recomputed from the columns, never incremented). An empty score cell leaves
   that answer as it is. ``python -m autograder export`` then reads the merged totals; it leaves the gradebook
@@ -25,7 +26,6 @@ master's ``# BEGIN QUESTION`` cell). Their tests are worth 0 points: they are th
 import argparse
 import csv
 import io
-import json
 import math
 import re
 import sys
@@ -33,14 +33,12 @@ from pathlib import Path
 
 import yaml
 
-from . import store
+from . import report, store
 
-MANIFEST = "manual.json"
+MANIFEST = "manual.json"          # in the autograder zip
 LIMIT = 8000                       # characters kept of an answer or of one cell's printed output
-TEMPLATE = "scores_template.csv"
-HEADER = ["id", "file", "assignment", "question", "max_points", "score", "note"]
-NO_ANSWER = "no answer written (the cell is as it was handed out): 0 without a reader"
-NOT_READ = "its answers were not read (graded before the written questions existed?): grade it again"
+TEMPLATE = store.SCORES_TEMPLATE   # review/scores_template.csv: the TA fills it (report writes it)
+HEADER = store.SCORES_HEADER
 
 
 # ------------------------------------------------------------------ build: the manifest of a master
@@ -218,87 +216,7 @@ def fill_row(row, specs, answers):
     """The manual columns of a graded row: empty (awaiting a reader) or 0 (no answer); maximum counts them."""
     for q, spec in specs.items():
         row[q] = "" if answers.get(q, {}).get("answered") else "0"
-    row["maximum"] = f"{_num(row.get('maximum')) + sum(s['points'] for s in specs.values()):g}"
-
-
-# ------------------------------------------------------------------ review pages and the scores template
-
-def _num(value):
-    try:
-        x = float(value)
-    except (TypeError, ValueError):
-        return 0.0
-    return x if math.isfinite(x) else 0.0
-
-
-def manifests(out):
-    """{assignment: {question: spec}} saved by ``grade`` in ``<out>/manual/``."""
-    found = {}
-    for p in sorted((Path(out) / "manual").glob("*.json")):
-        data = store.safe_read(p, 4 << 20)
-        try:
-            found[p.stem] = json.loads(data)
-        except (TypeError, ValueError):
-            continue
-    return found
-
-
-def save_manifest(out, assignment, specs):
-    (Path(out) / "manual").mkdir(parents=True, exist_ok=True)
-    store.atomic_write(Path(out) / "manual" / f"{assignment}.json", json.dumps(specs, indent=1, ensure_ascii=False))
-
-
-def load_answers(out, sub_id):
-    data = store.safe_read(Path(out) / "answers" / f"{sub_id}.json", 8 << 20)
-    try:
-        value = json.loads(data) if data else {}
-    except ValueError:
-        return {}
-    return value if isinstance(value, dict) else {}
-
-
-def _rubric_html(text):
-    import markupsafe
-    import mistune
-    return markupsafe.Markup(mistune.html(markupsafe.escape(text)))   # the master's own text, escaped first
-
-
-def write_reviews(out, rows):
-    """``review/<question>.html`` per written question and ``review/scores_template.csv``; returns the pages."""
-    from .report import ENV
-    out = Path(out)
-    specs_by_assignment = manifests(out)
-    pages, template = [], [HEADER]
-    for assignment, specs in sorted(specs_by_assignment.items()):
-        mine = sorted((r for r in rows.values() if r.get("assignment") == assignment), key=lambda r: r["id"])
-        if not mine:
-            continue
-        answers = {r["id"]: load_answers(out, r["id"]) for r in mine}
-        (out / "review").mkdir(exist_ok=True)
-        for q, spec in specs.items():
-            entries = []
-            for r in mine:
-                a = answers[r["id"]].get(q, {})
-                graded = r.get("status") == "graded"
-                entries.append({"row": r, "graded": graded, "answer": a, "score": r.get(q, "")})
-                if graded:
-                    score, note = ("", "") if a.get("answered") else ("0", NO_ANSWER) if a else ("", NOT_READ)
-                    template.append([r["id"], r.get("file", ""), assignment, q, f"{spec['points']:g}", score, note])
-            scored = sum(1 for e in entries if e["graded"] and e["score"] != "")
-            html = ENV.get_template("review.html.j2").render(
-                question=q, assignment=assignment, spec=spec, rubric=_rubric_html(spec["rubric"]),
-                entries=entries, scored=scored, graded=sum(e["graded"] for e in entries))
-            store.atomic_write(out / "review" / f"{q}.html", html)
-            pages.append({"question": q, "assignment": assignment, "href": f"review/{q}.html",
-                          "points": spec["points"], "graded": sum(e["graded"] for e in entries), "scored": scored})
-    if not pages:
-        return []
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    for line in template:
-        writer.writerow([store.escape_cell(c) for c in line])
-    store.atomic_write(out / "review" / TEMPLATE, buf.getvalue())
-    return pages
+    row["maximum"] = f"{store.number(row.get('maximum')) + sum(s['points'] for s in specs.values()):g}"
 
 
 # ------------------------------------------------------------------ merge: the TA's scores into grades.csv
@@ -372,16 +290,15 @@ def read_scores(path, rows, specs_by_assignment):
 def retotal(row):
     """total = the sum of the row's question columns (auto and scored manual): recomputed, never incremented."""
     fixed = set(store.FIXED_HEAD + store.FIXED_TAIL)
-    row["total"] = f"{sum(_num(v) for k, v in row.items() if k not in fixed and k is not None):g}"
+    row["total"] = f"{sum(store.number(v) for k, v in row.items() if k not in fixed and k is not None):g}"
 
 
 def merge(grades, scores_csv):
     """Merge the TA's scores into ``grades`` (a ``grade`` or ``merge`` --out folder); returns (changed, scored)."""
-    from . import report, shard
     grades = Path(grades)
     if not (grades / "grades.csv").is_file():
         raise ScoresError(f"{grades} holds no grades.csv: give the --out folder of `grade` or `merge`")
-    specs_by_assignment = manifests(grades)
+    specs_by_assignment = store.manifests(grades)
     if not specs_by_assignment:
         raise ScoresError(f"{grades} has no written questions (no manual/*.json): grade with autograder zips "
                           f"built from masters with manual questions")
@@ -397,32 +314,8 @@ def merge(grades, scores_csv):
             if row.get("status") == "graded":
                 retotal(row)
         store.write_rows(grades / "grades.csv", rows)
-        maxima = shard._maxima(grades, rows)
-        for assignment, specs in specs_by_assignment.items():
-            maxima.setdefault(assignment, {}).update({q: s["points"] for q, s in specs.items()})
-        for sid in sorted({sid for sid, _ in scores}):     # the student's page shows the written scores
-            refresh_feedback(grades / "feedback" / f"{sid}.html", rows[sid], specs_by_assignment[rows[sid]["assignment"]])
-        context = report.read_context(grades)
-        report.write_report(grades, rows, maxima, context.get("warnings", []), context.get("isolation", ""),
-                            context.get("limits", ""))
+        report.render_all(grades)  # every page again from the files: the new scores and totals
     return changed, len(scores)
-
-
-def refresh_feedback(path, row, specs):
-    """The student's feedback page with its written answers' scores and its new total (the rest is unchanged)."""
-    from .report import ENV
-    data = store.safe_read(path, 16 << 20)
-    if data is None:
-        return
-    html = data.decode("utf-8", "replace")
-    start, end = html.find("<!-- written -->"), html.find("<!-- /written -->")
-    if start < 0 or end < start:
-        return
-    written = [{"question": q, "points": spec["points"], "score": row.get(q, "")} for q, spec in specs.items()]
-    section = ENV.get_template("written.html.j2").render(written=written)
-    html = html[:start + len("<!-- written -->")] + section + html[end:]
-    html = re.sub(r"score [^<]* / ([^<]*)\.</p>", lambda m: f"score {row['total']} / {m.group(1)}.</p>", html, count=1)
-    store.atomic_write(path, html)
 
 
 def pending(row, specs):
@@ -437,7 +330,7 @@ def main(argv=None):
     args = p.parse_args(sys.argv[1:] if argv is None else argv)
     changed, scored = merge(args.grades, args.scores)
     rows = store.read_rows(Path(args.grades) / "grades.csv")
-    left = sum(len(pending(r, s)) for a, s in manifests(args.grades).items() for r in rows.values()
+    left = sum(len(pending(r, s)) for a, s in store.manifests(args.grades).items() for r in rows.values()
                if r.get("assignment") == a)
     print(f"merged {scored} score(s) ({changed} changed) into {Path(args.grades) / 'grades.csv'}; "
           f"{left} written answer(s) still unscored")

@@ -1,50 +1,191 @@
-"""What people read: feedback/<id>.html for the student, report.html for the instructor.
+"""What people read, rendered from the data on disk (``store``) with ONE Jinja2 environment.
 
-Both come from Jinja2 templates (``templates/*.html.j2``) with autoescape on;
-every student-controlled string reaching them was bounded and cleaned in
-``verdict``. A failed hidden test shows its hint, never its code.
+- ``feedback/<id>.html``: the student's page: scores, each case's hint (a hidden case's is its
+  author's static text, never its code), the written answers' state, the errors of the cells;
+- ``results/<id>.json``: Gradescope's results: per question a visible test for its public cases
+  and an ``after_published`` one for its hidden cases; a written question claims nothing;
+- ``review/<question>.html`` and ``review/scores_template.csv``: the written answers beside the
+  rubric, for the TA (``manual``);
+- ``report.html``: per assignment a summary, every figure with its numbers in a table beside it,
+  the rows, what was not graded and what was flagged.
+
+Each page is a function of files ``store`` owns (``grades.csv``, ``verdicts/``, ``answers/``,
+``manual/``, ``maxima.json``, ``report_context.json``): ``render_submission`` as a submission
+finishes, ``render_report`` at the end of a batch, ``render_all`` after ``merge`` and
+``merge-manual``. So a merged folder reads exactly as a one-machine batch's, and a page is never
+patched. Templates (``templates/*.j2`` here and ``autograder/templates/``) have autoescape on;
+every student-controlled string reaching them was bounded and cleaned in ``verdict``/``manual``.
 """
+
 import base64
 import io
-import json
 import re
 import statistics
 from pathlib import Path
 
 import jinja2
+import markupsafe
 
-from .store import FIXED_HEAD, FIXED_TAIL, STATUSES, atomic_write
+from . import store
 
-ENV = jinja2.Environment(loader=jinja2.FileSystemLoader(Path(__file__).with_name("templates")),
-                         autoescape=True, undefined=jinja2.StrictUndefined)
-
-
-CONTEXT = "report_context.json"
-
-
-def write_feedback(path, row, verdict, manual=None):
-    """The student's page: scores, each case's hint (a hidden case's is its author's static text), errors.
-
-    ``manual`` ({question: spec}) are the written questions: their 0-point completion checks are not shown (the
-    worker cannot evaluate an answer built from the run's numbers); the page says a person reads them."""
-    manual = manual or {}
-    points = {q: p for q, p in (verdict.questions or {}).items() if q not in manual}
-    cases = {q: c for q, c in verdict.cases.items() if q in points}
-    errors = verdict.errors[:20]
-    written = [{"question": q, "points": spec["points"], "score": row.get(q, "")} for q, spec in manual.items()
-               if verdict.questions is not None]
-    html = ENV.get_template("feedback.html.j2").render(row=row, cases=cases, points=points, errors=errors,
-                                                       written=written)
-    atomic_write(path, html)
+HERE = Path(__file__).resolve().parent
+ENV = jinja2.Environment(
+    loader=jinja2.FileSystemLoader([HERE / "templates", HERE.parent / "templates"]),
+    autoescape=True,
+    undefined=jinja2.StrictUndefined,
+)
+SCORE_BINS = range(0, 105, 5)  # % of the maximum
 
 
-def read_context(out_dir):
-    """What the last ``write_report`` was told (warnings, isolation, limits), for a later rewrite."""
-    try:
-        value = json.loads((Path(out_dir) / CONTEXT).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return value if isinstance(value, dict) else {}
+# ------------------------------------------------------------------ one submission
+
+
+def feedback_html(row, data, specs):
+    """The student's page from its row, its verdict (``store.verdict``) and the written specs."""
+    questions = data.get("questions")
+    points = {q: tuple(sp) for q, sp in (questions or {}).items() if q not in specs}
+    cases = {q: c for q, c in (data.get("cases") or {}).items() if q in points}
+    written = []
+    if questions is not None:
+        written = [
+            {"question": q, "points": spec["points"], "score": row.get(q, "")}
+            for q, spec in specs.items()
+        ]
+    return ENV.get_template("feedback.html.j2").render(
+        row=row, cases=cases, points=points, errors=(data.get("errors") or [])[:20], written=written
+    )
+
+
+def _case_lines(mine):
+    lines = []
+    for c in mine:
+        name = "hidden test" if c["hidden"] else c["name"]
+        line = f"{name}: {'passed' if c['passed'] else 'failed'}"
+        if not c["passed"] and c["hint"]:
+            line += f"\n  {c['hint']}"
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def gradescope_results(data, specs):
+    """Gradescope's results.json from a graded verdict's clamped scores (``store.verdict``).
+
+    Per question a visible test for its public cases and one for its hidden cases,
+    ``after_published`` (students see it once the instructor publishes grades). A written
+    question claims nothing: one 0-point line says it is graded by hand (Gradescope's manually
+    graded question of the same name, docs/instructors.md)."""
+    tests = []
+    for q, spec in specs.items():
+        tests.append({
+            "name": f"{q} (written answer, graded by hand)", "score": 0, "max_score": 0,
+            "visibility": "visible",
+            "output": f"Worth {spec['points']:g} point(s), scored by a person with the rubric "
+                      f"under the question, not by the autograder.",
+        })  # fmt: skip
+    questions = {q: tuple(sp) for q, sp in data["questions"].items()}
+    for q, (_, possible) in questions.items():
+        if q in specs:
+            continue
+        cases = (data.get("cases") or {}).get(q, [])
+        for hidden in (False, True):
+            mine = [c for c in cases if c["hidden"] == hidden]
+            if not mine:
+                continue
+            worth = sum(c["points"] for c in mine)
+            got = sum(c["points"] for c in mine if c["passed"])
+            tests.append({
+                "name": f"{q} ({'hidden' if hidden else 'public'} tests)",
+                "score": round(min(got, possible), 6),
+                "max_score": round(min(worth, possible), 6),
+                "visibility": "after_published" if hidden else "visible",
+                "output": _case_lines(mine),
+            })  # fmt: skip
+    score = sum(s for q, (s, _) in questions.items() if q not in specs)
+    return {"tests": tests, "score": round(score, 6), "stdout_visibility": "hidden"}
+
+
+def render_submission(out, row, specs=None):
+    """``feedback/<id>.html`` and (graded) ``results/<id>.json`` of ``row`` from ``out``'s files.
+
+    A row without a saved verdict (graded by an older grader) keeps the pages it has."""
+    sid = row["id"]
+    data = store.verdict(out, sid)
+    if not data:
+        return
+    if specs is None:
+        specs = store.manifests(out).get(row.get("assignment", ""), {})
+    store.atomic_write(store.entry(out, "feedback", sid), feedback_html(row, data, specs))
+    results = store.entry(out, "results", sid)
+    if data.get("questions") is not None:
+        store.write_json(results, gradescope_results(data, specs))
+    else:
+        results.unlink(missing_ok=True)
+
+
+# ------------------------------------------------------------------ the written answers
+
+
+NO_ANSWER = "no answer written (the cell is as it was handed out): 0 without a reader"
+NOT_READ = (
+    "its answers were not read (graded before the written questions existed?): grade it again"
+)
+
+
+def _template_line(row, assignment, question, spec, answer):
+    """The scores template's line of one graded answer: score empty (for the TA) or 0 with why."""
+    if answer.get("answered"):
+        score, note = "", ""
+    elif answer:
+        score, note = "0", NO_ANSWER
+    else:
+        score, note = "", NOT_READ
+    points = f"{spec['points']:g}"
+    return [row["id"], row.get("file", ""), assignment, question, points, score, note]
+
+
+def _rubric_html(text):
+    import mistune
+
+    return markupsafe.Markup(mistune.html(markupsafe.escape(text)))  # the master's own, escaped
+
+
+def render_reviews(out, rows):
+    """``review/<question>.html`` per written question and ``review/scores_template.csv``."""
+    out = Path(out)
+    pages, template = [], [store.SCORES_HEADER]
+    for assignment, specs in sorted(store.manifests(out).items()):
+        mine = sorted(
+            (r for r in rows.values() if r.get("assignment") == assignment), key=lambda r: r["id"]
+        )
+        if not mine:
+            continue
+        answers = {r["id"]: store.answers(out, r["id"]) for r in mine}
+        (out / store.REVIEW).mkdir(exist_ok=True)
+        for q, spec in specs.items():
+            entries = []
+            for r in mine:
+                a = answers[r["id"]].get(q, {})
+                graded = r.get("status") == "graded"
+                entries.append({"row": r, "graded": graded, "answer": a, "score": r.get(q, "")})
+                if graded:
+                    template.append(_template_line(r, assignment, q, spec, a))
+            scored = sum(1 for e in entries if e["graded"] and e["score"] != "")
+            graded = sum(e["graded"] for e in entries)
+            html = ENV.get_template("review.html.j2").render(
+                question=q, assignment=assignment, spec=spec, rubric=_rubric_html(spec["rubric"]),
+                entries=entries, scored=scored, graded=graded,
+            )  # fmt: skip
+            store.atomic_write(out / store.REVIEW / f"{q}.html", html)
+            pages.append({
+                "question": q, "assignment": assignment, "href": f"{store.REVIEW}/{q}.html",
+                "points": spec["points"], "graded": graded, "scored": scored,
+            })  # fmt: skip
+    if pages:
+        store.write_csv(out / store.REVIEW / store.SCORES_TEMPLATE, template)
+    return pages
+
+
+# ------------------------------------------------------------------ report.html
 
 
 def _png(fig):
@@ -53,98 +194,132 @@ def _png(fig):
     return base64.b64encode(buf.getvalue()).decode()
 
 
-def _num(value):
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return 0.0
+def pass_rates(rows, questions, maxima):
+    """[(question, points, full, graded, %)]: graded rows with every point of the question."""
+    graded = [r for r in rows if r["status"] == "graded"]
+    table = []
+    for q in questions:
+        top = maxima.get(q)
+        full = sum(top is not None and store.number(r.get(q)) >= top - 1e-9 for r in graded)
+        rate = 100 * full / len(graded) if graded else 0.0
+        table.append((q, "?" if top is None else f"{top:g}", full, len(graded), f"{rate:.0f}"))
+    return table
+
+
+def score_bins(rows):
+    """[(range, count)] of the graded rows' scores in % of their maximum, in 5-point bins."""
+    percents = [
+        100 * store.number(r["total"]) / max(store.number(r["maximum"]), 1e-9)
+        for r in rows
+        if r["status"] == "graded"
+    ]
+    edges = list(SCORE_BINS)
+    counts = []
+    for lo, hi in zip(edges, edges[1:]):
+        last = hi == edges[-1]
+        n = sum(lo <= p < hi or (last and p >= hi) for p in percents)
+        if n:
+            counts.append((f"{lo}-{hi}%", n))
+    return percents, counts
+
+
+def runtime_table(rows):
+    seconds = sorted(store.number(r.get("seconds")) for r in rows)
+    if not seconds:
+        return seconds, []
+    stats = [("fastest", seconds[0]), ("median", statistics.median(seconds))]
+    stats += [("slowest", seconds[-1]), ("total", sum(seconds))]
+    return seconds, [(name, f"{value:.1f}") for name, value in stats]
 
 
 def _figures(rows, questions, maxima):
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    graded = [r for r in rows if r["status"] == "graded"]
     figs = []
+    percents, bins = score_bins(rows)
     fig, ax = plt.subplots(figsize=(6, 2.6))
-    ax.hist([100 * _num(r["total"]) / max(_num(r["maximum"]), 1e-9) for r in graded], bins=range(0, 105, 5))
-    ax.set(xlabel="score (% of maximum)", ylabel="submissions", title=f"{len(graded)} graded")
-    figs.append(("score histogram", _png(fig)))
+    ax.hist(percents, bins=SCORE_BINS)
+    ax.set(xlabel="score (% of maximum)", ylabel="submissions", title=f"{len(percents)} graded")
+    figs.append({"title": "score histogram", "png": _png(fig), "timing": False,
+                 "head": ["score", "submissions"], "rows": bins})  # fmt: skip
     if questions:
+        rates = pass_rates(rows, questions, maxima)
         fig, ax = plt.subplots(figsize=(6, max(1.5, 0.3 * len(questions))))
-        rates = [100 * sum(_num(r.get(q)) >= maxima.get(q, float("inf")) for r in graded) / max(len(graded), 1)
-                 for q in questions]
-        ax.barh(questions, rates)
-        ax.set(xlabel="% of graded submissions with full points", xlim=(0, 100), title="pass rate per question")
+        ax.barh(questions, [float(r[4]) for r in rates])
+        ax.set(xlabel="% of graded submissions with full points", xlim=(0, 100),
+               title="pass rate per question")  # fmt: skip
         ax.invert_yaxis()
-        figs.append(("pass rate per question", _png(fig)))
+        figs.append({"title": "pass rate per question", "png": _png(fig), "timing": False,
+                     "head": ["question", "points", "full points", "graded", "%"],
+                     "rows": rates})  # fmt: skip
+    seconds, stats = runtime_table(rows)
     fig, ax = plt.subplots(figsize=(6, 2.6))
-    ax.hist([_num(r["seconds"]) for r in rows], bins=20)
+    ax.hist(seconds, bins=20)
     ax.set(xlabel="seconds per submission", ylabel="submissions", title="grading time")
-    figs.append(("runtime", _png(fig)))
+    figs.append({"title": "runtime", "png": _png(fig), "timing": True,
+                 "head": ["seconds per submission", ""], "rows": stats})  # fmt: skip
     plt.close("all")
     return figs
 
 
-def write_report(out_dir, rows, maxima, warnings=(), isolation="", limits=""):
-    """report.html: one section per assignment (summary, histogram, pass rates, runtime, not graded), and the
-    review pages of the written questions (``manual.write_reviews``)."""
-    from . import manual
-    reviews = manual.write_reviews(out_dir, rows)
-    atomic_write(Path(out_dir) / CONTEXT, json.dumps({"warnings": list(warnings), "isolation": isolation,
-                                                      "limits": limits}, indent=1))
-    rows = sorted(rows.values(), key=lambda r: r["id"])
-    fixed = set(FIXED_HEAD + FIXED_TAIL)
-    sections = []
-    for name in sorted({r.get("assignment", "") for r in rows}):
-        mine = [r for r in rows if r.get("assignment", "") == name]
-        graded = [_num(r["total"]) for r in mine if r["status"] == "graded"]
-        qmax = maxima.get(name, {})
-        questions = sorted({k for r in mine for k in r if k not in fixed and r.get(k) not in ("", None)})
-        full = sum(1 for r in mine if r["status"] == "graded" and _num(r["total"]) >= _num(r["maximum"]) > 0)
-        sections.append({
-            "name": name, "anchor": re.sub(r"[^A-Za-z0-9_-]", "_", name) or "none", "n": len(mine),
-            "graded": len(graded), "full": full, "not_graded": len(mine) - len(graded),
-            "mean": f"{statistics.mean(graded):.2f}" if graded else "-",
-            "median": f"{statistics.median(graded):g}" if graded else "-",
-            "figures": _figures(mine, questions, qmax), "rows": mine,
-            "bad": [r for r in mine if r["status"] != "graded"], "flagged": [r for r in mine if r.get("flags")],
-            "reviews": [p for p in reviews if p["assignment"] == name]})
-    counts = ", ".join(f"{s}: {sum(r['status'] == s for r in rows)}" for s in STATUSES
-                       if any(r["status"] == s for r in rows))
+def _section(name, mine, maxima, reviews):
+    fixed = set(store.FIXED_HEAD + store.FIXED_TAIL)
+    graded = [store.number(r["total"]) for r in mine if r["status"] == "graded"]
+    questions = sorted(
+        {k for r in mine for k in r if k not in fixed and r.get(k) not in ("", None)} | set(maxima)
+    )
+    full = sum(
+        1
+        for r in mine
+        if r["status"] == "graded" and store.number(r["total"]) >= store.number(r["maximum"]) > 0
+    )
+    return {
+        "name": name,
+        "anchor": re.sub(r"[^A-Za-z0-9_-]", "_", name) or "none",
+        "n": len(mine),
+        "graded": len(graded),
+        "full": full,
+        "not_graded": len(mine) - len(graded),
+        "mean": f"{statistics.mean(graded):.2f}" if graded else "-",
+        "median": f"{statistics.median(graded):g}" if graded else "-",
+        "figures": _figures(mine, questions if graded else [], maxima),
+        "rows": mine,
+        "bad": [r for r in mine if r["status"] != "graded"],
+        "flagged": [r for r in mine if r.get("flags")],
+        "reviews": [p for p in reviews if p["assignment"] == name],
+    }
+
+
+def render_report(out):
+    """``report.html`` and the review pages, from ``out``'s files alone."""
+    rows_by_id = store.rows(out)
+    reviews = render_reviews(out, rows_by_id)
+    maxima, context = store.maxima(out), store.context(out)
+    rows = sorted(rows_by_id.values(), key=lambda r: r["id"])
+    names = sorted({r.get("assignment", "") for r in rows})
+    sections = [
+        _section(n, [r for r in rows if r.get("assignment", "") == n], maxima.get(n, {}), reviews)
+        for n in names
+    ]
+    counts = ", ".join(
+        f"{s}: {sum(r['status'] == s for r in rows)}"
+        for s in store.STATUSES
+        if any(r["status"] == s for r in rows)
+    )
     html = ENV.get_template("report.html.j2").render(
-        warnings=list(warnings), isolation=isolation, limits=limits, n=len(rows), counts=counts or "none",
-        assignments=sections)
-    atomic_write(Path(out_dir) / "report.html", html)
+        warnings=list(context.get("warnings", [])), isolation=context.get("isolation", ""),
+        limits=context.get("limits", ""), n=len(rows), counts=counts or "none",
+        assignments=sections,
+    )  # fmt: skip
+    store.atomic_write(store.path(out, store.REPORT), html)
 
 
-def gradescope_results(v, tpl):
-    """Gradescope's results.json from the clamped scores: per question a visible test for its public cases and
-    one for its hidden cases, ``after_published`` (students see it once the instructor publishes grades).
-    A written question claims nothing: one 0-point line says it is graded by hand (Gradescope's manually graded
-    question of the same name, docs/instructors.md)."""
-    tests = []
-    specs = tpl.manual or {}
-    for q, spec in specs.items():
-        tests.append({"name": f"{q} (written answer, graded by hand)", "score": 0, "max_score": 0,
-                      "visibility": "visible",
-                      "output": f"Worth {spec['points']:g} point(s), scored by a person with the rubric under the "
-                                f"question, not by the autograder."})
-    for q, (score, possible) in v.questions.items():
-        if q in specs:
-            continue
-        cases = v.cases.get(q, [])
-        for hidden in (False, True):
-            mine = [c for c in cases if c["hidden"] == hidden]
-            if not mine:
-                continue
-            worth = sum(c["points"] for c in mine)
-            got = sum(c["points"] for c in mine if c["passed"])
-            lines = [f"{'hidden test' if hidden else c['name']}: {'passed' if c['passed'] else 'failed'}"
-                     + (f"\n  {c['hint']}" if not c["passed"] and c["hint"] else "") for c in mine]
-            tests.append({"name": f"{q} ({'hidden' if hidden else 'public'} tests)",
-                          "score": round(min(got, possible), 6), "max_score": round(min(worth, possible), 6),
-                          "visibility": "after_published" if hidden else "visible", "output": "\n".join(lines)})
-    return {"tests": tests, "score": round(sum(s for q, (s, _) in v.questions.items() if q not in specs), 6),
-            "stdout_visibility": "hidden"}
+def render_all(out):
+    """Every page of ``out`` again from its files: after ``merge`` and ``merge-manual``."""
+    specs = store.manifests(out)
+    for row in store.rows(out).values():
+        render_submission(out, row, specs.get(row.get("assignment", ""), {}))
+    render_report(out)

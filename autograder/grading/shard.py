@@ -19,10 +19,10 @@ import shutil
 import sys
 from pathlib import Path
 
-from . import manual, report, store
+from . import report, store
 
-MANIFEST = "shard.json"
-MERGED = "merged.json"
+MANIFEST = store.SHARD
+MERGED = store.MERGED
 
 
 class ShardError(SystemExit):
@@ -142,78 +142,64 @@ def load_shards(folders):
     return sorted(shards, key=lambda s: s[1]["shard"])
 
 
-def _maxima(out, rows):
-    """{assignment: {question: points}} from the Gradescope results (the points the host read from the zip)."""
-    maxima = {}
-    for sid, row in rows.items():
-        data = store.safe_read(out / "results" / f"{sid}.json", 4 << 20)
-        try:
-            tests = json.loads(data)["tests"] if data else []
-        except (ValueError, KeyError, TypeError):
-            continue
-        for t in tests:
-            if isinstance(t, dict) and "name" in t and "max_score" in t:
-                maxima.setdefault(row.get("assignment", ""), {})[t["name"]] = float(t["max_score"])
-    return maxima
-
-
 def _prepare_out(out, shard_folders):
     out = Path(out)
     if out.resolve() in {Path(f).resolve() for f in shard_folders}:
         raise ShardError(f"--out {out} is one of the shard folders: merge into a folder of its own")
     if (out / MANIFEST).exists():
         raise ShardError(f"--out {out} is a shard folder: merge into a folder of its own")
-    if any(p.name != ".grading.lock" for p in out.iterdir()) and not (out / MERGED).exists():
+    if any(p.name != store.LOCK for p in out.iterdir()) and not (out / MERGED).exists():
         raise ShardError(f"--out {out} is not empty and holds no earlier merge: merge into an empty folder")
-    for sub in ("results", "feedback", "answers", "manual"):
-        shutil.rmtree(out / sub, ignore_errors=True)      # an earlier merge's files: the new one replaces them
-        (out / sub).mkdir(parents=True)
+    for sub in [*store.PER_SUBMISSION, store.MANUAL, store.REVIEW]:
+        shutil.rmtree(out / sub, ignore_errors=True)  # an earlier merge's: the new one replaces them
+    store.make_folders(out)
     return out
 
 
+def _copy_shard(folder, ids, out):
+    """A shard's files of its own submissions, its written questions' specs."""
+    for sid in ids:
+        for kind in store.PER_SUBMISSION:
+            src = store.entry(folder, kind, sid)
+            if store.safe_read(src, 64 << 20) is not None:
+                shutil.copyfile(src, store.entry(out, kind, sid))
+    for assignment, specs in store.manifests(folder).items():
+        store.save_manifest(out, assignment, specs)
+
+
 def merge(folders, out):
-    """Combine complete shard folders into ``out``; returns the merged rows by id."""
+    """Combine complete shard folders into ``out``; returns the merged rows by id.
+
+    The files each shard wrote (rows, verdicts, written answers, maxima, timings) are combined,
+    and every page is rendered again from them (``report.render_all``): the merged folder is
+    what one machine grading the whole batch would have written."""
     shards = load_shards(folders)
     Path(out).mkdir(parents=True, exist_ok=True)
     with store.OutLock(out):
         out = _prepare_out(out, folders)
-        rows, timings, warnings, about = {}, {}, [], []
+        rows, timings, warnings, about, maxima = {}, {}, [], [], {}
         for folder, m, shard_rows in shards:
-            for sid in m["ids"]:
-                rows[sid] = shard_rows[sid]
-                for sub, ext in (("results", "json"), ("feedback", "html"), ("answers", "json")):
-                    src = folder / sub / f"{sid}.{ext}"
-                    if store.safe_read(src, 64 << 20) is not None:
-                        shutil.copyfile(src, out / sub / f"{sid}.{ext}")
-            for spec in sorted((folder / "manual").glob("*.json")):     # the written questions' manifests
-                shutil.copyfile(spec, out / "manual" / spec.name)
-            timings.update({k: v for k, v in _json(folder / "timings.json").items() if k in m["ids"]})
-            text = (store.safe_read(folder / "warnings.txt", 1 << 20) or b"").decode("utf-8", "replace")
-            warnings += [w for w in text.splitlines() if w and w not in warnings]
+            rows.update({sid: shard_rows[sid] for sid in m["ids"]})
+            _copy_shard(folder, m["ids"], out)
+            for name, points in store.maxima(folder).items():
+                maxima.setdefault(name, {}).update(points)
+            timings.update({k: v for k, v in store.timings(folder).items() if k in m["ids"]})
+            warnings += [w for w in store.warnings(folder) if w not in warnings]
             about.append((m.get("isolation", ""), m.get("limits", "")))
         isolation, limits = about[0]
         if len(set(about)) > 1:
             warnings.append("the shards ran under different isolation or limits: " + "; ".join(
                 f"shard {m['shard']}: {iso}, {lim}" for (_, m, _), (iso, lim) in zip(shards, about)))
-        store.write_rows(out / "grades.csv", rows)
-        store.atomic_write(out / "timings.json", json.dumps(timings, indent=1, sort_keys=True))
-        store.atomic_write(out / "warnings.txt", "".join(w + "\n" for w in warnings))
-        maxima = _maxima(out, rows)
-        for name, specs in manual.manifests(out).items():
-            maxima.setdefault(name, {}).update({q: spec["points"] for q, spec in specs.items()})
-        report.write_report(out, rows, maxima, warnings, isolation, limits)
-        store.atomic_write(out / MERGED, json.dumps({"of": shards[0][1]["of"], "shards": [str(f) for f, _, _ in shards],
-                                                     "rows": len(rows)}, indent=1, ensure_ascii=False))
+        store.save_rows(out, rows)
+        for name, points in maxima.items():
+            store.save_maxima(out, name, points)
+        store.save_timings(out, timings)
+        store.save_warnings(out, warnings)
+        store.save_context(out, warnings, isolation, limits)
+        report.render_all(out)
+        summary = {"of": shards[0][1]["of"], "shards": [str(f) for f, _, _ in shards], "rows": len(rows)}
+        store.write_json(out / MERGED, summary)
     return rows
-
-
-def _json(path):
-    data = store.safe_read(path, 64 << 20)
-    try:
-        value = json.loads(data) if data else {}
-    except ValueError:
-        return {}
-    return value if isinstance(value, dict) else {}
 
 
 def main(argv=None):

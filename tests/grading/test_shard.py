@@ -1,12 +1,14 @@
 """Grading beyond one machine: ``grade --shard I/N`` in separate processes, then ``merge``.
 
-One batch of 14 submissions (two real notebook-01 submissions that run in the grader, the rest
-refused cheaply on the host: empty, corrupted, another assignment, a zip of two notebooks) is graded
-three times over as shards 1/3, 2/3 and 3/3, each its own ``python -m autograder grade`` process,
-and once whole, at the same time. The merge of the shards must equal the whole batch: every row's
-scores, status and reason, every feedback page and every Gradescope results file.
+One batch of 15 submissions (two real notebook-01 submissions and notebook 02's full sample, with
+written answers, that run in the grader, the rest refused cheaply on the host: empty, corrupted,
+another assignment, a zip of two notebooks) is graded three times over as shards 1/3, 2/3 and 3/3,
+each its own ``python -m autograder grade`` process, and once whole, at the same time. The merge of
+the shards must equal the whole batch: every row's scores, status and reason, every feedback page,
+every Gradescope results file and the report; and so must both after the same ``merge-manual``.
 """
 import copy
+import csv
 import io
 import json
 import re
@@ -18,10 +20,11 @@ import zipfile
 import pytest
 
 from autograder import REPO, check
-from autograder.demo import answer_ids, fill, pair
-from autograder.grading import inputs, shard, store
+from autograder.demo import SAMPLES, answer_ids, fill, pair
+from autograder.grading import inputs, manual, shard, store
 
 STEM = "01_ols_raw_pixels"
+WRITTEN = "02_logistic_regression_edges"
 SHARDS = 3
 SLOW = pytest.mark.slow     # the tests on the graded batch: four grader processes, two real notebooks graded twice
 
@@ -53,18 +56,20 @@ def batch_of_submissions(dest):
         zf.writestr("a.ipynb", "{}")
         zf.writestr("b.ipynb", "{}")
     (dest / "lea.zip").write_bytes(buf.getvalue())
+    shutil.copy(SAMPLES / f"{WRITTEN}-full.ipynb", dest / "section-b" / "mia.ipynb")   # written answers
     return dest
 
 
 def _grader(subs, out, *extra):
     return subprocess.Popen([sys.executable, "-m", "autograder", "grade", str(subs), "--out", str(out), "--jobs", "1",
-                             "--trusted", "--no-sandbox", "--timeout", "300", *extra],
+                             "--trusted", "--no-sandbox", "--timeout", "300",
+                             "--judge-timeout", "900", *extra],  # a call's limit: equal scores on a loaded machine
                             cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
-    check.ensure_built([STEM])
+    check.ensure_built([STEM, WRITTEN])
     root = tmp_path_factory.mktemp("shards")
     subs = batch_of_submissions(root / "subs")
     procs = {"whole": _grader(subs, root / "whole")}
@@ -81,23 +86,39 @@ def _comparable(rows):
     return {sid: {k: v for k, v in r.items() if k != "seconds"} for sid, r in rows.items()}
 
 
+def _untimed(html):
+    """report.html without what the clock decides: the runtime figure and each row's seconds."""
+    html = re.sub(r'<div class="timing">.*?</table></div></div>', "", html, flags=re.S)
+    return re.sub(r'<td class="seconds">[^<]*</td>', "", html)
+
+
+def assert_same_pages(merged, whole):
+    """Every row but its seconds, every feedback, results and review file, and the report."""
+    assert _comparable(store.read_rows(merged / "grades.csv")) == _comparable(store.read_rows(whole / "grades.csv"))
+    for sub in ("feedback", "results", "review"):
+        names = sorted(p.name for p in (whole / sub).iterdir())
+        assert names == sorted(p.name for p in (merged / sub).iterdir()) and names
+        for name in names:
+            assert (merged / sub / name).read_bytes() == (whole / sub / name).read_bytes(), name
+    report = (merged / "report.html").read_text()
+    assert report.count('<div class="timing">') == (whole / "report.html").read_text().count('<div class="timing">') > 0
+    assert _untimed(report) == _untimed((whole / "report.html").read_text())
+
+
 @SLOW
 def test_merged_shards_equal_one_machine(graded):
     root, subs, shard_dirs = graded
     whole = store.read_rows(root / "whole" / "grades.csv")
     merged = store.read_rows(root / "merged" / "grades.csv")
-    assert len(whole) == 14 and _comparable(merged) == _comparable(whole)
+    assert len(whole) == 15 and _comparable(merged) == _comparable(whole)
     statuses = sorted(r["status"] for r in whole.values())
-    assert statuses.count("graded") == 2 and "invalid" in statuses and "wrong-assignment" in statuses
+    assert statuses.count("graded") == 3 and "invalid" in statuses and "wrong-assignment" in statuses
     ana = next(r for r in merged.values() if r["file"].endswith("ana.ipynb"))
     assert float(ana["total"]) > 0                                              # a real score went through
     header = (root / "merged" / "grades.csv").read_text().splitlines()[0]
     assert header == (root / "whole" / "grades.csv").read_text().splitlines()[0]
-    for sub in ("feedback", "results"):
-        names = sorted(p.name for p in (root / "whole" / sub).iterdir())
-        assert names == sorted(p.name for p in (root / "merged" / sub).iterdir()) and names
-        for name in names:
-            assert (root / "merged" / sub / name).read_bytes() == (root / "whole" / sub / name).read_bytes(), name
+    assert_same_pages(root / "merged", root / "whole")
+    assert store.maxima(root / "merged") == store.maxima(root / "whole")
     counts = re.compile(r"\d+ submissions \([^)]*\)")
     assert counts.search((root / "merged" / "report.html").read_text()).group() == \
         counts.search((root / "whole" / "report.html").read_text()).group()
@@ -167,3 +188,25 @@ def test_the_split_is_roughly_even():
     for k in range(4000):
         counts[shard.owner(f"student-{k}/{STEM}", 8) - 1] += 1
     assert min(counts) > 400 and max(counts) < 600, counts
+
+
+@SLOW
+def test_after_the_same_merge_manual_the_merged_folder_still_equals_one_machine(graded, tmp_path):
+    root, _, _ = graded
+    whole, merged = (shutil.copytree(root / name, tmp_path / name) for name in ("whole", "merged"))
+    template = list(csv.DictReader(io.StringIO((whole / "review" / manual.TEMPLATE).read_text())))
+    assert template and {line["assignment"] for line in template} == {WRITTEN}
+    for line in template:                           # the TA scores every answer, half its points
+        line["score"] = f"{float(line['max_points']) / 2:g}"
+    scores = tmp_path / "scores.csv"
+    with open(scores, "w", newline="") as f:
+        writer = csv.DictWriter(f, manual.HEADER)
+        writer.writeheader()
+        writer.writerows(template)
+    for folder in (whole, merged):
+        assert manual.main([str(folder), str(scores)]) == 0
+    mia = next(r for r in store.read_rows(whole / "grades.csv").values() if r["file"].endswith("mia.ipynb"))
+    assert all(mia[line["question"]] == line["score"] for line in template)
+    assert_same_pages(merged, whole)
+    page = (merged / "feedback" / f"{mia['id']}.html").read_text()
+    assert f"score {mia['total']} / {mia['maximum']}" in page     # rendered again, with the new total
