@@ -1,12 +1,16 @@
 """``python -m autograder check``: prove each autograder zip grades correctly.
 
-For every built notebook it grades, with the real zip and otter's own grading
-code (``otter.api.grade_submission``, what ``otter run`` calls):
+For every built notebook it grades, with the real zip and the grading service that grades the
+students (``python -m autograder grade``, which Gradescope's ``run_autograder`` runs too), in one
+batch:
 
 * the solution notebook otter wrote (``autograder/dist/<stem>-solution.ipynb``):
   must score full points;
 * the untouched student notebook (``notebooks/<stem>.ipynb``): every question
   must score 0 (the stubs only raise ``NotImplementedError``).
+
+Both notebooks are the course's own, so they are graded in the sandbox where bubblewrap works and
+without one (``trusted``) where it does not.
 
 A written question (otter ``manual: true``, listed in the zip's ``manual.json``) is read by a person: its
 completion checks are worth 0 points, so it must claim nothing (0 possible) from either notebook.
@@ -19,10 +23,10 @@ the files it ships (``utils/``). ``time_grade_one(stem)`` is the timing
 from __future__ import annotations
 
 import argparse
-import os
+import shutil
 import sys
+import tempfile
 import time
-from contextlib import redirect_stderr
 from pathlib import Path
 
 from . import DIST, NOTEBOOKS, SOLUTIONS, solution_path, zip_path
@@ -54,24 +58,32 @@ def ensure_built(stems) -> None:
             build(stale)
 
 
-def grade(notebook: Path, stem: str):
-    """Grade one notebook with ``<stem>``'s zip; returns otter's ``GradingResults``."""
-    from otter.api import grade_submission
+def grade(notebooks, stem: str) -> dict[str, dict[str, tuple[float, float]]]:
+    """Grade ``notebooks`` with ``<stem>``'s zip by the grading service, in one batch:
+    ``{file name: {question: (score, possible)}}``; a notebook that was not graded has no entry."""
+    from .grading import batch, store
 
-    with open(os.devnull, "w") as devnull, redirect_stderr(devnull):
-        return grade_submission(str(notebook), str(zip_path(stem)), quiet=True)
-
-
-def question_scores(results) -> dict[str, tuple[float, float]]:
-    """``{question: (score, possible)}`` from otter's results."""
-    return {name: (r.score, r.possible) for name, r in sorted(results.results.items())}
+    out = Path(tempfile.mkdtemp(prefix="ptm-check-"))
+    try:
+        rows = batch.grade([str(p) for p in notebooks], out, assignment=stem, jobs=2, quiet=True,
+                           trusted=True)
+        scores = {}
+        for sid, row in rows.items():
+            questions = store.verdict(out, sid).get("questions")
+            if row["status"] == "graded" and questions is not None:
+                scores[Path(row["file"]).name] = {q: (s, p) for q, (s, p) in sorted(questions.items())}
+            else:
+                print(f"{row['file']}: {row['status']}: {row['reason']}", file=sys.stderr)
+        return scores
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
 
 
 def time_grade_one(stem: str) -> float:
     """Seconds to grade the built solution of ``stem`` once with its zip (for ``make bench``)."""
     ensure_built([stem])
     start = time.perf_counter()
-    grade(solution_path(stem), stem)
+    grade([solution_path(stem)], stem)
     return time.perf_counter() - start
 
 
@@ -86,15 +98,17 @@ def manual_questions(stem: str) -> dict:
 def check_one(stem: str) -> list[dict]:
     """Grade the solution and the untouched student notebook; one row per question."""
     written = manual_questions(stem)
+    solution, untouched = solution_path(stem), NOTEBOOKS / f"{stem}.ipynb"
     start = time.perf_counter()
-    solved = question_scores(grade(solution_path(stem), stem))
+    graded = grade([solution, untouched], stem)
     seconds = time.perf_counter() - start
-    blank = question_scores(grade(NOTEBOOKS / f"{stem}.ipynb", stem))
+    solved, blank = graded.get(solution.name, {}), graded.get(untouched.name, {})
     rows = []
     for name in sorted(set(solved) | set(blank)):
         score, possible = solved.get(name, (0.0, 0.0))
         blank_score = blank.get(name, (None, None))[0]
-        ok = (possible == 0 if name in written else possible > 0 and score == possible) and blank_score == 0
+        full = possible > 0 and abs(score - possible) < 1e-9     # split points sum to 2.999...
+        ok = (possible == 0 if name in written else full) and blank_score == 0
         rows.append({"notebook": stem, "question": name, "solution": score, "possible": possible,
                      "untouched": blank_score, "ok": ok, "seconds": seconds, "written": name in written})
     if not rows:

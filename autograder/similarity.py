@@ -12,21 +12,26 @@ A pair is flagged when its similarity is far above the class's typical similarit
 at least ``--min-score`` in absolute terms. Independent solutions of the same small functions are
 alike to some degree; the robust z-score measures "alike" against this class, not against zero.
 
-Writes ``DIR/similarity.html`` (flagged pairs side by side, copied passages highlighted; rendered
-from ``templates/similarity.html.j2`` with autoescape on), ``DIR/similarity.csv`` (every pair) and
-``DIR/similarity.json`` (every pair, the statistics and the submissions that were not compared).
-A flag is a reason to read two submissions, never a verdict.
+Submissions are found and read by the grading service's input layer (``grading/inputs.py``), so
+each has the id ``grade`` gives it (from its own path: ``alice/01_ols_raw_pixels`` in the one
+folder per student layout) and its path. Two byte-identical notebooks are always flagged,
+whatever the class looks like.
+
+Writes ``DIR/similarity.html`` (identical notebooks, flagged pairs side by side, copied passages
+highlighted; rendered by the grading service's one Jinja2 environment with autoescape on),
+``DIR/similarity.csv`` (every pair, with both files; cells escaped as every CSV of the project)
+and ``DIR/similarity.json`` (every pair, the statistics and the submissions that were not
+compared). A flag is a reason to read two submissions, never a verdict.
 """
 from __future__ import annotations
 
 import argparse
-import csv
+import hashlib
 import io
 import itertools
 import json
 import statistics
 import sys
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,12 +40,12 @@ from copydetect import CodeFingerprint, compare_files, defaults
 from copydetect.utils import filter_code, get_token_coverage
 
 from . import NOTEBOOKS
+from .grading import inputs, report, store
 
 MIN_Z = 3.5            # robust z-score above the class median that flags a pair
 MIN_SCORE = 0.5        # ... and the least similarity (fraction of own code shared) that does
 MIN_SPREAD = 0.05      # floor for the MAD scale: a class of near-identical scores flags nothing tiny
 MIN_TOKENS = 40        # own code shorter than this (tokenized characters) is not compared
-MAX_NOTEBOOK_BYTES = 20 << 20
 MAX_ID_CHARS = 80      # student-controlled names are bounded ...
 MAX_CODE_CHARS = 12000  # ... and so is the code shown on the page
 TEMPLATE = "similarity.html.j2"
@@ -54,58 +59,41 @@ class Work:
     assignment: str
     code: str
     fingerprint: CodeFingerprint = field(repr=False, default=None)
+    file: str = ""          # the path as given (inputs.collect's shown path)
+    sha256: str = ""        # of the notebook's bytes: byte-identical notebooks are always flagged
 
 
 def safe_text(text: str, limit: int) -> str:
-    """Student-controlled text for a page or a CSV cell: printable, bounded, never a spreadsheet formula."""
+    """Student-controlled text for a page or a CSV cell: printable and bounded (the page escapes it
+    with Jinja2's autoescape, the CSV with ``store.escape_cell``)."""
     text = "".join(ch if ch.isprintable() or ch in "\n\t" else "\N{REPLACEMENT CHARACTER}" for ch in str(text))
-    if len(text) > limit:
-        text = text[:limit] + "…"
-    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
+    return text[:limit] + "…" if len(text) > limit else text
 
 
 # --- reading submissions ------------------------------------------------------------------------------
 def collect(paths):
-    """Expand notebooks, ``grader.export`` zips and folders of either into sorted (id, path) pairs."""
-    found = []
+    """(id, path, shown path) of every submission under ``paths``, as ``grade`` finds and names them."""
     for raw in paths:
-        path = Path(raw)
-        if path.is_dir():
-            found += sorted(p for p in path.rglob("*") if p.suffix in (".ipynb", ".zip")
-                            and ".ipynb_checkpoints" not in p.parts)
-        elif path.exists():
-            found.append(path)
-        else:
-            raise FileNotFoundError(f"submission {raw!r} does not exist; pass notebooks, zips or folders")
-    ids, out = set(), []
-    for path in found:
-        sid = path.stem
-        n = 2
-        while sid in ids:
-            sid, n = f"{path.stem}-{n}", n + 1
-        ids.add(sid)
-        out.append((sid, path))
-    return out
+        if not Path(raw).exists():
+            raise FileNotFoundError(f"submission {str(raw)!r} does not exist; pass notebooks, zips or folders")
+    try:
+        return inputs.collect(paths)
+    except ValueError as error:                 # two files with one id
+        raise FileNotFoundError(str(error)) from None
 
 
-def read_notebook(path: Path) -> dict:
-    """The notebook JSON of a submission (a notebook, or the one notebook inside an export zip)."""
-    if path.stat().st_size > MAX_NOTEBOOK_BYTES:
-        raise ValueError(f"larger than {MAX_NOTEBOOK_BYTES >> 20} MB")
-    if path.suffix == ".zip":
-        with zipfile.ZipFile(path) as archive:
-            names = [n for n in archive.namelist() if n.endswith(".ipynb") and "/." not in n]
-            if len(names) != 1:
-                raise ValueError(f"the zip holds {len(names)} notebooks, expected 1")
-            if archive.getinfo(names[0]).file_size > MAX_NOTEBOOK_BYTES:
-                raise ValueError(f"its notebook is larger than {MAX_NOTEBOOK_BYTES >> 20} MB")
-            text = archive.read(names[0])
-    else:
-        text = path.read_bytes()
-    nb = json.loads(text)
+def read_notebook(sub_id, path, shown=None):
+    """(notebook dict, sha256 of its bytes) read with the grading service's bounds; ValueError says why not."""
+    sub, data = inputs.read(sub_id, path, shown)
+    if sub.problem:
+        raise ValueError(sub.problem)
+    try:
+        nb = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as error:
+        raise ValueError(f"not a notebook: {str(error)[:120]}") from None
     if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list):
         raise ValueError("not a Jupyter notebook (no cell list)")
-    return nb
+    return nb, hashlib.sha256(data).hexdigest()
 
 
 def code_cells(nb: dict) -> list[str]:
@@ -119,8 +107,7 @@ def code_cells(nb: dict) -> list[str]:
 
 
 def assignment_of(nb: dict, default: str | None) -> str | None:
-    name = (nb.get("metadata", {}).get("otter") or {}).get("assignment_name")
-    return name if isinstance(name, str) and name else default
+    return inputs.assignment_of(nb) or default
 
 
 def own_cells(nb: dict, starter_cells: set[str]) -> list[str]:
@@ -180,23 +167,28 @@ def robust_threshold(scores, min_z=MIN_Z, min_score=MIN_SCORE):
 
 
 def analyse(works: list[Work], min_z=MIN_Z, min_score=MIN_SCORE) -> dict:
-    """Every pair of one assignment's submissions, scored, with the class statistics and the flags."""
+    """Every pair of one assignment's submissions, scored, with the class statistics and the flags
+    (a pair of byte-identical notebooks is always flagged)."""
     pairs = [compare(a, b) for a, b in itertools.combinations(works, 2)]
+    files = {w.id: w for w in works}
     median, scale, threshold = robust_threshold([p["score"] for p in pairs], min_z, min_score)
     for p in pairs:
+        a, b = files[p["a"]], files[p["b"]]
+        p["a_file"], p["b_file"] = a.file, b.file
+        p["identical"] = bool(a.sha256) and a.sha256 == b.sha256
         p["z"] = (p["score"] - median) / scale
-        p["flagged"] = p["score"] >= threshold
+        p["flagged"] = p["score"] >= threshold or p["identical"]
     pairs.sort(key=lambda p: -p["score"])
     return {"submissions": len(works), "pairs": pairs, "median": median, "scale": scale, "threshold": threshold}
 
 
 def load_works(submissions, notebooks: Path, default_assignment=None):
-    """(works by assignment, skipped [(id, reason)]) for a list of (id, path)."""
+    """(works by assignment, skipped [(id, reason)]) for a list of (id, path, shown path)."""
     by_assignment, skipped, starters = {}, [], {}
-    for sid, path in submissions:
+    for sid, path, shown in submissions:
         try:
-            nb = read_notebook(path)
-        except (OSError, ValueError, zipfile.BadZipFile) as error:   # json errors are ValueErrors
+            nb, digest = read_notebook(sid, path, shown)
+        except ValueError as error:
             skipped.append((sid, f"unreadable: {error}"))
             continue
         assignment = assignment_of(nb, default_assignment)
@@ -211,7 +203,8 @@ def load_works(submissions, notebooks: Path, default_assignment=None):
         if print_.token_coverage < MIN_TOKENS:
             skipped.append((sid, f"too little own code to compare ({int(print_.token_coverage)} tokens)"))
             continue
-        by_assignment.setdefault(assignment, []).append(Work(sid, assignment, print_.raw_code, print_))
+        work = Work(sid, assignment, print_.raw_code, print_, file=str(shown), sha256=digest)
+        by_assignment.setdefault(assignment, []).append(work)
     return by_assignment, skipped
 
 
@@ -236,43 +229,45 @@ def segments(code: str, slices) -> list[tuple[str, bool]]:
     return [p for p in out if p[0]]
 
 
+def _shown(p):
+    """A pair with its ids and files made safe for the page."""
+    return dict(p, a_id=safe_text(p["a"], MAX_ID_CHARS), b_id=safe_text(p["b"], MAX_ID_CHARS),
+                a_path=safe_text(p["a_file"], 300), b_path=safe_text(p["b_file"], 300))
+
+
 def write_report(results: dict, skipped, out: Path, works_by_id: dict) -> dict:
     """Write similarity.html/.csv/.json into ``out``; returns the paths."""
-    import jinja2
-
     out.mkdir(parents=True, exist_ok=True)
     sections = []
     for assignment, res in sorted(results.items()):
-        flagged = [dict(p, a_id=safe_text(p["a"], MAX_ID_CHARS), b_id=safe_text(p["b"], MAX_ID_CHARS),
-                        a_code=segments(works_by_id[p["a"]].code, p["slices"][0]),
+        flagged = [dict(_shown(p), a_code=segments(works_by_id[p["a"]].code, p["slices"][0]),
                         b_code=segments(works_by_id[p["b"]].code, p["slices"][1]))
                    for p in res["pairs"] if p["flagged"]]
-        top = [dict(p, a_id=safe_text(p["a"], MAX_ID_CHARS), b_id=safe_text(p["b"], MAX_ID_CHARS))
-               for p in res["pairs"][:10]]
         sections.append({"assignment": assignment, **{k: res[k] for k in ("submissions", "median", "scale",
                                                                            "threshold")},
-                         "n_pairs": len(res["pairs"]), "flagged": flagged, "top": top})
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
-                             autoescape=True, undefined=jinja2.StrictUndefined)
-    html = env.get_template(TEMPLATE).render(
+                         "n_pairs": len(res["pairs"]), "flagged": flagged,
+                         "identical": [_shown(p) for p in res["pairs"] if p["identical"]],
+                         "top": [_shown(p) for p in res["pairs"][:10]]})
+    html = report.ENV.get_template(TEMPLATE).render(
         sections=sections, skipped=[(safe_text(s, MAX_ID_CHARS), safe_text(r, 300)) for s, r in skipped],
         min_z=MIN_Z, min_score=MIN_SCORE)
     paths = {"html": out / "similarity.html", "csv": out / "similarity.csv", "json": out / "similarity.json"}
-    paths["html"].write_text(html)
-    columns = ["assignment", "a", "b", "score", "similarity_a", "similarity_b", "z", "flagged"]
-    with open(paths["csv"], "w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(columns)
-        for assignment, res in sorted(results.items()):
-            for p in res["pairs"]:
-                writer.writerow([assignment, safe_text(p["a"], MAX_ID_CHARS), safe_text(p["b"], MAX_ID_CHARS),
-                                 f"{p['score']:.3f}", f"{p['similarity_a']:.3f}", f"{p['similarity_b']:.3f}",
-                                 f"{p['z']:.2f}", p["flagged"]])
+    store.atomic_write(paths["html"], html)
+    columns = ["assignment", "a", "b", "score", "similarity_a", "similarity_b", "z", "flagged", "identical",
+               "a_file", "b_file"]
+    lines = [columns]
+    for assignment, res in sorted(results.items()):
+        for p in res["pairs"]:
+            lines.append([assignment, safe_text(p["a"], MAX_ID_CHARS), safe_text(p["b"], MAX_ID_CHARS),
+                          f"{p['score']:.3f}", f"{p['similarity_a']:.3f}", f"{p['similarity_b']:.3f}",
+                          f"{p['z']:.2f}", p["flagged"], p["identical"], safe_text(p["a_file"], 300),
+                          safe_text(p["b_file"], 300)])
+    store.write_csv(paths["csv"], lines)
     summary = {assignment: {**{k: res[k] for k in ("submissions", "median", "scale", "threshold")},
                             "pairs": [{k: v for k, v in p.items() if k != "slices"} for p in res["pairs"]]}
                for assignment, res in sorted(results.items())}
-    paths["json"].write_text(json.dumps({"assignments": summary, "skipped": [list(s) for s in skipped],
-                                         "min_z": MIN_Z, "min_score": MIN_SCORE}, indent=1) + "\n")
+    store.write_json(paths["json"], {"assignments": summary, "skipped": [list(s) for s in skipped],
+                                     "min_z": MIN_Z, "min_score": MIN_SCORE})
     return paths
 
 
@@ -306,7 +301,8 @@ def main(argv=None):
         print(f"{assignment}: {res['submissions']} submissions, {len(res['pairs'])} pairs, median "
               f"{res['median']:.2f}, threshold {res['threshold']:.2f}, {len(flagged)} flagged")
         for p in flagged:
-            print(f"  {p['a']} ~ {p['b']}: {p['score']:.2f} (z = {p['z']:.1f})")
+            same = ", byte-identical notebooks" if p["identical"] else ""
+            print(f"  {p['a']} ~ {p['b']}: {p['score']:.2f} (z = {p['z']:.1f}{same})")
     for sid, reason in skipped:
         print(f"not compared: {sid}: {reason}")
     print(f"report: {paths['html']}")

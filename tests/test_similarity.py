@@ -213,8 +213,8 @@ def test_report_escapes_student_text(notebooks, tmp_path):
     nbformat.write(notebooks["course"], str(tmp_path / "in" / "course.ipynb"))
     _, _, paths = similarity.run([tmp_path / "in"], tmp_path / "out", NOTEBOOKS)
     page = paths["html"].read_text()
-    assert "<script>" not in page and "&lt;script&gt;" in page and "=cmd()&lt;b&gt;" in page
-    assert ",'=cmd()<b>," in paths["csv"].read_text()
+    assert "<script>" not in page and "&lt;script&gt;" in page and "=cmd()&lt;b&gt;.ipynb" in page
+    assert ",'=cmd()<b>.ipynb," in paths["csv"].read_text()       # the file column, formula-escaped
 
 
 def test_cli_reports_missing_paths_and_writes_the_report(notebooks, tmp_path, capsys):
@@ -228,3 +228,30 @@ def test_cli_reports_missing_paths_and_writes_the_report(notebooks, tmp_path, ca
     assert main(["similarity", *files, "--out", str(tmp_path / "out")]) == 0
     out = capsys.readouterr().out
     assert "loops ~ renamed" in out and (tmp_path / "out" / "similarity.html").exists()
+
+
+def test_students_in_folders_are_named_and_identical_notebooks_are_flagged(notebooks, tmp_path):
+    """The guide's layout (one folder per student): ids and files are the grading service's, and two
+    byte-identical notebooks are flagged whatever the class looks like."""
+    from autograder.grading import inputs
+
+    subs = tmp_path / "subs"
+    for student, name in (("alice", "loops"), ("bob", "lstsq"), ("dan", "course")):
+        (subs / student).mkdir(parents=True)
+        nbformat.write(notebooks[name], str(subs / student / f"{STEM}.ipynb"))
+    (subs / "carol").mkdir()
+    (subs / "carol" / f"{STEM}.ipynb").write_bytes((subs / "alice" / f"{STEM}.ipynb").read_bytes())
+    results, skipped, paths = similarity.run([subs], tmp_path / "out", NOTEBOOKS, min_z=50, min_score=1.01)
+
+    ids = {shown.split("/")[0]: sid for sid, _, shown in inputs.collect([subs])}
+    pairs = {frozenset((p["a"], p["b"])): p for p in results[STEM]["pairs"]}
+    assert set().union(*pairs) == set(ids.values()) and not skipped
+    same = pairs[frozenset((ids["alice"], ids["carol"]))]
+    assert same["identical"] and same["flagged"]                    # flagged although the bar is unreachable
+    assert [p for p in pairs.values() if p["flagged"]] == [same]
+    assert {same["a_file"], same["b_file"]} == {f"alice/{STEM}.ipynb", f"carol/{STEM}.ipynb"}
+    assert all(sid.startswith(student) for student, sid in ids.items())
+    page = paths["html"].read_text()
+    assert "Byte-identical notebooks" in page and f"carol/{STEM}.ipynb" in page
+    csv_text = paths["csv"].read_text()
+    assert f"alice/{STEM}.ipynb" in csv_text and csv_text.splitlines()[0].endswith("identical,a_file,b_file")
