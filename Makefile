@@ -9,7 +9,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cat requirements.txt | cksum | cut -d' ' -f1)
 
-.PHONY: demo test test-fast test-colab build check grade bench bench-full data ensure-data venv clean lab release
+.PHONY: demo test test-fast test-colab lint build check grade bench bench-full data ensure-data venv clean lab release
 
 venv: $(STAMP)
 
@@ -44,8 +44,13 @@ demo: venv ensure-data
 # notebook: its browser runs and the tests that read them). A plain `pytest` runs them in one process.
 XDIST := -n 2 --dist loadscope --no-loadscope-reorder
 
-test: venv ensure-data
+test: venv ensure-data lint
 	$(PY) -m pytest $(XDIST)
+
+# ruff (pyproject.toml): the checks, and the formatting (line length 100). `ruff format .` formats.
+lint: venv
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
 
 # Fast subset for developers: skips tests marked slow. CI always runs `make test`.
 test-fast: venv ensure-data

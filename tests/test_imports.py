@@ -1,4 +1,5 @@
-"""The import graph of ``utils/``: no circles (function-local imports included), no instructor code.
+"""The import graphs of ``utils/`` and ``autograder/``: no circles (function-local imports
+included), no instructor code in student code.
 
 Read from the source with ``ast``, not by importing: a circle hidden in a function body (a lazy
 ``from . import x``) counts as much as one at the top, because it ties two modules' internals together.
@@ -9,6 +10,7 @@ from pathlib import Path
 from autograder import REPO
 
 UTILS = REPO / "utils"
+AUTOGRADER = REPO / "autograder"
 
 
 def imports_of(path, package):
@@ -51,6 +53,73 @@ def circles(edges):
     for node in edges:
         walk(node, [node])
     return sorted(found)
+
+
+def module_names(root):
+    """{dotted name: path} of every module under the package folder ``root``, subpackages included."""
+    names = {}
+    for path in sorted(Path(root).rglob("*.py")):
+        parts = list(path.relative_to(root.parent).with_suffix("").parts)
+        names[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    return names
+
+
+def _resolve(name, imported, level, names, path):
+    """The modules of ``names`` that one import statement of module ``name`` (file ``path``) loads."""
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    if level:
+        package = ".".join(package.split(".")[: len(package.split(".")) - level + 1])
+    found = set()
+    for target in imported:
+        full = f"{package}.{target}".strip(".") if level else target
+        while full and full not in names:
+            full = full.rpartition(".")[0]
+        if not full and not level and (path.parent / f"{target.split('.')[0]}.py").exists():
+            full = f"{package}.{target.split('.')[0]}"  # a program's sibling (its own sys.path)
+        if full in names:
+            found.add(full)
+    return found
+
+
+def package_graph(root):
+    """{module: [modules it imports anywhere in its body]} of the package folder ``root``, by dotted
+    names."""
+    names = module_names(root)
+    edges = {}
+    for name, path in names.items():
+        found = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                found |= _resolve(name, [a.name for a in node.names], 0, names, path)
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                targets = [f"{base}.{a.name}".strip(".") for a in node.names]
+                targets += [base] if base else []
+                found |= _resolve(name, targets, node.level, names, path)
+        edges[name] = sorted(found - {name})
+    return edges
+
+
+def test_autograder_has_no_import_circle():
+    edges = package_graph(AUTOGRADER)
+    # the reader sees the real imports: relative, absolute, function-local, a program's sibling
+    assert "autograder.grading.stages" in edges["autograder.grading.batch"]
+    assert "autograder.grading.batch" in edges["autograder.grading.gradescope"]
+    assert "autograder.grading.batch" in edges["autograder.check"]  # inside a function
+    assert "autograder.grading.programs.wire" in edges["autograder.grading.programs.judge"]
+    assert "autograder" in edges["autograder.grading.batch"]  # from .. import DIST
+    assert circles(edges) == [], " ; ".join(" -> ".join(c) for c in circles(edges))
+
+
+def test_a_circle_inside_a_subpackage_is_found(tmp_path):
+    pkg = tmp_path / "pkg"
+    (pkg / "sub").mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    (pkg / "sub" / "__init__.py").write_text("")
+    (pkg / "top.py").write_text("def f():\n    from .sub import low\n")
+    (pkg / "sub" / "low.py").write_text("from ..top import f\n")
+    (pkg / "sub" / "other.py").write_text("import pkg.top\n")
+    assert circles(package_graph(pkg)) == [("pkg.sub.low", "pkg.top", "pkg.sub.low")]
 
 
 def test_utils_has_no_import_circle():
