@@ -171,6 +171,7 @@ class Session:
     def __init__(self, spec, definitions, timeout):
         self.spec, self.definitions, self.timeout = spec, definitions, timeout
         self.worker, self.respawns, self.callbacks, self.lost = None, 0, {}, None
+        self.writable = {}      # id -> object a test declared the function may change (checks.mutable)
 
     def live(self):
         if self.worker is None:
@@ -205,7 +206,7 @@ class Session:
         if isinstance(obj, RemoteHandle):
             return {"$remote": obj.key}
         if callable(obj) and not isinstance(obj, type) and not wire._is_module(obj) and \
-                getattr(obj, "__module__", None) not in wire.FUNCTIONS:
+                not wire.is_activation(obj):
             key = next(k for k in itertools.count(len(self.callbacks)) if k not in self.callbacks)
             self.callbacks[key] = obj
             return {"$callback": key}
@@ -225,18 +226,20 @@ class Session:
         """Send ``tree`` (with ``values`` {key: value} encoded into it); the worker's final reply, decoded."""
         worker = self.live()
         enc = wire.Encoder(handle=self._handle)
-        targets = {}
+        sent = {}
         encode = enc.encode
 
         def tagging(obj, depth=0):
             node = encode(obj, depth)
             if isinstance(node, dict) and "$id" in node:
                 node["$src"] = node["$id"]
-                targets[node["$id"]] = obj
+                sent[node["$id"]] = obj
             return node
         enc.encode = tagging
         for key, value in values:
             tree[key] = tagging(value)
+        reach = _reachable(self.writable.values())
+        targets = {k: obj for k, obj in sent.items() if id(obj) in reach}
         deadline = time.monotonic() + self.timeout
         try:
             worker.send(tree, enc.buffers)
@@ -256,10 +259,12 @@ class Session:
             raise WorkerLost("the process running your code sent a malformed reply")
         if op != "result":
             return op, None
-        dec = wire.Decoder(buffers, self._resolve, targets=targets)
+        dec = wire.Decoder(buffers, self._resolve, targets=targets, sent=sent)
         value = dec.decode(reply.get("value"))
-        for _, node in (reply.get("sync") or [])[:100]:
-            dec.decode(node)
+        sync = reply.get("sync") or []
+        for entry in sync[:100] if isinstance(sync, list) else ():
+            if isinstance(entry, list) and len(entry) == 2 and entry[0] in targets:
+                dec.sync_root(*entry)   # only what the test declared writable; every other state is ignored
         return op, value
 
     def _run_callback(self, worker, reply, buffers):
@@ -276,6 +281,25 @@ class Session:
             raise
         except Exception as e:  # noqa: BLE001 - the callback's failure is the worker's to handle
             worker.send({"op": "callback_error", "message": f"{type(e).__name__}: {e}"[:500]})
+
+
+def _reachable(roots, depth=0):
+    """ids of the objects inside the writable ``roots``: a module's submodules, parameters and buffers, what a
+    list, tuple or dict holds."""
+    seen = set()
+    stack = [(r, 0) for r in roots]
+    while stack:
+        obj, d = stack.pop()
+        if id(obj) in seen or d > 8:
+            continue
+        seen.add(id(obj))
+        if wire._is_module(obj):
+            stack += [(x, d + 1) for x in [*obj.modules(), *obj.parameters(), *obj.buffers()] if x is not obj]
+        elif isinstance(obj, (list, tuple)):
+            stack += [(x, d + 1) for x in obj]
+        elif isinstance(obj, dict):
+            stack += [(x, d + 1) for x in obj.values()]
+    return seen
 
 
 def _filters():
@@ -342,6 +366,12 @@ class ProxyEnv(dict):
 
     def __contains__(self, name):
         return self.session.request({"op": "get", "name": name})[0] != "missing"
+
+    def mutable(self, obj):
+        """The test lets the function change ``obj`` in place (``utils.checks.mutable``): only such objects take
+        the state the worker sends back, and only its values (``wire.Decoder.sync_root``)."""
+        self.session.writable[id(obj)] = obj
+        return obj
 
     @contextlib.contextmanager
     def count_calls(self, module, names):
@@ -474,6 +504,7 @@ def main(fd):
                     if bool(tc.hidden) != phase:
                         continue
                     began = time.monotonic()
+                    session.writable.clear()
                     try:
                         tc.body.call_func(ProxyEnv(session, seed))
                         outcomes[(tf.name, index)] = (True, "", "passed")
