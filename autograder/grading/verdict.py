@@ -132,6 +132,13 @@ def _clock(outcome):
     return "of CPU time" if outcome.cpu_seconds is not None else "of wall-clock time"
 
 
+def review_flags(cases, written):
+    """A failed 0-point case of an auto-graded question is a "how it was computed" check (issue 29 §4): what
+    the judge cannot verify from returned values earns no points, and its failure asks a person to look."""
+    return [f"{q}: {clean(c.get('hint', ''), 120)}" for q, rows in cases.items() if q not in written
+            for c in rows if not c.get("passed") and not c.get("points")]
+
+
 def decide(run, judge, cells, tpl, flags, limits):
     """The Verdict of a submission from its two stages (``judge`` None when stage one failed)."""
     early, errors, _ = stage_one(run, cells, tpl.secrets, limits)
@@ -152,6 +159,7 @@ def decide(run, judge, cells, tpl, flags, limits):
         return Verdict("crashed", f"the judge ended without a result (exit {judge.returncode}): {tail}",
                        errors=lines, flags=flags)
     questions, cases = got
+    flags = flags + review_flags(cases, tpl.manual or {})
     reason = ""
     if errors:
         reason = f"{len(errors)} cell(s) raised errors: " + "; ".join(clean(x, 100) for x in lines[:3])

@@ -388,13 +388,15 @@ class Decoder:
                                ("children", m._modules)):
             given = node.get(section, {})
             if not isinstance(given, dict) or set(given) != set(table):
-                raise WireError(f"your function added or removed {section} of a {type(m).__name__} it was "
-                                f"given: change its values only, or work on a copy")
+                raise WireError(f"your function added or removed {section} of the {type(m).__name__} it was "
+                                f"given; it may change their values only (requires_grad, training, weights): "
+                                f"to change the layers, change a copy (copy.deepcopy)")
             for name, value in given.items():
                 got = self.decode(value, depth + 1)
                 if got is not table[name]:
-                    raise WireError(f"your function replaced {name!s:.40} of a {type(m).__name__} it was "
-                                    f"given: change its values only, or work on a copy")
+                    raise WireError(f"your function replaced {name!s:.40} of the {type(m).__name__} it was "
+                                    f"given; it may change its values only (requires_grad, training, weights): "
+                                    f"to change the layers, change a copy (copy.deepcopy)")
         m.training = bool(node.get("training"))
         return m
 
