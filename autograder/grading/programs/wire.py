@@ -114,12 +114,12 @@ def allowed_class(path):
 
 
 def is_activation(obj):
-    """True for one of the public activation functions of ``torch.nn.functional`` that may cross."""
+    """True for one of the public activation functions of ``torch.nn.functional`` that may cross (the very
+    object the module holds under that name: some are Python functions, some torch's builtins)."""
     name = getattr(obj, "__name__", None)
-    if getattr(obj, "__module__", None) not in FUNCTIONS or name not in ACTIVATIONS:
-        return False
-    module = sys.modules.get(obj.__module__)
-    return module is not None and getattr(module, name, None) is obj
+    module = sys.modules.get(FUNCTIONS[0])
+    return isinstance(name, str) and name in ACTIVATIONS and module is not None and \
+        getattr(module, name, None) is obj
 
 
 def _allowed_function(path):
@@ -172,8 +172,8 @@ class Encoder:
 
     def _encode(self, obj, depth):
         enc = lambda v: self.encode(v, depth + 1)   # noqa: E731
-        if isinstance(obj, complex):
-            return {"$complex": [repr(obj.real), repr(obj.imag)]}
+        if isinstance(obj, complex) and not isinstance(obj, np.generic):
+            return {"$complex": [repr(float(obj.real)), repr(float(obj.imag))]}
         if isinstance(obj, bytes):
             return {"$bytes": self._buffer(obj)}
         if obj is Ellipsis:
@@ -208,14 +208,13 @@ class Encoder:
         if isinstance(obj, type) and _is_module_class(obj):
             return {"$class": _class_path(obj)}
         if is_activation(obj):
-            return {"$function": f"{obj.__module__}.{obj.__name__}"}
+            return {"$function": f"{FUNCTIONS[0]}.{obj.__name__}"}
         raise WireError(f"a value of type {type(obj).__name__[:60]}")
 
     def _array(self, a):
         if a.dtype.name not in DTYPES:
             raise WireError(f"a numpy array of dtype {a.dtype}")
-        a = np.ascontiguousarray(a)
-        return {"$ndarray": a.dtype.str, "shape": list(a.shape), "buf": self._buffer(a.tobytes())}
+        return {"$ndarray": a.dtype.str, "shape": list(a.shape), "buf": self._buffer(a.tobytes(order="C"))}
 
     def _tensor(self, t, depth):
         torch = _torch()
@@ -311,7 +310,12 @@ class Decoder:
             finally:
                 self.sealed -= 1
         else:
-            value = self._decode(node, depth)
+            try:
+                value = self._decode(node, depth)
+            except WireError:
+                raise
+            except (TypeError, ValueError, KeyError, IndexError, OverflowError, AttributeError):
+                raise WireError("malformed message") from None   # only WireError leaves a decode
             original = self.sent.get(key) if _key(key) else None
             if original is not None and same(value, original):
                 value = original    # an object the judge sent, unchanged: its identity survives, nothing written
