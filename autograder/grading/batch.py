@@ -20,6 +20,7 @@ and peak memory of each stage, per submission). A lock file stops a second grade
 writing to the same DIR.
 """
 import argparse
+import base64
 import json
 import os
 import shutil
@@ -249,17 +250,46 @@ sys.modules.setdefault("rfc3987_syntax", None)   # grader: skip jsonschema's IRI
 """
 
 
-def _layout(root, nobody):
+def _layout(root, uid=None):
+    """The stage's folders. Root writes everything first; ``_hand_over`` gives them to the stage's user last."""
     for d in ("submission", "home", "tmp"):
-        (root / d).mkdir(exist_ok=True)
-        if nobody:
-            os.chown(root / d, sandbox.NOBODY, sandbox.NOBODY)
+        (root / d).mkdir(mode=0o700, exist_ok=True)
     startup = root / "ipython" / "profile_default" / "startup"
     startup.mkdir(parents=True)
     (startup / "00-grader.py").write_text(KERNEL_STARTUP)   # root-owned: read-only for the student
-    if nobody:   # IPython needs to write its profile (history); the startup folder stays root's
-        for d in (root / "ipython", startup.parent):
-            os.chown(d, sandbox.NOBODY, sandbox.NOBODY)
+    if uid:
+        _hand_over(root, ["submission", "home", "tmp"], uid)
+
+
+def _hand_over(root, names, uid):
+    """chown the stage's own folders (and what root laid out in them) to ``uid``, never following a link:
+    called when root is done writing there, so root never writes inside a folder another user owns."""
+    fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    try:
+        for name in names:
+            top = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd)
+            try:
+                _chown_tree(top, uid)
+            finally:
+                os.close(top)
+    finally:
+        os.close(fd)
+
+
+def _chown_tree(dirfd, uid):
+    os.fchown(dirfd, uid, uid)
+    os.fchmod(dirfd, 0o700)
+    for entry in os.scandir(dirfd):
+        if entry.is_symlink():
+            continue
+        if entry.is_dir(follow_symlinks=False):
+            sub = os.open(entry.name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=dirfd)
+            try:
+                _chown_tree(sub, uid)
+            finally:
+                os.close(sub)
+        else:
+            os.chown(entry.name, uid, uid, dir_fd=dirfd, follow_symlinks=False)
 
 
 class _Background:
@@ -295,59 +325,74 @@ class _Background:
 WORKER_FILES = ("worker.py", "wire.py")
 
 
-def worker_spec(tpl, root, use_bwrap, limits=None, cgroup=None, program=None):
-    """How the judge starts a worker: the command line (sandboxed as nobody where bwrap works), env, folder."""
+def worker_spec(tpl, root, use_bwrap, limits=None, cgroup=None, program=None, user=None):
+    """How the judge starts a worker: the command line (sandboxed as the stage's ``user`` where a sandbox is
+    used, under the seccomp filter), env, folder."""
     limits = limits or sandbox.Limits()
-    (root / "submission").mkdir(parents=True, exist_ok=True)
-    for d in ("home", "tmp"):
-        (root / d).mkdir(exist_ok=True)
+    for d in ("submission", "home", "tmp"):
+        (root / d).mkdir(mode=0o700, parents=True, exist_ok=True)
     env = sandbox.stage_env("/autograder/home")
     cgroups = cgroup.cpu_dirs() if cgroup else []
+    uid = user.uid if user is not None else sandbox.NOBODY
+    bpf = sandbox.filter_program() if use_bwrap in (True, "nobody") else None
+    seal = {"seccomp": base64.b64encode(bpf).decode()} if bpf else {}
     if use_bwrap is True:
-        for d in ("submission", "home", "tmp"):
-            os.chown(root / d, sandbox.NOBODY, sandbox.NOBODY)
+        _hand_over(root, ["submission", "home", "tmp"], uid)
         binds = [(host, f"/autograder/submission/{n}") for host, n in tpl.support]
         binds += [(PROGRAMS / f, f"/grader/{f}") for f in WORKER_FILES]
-        argv = sandbox.bwrap_argv(root, binds, env, [sandbox._python(), "-I", "/grader/worker.py"], limits)
-        return {"argv": argv, "env": {"PATH": "/usr/bin:/bin"}, "cwd": "/", "cgroups": cgroups}
-    for host, name in tpl.support:
+        argv = sandbox.bwrap_argv(root, binds, env, [sandbox._python(), "-I", "/grader/worker.py"], limits, uid,
+                                  "{seccomp_fd}" if bpf else None)
+        return {"argv": argv, "env": {"PATH": "/usr/bin:/bin"}, "cwd": "/", "cgroups": cgroups, **seal}
+    for host, name in tpl.support:      # root lays out first ...
         target = root / "submission" / name
         if not target.exists():
             target.symlink_to(host)
-    if use_bwrap == "nobody":
-        for d in ("submission", "home", "tmp"):
-            os.chown(root / d, sandbox.NOBODY, sandbox.NOBODY)
+    if use_bwrap == "nobody":           # ... and hands over last
+        _hand_over(root, ["submission", "home", "tmp"], uid)
     env.update(HOME=str(root / "home"), PTM_CACHE=str(root / "tmp" / "cache"), MPLCONFIGDIR=str(root / "tmp" / "mpl"),
                PTM_RESULTS=str(root / "tmp" / "results.json"))
     argv = [sandbox._python(), "-I", str(program or PROGRAMS / "worker.py")]
-    return {"argv": sandbox.setpriv_argv(argv) if use_bwrap == "nobody" else argv, "env": env,
-            "cwd": str(root / "submission"), "cgroups": cgroups}
+    return {"argv": sandbox.setpriv_argv(argv, uid) if use_bwrap == "nobody" else argv, "env": env,
+            "cwd": str(root / "submission"), "cgroups": cgroups, **seal}
 
 
-def judge_payload(tpl, definitions, root, use_bwrap, limits=None, cgroup=None, seed=None, program=None):
+def judge_payload(tpl, definitions, root, use_bwrap, limits=None, cgroup=None, seed=None, program=None, user=None):
     """What the judge reads on stdin: the tests, the graded definitions, how to start workers."""
     limits = limits or sandbox.Limits()
     return {"tests": tpl.tests, "definitions": definitions, "support": str(tpl.files) if tpl.files else "",
-            "worker": worker_spec(tpl, Path(root) / "worker", use_bwrap, limits, cgroup, program),
+            "worker": worker_spec(tpl, Path(root) / "worker", use_bwrap, limits, cgroup, program, user),
             "seed": int.from_bytes(os.urandom(4), "little") if seed is None else seed,
             "call_timeout": limits.judge_timeout}
 
 
-def _judge(batch, sub, tpl, definitions, cancel=None):
-    """The judge stage: the trusted judge on the host (limited), its workers sandboxed as nobody."""
+def _judge(batch, sub, tpl, definitions, cancel=None, ran=None):
+    """The judge stage: the trusted judge on the host (limited), its workers sandboxed as a user of their own.
+
+    ``ran`` (an Event, set when the run stage has ended) opens the judge's gate: its hidden cases start only
+    then, so nothing the workers are shown there can reach the student's run stage."""
     root = batch.run_dir(sub.id, "judge")
     mounted = sandbox.mount_workdir(root, batch.limits)
     cgroup = sandbox.Cgroup(f"worker-{os.getpid()}-{time.monotonic_ns()}", batch.limits) \
         if sandbox.cgroup_status()[0] else None
+    user = sandbox.StageUser() if batch.use_bwrap else None
+    gate_r = gate_w = None
     try:
-        _layout(root, False)
+        _layout(root)
         payload = judge_payload(tpl, definitions, root, batch.use_bwrap, batch.limits, cgroup,
-                                program=batch.program("worker.py"))
+                                program=batch.program("worker.py"), user=user)
+        fds, wall = (), None
+        if ran is not None:
+            gate_r, gate_w = os.pipe()
+            payload["gate_fd"], fds = gate_r, (gate_r,)
+            wall = _stage_wall(batch.limits.judge_timeout) + _stage_wall(batch.limits.timeout)
+            threading.Thread(target=_open_gate, args=(ran, cancel, gate_w), daemon=True).start()
+            gate_w = None       # the thread owns it now
         outcome = sandbox.run_stage("judge", root, [], [str(PROGRAMS / "judge.py")], batch.limits,
                                     batch.limits.judge_timeout, False, json.dumps(payload).encode(),
                                     cancel=cancel, watch=lambda: sandbox.disk_full(root, mounted) or (
                                         cgroup is not None and cgroup.breaches()),
-                                    extra_cpu=cgroup.cpu_seconds if cgroup is not None else None)
+                                    extra_cpu=cgroup.cpu_seconds if cgroup is not None else None,
+                                    pass_fds=fds, wall=wall)
         if cgroup is not None:
             outcome.breaches.update(cgroup.breaches())
             worker_cpu = cgroup.cpu_seconds()
@@ -358,26 +403,53 @@ def _judge(batch, sub, tpl, definitions, cancel=None):
             outcome.breaches.setdefault("disk", disk)
         return outcome
     finally:
+        for fd in (gate_r, gate_w):
+            if fd is not None:
+                os.close(fd)
         if cgroup is not None:
             cgroup.kill_all()
             cgroup.remove()
+        if user is not None:
+            user.release()
         sandbox.unmount_workdir(root, mounted)
+
+
+def _stage_wall(timeout):
+    return sandbox.backstop(timeout) if sandbox.cgroup_status()[0] else timeout
+
+
+def _open_gate(ran, cancel, fd):
+    """Tell the judge the run stage has ended (or the judge is being cancelled): its hidden cases may start."""
+    try:
+        while not ran.wait(0.2):
+            if cancel is not None and cancel.is_set():
+                break
+        os.write(fd, b"1")
+    except OSError:
+        pass        # the judge has ended already
+    finally:
+        os.close(fd)
 
 
 def _stage(batch, sub, tpl, cancel=None):
     """The run stage: the student's notebook, cell by cell, with the public tests only (``driver.py``)."""
     root = batch.run_dir(sub.id, "run")
     mounted = sandbox.mount_workdir(root, batch.limits)
+    user = sandbox.StageUser() if batch.use_bwrap else None
     try:
-        _layout(root, bool(batch.use_bwrap))
+        _layout(root)          # root lays out everything first ...
         binds = [(host, f"/autograder/submission/{n}") for host, n in tpl.support]
         nb = root / "submission" / sub.nb_name
         nb.write_bytes(sub.nb_bytes)
         tests = root / "submission" / "tests"
         shutil.copytree(tpl.public, tests / tpl.name)   # where the setup cell's grader looks: tests/<notebook>/
-        if batch.use_bwrap:
-            for p in [nb, tests, tests / tpl.name] + list((tests / tpl.name).iterdir()):
-                os.chown(p, sandbox.NOBODY, sandbox.NOBODY)
+        if batch.use_bwrap is not True:     # no bind mounts: the support files in place as links
+            for host, name in tpl.support:
+                (root / "submission" / name).symlink_to(host)
+        if user is not None:   # ... and hands the stage's folders to its user last, following no link
+            _hand_over(root, ["submission", "home", "tmp"], user.uid)
+            for d in (root / "ipython", root / "ipython" / "profile_default"):   # IPython writes its history
+                os.chown(d, user.uid, user.uid, follow_symlinks=False)
         if batch.use_bwrap is True:
             binds.append((PROGRAMS / "driver.py", "/grader/driver.py"))
             argv = ["/grader/driver.py", f"/autograder/submission/{sub.nb_name}"]
@@ -385,12 +457,14 @@ def _stage(batch, sub, tpl, cancel=None):
             argv = [str(batch.program("driver.py")), str(nb)]
         argv.append(str(int(batch.limits.output_mb * (1 << 20))))
         outcome = sandbox.run_stage("run", root, binds, argv, batch.limits, batch.limits.timeout, batch.use_bwrap,
-                                    cancel=cancel, watch=lambda: sandbox.disk_full(root, mounted))
+                                    cancel=cancel, watch=lambda: sandbox.disk_full(root, mounted), user=user)
         disk = sandbox.disk_full(root, mounted)
         if disk:
             outcome.breaches.setdefault("disk", disk)
         return outcome
     finally:
+        if user is not None:
+            user.release()
         sandbox.unmount_workdir(root, mounted)
 
 
@@ -403,7 +477,7 @@ def _analyze(batch, sub, data):
     root = batch.run_dir(sub.id, "analyze")
     try:
         root.mkdir(parents=True)
-        _layout(root, False)
+        _layout(root)
         outcome = sandbox.run_stage("analyze", root, [], [str(HERE / "analyze.py")], ANALYSIS, ANALYSIS.timeout,
                                     False, json.dumps(request).encode() + b"\n" + data,
                                     channel_limit=64 << 20)
@@ -455,13 +529,16 @@ def grade_one(batch, sub_id, path, shown=None):
         return batch.finish(sub, name, verdict.Verdict("wrong-assignment", why))
     tpl = batch.template(name)
     start = time.monotonic()
-    judging = _Background(lambda cancel: _judge(batch, sub, tpl, definitions, cancel))
+    ran = threading.Event()     # the judge's hidden cases wait for the run stage to end
+    judging = _Background(lambda cancel: _judge(batch, sub, tpl, definitions, cancel, ran))
     try:
         run = _stage(batch, sub, tpl)
     except BaseException:
         judging.cancel()
         judging.thread.join()
         raise
+    finally:
+        ran.set()
     early, _, _ = verdict.stage_one(run, sub.cells, tpl.secrets, batch.limits)
     if early is not None:
         judging.cancel()            # a limit or a crash decided the status: the judge's result is not used
