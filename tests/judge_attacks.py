@@ -88,3 +88,73 @@ def predict(Phi, w):
     _seen.append(repr(np.asarray(Phi).tolist())[:200] + repr(np.asarray(w).tolist())[:200])
     raise ValueError("LEAK " + " | ".join(_seen))
 '''
+
+# Issue 29 §3: a graded function that rewrites the test's inputs in place (every array and tensor zeroed, every
+# module's parameters zeroed, every dict's numbers zeroed) and returns zeros of the right shape: against tests
+# that computed their references after the call, from arguments the judge took back, this earned points (1.43 of
+# 2 on ols_fix). ``rewriting(names, rewrite)`` is a cell that wraps each graded function so; with ``rewrite``
+# False it returns the same zeros and leaves the inputs alone: the rewriting version must earn nothing more.
+REWRITE = r'''
+def _ptm_zero(value, depth=0):
+    import numpy as np
+    import torch
+    if depth > 4:
+        return
+    if isinstance(value, np.ndarray):
+        if value.flags.writeable:
+            value[...] = 0
+    elif isinstance(value, torch.Tensor):
+        with torch.no_grad():
+            value.zero_()
+    elif isinstance(value, torch.nn.Module):
+        with torch.no_grad():
+            for p in value.parameters():
+                p.zero_()
+    elif isinstance(value, list):
+        for item in value:
+            _ptm_zero(item, depth + 1)
+    elif isinstance(value, dict):
+        for key in list(value):
+            if isinstance(value[key], (int, float)) and not isinstance(value[key], bool):
+                value[key] = 0
+            else:
+                _ptm_zero(value[key], depth + 1)
+
+
+def _ptm_zeros_like(value, depth=0):
+    import copy
+    import numpy as np
+    import torch
+    if depth > 4:
+        return value
+    if isinstance(value, np.ndarray):
+        return np.zeros_like(value)
+    if isinstance(value, torch.Tensor):
+        return torch.zeros_like(value)
+    if isinstance(value, torch.nn.Module):
+        out = copy.deepcopy(value)
+        _ptm_zero(out)
+        return out
+    if isinstance(value, (list, tuple)):
+        return type(value)(_ptm_zeros_like(v, depth + 1) for v in value)
+    if isinstance(value, dict):
+        return {k: _ptm_zeros_like(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, (int, float, np.number)) and not isinstance(value, bool):
+        return type(value)(0)
+    return value
+
+
+def _ptm_rewriting(fn, rewrite):
+    def attacked(*args, **kwargs):
+        out = _ptm_zeros_like(fn(*args, **kwargs))
+        if rewrite:
+            for arg in list(args) + list(kwargs.values()):
+                _ptm_zero(arg)
+        return out
+    return attacked
+'''
+
+
+def rewriting(names, rewrite):
+    """A cell that wraps every function of ``names`` (see REWRITE)."""
+    return REWRITE + "".join(f"\n{name} = _ptm_rewriting({name}, {rewrite})" for name in sorted(names))
