@@ -102,7 +102,7 @@ def rewritten():
 def test_rewriting_the_tests_inputs_earns_nothing(rewritten, stem):
     names, plain = rewritten[(stem, False)]
     _, rewrote = rewritten[(stem, True)]
-    assert len(names) >= 5, names
+    assert len(names) >= 4, names     # every graded function of the notebook, wrapped
     more = {q: (plain[q]["score"], r["score"]) for q, r in rewrote.items() if r["score"] > plain[q]["score"] + 1e-9}
     assert not more, f"rewriting its inputs earned more on {more} (plain, rewriting)"
     assert sum(r["score"] for r in rewrote.values()) < sum(r["possible"] for r in rewrote.values()) / 2
