@@ -78,7 +78,8 @@ def judged(channel, possible, secrets):
         raw = entry.get("cases") if isinstance(entry.get("cases"), list) else []
         cases[q] = [{"name": clean(c.get("name", ""), 80), "hidden": bool(c.get("hidden", True)),
                      "passed": c.get("passed") is True, "hint": clean(c.get("hint", ""), 300, secrets, False),
-                     "points": min(max(_number(c.get("points")), 0.0), maximum)}
+                     "points": min(max(_number(c.get("points")), 0.0), maximum),
+                     "kind": c.get("kind") if c.get("kind") in ("assert", "raised", "lost", "wire") else ""}
                     for c in raw[:50] if isinstance(c, dict)]
     return questions, cases
 
@@ -134,9 +135,10 @@ def _clock(outcome):
 
 def review_flags(cases, written):
     """A failed 0-point case of an auto-graded question is a "how it was computed" check (issue 29 §4): what
-    the judge cannot verify from returned values earns no points, and its failure asks a person to look."""
+    the judge cannot verify from returned values earns no points, and its failure asks a person to look. Only
+    where the check itself fired (its assertion), not where the function raised or is missing."""
     return [f"{q}: {clean(c.get('hint', ''), 120)}" for q, rows in cases.items() if q not in written
-            for c in rows if not c.get("passed") and not c.get("points")]
+            for c in rows if not c.get("passed") and not c.get("points") and c.get("kind") == "assert"]
 
 
 def decide(run, judge, cells, tpl, flags, limits):
