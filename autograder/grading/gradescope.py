@@ -27,7 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))   # the folder holding autograder/
 
-from autograder.grading import batch, sandbox, store  # noqa: E402
+from autograder.grading import assignment, batch, sandbox, store  # noqa: E402
 
 
 def _lock_down(path, mode=0o700):
@@ -60,7 +60,7 @@ def _restore(changed):
 def template_from_source(source, work):
     """The assignment as the host reads it, from Gradescope's unpacked zip (``source``); its public tests go to
     ``work`` (a folder the caller removes)."""
-    return batch.load_folder(source, Path(work) / "public-tests")
+    return assignment.load_folder(source, Path(work) / "public-tests")
 
 
 def results_for(row, results_path):

@@ -25,6 +25,7 @@ dumpable, so the student's processes, running as the same user, cannot open
 it through /proc). The host buffers it, bounded, and parses nothing until
 every process of the stage is dead.
 """
+import enum
 import fcntl
 import os
 import random
@@ -49,6 +50,31 @@ CGROUP_ROOT = Path("/sys/fs/cgroup")
 MAX_CHANNEL = 8 << 20       # bytes the host keeps from a results pipe
 LIVE, LIVE_LOCK = set(), threading.Lock()   # stages running now (killed at once on an abort)
 STOPPING = threading.Event()
+
+
+class Isolation(enum.Enum):
+    """How a batch isolates student code, resolved once (``batch.Batch``) and passed to every stage.
+
+    ``BUBBLEWRAP``: namespaces, a read-only system, a uid of its own per stage, the seccomp filter.
+    ``NO_NAMESPACES`` (``--no-namespaces``, Gradescope's containers): a uid of its own per stage and the
+    seccomp filter, without namespaces. ``TRUSTED`` (``--trusted``): no sandbox, the grader's own user.
+    """
+    BUBBLEWRAP = "bubblewrap"
+    NO_NAMESPACES = "no-namespaces"
+    TRUSTED = "trusted"
+
+    @classmethod
+    def of(cls, value):
+        """An Isolation from itself or from the older spelling (True: bubblewrap, "nobody", False)."""
+        if isinstance(value, cls):
+            return value
+        if value is True:
+            return cls.BUBBLEWRAP
+        return cls.NO_NAMESPACES if value == "nobody" else cls.TRUSTED
+
+    @property
+    def sandboxed(self):
+        return self is not Isolation.TRUSTED
 
 
 def abort_all():
@@ -477,7 +503,7 @@ def backstop(timeout):
     return 3 * timeout + 60
 
 
-def run_stage(name, root, binds, argv, limits, timeout, use_bwrap, stdin=b"", use_cgroup=True, cancel=None,
+def run_stage(name, root, binds, argv, limits, timeout, isolation, stdin=b"", use_cgroup=True, cancel=None,
               watch=None, channel_limit=MAX_CHANNEL, extra_cpu=None, user=None, pass_fds=(), wall=None):
     """Run ``argv`` (whose last argument gets the results fd) in the sandbox; an ``Outcome``.
 
@@ -493,8 +519,8 @@ def run_stage(name, root, binds, argv, limits, timeout, use_bwrap, stdin=b"", us
     stops it only at ``backstop(timeout)`` (a stage that sleeps forever). Without cgroups it is wall time.
     ``wall`` replaces that wall-clock limit (a judge that waits for the run stage before its hidden cases).
 
-    ``user`` (a ``StageUser``) is who the program runs as in a sandbox (bubblewrap, or ``"nobody"``: no
-    namespaces), under the seccomp filter; ``pass_fds`` are more descriptors the program inherits.
+    ``isolation`` (an ``Isolation``) says how; ``user`` (a ``StageUser``) is who the program runs as in a
+    sandbox, under the seccomp filter; ``pass_fds`` are more descriptors the program inherits.
     """
     if STOPPING.is_set():
         raise RuntimeError("the batch is being aborted")
@@ -506,13 +532,15 @@ def run_stage(name, root, binds, argv, limits, timeout, use_bwrap, stdin=b"", us
     r_in, w_in = os.pipe()
     env = stage_env("/autograder/home")
     argv = [_python(), "-I"] + argv + [str(w_res)]
+    mode = Isolation.of(isolation)
     uid = user.uid if user is not None else NOBODY
-    program = filter_program() if use_bwrap in (True, "nobody") else None
-    filter_fd = seccomp.memfd(program) if program is not None and use_bwrap is True else None
-    if use_bwrap is True:
+    program = filter_program() if mode.sandboxed else None
+    filter_fd = seccomp.memfd(program) if program is not None and mode is Isolation.BUBBLEWRAP else None
+    if mode is Isolation.BUBBLEWRAP:
         cmd, cwd, penv = bwrap_argv(root, binds, env, argv, limits, uid, filter_fd), "/", {"PATH": "/usr/bin:/bin"}
-    else:   # "nobody": no namespaces, but the student's code still runs as its own user (Gradescope's containers)
-        cmd, cwd = (setpriv_argv(argv, uid) if use_bwrap == "nobody" else argv), str(Path(root) / "submission")
+    else:   # no namespaces: the student's code still runs as its own user (Gradescope's containers)
+        no_ns = mode is Isolation.NO_NAMESPACES
+        cmd, cwd = (setpriv_argv(argv, uid) if no_ns else argv), str(Path(root) / "submission")
         penv = {**env, "HOME": str(Path(root) / "home"), "PTM_CACHE": str(Path(root) / "tmp" / "cache"),
                 "PTM_RESULTS": str(Path(root) / "tmp" / "results.json")}
         penv.update({k: str(Path(root) / "tmp" / Path(v).name) for k, v in env.items()
@@ -527,7 +555,7 @@ def run_stage(name, root, binds, argv, limits, timeout, use_bwrap, stdin=b"", us
     try:
         proc = subprocess.Popen(cmd, cwd=cwd, env=penv, stdin=r_in, stdout=w_out, stderr=w_out, pass_fds=fds,
                                 preexec_fn=_preexec(limits, cgroup, cgroup is None,
-                                                    program if use_bwrap == "nobody" else None))
+                                                    program if mode is Isolation.NO_NAMESPACES else None))
     finally:
         for fd in (w_res, w_out, r_in) + ((filter_fd,) if filter_fd is not None else ()):
             os.close(fd)

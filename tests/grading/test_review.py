@@ -2,15 +2,12 @@
 reports about itself, so it is worth 0 points; where it fires, the answer keeps its points and the submission is
 flagged for a person to look at (``verdict.review_flags``). Graded by the service's own judge, on notebook 01.
 """
-import sys
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from notebook_helpers import judge_all, load_built, mutate  # noqa: E402
+from notebook_helpers import judge_all, load_built, mutate
 
-from autograder.grading import verdict  # noqa: E402
+from autograder.grading import verdict
 
 STEM = "01_ols_raw_pixels"
 SOLVE = "return np.linalg.solve(X.T @ X, X.T @ np.asarray(Y, dtype=np.float64))"

@@ -16,12 +16,12 @@ from pathlib import Path
 
 import pytest
 
-from autograder.grading import batch, sandbox, seccomp
+from autograder.grading import batch, sandbox, seccomp, stages
 
 ROOT_ONLY = pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("setpriv"),
                                reason="stages run as users of their own only when the grader is root")
-MODES = [pytest.param("nobody", id="no-namespaces"),
-         pytest.param(True, id="bubblewrap", marks=pytest.mark.skipif(
+MODES = [pytest.param(sandbox.Isolation.NO_NAMESPACES, id="no-namespaces"),
+         pytest.param(sandbox.Isolation.BUBBLEWRAP, id="bubblewrap", marks=pytest.mark.skipif(
              not sandbox.bwrap_status()[0], reason=f"no bubblewrap: {sandbox.bwrap_status()[1]}"))]
 
 PROBE = r'''
@@ -77,8 +77,8 @@ def probe(tmp_path, mode, name="probe", arg="plain", user=None):
     os.chmod(script, 0o644)
     (root / "submission").mkdir()
     if user is not None:
-        batch._hand_over(root, ["submission"], user.uid)
-    if mode is True:
+        stages.hand_over(root, ["submission"], user.uid)
+    if mode is sandbox.Isolation.BUBBLEWRAP:
         argv, binds = ["/grader/probe.py", arg], [(script, "/grader/probe.py")]
     else:
         argv, binds = [str(script), arg], []
@@ -185,11 +185,11 @@ def test_links_planted_while_a_run_folder_is_laid_out_reach_nothing(open_tmp):
         for _ in range(20):      # lay out, write, hand over: again and again while the attacker tries
             for d in ("submission", "home", "tmp", "ipython"):
                 shutil.rmtree(root / d, ignore_errors=True)
-            batch._layout(root)
+            stages.layout(root)
             (root / "submission" / "n.ipynb").write_text("{}")
             (root / "submission" / "tests").mkdir()
             (root / "submission" / "tests" / "t.py").write_text("")
-            batch._hand_over(root, ["submission", "home", "tmp"], owner.uid)
+            stages.hand_over(root, ["submission", "home", "tmp"], owner.uid)
             time.sleep(0.1)
         made = int(proc.communicate(timeout=30)[0])
     assert made == 0
@@ -211,7 +211,6 @@ def test_the_filter_is_the_program_documented():
 def test_hidden_cases_wait_for_the_run_stage(tmp_path):
     """The judge's hidden cases start only once the run stage has ended: a worker that logs the inputs it is
     given shows every hidden input arriving after the gate opened, every public one before."""
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from notebook_helpers import template
 
     tpl = template("01_ols_raw_pixels")
@@ -234,7 +233,7 @@ def test_hidden_cases_wait_for_the_run_stage(tmp_path):
             ran.set()
         threading.Thread(target=run_stage_ends, daemon=True).start()
         sub = type("Sub", (), {"id": "s"})()
-        outcome = batch._judge(b, sub, tpl, definitions, ran=ran)
+        outcome = stages.judge(b, sub, tpl, definitions, ran=ran)
     finally:
         batch._remove_work(b.work)
     assert outcome.kind == "finished", outcome.log_tail
