@@ -1,10 +1,13 @@
-"""The wire format (autograder/grading/programs/wire.py): what crosses between the judge and the student's worker.
+"""The wire format (autograder/grading/programs/wire.py): what crosses between the judge and the
+student's worker.
 
-The worker is student code: everything the judge decodes is hostile. These tests take the format apart: round
-trips of every kind of value, the limits, malformed and hostile messages and every refusal, the sync that brings an
-argument's new state back (values only, into objects the test declared writable), and, through a real worker
-process, that no call the judge makes on what came back (forward, parameters(), hooks, repr) reaches the worker.
+The worker is student code: everything the judge decodes is hostile. These tests take the format
+apart: round trips of every kind of value, the limits, malformed and hostile messages and every
+refusal, the sync that brings an argument's new state back (values only, into objects the test
+declared writable), and, through a real worker process, that no call the judge makes on what came
+back (forward, parameters(), hooks, repr) reaches the worker.
 """
+
 import io
 import json
 import math
@@ -21,11 +24,12 @@ from torch import nn
 
 PROGRAMS = Path(__file__).resolve().parents[2] / "autograder" / "grading" / "programs"
 sys.path.insert(0, str(PROGRAMS))
-import judge  # noqa: E402  (the programs import each other by their file names, as they do when run)
+# the programs import each other by their file names, as they do when run
+import judge  # noqa: E402
 import wire  # noqa: E402
 
 WireError = wire.WireError
-RELU = "torch.nn.modules.activation.ReLU"     # a module class crosses by the path of its definition
+RELU = "torch.nn.modules.activation.ReLU"  # a module class crosses by the path of its definition
 
 
 def roundtrip(value, **decoder):
@@ -45,13 +49,38 @@ def encoded(value):
     return enc.encode(value), enc.buffers
 
 
-# ------------------------------------------------------------------------------------------- round trips
+# ------------------------------------------------------------------------------------------- round 
 
-@pytest.mark.parametrize("value", [
-    None, True, False, 0, -7, 2 ** 60, -(2 ** 80), 1.5, -0.0, "text", "ü ∑ 🐱", b"\x00\xffbytes", ...,
-    slice(1, None, -2), range(3, 30, 4), 3 + 4j, [1, [2, [3]]], (1, "a", None), {"a": 1, 2: [3], (4, 5): "t"},
-    {1, 2, 3}, frozenset({"x"}), {}, [], (),
-])
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        None,
+        True,
+        False,
+        0,
+        -7,
+        2**60,
+        -(2**80),
+        1.5,
+        -0.0,
+        "text",
+        "ü ∑ 🐱",
+        b"\x00\xffbytes",
+        ...,
+        slice(1, None, -2),
+        range(3, 30, 4),
+        3 + 4j,
+        [1, [2, [3]]],
+        (1, "a", None),
+        {"a": 1, 2: [3], (4, 5): "t"},
+        {1, 2, 3},
+        frozenset({"x"}),
+        {},
+        [],
+        (),
+    ],
+)
 def test_plain_values_round_trip(value):
     got = roundtrip(value)
     assert got == value and type(got) is type(value)
@@ -70,7 +99,9 @@ def test_numpy_arrays_and_scalars_of_every_dtype(dtype):
     assert got.dtype == a.dtype and got.shape == a.shape and np.array_equal(got, a)
     assert got.flags.writeable and got.flags.c_contiguous
     s = roundtrip(a.reshape(-1)[3])
-    assert s == a.reshape(-1)[3] and (type(s) is float if dtype == "float64" else s.dtype == a.dtype)
+    assert s == a.reshape(-1)[3] and (
+        type(s) is float if dtype == "float64" else s.dtype == a.dtype
+    )
 
 
 def test_arrays_empty_zero_d_and_strided():
@@ -92,16 +123,27 @@ def test_tensor_flags_grad_parameters_dtypes_devices():
     t.grad = torch.ones(3)
     p = nn.Parameter(torch.randn(2, 2), requires_grad=False)
     got_t, got_p, dt, dev = roundtrip([t, p, torch.float16, torch.device("cpu")])
-    assert got_t.requires_grad and torch.equal(got_t.detach(), t.detach()) and torch.equal(got_t.grad, t.grad)
+    assert (
+        got_t.requires_grad
+        and torch.equal(got_t.detach(), t.detach())
+        and torch.equal(got_t.grad, t.grad)
+    )
     assert isinstance(got_p, nn.Parameter) and not got_p.requires_grad and torch.equal(got_p, p)
     assert dt is torch.float16 and dev == torch.device("cpu")
 
 
 def test_modules_cross_as_architecture_and_state():
     torch.manual_seed(0)
-    model = nn.Sequential(OrderedDict(conv=nn.Conv2d(3, 4, 3, padding=1, padding_mode="reflect"),
-                                      bn=nn.BatchNorm2d(4), act=nn.ReLU(inplace=True), pool=nn.AdaptiveAvgPool2d(1),
-                                      flat=nn.Flatten(), head=nn.Linear(4, 2)))
+    model = nn.Sequential(
+        OrderedDict(
+            conv=nn.Conv2d(3, 4, 3, padding=1, padding_mode="reflect"),
+            bn=nn.BatchNorm2d(4),
+            act=nn.ReLU(inplace=True),
+            pool=nn.AdaptiveAvgPool2d(1),
+            flat=nn.Flatten(),
+            head=nn.Linear(4, 2),
+        )
+    )
     model.bn.running_mean += 1.0
     model.conv.weight.requires_grad_(False)
     model.eval()
@@ -136,10 +178,20 @@ def test_activation_functions_cross_and_nothing_else_of_functional():
         decode({"$function": "os.system"})
 
 
-# ------------------------------------------------------------------------------------------- encoding refusals
+# ------------------------------------------------------------------------------------------- encodi
 
-@pytest.mark.parametrize("value", [np.array([1, "a"], dtype=object), np.array(["a", "b"]), object(), Path("/"),
-                                   np.datetime64("2026-01-01"), type("X", (), {})])
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        np.array([1, "a"], dtype=object),
+        np.array(["a", "b"]),
+        object(),
+        Path("/"),
+        np.datetime64("2026-01-01"),
+        type("X", (), {}),
+    ],
+)
 def test_values_that_do_not_cross(value):
     with pytest.raises(WireError):
         encoded(value)
@@ -164,7 +216,8 @@ def test_encoding_depth_is_bounded():
         encoded(deep)
 
 
-# ------------------------------------------------------------------------------------------- framing
+# ------------------------------------------------------------------------------------------- framin
+
 
 def test_framing_round_trip_and_many_buffers():
     enc = wire.Encoder()
@@ -184,16 +237,23 @@ def test_framing_limits():
     blob = wire.pack({"x": 1}, [b"z" * 1000])
     with pytest.raises(WireError, match="size limit"):
         wire.read_message(io.BytesIO(blob), max_bytes=500)
-    header = wire.HEADER.pack(10, 2_000_000)        # more buffers than a message may hold
+    header = wire.HEADER.pack(10, 2_000_000)  # more buffers than a message may hold
     with pytest.raises(WireError, match="size limit"):
         wire.read_message(io.BytesIO(header + b"{}" * 5))
-    header = wire.HEADER.pack(1 << 40, 0)            # a claimed size that is never allocated
+    header = wire.HEADER.pack(1 << 40, 0)  # a claimed size that is never allocated
     with pytest.raises(WireError, match="size limit"):
         wire.read_message(io.BytesIO(header))
 
 
-@pytest.mark.parametrize("blob", [b"", b"\x01\x02", wire.HEADER.pack(10, 0) + b"{}",
-                                  wire.HEADER.pack(2, 1) + b"{}" + struct.pack("<Q", 50) + b"short"])
+@pytest.mark.parametrize(
+    "blob",
+    [
+        b"",
+        b"\x01\x02",
+        wire.HEADER.pack(10, 0) + b"{}",
+        wire.HEADER.pack(2, 1) + b"{}" + struct.pack("<Q", 50) + b"short",
+    ],
+)
 def test_truncated_messages_end_the_channel(blob):
     with pytest.raises(EOFError):
         wire.read_message(io.BytesIO(blob))
@@ -205,7 +265,8 @@ def test_malformed_json_is_refused(text):
         wire.read_message(io.BytesIO(wire.HEADER.pack(len(text), 0) + text))
 
 
-# ------------------------------------------------------------------------------------------- hostile trees
+# ------------------------------------------------------------------------------------------- hostil
+
 
 def deep_list(n):
     node = 1
@@ -214,42 +275,49 @@ def deep_list(n):
     return node
 
 
-@pytest.mark.parametrize("tree, buffers, why", [
-    (deep_list(wire.MAX_DEPTH + 2), [], "deeply"),
-    ({"$what": 1}, [], "unknown value kind"),
-    ([1, 2], [], "malformed"),
-    ({}, [], "malformed"),
-    ({"$ref": 5}, [], "reference to nothing"),
-    ({"$ref": [1]}, [], "reference to nothing"),
-    ({"$bytes": 3}, [b"x"], "buffer that is not there"),
-    ({"$bytes": -1}, [b"x"], "buffer that is not there"),
-    ({"$ndarray": "<f8", "shape": [3], "buf": 0}, [b"\x00" * 16], "disagree"),
-    ({"$ndarray": "<f8", "shape": [-1], "buf": 0}, [b""], "malformed shape"),
-    ({"$ndarray": "<f8", "shape": [1] * 40, "buf": 0}, [b"\x00" * 8], "malformed shape"),
-    ({"$ndarray": "<f8", "shape": "3", "buf": 0}, [b"\x00" * 24], "malformed shape"),
-    ({"$ndarray": "|O", "shape": [1], "buf": 0}, [b"\x00" * 8], "does not cross"),
-    ({"$ndarray": "<U4", "shape": [1], "buf": 0}, [b"\x00" * 16], "does not cross"),
-    ({"$npscalar": "|O", "buf": 0}, [b"\x00" * 8], "does not cross"),
-    ({"$tensor": "qint8", "shape": [1], "buf": 0}, [b"\x00"], "dtype"),
-    ({"$tensor": "int64", "shape": [1], "buf": 0, "requires_grad": True}, [b"\x00" * 8], "integer tensor"),
-    ({"$float": "1e400"}, [], "malformed float"),
-    ({"$int": "9" * 5000}, [], "too large"),
-    ({"$dtype": "object"}, [], "unknown dtype"),
-    ({"$set": [{"$list": []}]}, [], "unhashable"),
-    ({"$dict": [[{"$list": []}, 1]]}, [], "unhashable"),
-    ({"$dict": [[1]]}, [], "malformed dict"),
-    ({"$dict": "x"}, [], "malformed dict"),
-    ({"$list": "abc"}, [], "malformed sequence"),
-    ({"$class": "builtins.object"}, [], "only torch"),
-    ({"$class": "torch.nn.functional.relu"}, [], "not a module class"),
-    ({"$class": "torch.nn.NoSuchLayer"}, [], "unknown module class"),
-    ({"$module": "os.system", "attrs": {}}, [], "only torch"),
-    ({"$module": "torch.nn.Module<locals>.X"}, [], "only torch"),
-    ({"$module": RELU, "attrs": []}, [], "malformed module"),
-    ({"$module": RELU, "attrs": {"__class__": 1}}, [], "malformed module attribute"),
-    ({"$unchanged": 0}, [], "never sent"),
-    ({"$callback": 0}, [], "handle where none may be"),
-])
+@pytest.mark.parametrize(
+    "tree, buffers, why",
+    [
+        (deep_list(wire.MAX_DEPTH + 2), [], "deeply"),
+        ({"$what": 1}, [], "unknown value kind"),
+        ([1, 2], [], "malformed"),
+        ({}, [], "malformed"),
+        ({"$ref": 5}, [], "reference to nothing"),
+        ({"$ref": [1]}, [], "reference to nothing"),
+        ({"$bytes": 3}, [b"x"], "buffer that is not there"),
+        ({"$bytes": -1}, [b"x"], "buffer that is not there"),
+        ({"$ndarray": "<f8", "shape": [3], "buf": 0}, [b"\x00" * 16], "disagree"),
+        ({"$ndarray": "<f8", "shape": [-1], "buf": 0}, [b""], "malformed shape"),
+        ({"$ndarray": "<f8", "shape": [1] * 40, "buf": 0}, [b"\x00" * 8], "malformed shape"),
+        ({"$ndarray": "<f8", "shape": "3", "buf": 0}, [b"\x00" * 24], "malformed shape"),
+        ({"$ndarray": "|O", "shape": [1], "buf": 0}, [b"\x00" * 8], "does not cross"),
+        ({"$ndarray": "<U4", "shape": [1], "buf": 0}, [b"\x00" * 16], "does not cross"),
+        ({"$npscalar": "|O", "buf": 0}, [b"\x00" * 8], "does not cross"),
+        ({"$tensor": "qint8", "shape": [1], "buf": 0}, [b"\x00"], "dtype"),
+        (
+            {"$tensor": "int64", "shape": [1], "buf": 0, "requires_grad": True},
+            [b"\x00" * 8],
+            "integer tensor",
+        ),
+        ({"$float": "1e400"}, [], "malformed float"),
+        ({"$int": "9" * 5000}, [], "too large"),
+        ({"$dtype": "object"}, [], "unknown dtype"),
+        ({"$set": [{"$list": []}]}, [], "unhashable"),
+        ({"$dict": [[{"$list": []}, 1]]}, [], "unhashable"),
+        ({"$dict": [[1]]}, [], "malformed dict"),
+        ({"$dict": "x"}, [], "malformed dict"),
+        ({"$list": "abc"}, [], "malformed sequence"),
+        ({"$class": "builtins.object"}, [], "only torch"),
+        ({"$class": "torch.nn.functional.relu"}, [], "not a module class"),
+        ({"$class": "torch.nn.NoSuchLayer"}, [], "unknown module class"),
+        ({"$module": "os.system", "attrs": {}}, [], "only torch"),
+        ({"$module": "torch.nn.Module<locals>.X"}, [], "only torch"),
+        ({"$module": RELU, "attrs": []}, [], "malformed module"),
+        ({"$module": RELU, "attrs": {"__class__": 1}}, [], "malformed module attribute"),
+        ({"$unchanged": 0}, [], "never sent"),
+        ({"$callback": 0}, [], "handle where none may be"),
+    ],
+)
 def test_hostile_trees_are_refused_with_a_reason(tree, buffers, why):
     with pytest.raises(WireError, match=why):
         decode(tree, buffers)
@@ -263,19 +331,44 @@ def test_node_count_is_bounded():
 
 
 def relu_node(**attrs):
-    return {"$module": RELU, "training": True, "attrs": attrs, "params": {}, "buffers": {},
-            "children": {}}
+    return {
+        "$module": RELU,
+        "training": True,
+        "attrs": attrs,
+        "params": {},
+        "buffers": {},
+        "children": {},
+    }
 
 
-@pytest.mark.parametrize("name", ["forward", "parameters", "extra_repr", "__call__", "_call_impl", "train",
-                                  "state_dict", "register_forward_hook", "__repr__", "half"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "forward",
+        "parameters",
+        "extra_repr",
+        "__call__",
+        "_call_impl",
+        "train",
+        "state_dict",
+        "register_forward_hook",
+        "__repr__",
+        "half",
+    ],
+)
 def test_no_module_attribute_shadows_a_method(name):
     with pytest.raises(WireError):
         decode(relu_node(**{name: 1}))
 
 
-@pytest.mark.parametrize("value", [{"$class": RELU}, {"$function": "torch.nn.functional.conv2d"},
-                                   {"$list": [{"$class": "torch.nn.modules.linear.Linear"}]}])
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"$class": RELU},
+        {"$function": "torch.nn.functional.conv2d"},
+        {"$list": [{"$class": "torch.nn.modules.linear.Linear"}]},
+    ],
+)
 def test_no_module_attribute_holds_a_callable(value):
     with pytest.raises(WireError):
         decode(relu_node(helper=value))
@@ -284,20 +377,36 @@ def test_no_module_attribute_holds_a_callable(value):
 @pytest.mark.parametrize("handle", [{"$remote": 0}, {"$callback": 0}, {"$global": "fit_ols"}])
 def test_no_handle_to_a_callable_decodes_inside_a_module(handle):
     resolved = []
-    resolve = lambda node: resolved.append(node) or (lambda *a: None)   # noqa: E731
+    resolve = lambda node: resolved.append(node) or (lambda *a: None)  # noqa: E731
     with pytest.raises(WireError, match="inside a module"):
         decode(relu_node(helper=handle), resolve=resolve)
-    child = {"$module": "torch.nn.modules.container.Sequential", "training": True, "attrs": {}, "params": {}, "buffers": {},
-             "children": {"0": relu_node(deep={"$list": [handle]})}}
+    child = {
+        "$module": "torch.nn.modules.container.Sequential",
+        "training": True,
+        "attrs": {},
+        "params": {},
+        "buffers": {},
+        "children": {"0": relu_node(deep={"$list": [handle]})},
+    }
     with pytest.raises(WireError, match="inside a module"):
         decode(child, resolve=resolve)
     assert not resolved
-    assert decode({"$list": [handle]}, resolve=resolve)      # outside a module (a returned function): a handle
+    assert decode(
+        {"$list": [handle]}, resolve=resolve
+    )  # outside a module (a returned function): a handle
 
 
 def test_nn_module_internals_in_a_reply_are_ignored():
-    m = decode(relu_node(_forward_hooks={"$dict": [[0, 1]]}, _forward_pre_hooks={"$dict": []},
-                         _backward_hooks=None, _parameters=None, inplace=True, _note="data"))
+    m = decode(
+        relu_node(
+            _forward_hooks={"$dict": [[0, 1]]},
+            _forward_pre_hooks={"$dict": []},
+            _backward_hooks=None,
+            _parameters=None,
+            inplace=True,
+            _note="data",
+        )
+    )
     assert isinstance(m, nn.ReLU) and m.inplace and m._note == "data"
     assert not m._forward_hooks and m(torch.tensor([-1.0, 2.0])).tolist() == [0.0, 2.0]
 
@@ -307,11 +416,14 @@ def test_activation_attributes_are_allowed():
     assert m.act is F.gelu
 
 
-@pytest.mark.parametrize("section, value, why", [
-    ("params", {"w": {"$tensor": "float32", "shape": [1], "buf": 0}}, "not a parameter"),
-    ("buffers", {"b": 3}, "not a tensor"),
-    ("children", {"c": {"$list": []}}, "not a module"),
-])
+@pytest.mark.parametrize(
+    "section, value, why",
+    [
+        ("params", {"w": {"$tensor": "float32", "shape": [1], "buf": 0}}, "not a parameter"),
+        ("buffers", {"b": 3}, "not a tensor"),
+        ("children", {"c": {"$list": []}}, "not a module"),
+    ],
+)
 def test_module_parts_of_the_wrong_kind(section, value, why):
     node = relu_node()
     node[section] = value
@@ -319,10 +431,12 @@ def test_module_parts_of_the_wrong_kind(section, value, why):
         decode(node, [b"\x00" * 4])
 
 
-# ------------------------------------------------------------------------------------------- the sync
+# ------------------------------------------------------------------------------------------- the sy
+
 
 def reply_for(sent_objects, changed, value=None):
-    """The tree and buffers a worker would send: ``changed`` holds the new states of ``sent_objects``."""
+    """The tree and buffers a worker would send: ``changed`` holds the new states of
+    ``sent_objects``."""
     enc = wire.Encoder()
     sync = []
     for k, obj in enumerate(changed):
@@ -357,29 +471,42 @@ def test_sync_refuses_another_shape_dtype_or_kind():
 
 
 def module_reply(original, mutate):
-    """The worker's side: decode the judge's module, let ``mutate`` change it, encode its new state."""
+    """The worker's side: decode the judge's module, let ``mutate`` change it, encode its new
+    state."""
     enc = wire.Encoder()
     tree = enc.encode(original)
     copy = wire.Decoder(enc.buffers).decode(json.loads(json.dumps(tree)))
-    copy_objects = [*copy.modules(), *copy.parameters(), *copy.buffers()]   # what the judge sent, before the call
+    copy_objects = [
+        *copy.modules(),
+        *copy.parameters(),
+        *copy.buffers(),
+    ]  # what the judge sent, before the call
     mutate(copy)
     remotes = []
 
-    def handle(obj):         # the worker keeps its functions and sends handles, as worker.py does
+    def handle(obj):  # the worker keeps its functions and sends handles, as worker.py does
         if callable(obj) and not isinstance(obj, (type, nn.Module)) and not wire.is_activation(obj):
             remotes.append(obj)
             return {"$remote": len(remotes) - 1}
         return None
+
     back = wire.Encoder(handle=handle)
     seen = {}
 
-    def tag(obj, depth=0, _encode=back.encode):     # what the worker does: "$src" on what the judge sent
+    def tag(
+        obj, depth=0, _encode=back.encode
+    ):  # what the worker does: "$src" on what the judge sent
         node = _encode(obj, depth)
         if isinstance(node, dict) and "$id" in node and id(obj) in seen:
             node["$src"] = seen[id(obj)]
         return node
+
     back.encode = tag
-    judge_objects = [*original.modules(), *original.parameters(), *original.buffers()]   # modules(): self first
+    judge_objects = [
+        *original.modules(),
+        *original.parameters(),
+        *original.buffers(),
+    ]  # modules(): self first
     for k, obj in enumerate(copy_objects):
         seen[id(obj)] = k
     node = back.encode(copy)
@@ -409,14 +536,17 @@ def test_a_module_sync_carries_requires_grad_training_and_weights():
     assert torch.all(model[2].weight == 0.5) and torch.all(model[1].running_mean == 2.0)
 
 
-@pytest.mark.parametrize("change", [
-    lambda m: setattr(m, "forward", lambda x: x),
-    lambda m: setattr(m[0], "parameters", lambda: iter(())),
-    lambda m: setattr(m[0], "extra_repr", lambda: "forged"),
-    lambda m: setattr(m, "new_attribute", 1),
-    lambda m: m.register_forward_hook(lambda *a: None),
-    lambda m: m[0].register_forward_pre_hook(lambda *a: None),
-])
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda m: setattr(m, "forward", lambda x: x),
+        lambda m: setattr(m[0], "parameters", lambda: iter(())),
+        lambda m: setattr(m[0], "extra_repr", lambda: "forged"),
+        lambda m: setattr(m, "new_attribute", 1),
+        lambda m: m.register_forward_hook(lambda *a: None),
+        lambda m: m[0].register_forward_pre_hook(lambda *a: None),
+    ],
+)
 def test_a_module_sync_never_writes_attributes_or_hooks(change):
     model = fresh_model()
     before = set(vars(model)), set(vars(model[0]))
@@ -424,19 +554,25 @@ def test_a_module_sync_never_writes_attributes_or_hooks(change):
     try:
         dec.sync_root(0, node)
     except WireError:
-        pass        # a callable attribute makes the reply undecodable: refused is as good as ignored
+        pass  # a callable attribute makes the reply undecodable: refused is as good as ignored
     assert (set(vars(model)), set(vars(model[0]))) == before
     assert not model._forward_hooks and not model[0]._forward_pre_hooks
     assert type(model).forward is nn.Sequential.forward and "forward" not in vars(model)
 
 
-@pytest.mark.parametrize("change, why", [
-    (lambda m: m.__setitem__(0, nn.Identity()), "replaced"),
-    (lambda m: m.append(nn.ReLU()), "added or removed"),
-    (lambda m: setattr(m[0], "weight", nn.Parameter(torch.zeros(3, 3))), "replaced"),
-    (lambda m: m[0].register_parameter("extra", nn.Parameter(torch.zeros(1))), "added or removed"),
-    (lambda m: setattr(m[0], "bias", None), "replaced"),
-])
+@pytest.mark.parametrize(
+    "change, why",
+    [
+        (lambda m: m.__setitem__(0, nn.Identity()), "replaced"),
+        (lambda m: m.append(nn.ReLU()), "added or removed"),
+        (lambda m: setattr(m[0], "weight", nn.Parameter(torch.zeros(3, 3))), "replaced"),
+        (
+            lambda m: m[0].register_parameter("extra", nn.Parameter(torch.zeros(1))),
+            "added or removed",
+        ),
+        (lambda m: setattr(m[0], "bias", None), "replaced"),
+    ],
+)
 def test_a_module_sync_refuses_a_change_of_structure(change, why):
     model = fresh_model()
     dec, node = module_reply(model, change)
@@ -454,16 +590,20 @@ def test_an_undeclared_argument_comes_back_as_a_copy_or_as_itself_when_unchanged
         sent[k] = obj
     # the worker returns records[1] unchanged and arr changed
     changed = arr + 1
-    tree = {"$list": [{"$dict": [["s", 4], ["val_acc", 0.7]], "$src": 2},
-                      dict(enc.encode(changed), **{"$src": 3})]}
+    tree = {
+        "$list": [
+            {"$dict": [["s", 4], ["val_acc", 0.7]], "$src": 2},
+            dict(enc.encode(changed), **{"$src": 3}),
+        ]
+    }
     got = wire.Decoder(enc.buffers, targets={}, sent=sent).decode(tree)
-    assert got[0] is records[1]                          # identity survives; nothing was written
+    assert got[0] is records[1]  # identity survives; nothing was written
     assert got[1] is not arr and got[1].tolist() == [1, 2, 3] and arr.tolist() == [0, 1, 2]
 
 
-# ------------------------------------------------------------------------------------------- a real worker
+# ------------------------------------------------------------------------------------------- a real
 
-STUDENT = r'''
+STUDENT = r"""
 import torch
 from torch import nn
 import torch.nn.functional as F
@@ -512,7 +652,7 @@ def set_train_mode(model):
 
 def reached():
     return len(REACHED)
-'''
+"""
 
 
 @pytest.fixture(scope="module")
@@ -545,8 +685,12 @@ def test_no_judge_side_call_reaches_the_worker_through_an_argument(session, atta
     result = env[attack](model)
     judge_side_calls(model)
     assert env["reached"]() == 0
-    assert "forward" not in vars(model) and not model._forward_hooks and not model[0]._forward_pre_hooks
-    if attack == "set_train_mode":      # declared: its values came back
+    assert (
+        "forward" not in vars(model)
+        and not model._forward_hooks
+        and not model[0]._forward_pre_hooks
+    )
+    if attack == "set_train_mode":  # declared: its values came back
         assert result is model and model.training and not model[0].weight.requires_grad
     session.writable.clear()
 
@@ -557,7 +701,9 @@ def test_no_callable_crosses_inside_a_returned_module(session):
         env["attack_return"](fresh_model())
     with pytest.raises(WireError):
         env["attack_helper"](fresh_model())
-    got = env["attack_hook_on_return"](fresh_model())     # the hook stays behind; an activation may cross
+    got = env["attack_hook_on_return"](
+        fresh_model()
+    )  # the hook stays behind; an activation may cross
     assert got.act is F.relu and not got._forward_hooks
     judge_side_calls(got)
     assert env["reached"]() == 0
