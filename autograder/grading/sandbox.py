@@ -143,11 +143,14 @@ class StageUser:
             fd = os.open(folder / str(uid), os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
+                held = os.stat(folder / str(uid), follow_symlinks=False).st_ino == os.fstat(fd).st_ino
+            except (BlockingIOError, FileNotFoundError):
+                held = False
+            if not held:        # locked by another, or removed by its holder's release meanwhile
                 os.close(fd)
                 continue
             self.uid = self.gid = uid
-            self.fd = fd
+            self.fd, self.path = fd, folder / str(uid)
             return
         raise RuntimeError("no free stage user: every uid of the range is in use")
 
@@ -155,6 +158,10 @@ class StageUser:
         if self.fd is None:
             return
         kill_user(self.uid)
+        try:
+            os.unlink(self.path)    # while still locked: a grader that opened it sees it gone (above)
+        except OSError:
+            pass
         os.close(self.fd)
         self.fd = None
 
