@@ -15,6 +15,9 @@ Measured in one run, on whatever machine runs it (the figures say which):
   memory of its run and judge stages, ``grade_stage_max`` the largest of each.
 - ``batch_vs_serial``: 40 submissions of notebook 01, ``--jobs 2`` against
   ``otter run`` one after another (goal: batch wall time <= 0.6 x serial).
+- ``submissions_per_minute``: one sandboxed batch of 100 copies of notebook 01's samples and 20 of notebook
+  03's at ``--jobs 2``: per notebook, submissions graded per minute of the batch's wall time (goal for 01:
+  >= 50 on the 2-core machine), with the load average before and after (quick mode: 10 and 2 copies).
 - ``notebook_seconds.<stem>``: each solution notebook end to end on the real
   data, ``cold`` (empty feature cache) and ``warm`` (a student's second run);
   goal <= 180 s.
@@ -54,9 +57,10 @@ from autograder import BUILD, REPO, solution_path, zip_path
 
 QUICK = {"repeats": 1, "extract_images": 64, "epoch_images": 64, "notebooks": ("01_ols_raw_pixels", "02_logistic_regression_edges"),
          "notebook_runs": 1, "sample_stems": ("01_ols_raw_pixels",), "grade_stems": ("01_ols_raw_pixels",),
-         "submissions": 6, "budget": 420}
+         "submissions": 6, "budget": 420, "throughput": {"01_ols_raw_pixels": 10, "03_pretrained_features": 2}}
 FULL = {"repeats": 2, "extract_images": None, "epoch_images": 128, "notebooks": None, "notebook_runs": 2, "sample_stems": None,
-        "grade_stems": None, "submissions": 40, "budget": None}
+        "grade_stems": None, "submissions": 40, "budget": None,
+        "throughput": {"01_ols_raw_pixels": 100, "03_pretrained_features": 20}}
 
 
 class Budget:
@@ -182,7 +186,7 @@ def bench_epoch(backbone, n=128, batch_size=32, repeats=2):
             "epoch_hand_images_per_s": n / t_hand}
 
 
-def bench_grading(n=40, jobs=2, grade_stems=None, sample_stems=None, budget=None):
+def bench_grading(n=40, jobs=2, grade_stems=None, sample_stems=None, budget=None, throughput=None):
     from autograder import check
     budget = budget or Budget(None)
     stems = grade_stems or [m.stem for m in check.masters()]
@@ -191,7 +195,45 @@ def bench_grading(n=40, jobs=2, grade_stems=None, sample_stems=None, budget=None
         figures.update(bench_samples(stems=sample_stems))
     if budget.allows("batch_vs_serial", 25 * n):   # otter run one by one is the slow half
         figures["batch_vs_serial"] = bench_batch_vs_serial(n=n, jobs=jobs)
+    throughput = throughput or {}
+    if throughput and budget.allows("submissions_per_minute", 6 * sum(throughput.values())):
+        figures["submissions_per_minute"] = bench_throughput(throughput, jobs=jobs)
     return figures
+
+
+def bench_throughput(copies, jobs=2):
+    """One sandboxed batch of ``copies`` ({stem: how many}) of each notebook's committed samples, ``--jobs``:
+    submissions per minute of the batch's wall time, per notebook (the rows finish interleaved, so each
+    notebook's figure is its count over the wall time of the rows of that notebook) and for the whole batch."""
+    from autograder.demo import SAMPLES
+    from autograder.grading import batch, sandbox
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+    work = Path(tempfile.mkdtemp(prefix="ptm-bench-"))
+    try:
+        subs = work / "subs"
+        subs.mkdir()
+        for stem, count in copies.items():
+            kinds = sorted(SAMPLES.glob(f"{stem}-*.ipynb"))
+            for i in range(count):
+                shutil.copy(kinds[i % len(kinds)], subs / f"{stem}-{i:03d}-{kinds[i % len(kinds)].stem}.ipynb")
+        start = time.monotonic()
+        rows = batch.grade([str(subs)], work / "out", jobs=jobs, quiet=True)
+        wall = time.monotonic() - start
+        per = {stem: sum(1 for r in rows.values() if r["assignment"] == stem) for stem in copies}
+        busy = {stem: sum(float(r["seconds"]) for r in rows.values() if r["assignment"] == stem) for stem in copies}
+        total_busy = sum(busy.values()) or 1.0
+        out = {"jobs": jobs, "copies": dict(copies), "wall_s": round(wall, 1),
+               "all": round(60 * len(rows) / wall, 1),
+               # each notebook's share of the batch's wall time, in proportion to its rows' seconds
+               "per_notebook": {stem: round(60 * per[stem] / (wall * busy[stem] / total_busy), 1)
+                                for stem in copies if per[stem] and busy[stem]},
+               "statuses": sorted({r["status"] for r in rows.values()}),
+               "sandbox": "bwrap" if sandbox.bwrap_status()[0] else "none", "cpus": os.cpu_count(),
+               "load_average_before": load,
+               "load_average_after": os.getloadavg()[0] if load is not None else None}
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return out
 
 
 def bench_samples(jobs=1, stems=None):
@@ -409,7 +451,8 @@ def _main(argv=None):
 
     runs = {"utils": utils_group, "notebooks": notebooks_group, "colab": bench_colab,
             "grading": lambda: bench_grading(n=mode["submissions"], grade_stems=mode["grade_stems"],
-                                             sample_stems=mode["sample_stems"], budget=budget),
+                                             sample_stems=mode["sample_stems"], budget=budget,
+                                             throughput=mode["throughput"]),
             "gpu": lambda: {"gpu": bench_gpu()}}
     start = time.monotonic()
     if not args.only:         # a whole run replaces the file: no figure of another mode or day stays behind

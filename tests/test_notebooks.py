@@ -78,6 +78,12 @@ def test_zip_scores_the_solution_full_and_the_untouched_notebook_zero(judged, st
     assert all(q["score"] == 0 for q in untouched.values()), {k: q["score"] for k, q in untouched.items()}
 
 
+def review_hints(question_result) -> str:
+    """The hints of failed 0-point cases: what the judge cannot verify from returned values (issue 29 §4) is
+    shown and flagged for review (autograder/grading/verdict.py, review_flags), never scored."""
+    return "\n".join(c["hint"] for c in question_result["cases"] if not c["passed"] and not c["points"])
+
+
 def wrong_answer_failures(rounds, stem):
     """What each graded round of wrong answers got wrong: full marks, or a missing hint (see the tables' docstrings)."""
     failures, written = [], manual_questions(stem)
@@ -89,7 +95,8 @@ def wrong_answer_failures(rounds, stem):
                     failures.append(f"{question}: a written question must claim 0 points and show {hint!r}; got "
                                     f"{got['possible']} and:\n{hints(got)}")
             elif got["score"] >= got["possible"]:
-                failures.append(f"{question}: full marks for the wrong answer {new.strip()[:80]!r}")
+                if hint not in review_hints(got):   # a "how it was computed" check: advice and a flag, no points
+                    failures.append(f"{question}: full marks for the wrong answer {new.strip()[:80]!r}")
             elif hint not in hints(got):
                 failures.append(f"{question}: hint {hint!r} missing for {new.strip()[:80]!r}; shown:\n{hints(got)}")
     return failures

@@ -57,6 +57,15 @@ def count_calls(env, module, names):
             setattr(mod, name, fn)
 
 
+def mutable(env, obj):
+    """``obj``, which the test lets your function change in place (a model it sets to training mode, stages it
+    freezes). When your notebook is graded, your function works on a copy of every argument, and only an object
+    declared here takes back what your function changed in it: its values, never new attributes or layers."""
+    if hasattr(env, "mutable"):
+        return env.mutable(obj)
+    return obj
+
+
 @contextlib.contextmanager
 def replace_global(env, name, value):
     """Inside the block, the notebook's global ``name`` (a function your code calls) is ``value``."""

@@ -59,26 +59,28 @@ class Batch:
         self.out, self.dist, self.assignment = Path(out), Path(dist), assignment
         self.limits = limits or sandbox.Limits()
         ok, why = sandbox.bwrap_status()
-        self.use_bwrap = ok if use_bwrap is None else use_bwrap and ok
+        # the isolation is resolved once, here: every stage of the batch is told which (sandbox.Isolation)
+        bwrap = ok if use_bwrap is None else use_bwrap and ok
+        self.mode = sandbox.Isolation.BUBBLEWRAP if bwrap else sandbox.Isolation.TRUSTED
         self.warnings = []
-        if not self.use_bwrap and nobody:
+        if not bwrap and nobody:
             if os.geteuid() != 0 or not shutil.which("setpriv"):
                 raise SystemExit(
                     "--no-namespaces needs root and setpriv (util-linux) to run student code "
-                    "as nobody"
+                    "as users of their own"
                 )
-            self.use_bwrap = "nobody"
+            self.mode = sandbox.Isolation.NO_NAMESPACES
             self.warnings.append(
-                f"no namespaces ({why or 'disabled'}): student code runs as nobody, but shares "
-                f"the machine's network, process list, /tmp and world-readable files "
-                f"(docs: threat model)"
+                f"no namespaces ({why or 'disabled'}): student code runs as a user of its own per "
+                f"stage, under the seccomp filter, but shares the machine's network, process list, "
+                f"/tmp and world-readable files (docs: threat model)"
             )
-        elif not self.use_bwrap:
+        elif not bwrap:
             if not trusted:
                 raise SystemExit(
                     f"refusing to grade without a sandbox: {why or 'disabled'}. Install "
                     f"bubblewrap and run as root, pass --no-namespaces (root: student code as "
-                    f"nobody, no namespaces), or --trusted if you trust every submission "
+                    f"users of its own, no namespaces), or --trusted if you trust every submission "
                     f"(docs: threat model)"
                 )
             self.warnings.append(
@@ -96,7 +98,8 @@ class Batch:
         self.work = Path(tempfile.mkdtemp(prefix=WORK_PREFIX))
         (self.work / "owner").write_text(str(os.getpid()))
         self.public = None
-        if self.use_bwrap == "nobody":  # nobody must reach its folders, never the templates (tests)
+        if self.mode is sandbox.Isolation.NO_NAMESPACES:  # stage users reach their folders, never
+            # the templates (tests)
             os.chmod(self.work, 0o711)
             for d, mode in (("runs", 0o711), ("templates", 0o700), ("public", 0o755)):
                 (self.work / d).mkdir(mode=mode)
@@ -116,11 +119,13 @@ class Batch:
         return (self.public or PROGRAMS) / name
 
     def isolation(self):
-        if self.use_bwrap is True:
-            return "bubblewrap sandbox, student code as nobody, results through a private pipe"
-        if self.use_bwrap == "nobody":
+        if self.mode is sandbox.Isolation.BUBBLEWRAP:
+            return ("bubblewrap sandbox, student code as a user of its own per stage under a seccomp "
+                    "filter, results through a private pipe")
+        if self.mode is sandbox.Isolation.NO_NAMESPACES:
             return (
-                "student code as nobody without namespaces (no bubblewrap): tests and results "
+                "student code as a user of its own per stage under a seccomp filter, without "
+                "namespaces (no bubblewrap): tests and results "
                 "root-only, network, process list and world-readable files shared"
             )
         return "NONE (--trusted): student code runs unsandboxed as the grader's user"
@@ -155,7 +160,7 @@ class Batch:
                     dest = self.work / "templates" / f"t{len(self.templates)}"
                     dest.mkdir(parents=True)
                     tpl = load_template(self.known[name], dest)
-                if self.public is not None:  # the support files, world-readable for nobody
+                if self.public is not None:  # the support files, world-readable for stage users
                     copy = self.public / f"support-{len(self.templates)}"
                     shutil.copytree(tpl.files, copy)
                     for d in [copy, *copy.rglob("*")]:
@@ -294,13 +299,16 @@ def grade_one(batch, sub_id, path, shown=None):
         return batch.finish(sub, name if name in batch.known else "", refused)
     tpl = batch.template(name)
     start = time.monotonic()
-    judging = _Background(lambda cancel: stages.judge(batch, sub, tpl, definitions, cancel))
+    ran = threading.Event()  # the judge's hidden cases wait for the run stage to end
+    judging = _Background(lambda cancel: stages.judge(batch, sub, tpl, definitions, cancel, ran))
     try:
         run = stages.run(batch, sub, tpl)
     except BaseException:
         judging.cancel()
         judging.thread.join()
         raise
+    finally:
+        ran.set()
     early, _, _ = verdict.stage_one(run, sub.cells, tpl.secrets, batch.limits)
     if early is not None:
         judging.cancel()  # a limit or a crash decided the status: the judge's result is not used
@@ -496,7 +504,7 @@ def parse_args(argv):
     p.add_argument(
         "--no-namespaces",
         action="store_true",
-        help="where bubblewrap cannot work (Gradescope): student code as nobody, "
+        help="where bubblewrap cannot work (Gradescope): student code as users of its own, "
         "without namespaces",
     )
     return p.parse_args(argv)

@@ -3,7 +3,8 @@
 The zip's ``run_autograder`` calls ``python /autograder/source/grader/autograder/grading/gradescope.py`` as
 root. This program
 
-1. makes ``/autograder/source`` (the tests) and ``/autograder/results`` readable by root only;
+1. makes ``/autograder/source`` (the tests) and ``/autograder/results`` readable by root only (its own
+   folders: the only permissions it changes for good);
 2. reads the assignment from the unpacked zip itself (``tests/``, ``files/``, ``given_cells.json``);
 3. grades the one notebook (or ``grader.export`` zip) of ``/autograder/submission`` exactly as the local
    batch does: the run stage and the workers as nobody, the judge (tests, assertions, results) as root;
@@ -11,12 +12,14 @@ root. This program
    what that gives up is in docs/grading.md);
 4. writes ``/autograder/results/results.json`` in Gradescope's schema: per question a visible test for the
    public cases and an ``after_published`` one for the hidden cases; a submission that cannot be graded gets
-   a score of 0 and one visible test that says why.
+   a score of 0 and one visible test that says why;
+5. removes its temporary folders, and gives back the modes it opened on the interpreter's folders.
 
 ``PTM_AUTOGRADER_ROOT`` replaces ``/autograder`` (the tests run it in a simulated layout).
 """
 import json
 import os
+import shutil
 import stat
 import sys
 import tempfile
@@ -34,22 +37,30 @@ def _lock_down(path, mode=0o700):
 
 
 def _reachable_interpreter():
-    """nobody must be able to start the interpreter: open traversal (o+x) on the folders above it."""
-    changed = []
+    """The stages' users must be able to start the interpreter: traversal (o+x, never read) on the folders
+    above it, where it is missing. {folder: its mode before}, for ``_restore``."""
+    changed = {}
     for top in {os.path.realpath(sys.prefix), os.path.realpath(sys.base_prefix)}:
         for parent in reversed(Path(top).parents):
             mode = parent.stat().st_mode
-            if not mode & stat.S_IXOTH:
+            if not mode & stat.S_IXOTH and str(parent) not in changed:
                 os.chmod(parent, mode | stat.S_IXOTH)
-                changed.append(str(parent))
+                changed[str(parent)] = stat.S_IMODE(mode)
     return changed
 
 
-def template_from_source(source):
-    """The assignment as the host reads it, from Gradescope's unpacked zip (``source``)."""
-    work = Path(tempfile.mkdtemp(prefix="ptm-gradescope-"))
-    tpl = assignment.load_folder(source, work / "public-tests")
-    return tpl
+def _restore(changed):
+    for folder, mode in changed.items():
+        try:
+            os.chmod(folder, mode)
+        except OSError:
+            pass
+
+
+def template_from_source(source, work):
+    """The assignment as the host reads it, from Gradescope's unpacked zip (``source``); its public tests go to
+    ``work`` (a folder the caller removes)."""
+    return assignment.load_folder(source, Path(work) / "public-tests")
 
 
 def results_for(row, results_path):
@@ -68,10 +79,23 @@ def main():
         raise SystemExit("run_autograder must run as root (Gradescope runs it so): student code is started as nobody")
     _lock_down(source)
     _lock_down(results)
+    work = Path(tempfile.mkdtemp(prefix="ptm-gradescope-"))     # 0700, root's: public tests and the grades
     opened = _reachable_interpreter()
-    tpl = template_from_source(source)
+    try:
+        data, row = _grade(source, submission, work)
+    finally:
+        _restore(opened)
+        shutil.rmtree(work, ignore_errors=True)
+    store.atomic_write(results / "results.json", json.dumps(data, indent=1))
+    print(f"{row['status']}: {data['score']} points", file=sys.stderr)
+    return 0
+
+
+def _grade(source, submission, work):
+    """(Gradescope's results, the row) of the one submission in ``submission``."""
+    tpl = template_from_source(source, work)
     found = sorted(p for p in submission.iterdir() if p.suffix in (".ipynb", ".zip")) if submission.is_dir() else []
-    out = Path(tempfile.mkdtemp(prefix="ptm-gradescope-out-"))
+    out = work / "out"
     if len(found) != 1:
         names = ", ".join(p.name for p in found) or "none"
         row = {"status": "invalid", "reason": f"upload exactly one notebook (.ipynb) or grader.export zip; "
@@ -81,12 +105,7 @@ def main():
         rows = batch.grade([str(found[0])], out, assignment=tpl.name, jobs=1, quiet=True, nobody=nobody,
                            use_bwrap=False if nobody else None, templates={tpl.name: tpl})
         (row,) = rows.values()
-    data = results_for(row, out / "results" / f"{row.get('id', '')}.json")
-    if opened:
-        print(f"opened traversal (o+x) on {', '.join(opened)} so that nobody can start Python", file=sys.stderr)
-    store.atomic_write(results / "results.json", json.dumps(data, indent=1))
-    print(f"{row['status']}: {data['score']} points", file=sys.stderr)
-    return 0
+    return results_for(row, out / "results" / f"{row.get('id', '')}.json"), row
 
 
 if __name__ == "__main__":

@@ -5,8 +5,15 @@ server): fresh PID/IPC/UTS/network namespaces, a read-only system and Python
 (the interpreter's real prefix bound where it lives, so any virtualenv
 location works), a private ``/tmp`` and ``/dev/shm``, the work folder as
 ``/autograder`` (a size-limited tmpfs: the disk quota), ``--die-with-parent``,
-and the program started through ``setpriv`` as ``nobody`` with no
-capabilities and ``no_new_privs``: student code never runs as root.
+and the program started through ``setpriv`` with no capabilities and
+``no_new_privs``: student code never runs as root.
+
+Every stage runs as a user of its own (``StageUser``: a uid from a range no
+account uses, held with a lock file for as long as the stage lives), so no two
+sandboxes share the kernel's per-user state (keyrings, signals, ``/proc``
+access, process limits), and under the seccomp filter of ``seccomp.py``
+(``--seccomp FD`` in bubblewrap, the stage's ``preexec`` without it). When the
+stage ends, every process of its uid is killed, whatever session it moved to.
 
 Limits hold per submission, not per process: a cgroup (v1 ``memory`` and
 ``pids`` controllers, or v2) holds every process of the stage; without
@@ -18,7 +25,10 @@ dumpable, so the student's processes, running as the same user, cannot open
 it through /proc). The host buffers it, bounded, and parses nothing until
 every process of the stage is dead.
 """
+import enum
+import fcntl
 import os
+import random
 import resource
 import shutil
 import signal
@@ -30,12 +40,41 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
+from . import seccomp
+
 HERE = Path(__file__).resolve().parent
-NOBODY = 65534
+NOBODY = 65534              # only the probe of bwrap_status runs as nobody; stages get a StageUser each
+UID_BASE, UID_COUNT = 1_900_000, 65_536     # stage users: above any account's uid and the usual subuid ranges
+UID_LOCKS = Path("/run/ptm-grade-uids")
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 MAX_CHANNEL = 8 << 20       # bytes the host keeps from a results pipe
 LIVE, LIVE_LOCK = set(), threading.Lock()   # stages running now (killed at once on an abort)
 STOPPING = threading.Event()
+
+
+class Isolation(enum.Enum):
+    """How a batch isolates student code, resolved once (``batch.Batch``) and passed to every stage.
+
+    ``BUBBLEWRAP``: namespaces, a read-only system, a uid of its own per stage, the seccomp filter.
+    ``NO_NAMESPACES`` (``--no-namespaces``, Gradescope's containers): a uid of its own per stage and the
+    seccomp filter, without namespaces. ``TRUSTED`` (``--trusted``): no sandbox, the grader's own user.
+    """
+    BUBBLEWRAP = "bubblewrap"
+    NO_NAMESPACES = "no-namespaces"
+    TRUSTED = "trusted"
+
+    @classmethod
+    def of(cls, value):
+        """An Isolation from itself or from the older spelling (True: bubblewrap, "nobody", False)."""
+        if isinstance(value, cls):
+            return value
+        if value is True:
+            return cls.BUBBLEWRAP
+        return cls.NO_NAMESPACES if value == "nobody" else cls.TRUSTED
+
+    @property
+    def sandboxed(self):
+        return self is not Isolation.TRUSTED
 
 
 def abort_all():
@@ -70,6 +109,119 @@ class Outcome:
     breaches: dict = field(default_factory=dict)   # memory/processes/disk/output -> detail
     peak_memory: int = None      # bytes, from the cgroup
     cpu_seconds: float = None    # CPU time of every process of the stage, from the cgroup
+
+
+def _lock_dir():
+    """Root's folder of uid locks (never a link, never another user's)."""
+    try:
+        UID_LOCKS.mkdir(mode=0o700, parents=True)
+    except FileExistsError:
+        pass
+    st = os.lstat(UID_LOCKS)
+    if not os.path.isdir(UID_LOCKS) or os.path.islink(UID_LOCKS) or st.st_uid != os.geteuid() or \
+            st.st_mode & 0o077:
+        raise RuntimeError(f"{UID_LOCKS} is not a private folder of the grader's: remove it")
+    return UID_LOCKS
+
+
+class StageUser:
+    """A uid (and gid of the same number) of its own for one stage, never one another running stage holds.
+
+    Taken from ``UID_BASE`` … ``UID_BASE + UID_COUNT``, which no account uses (``taken_ids`` is checked
+    once), and held by an exclusive lock on ``/run/ptm-grade-uids/<uid>`` until ``release``: graders running
+    side by side on one machine (shards, batches) never hand out the same one. ``release`` kills every process
+    left with that uid first, so nothing of the stage outlives it.
+    """
+
+    def __init__(self):
+        folder, start = _lock_dir(), random.randrange(UID_COUNT)
+        taken = taken_ids()
+        for i in range(UID_COUNT):
+            uid = UID_BASE + (start + i) % UID_COUNT
+            if uid in taken:
+                continue
+            fd = os.open(folder / str(uid), os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                held = os.stat(folder / str(uid), follow_symlinks=False).st_ino == os.fstat(fd).st_ino
+            except (BlockingIOError, FileNotFoundError):
+                held = False
+            if not held:        # locked by another, or removed by its holder's release meanwhile
+                os.close(fd)
+                continue
+            self.uid = self.gid = uid
+            self.fd, self.path = fd, folder / str(uid)
+            return
+        raise RuntimeError("no free stage user: every uid of the range is in use")
+
+    def release(self):
+        if self.fd is None:
+            return
+        kill_user(self.uid)
+        try:
+            os.unlink(self.path)    # while still locked: a grader that opened it sees it gone (above)
+        except OSError:
+            pass
+        os.close(self.fd)
+        self.fd = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.release()
+
+
+@lru_cache(maxsize=None)
+def taken_ids():
+    """uids and gids of the machine's accounts and groups in the stage range (none expected)."""
+    taken = set()
+    for path in ("/etc/passwd", "/etc/group"):
+        try:
+            for line in Path(path).read_text().splitlines():
+                parts = line.split(":")
+                if len(parts) > 2 and parts[2].isdigit() and UID_BASE <= int(parts[2]) < UID_BASE + UID_COUNT:
+                    taken.add(int(parts[2]))
+        except OSError:
+            pass
+    return frozenset(taken)
+
+
+def user_pids(uid):
+    """Every process whose real or effective uid is ``uid`` (from /proc)."""
+    found = []
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/status", "rb") as f:
+                for line in f:
+                    if line.startswith(b"Uid:"):
+                        if uid in {int(x) for x in line.split()[1:3]}:
+                            found.append(int(entry.name))
+                        break
+        except OSError:
+            pass
+    return found
+
+
+def kill_user(uid, wait=10.0):
+    """SIGKILL every process of ``uid`` until none is left (a stage's daemons, whatever their session)."""
+    deadline = time.monotonic() + wait
+    while (left := user_pids(uid)) and time.monotonic() < deadline:
+        for pid in left:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        time.sleep(0.02)
+    return not user_pids(uid)
+
+
+@lru_cache(maxsize=None)
+def filter_program():
+    """The seccomp filter's bytes (``seccomp.program``), or None where it was not written for the machine."""
+    return seccomp.program()
 
 
 @lru_cache(maxsize=None)
@@ -255,11 +407,14 @@ def _python():
     return str(exe if exe.exists() else os.path.realpath(sys.executable))
 
 
-def bwrap_argv(root, binds, env, argv, limits):
-    """bwrap command line: system read-only, ``root`` as /autograder, ``argv`` run as nobody."""
+def bwrap_argv(root, binds, env, argv, limits, uid=NOBODY, seccomp_fd=None):
+    """bwrap command line: system read-only, ``root`` as /autograder, ``argv`` run as ``uid``, under the seccomp
+    filter read from ``seccomp_fd`` (a number, or a placeholder the judge replaces)."""
     out = ["bwrap", "--unshare-pid", "--unshare-ipc", "--unshare-net", "--unshare-uts",
            "--unshare-cgroup-try", "--die-with-parent", "--new-session",
            "--ro-bind", "/usr", "/usr", "--ro-bind", "/etc", "/etc"]
+    if seccomp_fd is not None:
+        out += ["--seccomp", str(seccomp_fd)]
     for top in ("/bin", "/sbin", "/lib", "/lib64", "/lib32"):
         out += ["--ro-bind-try", top, top]
     size = str(limits.disk_mb << 20)
@@ -285,12 +440,12 @@ def bwrap_argv(root, binds, env, argv, limits):
     out += ["--chdir", "/autograder/submission", "--clearenv"]
     for k, v in env.items():
         out += ["--setenv", k, v]
-    return out + setpriv_argv(argv)
+    return out + setpriv_argv(argv, uid)
 
 
-def setpriv_argv(argv):
-    """``argv`` started as nobody, with no capabilities and no_new_privs (bwrap's last step, or alone)."""
-    return ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", "--inh-caps=-all",
+def setpriv_argv(argv, uid=NOBODY):
+    """``argv`` started as ``uid``, with no capabilities and no_new_privs (bwrap's last step, or alone)."""
+    return ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--inh-caps=-all",
             "--bounding-set=-all", "--no-new-privs", "--"] + list(argv)
 
 
@@ -302,7 +457,7 @@ def stage_env(home):
             "JUPYTER_PLATFORM_DIRS": "1", "PTM_CACHE": "/tmp/ptm-cache", "PTM_RESULTS": "/tmp/results.json"}
 
 
-def _preexec(limits, cgroup, fallback):
+def _preexec(limits, cgroup, fallback, program=None):
     def apply():
         os.setsid()
         try:
@@ -318,6 +473,8 @@ def _preexec(limits, cgroup, fallback):
         if fallback:   # no cgroup: per-process memory only (RLIMIT_DATA; torch reserves GBs of address space)
             mem = int(limits.memory_gb * (1 << 30))
             resource.setrlimit(resource.RLIMIT_DATA, (mem, mem))
+        if program is not None:     # no bubblewrap: the filter goes on here, before setpriv and the program
+            seccomp.install(program)
     return apply
 
 
@@ -353,8 +510,8 @@ def backstop(timeout):
     return 3 * timeout + 60
 
 
-def run_stage(name, root, binds, argv, limits, timeout, use_bwrap, stdin=b"", use_cgroup=True, cancel=None,
-              watch=None, channel_limit=MAX_CHANNEL, extra_cpu=None):
+def run_stage(name, root, binds, argv, limits, timeout, isolation, stdin=b"", use_cgroup=True, cancel=None,
+              watch=None, channel_limit=MAX_CHANNEL, extra_cpu=None, user=None, pass_fds=(), wall=None):
     """Run ``argv`` (whose last argument gets the results fd) in the sandbox; an ``Outcome``.
 
     ``root`` is the work folder (already mounted and laid out), ``binds`` the
@@ -367,6 +524,10 @@ def run_stage(name, root, binds, argv, limits, timeout, use_bwrap, stdin=b"", us
     ``timeout`` counts the CPU time of the stage's processes (its cgroup, plus ``extra_cpu()`` when given:
     the judge's workers), so that a neighbour's load cannot make an honest stage time out; the wall clock
     stops it only at ``backstop(timeout)`` (a stage that sleeps forever). Without cgroups it is wall time.
+    ``wall`` replaces that wall-clock limit (a judge that waits for the run stage before its hidden cases).
+
+    ``isolation`` (an ``Isolation``) says how; ``user`` (a ``StageUser``) is who the program runs as in a
+    sandbox, under the seccomp filter; ``pass_fds`` are more descriptors the program inherits.
     """
     if STOPPING.is_set():
         raise RuntimeError("the batch is being aborted")
@@ -378,10 +539,15 @@ def run_stage(name, root, binds, argv, limits, timeout, use_bwrap, stdin=b"", us
     r_in, w_in = os.pipe()
     env = stage_env("/autograder/home")
     argv = [_python(), "-I"] + argv + [str(w_res)]
-    if use_bwrap is True:
-        cmd, cwd, penv = bwrap_argv(root, binds, env, argv, limits), "/", {"PATH": "/usr/bin:/bin"}
-    else:   # "nobody": no namespaces, but the student's code still runs as nobody (Gradescope's containers)
-        cmd, cwd = (setpriv_argv(argv) if use_bwrap == "nobody" else argv), str(Path(root) / "submission")
+    mode = Isolation.of(isolation)
+    uid = user.uid if user is not None else NOBODY
+    program = filter_program() if mode.sandboxed else None
+    filter_fd = seccomp.memfd(program) if program is not None and mode is Isolation.BUBBLEWRAP else None
+    if mode is Isolation.BUBBLEWRAP:
+        cmd, cwd, penv = bwrap_argv(root, binds, env, argv, limits, uid, filter_fd), "/", {"PATH": "/usr/bin:/bin"}
+    else:   # no namespaces: the student's code still runs as its own user (Gradescope's containers)
+        no_ns = mode is Isolation.NO_NAMESPACES
+        cmd, cwd = (setpriv_argv(argv, uid) if no_ns else argv), str(Path(root) / "submission")
         penv = {**env, "HOME": str(Path(root) / "home"), "PTM_CACHE": str(Path(root) / "tmp" / "cache"),
                 "PTM_RESULTS": str(Path(root) / "tmp" / "results.json")}
         penv.update({k: str(Path(root) / "tmp" / Path(v).name) for k, v in env.items()
@@ -392,11 +558,13 @@ def run_stage(name, root, binds, argv, limits, timeout, use_bwrap, stdin=b"", us
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.symlink_to(hostdir)
     start = time.monotonic()
+    fds = (w_res, *pass_fds) + ((filter_fd,) if filter_fd is not None else ())
     try:
-        proc = subprocess.Popen(cmd, cwd=cwd, env=penv, stdin=r_in, stdout=w_out, stderr=w_out,
-                                pass_fds=(w_res,), preexec_fn=_preexec(limits, cgroup, cgroup is None))
+        proc = subprocess.Popen(cmd, cwd=cwd, env=penv, stdin=r_in, stdout=w_out, stderr=w_out, pass_fds=fds,
+                                preexec_fn=_preexec(limits, cgroup, cgroup is None,
+                                                    program if mode is Isolation.NO_NAMESPACES else None))
     finally:
-        for fd in (w_res, w_out, r_in):
+        for fd in (w_res, w_out, r_in) + ((filter_fd,) if filter_fd is not None else ()):
             os.close(fd)
     with LIVE_LOCK:
         LIVE.add(proc)
@@ -404,14 +572,15 @@ def run_stage(name, root, binds, argv, limits, timeout, use_bwrap, stdin=b"", us
     channel, log = _Drain(r_res, channel_limit), _Drain(r_out, 4000, tail=True)
     channel.start()
     log.start()
-    output_cap, kind, polls = int(limits.output_mb * (1 << 20)), "finished", 0
+    output_cap, kind, polls, wall_limit = int(limits.output_mb * (1 << 20)), "finished", 0, wall
     while proc.poll() is None:
         if log.total > output_cap:
             kind = "output"
             break
         wall = time.monotonic() - start
         cpu = _cpu_used(cgroup, extra_cpu) if polls % 5 == 0 else None
-        if wall > (backstop(timeout) if cgroup is not None else timeout) or (cpu is not None and cpu > timeout):
+        limit = wall_limit if wall_limit is not None else backstop(timeout) if cgroup is not None else timeout
+        if wall > limit or (cpu is not None and cpu > timeout):
             kind = "timeout"
             break
         polls += 1
@@ -424,6 +593,8 @@ def run_stage(name, root, binds, argv, limits, timeout, use_bwrap, stdin=b"", us
             break
     seconds = time.monotonic() - start
     _kill(proc, cgroup)
+    if user is not None:
+        kill_user(user.uid)     # whatever the stage left, in any session
     with LIVE_LOCK:
         LIVE.discard(proc)
     channel.join(10)

@@ -78,7 +78,8 @@ def judged(channel, possible, secrets):
         raw = entry.get("cases") if isinstance(entry.get("cases"), list) else []
         cases[q] = [{"name": clean(c.get("name", ""), 80), "hidden": bool(c.get("hidden", True)),
                      "passed": c.get("passed") is True, "hint": clean(c.get("hint", ""), 300, secrets, False),
-                     "points": min(max(_number(c.get("points")), 0.0), maximum)}
+                     "points": min(max(_number(c.get("points")), 0.0), maximum),
+                     "kind": c.get("kind") if c.get("kind") in ("assert", "raised", "lost", "wire") else ""}
                     for c in raw[:50] if isinstance(c, dict)]
     return questions, cases
 
@@ -132,6 +133,14 @@ def _clock(outcome):
     return "of CPU time" if outcome.cpu_seconds is not None else "of wall-clock time"
 
 
+def review_flags(cases, written):
+    """A failed 0-point case of an auto-graded question is a "how it was computed" check (issue 29 §4): what
+    the judge cannot verify from returned values earns no points, and its failure asks a person to look. Only
+    where the check itself fired (its assertion), not where the function raised or is missing."""
+    return [f"{q}: {clean(c.get('hint', ''), 120)}" for q, rows in cases.items() if q not in written
+            for c in rows if not c.get("passed") and not c.get("points") and c.get("kind") == "assert"]
+
+
 def decide(run, judge, cells, tpl, flags, limits):
     """The Verdict of a submission from its two stages (``judge`` None when stage one failed)."""
     early, errors, _ = stage_one(run, cells, tpl.secrets, limits)
@@ -152,6 +161,7 @@ def decide(run, judge, cells, tpl, flags, limits):
         return Verdict("crashed", f"the judge ended without a result (exit {judge.returncode}): {tail}",
                        errors=lines, flags=flags)
     questions, cases = got
+    flags = flags + review_flags(cases, tpl.manual or {})
     reason = ""
     if errors:
         reason = f"{len(errors)} cell(s) raised errors: " + "; ".join(clean(x, 100) for x in lines[:3])

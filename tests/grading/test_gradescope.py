@@ -92,13 +92,25 @@ def _run_gradescope(root, stem, notebook, namespaces):
     with zipfile.ZipFile(zip_path(stem)) as zf:
         zf.extractall(root / "source")
     shutil.copy(notebook, root / "submission" / "upload.ipynb")
-    env = {**os.environ, "PTM_AUTOGRADER_ROOT": str(root)}
+    import tempfile
+    tmp = Path(tempfile.mkdtemp(prefix="ptm-gs-tmp-"))   # the entry point's TMPDIR: empty again afterwards
+    os.chmod(tmp, 0o755)
+    env = {**os.environ, "PTM_AUTOGRADER_ROOT": str(root), "TMPDIR": str(tmp)}
     if not namespaces:
         env["PTM_FORCE_NO_NAMESPACES"] = "1"
-    proc = subprocess.run([sys.executable, str(root / "source/grader/autograder/grading/gradescope.py")],
-                          env=env, capture_output=True, text=True, timeout=900)
+    try:
+        proc = subprocess.run([sys.executable, str(root / "source/grader/autograder/grading/gradescope.py")],
+                              env=env, capture_output=True, text=True, timeout=900)
+        left = sorted(p.name for p in tmp.iterdir())
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    return json.loads((root / "results" / "results.json").read_text()), root
+    return json.loads((root / "results" / "results.json").read_text()), root, left
+
+
+def _interpreter_modes():
+    return {str(d): d.stat().st_mode for top in {os.path.realpath(sys.prefix), os.path.realpath(sys.base_prefix)}
+            for d in Path(top).parents}
 
 
 @pytest.fixture(scope="module")
@@ -107,13 +119,16 @@ def gradescope(tmp_path_factory):
     check.ensure_built([m.stem for m in masters()])
     cases = _gradescope_cases()
     base = tmp_path_factory.mktemp("gradescope")
+    modes = _interpreter_modes()
     try:
         with ThreadPoolExecutor(2) as pool:
             runs = list(pool.map(lambda i: _run_gradescope(base / str(i), cases[i][0], cases[i][2], i % 2 == 0),
                                  range(len(cases))))
     finally:   # without namespaces the snooping case shares the machine's /dev/shm (docs/grading.md)
         Path("/dev/shm/ptm-attack-marker").unlink(missing_ok=True)
-    return {(stem, name): (path, *run) for (stem, name, path), run in zip(cases, runs)}
+    assert _interpreter_modes() == modes, "the entry point left a permission changed outside its folders"
+    assert all(not left for *_, left in runs), [left for *_, left in runs]   # its temporary folders are gone
+    return {(stem, name): (path, *run[:2]) for (stem, name, path), run in zip(cases, runs)}
 
 
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="Gradescope runs run_autograder as root")

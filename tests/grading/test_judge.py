@@ -3,12 +3,18 @@
 Graded in one pool by the grading service's judge and workers (``notebook_helpers.judge_all``), on notebook
 01: every attack of ``judge_attacks.PLACES`` on the untouched notebook (it must still earn nothing), the
 call-time attacks on the full solution (every other question keeps its full marks), and a leak that replays
-the inputs it was given in its error messages (a hidden case's inputs must never reach the feedback).
+the inputs it was given in its error messages (a hidden case's inputs must never reach the feedback). And, for
+every graded function of notebooks 01-03, a version that rewrites the test's inputs in place earns nothing the
+same version without the rewrite does not earn (issue 29 §3).
 """
 import pytest
 
-from judge_attacks import AT_CALL, BODY, FORGE, LEAK, PLACES
-from notebook_helpers import judge_all, load_built, mutate
+import re
+
+import nbformat
+
+from judge_attacks import AT_CALL, BODY, FORGE, LEAK, PLACES, rewriting
+from notebook_helpers import judge_all, load_built, mutate, template
 
 STEM = "01_ols_raw_pixels"
 pytestmark = pytest.mark.slow
@@ -66,3 +72,37 @@ def test_a_hidden_message_keeps_the_authors_words_and_drops_every_value():
     messages = judge.hidden_messages(source)
     assert messages[3] == "you found w = …: the bias comes first"
     assert messages[4] == "plain text" and messages[5] == "raised …"
+
+
+REWRITTEN = ("01_ols_raw_pixels", "02_logistic_regression_edges", "03_pretrained_features")
+
+
+def graded_functions(stem, nb):
+    """The functions a notebook defines that its tests take as arguments."""
+    defined = {m for c in nb.cells if c.cell_type == "code" for m in re.findall(r"^def (\w+)\(", c.source, re.M)}
+    return defined & template(stem).params
+
+
+@pytest.fixture(scope="module")
+def rewritten():
+    jobs, where = [], []
+    for stem in REWRITTEN:
+        solution, _ = load_built(stem)
+        names = graded_functions(stem, solution)
+        for rewrite in (False, True):
+            nb = nbformat.from_dict(solution)
+            nb.cells.append(nbformat.v4.new_code_cell(rewriting(names, rewrite)))
+            jobs.append((nb, stem))
+            where.append((stem, rewrite, names))
+    results = judge_all(jobs)
+    return {(stem, rewrite): (names, result) for (stem, rewrite, names), result in zip(where, results)}
+
+
+@pytest.mark.parametrize("stem", REWRITTEN)
+def test_rewriting_the_tests_inputs_earns_nothing(rewritten, stem):
+    names, plain = rewritten[(stem, False)]
+    _, rewrote = rewritten[(stem, True)]
+    assert len(names) >= 4, names     # every graded function of the notebook, wrapped
+    more = {q: (plain[q]["score"], r["score"]) for q, r in rewrote.items() if r["score"] > plain[q]["score"] + 1e-9}
+    assert not more, f"rewriting its inputs earned more on {more} (plain, rewriting)"
+    assert sum(r["score"] for r in rewrote.values()) < sum(r["possible"] for r in rewrote.values()) / 2

@@ -37,7 +37,7 @@ def test_a_cancelled_stage_is_stopped_at_once(tmp_path):
         [str(script)],
         sandbox.Limits(),
         60,
-        use_bwrap=False,
+        isolation=sandbox.Isolation.TRUSTED,
         use_cgroup=False,
         cancel=cancel,
     )
@@ -54,10 +54,10 @@ def test_time_limits_count_the_stages_own_cpu_time(tmp_path):
     waits.write_text("import time\ntime.sleep(4)\n")
     spins.write_text("while True:\n    pass\n")
     calm = sandbox.run_stage(
-        "run", tmp_path, [], [str(waits)], sandbox.Limits(), 2, use_bwrap=False
+        "run", tmp_path, [], [str(waits)], sandbox.Limits(), 2, isolation=sandbox.Isolation.TRUSTED
     )
     busy = sandbox.run_stage(
-        "run", tmp_path, [], [str(spins)], sandbox.Limits(), 2, use_bwrap=False
+        "run", tmp_path, [], [str(spins)], sandbox.Limits(), 2, isolation=sandbox.Isolation.TRUSTED
     )
     assert calm.kind == "finished" and calm.seconds > 2, calm
     assert (

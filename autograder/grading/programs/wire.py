@@ -9,13 +9,20 @@ pickle. What crosses:
 * numpy arrays and scalars of numeric or bool dtypes (never ``object``);
 * torch tensors (dtype, shape, values, ``requires_grad``, ``grad``, parameter or not), dtypes, devices;
 * ``nn.Module``s as their architecture: the class, by name, which must be a module class of ``torch``,
-  ``torchvision`` or ``timm`` (``ALLOWED``); its plain attributes; its parameters, buffers and children;
-  its ``training`` flag. A class of any other origin (a notebook's own) does not cross;
+  ``torchvision`` or ``timm`` (``ALLOWED``); its plain attributes (data, never a callable: the only functions
+  that cross are the public activation functions of ``ACTIVATIONS``; no attribute that shadows a method or
+  property of the class, none of ``nn.Module``'s own internals such as its hooks); its parameters, buffers
+  and children; its ``training`` flag. A class of any other origin (a notebook's own) does not cross;
 * references: ``{"$ref": k}`` to an object met earlier in the same message (shared submodules and tensors);
-  ``"$src": k`` on a value that is the new state of object ``k`` the judge sent, which the judge updates in
-  place and keeps (identity: ``set_train_mode(model) is model``), and ``{"$unchanged": k}`` for a tensor the
-  call left as it was; handles to callables that stay on their side (``{"$callback": k}``, ``{"$remote": k}``,
-  ``{"$global": name}``), called by message.
+  ``"$src": k`` on a value that is the new state of object ``k`` the judge sent, and ``{"$unchanged": k}``
+  for a tensor the call left as it was; handles to callables that stay on their side (``{"$callback": k}``,
+  ``{"$remote": k}``, ``{"$global": name}``), called by message, never inside a module or a state.
+
+The judge applies a ``"$src"`` node to its own object only where the test declared that object writable
+(``targets``); a *sync* then writes values only (``Decoder.sync``): array and tensor data of the shapes and
+dtypes the judge sent, ``requires_grad``, ``grad``, a module's ``training`` flag, parameters and buffers,
+recursively through the children it already had. A new attribute, a replaced child, a parameter of another
+shape, a callable: refused. Every other ``"$src"`` node decodes as a fresh value.
 
 Decoding hostile data is bounded: depth, node count and bytes (``Limits``); anything else raises
 ``WireError`` with a short reason.
@@ -29,7 +36,11 @@ import sys
 import numpy as np
 
 ALLOWED = ("torch.nn.", "torchvision.models.", "timm.layers.", "timm.models.", "torchvision.ops.")
-FUNCTIONS = ("torch.nn.functional",)       # functions a module may hold as an attribute (activation choices)
+FUNCTIONS = ("torch.nn.functional",)       # where the functions that may cross live
+ACTIVATIONS = frozenset((                   # ... and which: public activation functions, nothing else
+    "celu", "elu", "gelu", "glu", "hardshrink", "hardsigmoid", "hardswish", "hardtanh", "leaky_relu",
+    "log_softmax", "logsigmoid", "mish", "prelu", "relu", "relu6", "rrelu", "selu", "sigmoid", "silu",
+    "softmax", "softmin", "softplus", "softshrink", "softsign", "tanh", "tanhshrink", "threshold"))
 DTYPES = {"bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
           "float16", "float32", "float64", "complex64", "complex128"}
 TORCH_DTYPES = {"bool", "int8", "int16", "int32", "int64", "uint8", "float16", "bfloat16", "float32", "float64",
@@ -102,10 +113,19 @@ def allowed_class(path):
     return cls
 
 
+def is_activation(obj):
+    """True for one of the public activation functions of ``torch.nn.functional`` that may cross (the very
+    object the module holds under that name: some are Python functions, some torch's builtins)."""
+    name = getattr(obj, "__name__", None)
+    module = sys.modules.get(FUNCTIONS[0])
+    return isinstance(name, str) and name in ACTIVATIONS and module is not None and \
+        getattr(module, name, None) is obj
+
+
 def _allowed_function(path):
     module, _, name = str(path).rpartition(".")
-    if module not in FUNCTIONS:
-        raise WireError(f"a function {str(path)[:80]} (only torch.nn.functional's cross)")
+    if module not in FUNCTIONS or name not in ACTIVATIONS:
+        raise WireError(f"a function {str(path)[:80]} (only torch.nn.functional's activation functions cross)")
     fn = getattr(importlib.import_module(module), name, None)
     if not callable(fn) or isinstance(fn, type):
         raise WireError(f"unknown function {str(path)[:80]}")
@@ -152,8 +172,8 @@ class Encoder:
 
     def _encode(self, obj, depth):
         enc = lambda v: self.encode(v, depth + 1)   # noqa: E731
-        if isinstance(obj, complex):
-            return {"$complex": [repr(obj.real), repr(obj.imag)]}
+        if isinstance(obj, complex) and not isinstance(obj, np.generic):
+            return {"$complex": [repr(float(obj.real)), repr(float(obj.imag))]}
         if isinstance(obj, bytes):
             return {"$bytes": self._buffer(obj)}
         if obj is Ellipsis:
@@ -187,15 +207,14 @@ class Encoder:
             return {"$device": str(obj)}
         if isinstance(obj, type) and _is_module_class(obj):
             return {"$class": _class_path(obj)}
-        if callable(obj) and getattr(obj, "__module__", None) in FUNCTIONS:
-            return {"$function": f"{obj.__module__}.{obj.__name__}"}
+        if is_activation(obj):
+            return {"$function": f"{FUNCTIONS[0]}.{obj.__name__}"}
         raise WireError(f"a value of type {type(obj).__name__[:60]}")
 
     def _array(self, a):
         if a.dtype.name not in DTYPES:
             raise WireError(f"a numpy array of dtype {a.dtype}")
-        a = np.ascontiguousarray(a)
-        return {"$ndarray": a.dtype.str, "shape": list(a.shape), "buf": self._buffer(a.tobytes())}
+        return {"$ndarray": a.dtype.str, "shape": list(a.shape), "buf": self._buffer(a.tobytes(order="C"))}
 
     def _tensor(self, t, depth):
         torch = _torch()
@@ -218,8 +237,8 @@ class Encoder:
         for k, v in vars(m).items():
             if k in MODULE_SKIP or k.startswith("_") and k.endswith("hooks") or k.endswith("_hooks"):
                 continue
-            if k.startswith("_") and callable(v) and not isinstance(v, type):
-                continue        # bound methods torch keeps (e.g. _compiled_call_impl = None is data)
+            if k.startswith("_") and callable(v) or isinstance(v, type):
+                continue        # bound methods torch keeps, classes (ResNet's _norm_layer): never code
             attrs[k] = enc(v)
         return {"$module": path, "training": bool(m.training), "attrs": attrs,
                 "params": {k: enc(v) for k, v in m._parameters.items()},
@@ -233,17 +252,27 @@ def _is_module_class(cls):
     return torch is not None and issubclass(cls, torch.nn.Module)
 
 
+def _key(value):
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def _refuse_class(path):
     raise WireError(f"a module of class {path[:80]}, defined outside torch, torchvision and timm: build it from "
                     f"their layers (nn.Sequential, nn.Identity, ...)")
 
 
 class Decoder:
-    """Turns (tree, buffers) back into values. ``resolve(node)`` answers the reference nodes it knows."""
+    """Turns (tree, buffers) back into values. ``resolve(node)`` answers the reference nodes it knows.
 
-    def __init__(self, buffers, resolve=None, limit_nodes=MAX_NODES, targets=None):
+    ``targets`` ({k: object}) are the objects a ``"$src": k`` node may write into (the judge's writable ones);
+    ``sent`` ({k: object}, default ``targets``) every object the judge sent, which ``{"$unchanged": k}`` names.
+    """
+
+    def __init__(self, buffers, resolve=None, limit_nodes=MAX_NODES, targets=None, sent=None):
         self.buffers, self.resolve, self.memo, self.nodes, self.limit = buffers, resolve, {}, 0, limit_nodes
-        self.targets = targets      # {k: object}: a node tagged "$src": k is the new state of that object
+        self.targets = targets or {}
+        self.sent = self.targets if sent is None else sent
+        self.sealed = 0     # > 0 inside a module or a synced state: no handle to a callable decodes there
 
     def decode(self, node, depth=0):
         self.nodes += 1
@@ -260,74 +289,164 @@ class Decoder:
                 return self.memo[node["$ref"]]
             except (KeyError, TypeError):
                 raise WireError("a reference to nothing") from None
-        if self.resolve is not None and any(k in node for k in ("$callback", "$remote", "$global")):
+        if any(k in node for k in ("$callback", "$remote", "$global")):
+            if self.sealed:
+                raise WireError("a function inside a module or inside an argument's new state")
+            if self.resolve is None:
+                raise WireError("a function handle where none may be")
             return self.resolve(node)
         if "$unchanged" in node:      # a tensor the judge sent, returned as it was
-            target = (self.targets or {}).get(node["$unchanged"]) if isinstance(node["$unchanged"], int) else None
+            key = node["$unchanged"]
+            target = self.sent.get(key) if _key(key) else None
             if not _is_tensor(target):
                 raise WireError("an unchanged value that was never sent")
             return target
-        target = self.targets.get(node.get("$src")) if self.targets and isinstance(node.get("$src"), int) else None
-        value = self._update(target, node, depth) if target is not None else None
-        if value is None:
-            value = self._decode(node, depth)
+        key = node.get("$src")
+        target = self.targets.get(key) if _key(key) else None
+        if target is not None:
+            self.sealed += 1
+            try:
+                value = self._sync(target, node, depth)
+            finally:
+                self.sealed -= 1
+        else:
+            try:
+                value = self._decode(node, depth)
+            except WireError:
+                raise
+            except (TypeError, ValueError, KeyError, IndexError, OverflowError, AttributeError):
+                raise WireError("malformed message") from None   # only WireError leaves a decode
+            original = self.sent.get(key) if _key(key) else None
+            if original is not None and same(value, original):
+                value = original    # an object the judge sent, unchanged: its identity survives, nothing written
         if "$id" in node and isinstance(node["$id"], int):
             self.memo[node["$id"]] = value
         return value
 
-    def _update(self, target, node, depth):
-        """``target`` (the judge's own object) changed in place to the state ``node`` describes, or None."""
-        if "$ndarray" in node and isinstance(target, np.ndarray):
-            new = self._array(node)
-            if new.shape == target.shape and new.dtype == target.dtype and target.flags.writeable:
-                target[...] = new
-                return target
-            return new
-        if "$tensor" in node and _is_tensor(target):
-            return self._update_tensor(target, self._tensor(node, depth))
-        if "$list" in node and isinstance(target, list):
-            self._remember(node, target)
-            target[:] = self._seq(node, "$list", depth)
-            return target
-        if "$dict" in node and isinstance(target, dict):
-            self._remember(node, target)
-            new = self._decode({"$dict": node["$dict"]}, depth)
-            target.clear()
-            target.update(new)
-            return target
-        if "$set" in node and isinstance(target, set):
-            new = set(self._hashable(self._seq(node, "$set", depth)))
-            target.clear()
-            target.update(new)
-            return target
-        if "$module" in node and _is_module(target) and _class_path(type(target)) == node["$module"]:
-            return self._update_module(target, node, depth)
-        return None
+    def sync_root(self, key, node):
+        """Apply ``node``, the new state of the judge's writable object ``key`` (an argument of the call)."""
+        if not _key(key) or key not in self.targets:
+            raise WireError("the new state of an argument that may not change")
+        if isinstance(node, dict) and (node.get("$unchanged") == key or "$ref" in node):
+            ref = node.get("$ref")
+            if node.get("$unchanged") == key or _key(ref) and self.memo.get(ref) is self.targets[key]:
+                return self.targets[key]      # returned as it was, or synced already as the return value
+            raise WireError("an argument's new state that does not match the argument")
+        if not isinstance(node, dict) or node.get("$src") != key:
+            raise WireError("an argument's new state that does not match the argument")
+        return self.decode(node)
 
-    @staticmethod
-    def _update_tensor(target, new):
+    # -------------------------------------------------------------- sync: values only
+    def _sync(self, target, node, depth):
+        """``target`` (the judge's own object) given the values of ``node``; its structure must not change."""
+        if isinstance(target, np.ndarray) and "$ndarray" in node:
+            new = self._array(node)
+            if new.shape != target.shape or new.dtype != target.dtype:
+                raise WireError("your function changed the shape or dtype of an array argument")
+            if target.flags.writeable:
+                target[...] = new
+            self._remember(node, target)
+            return target
+        if _is_tensor(target) and "$tensor" in node:
+            return self._sync_tensor(target, node, depth)
+        if _is_module(target) and "$module" in node:
+            return self._sync_module(target, node, depth)
+        for kind, types in (("$list", list), ("$tuple", tuple), ("$dict", dict), ("$set", set)):
+            if kind in node and isinstance(target, types):
+                self._remember(node, target)       # the container stays; what it holds syncs in place
+                if kind == "$dict":
+                    pairs = node["$dict"]
+                    if not isinstance(pairs, list) or \
+                            not all(isinstance(p, list) and len(p) == 2 for p in pairs):
+                        raise WireError("malformed dict")
+                    for k, v in pairs:
+                        self.decode(k, depth + 1)
+                        self.decode(v, depth + 1)
+                else:
+                    self._seq(node, kind, depth)
+                return target
+        raise WireError(f"your function replaced an argument of type {type(target).__name__[:40]} "
+                        f"by another value")
+
+    def _sync_tensor(self, target, node, depth):
         torch = _torch()
+        new = self._tensor(node, depth, fresh=False)
         if new.shape != target.shape or new.dtype != target.dtype:
-            return new
+            raise WireError("your function changed the shape or dtype of a tensor argument")
         with torch.no_grad():
             target.copy_(new)
-        if target.is_leaf and target.requires_grad != new.requires_grad:
-            target.requires_grad_(new.requires_grad)
         if target.is_leaf:
-            target.grad = new.grad
+            if target.requires_grad != new.requires_grad:
+                target.requires_grad_(new.requires_grad)
+            grad = new.grad
+            ok = _is_tensor(grad) and grad.shape == target.shape and grad.dtype == target.dtype
+            target.grad = grad if ok else None
+        self._remember(node, target)
         return target
 
-    def _update_module(self, m, node, depth):
+    def _sync_module(self, m, node, depth):
+        if node["$module"] != _class_path(type(m)):
+            raise WireError(f"your function replaced a module of class {type(m).__name__} by another")
         self._remember(node, m)
-        fresh = self._module_parts(node, depth)
-        m.training = fresh["training"]
-        for k, v in fresh["attrs"].items():
-            object.__setattr__(m, k, v)
-        for section in ("_parameters", "_buffers", "_modules"):
-            table = getattr(m, section)
-            table.clear()
-            table.update(fresh[section])
-        m._non_persistent_buffers_set = fresh["transient"]
+        for section, table in (("params", m._parameters), ("buffers", m._buffers),
+                               ("children", m._modules)):
+            given = node.get(section, {})
+            if not isinstance(given, dict) or set(given) != set(table):
+                raise WireError(f"your function added or removed {section} of the {type(m).__name__} it was "
+                                f"given; it may change their values only (requires_grad, training, weights): "
+                                f"to change the layers, change a copy (copy.deepcopy)")
+            for name, value in given.items():
+                got = self.decode(value, depth + 1)
+                if got is not table[name]:
+                    raise WireError(f"your function replaced {name!s:.40} of the {type(m).__name__} it was "
+                                    f"given; it may change its values only (requires_grad, training, weights): "
+                                    f"to change the layers, change a copy (copy.deepcopy)")
+        m.training = bool(node.get("training"))
+        return m
+
+    # -------------------------------------------------------------- fresh modules
+    def _fill_module(self, m, node, depth):
+        """A module built by ``_module``: plain attributes, parameters, buffers and children from ``node``."""
+        torch = _torch()
+        cls = type(m)
+        for section in ("attrs", "params", "buffers", "children"):
+            if not isinstance(node.get(section, {}), dict):
+                raise WireError("malformed module")
+        self._remember(node, m)
+        self.sealed += 1
+        try:
+            internals = set(vars(m))
+            for k, v in node.get("attrs", {}).items():
+                if not isinstance(k, str) or k.startswith("__"):
+                    raise WireError("malformed module attribute")
+                if k in MODULE_SKIP or k in internals or k.endswith("hooks"):
+                    continue        # nn.Module's own state (hooks, call paths): the fresh module keeps its own
+                if _shadows(cls, k):
+                    raise WireError(f"a module attribute {k[:40]} that shadows a method of {cls.__name__}")
+                value = self.decode(v, depth + 1)
+                _plain(value)
+                object.__setattr__(m, k, value)
+            for k, v in node.get("params", {}).items():
+                p = self.decode(v, depth + 1)
+                if p is not None and not isinstance(p, torch.nn.Parameter):
+                    raise WireError("a module parameter that is not a parameter")
+                m._parameters[str(k)] = p
+            for k, v in node.get("buffers", {}).items():
+                b = self.decode(v, depth + 1)
+                if b is not None and not _is_tensor(b):
+                    raise WireError("a module buffer that is not a tensor")
+                m._buffers[str(k)] = b
+            transient = node.get("transient", [])
+            m._non_persistent_buffers_set = {str(k) for k in transient} if isinstance(transient, list) \
+                else set()
+            for k, v in node.get("children", {}).items():
+                child = self.decode(v, depth + 1)
+                if child is not None and not _is_module(child):
+                    raise WireError("a child module that is not a module")
+                m._modules[str(k)] = child
+        finally:
+            self.sealed -= 1
+        m.training = bool(node.get("training"))
         return m
 
     def _buf(self, i):
@@ -450,7 +569,7 @@ class Decoder:
         self._remember(node, out)
         return out
 
-    def _tensor(self, node, depth):
+    def _tensor(self, node, depth, fresh=True):
         torch = _torch()
         name = str(node["$tensor"])
         if name not in TORCH_DTYPES:
@@ -467,7 +586,8 @@ class Decoder:
             if not (t.is_floating_point() or t.is_complex()):
                 raise WireError("requires_grad on an integer tensor")
             t.requires_grad_(True)
-        self._remember(node, t)
+        if fresh:
+            self._remember(node, t)
         if "grad" in node:
             grad = self.decode(node["grad"], depth + 1)
             if _is_tensor(grad) and grad.shape == t.shape and grad.dtype == t.dtype:
@@ -479,39 +599,58 @@ class Decoder:
         cls = allowed_class(node["$module"])
         m = cls.__new__(cls)
         torch.nn.Module.__init__(m)
-        return self._update_module(m, node, depth)
+        return self._fill_module(m, node, depth)
 
-    def _module_parts(self, node, depth):
-        """The decoded parts of a module node: training, attrs, _parameters, _buffers, _modules, transient."""
+
+def same(a, b, depth=0):
+    """True when ``a`` (decoded) holds exactly what ``b`` (the judge's own object) holds: same types, shapes,
+    values, flags and structure."""
+    if a is b:
+        return True
+    if type(a) is not type(b) or depth > MAX_DEPTH:
+        return False
+    if isinstance(b, np.ndarray):
+        return a.shape == b.shape and a.dtype == b.dtype and np.array_equal(a, b, equal_nan=a.dtype.kind in "fc")
+    if _is_tensor(b):
         torch = _torch()
-        allowed_class(node["$module"])
-        for section in ("attrs", "params", "buffers", "children"):
-            if not isinstance(node.get(section, {}), dict):
-                raise WireError("malformed module")
-        parts = {"training": bool(node.get("training")), "attrs": {}, "_parameters": {}, "_buffers": {},
-                 "_modules": {}}
-        for k, v in node.get("attrs", {}).items():
-            if not isinstance(k, str) or k in MODULE_SKIP or k.startswith("__"):
-                raise WireError("malformed module attribute")
-            parts["attrs"][k] = self.decode(v, depth + 1)
-        for k, v in node.get("params", {}).items():
-            p = self.decode(v, depth + 1)
-            if p is not None and not isinstance(p, torch.nn.Parameter):
-                raise WireError("a module parameter that is not a parameter")
-            parts["_parameters"][str(k)] = p
-        for k, v in node.get("buffers", {}).items():
-            b = self.decode(v, depth + 1)
-            if b is not None and not _is_tensor(b):
-                raise WireError("a module buffer that is not a tensor")
-            parts["_buffers"][str(k)] = b
-        transient = node.get("transient", [])
-        parts["transient"] = {str(k) for k in transient} if isinstance(transient, list) else set()
-        for k, v in node.get("children", {}).items():
-            child = self.decode(v, depth + 1)
-            if child is not None and not _is_module(child):
-                raise WireError("a child module that is not a module")
-            parts["_modules"][str(k)] = child
-        return parts
+        return a.shape == b.shape and a.dtype == b.dtype and a.requires_grad == b.requires_grad and \
+            a.grad is None and b.grad is None and bool(torch.equal(a.detach(), b.detach()))
+    if _is_module(b):
+        return a.training == b.training and all(
+            set(ta) == set(tb) and all(same(ta[k], tb[k], depth + 1) for k in tb)
+            for ta, tb in ((a._parameters, b._parameters), (a._buffers, b._buffers), (a._modules, b._modules)))
+    if isinstance(b, (list, tuple)):
+        return len(a) == len(b) and all(same(x, y, depth + 1) for x, y in zip(a, b))
+    if isinstance(b, dict):
+        return list(a) == list(b) and all(same(a[k], b[k], depth + 1) for k in b)
+    try:
+        return bool(a == b)
+    except Exception:  # noqa: BLE001 - a comparison that fails is a difference
+        return False
+
+
+def _shadows(cls, name):
+    """True when ``name`` is a method, property or other descriptor of ``cls`` (an instance value would hide it)."""
+    import inspect
+    missing = object()
+    attr = inspect.getattr_static(cls, name, missing)
+    return attr is not missing and (callable(attr) or hasattr(type(attr), "__get__"))
+
+
+def _plain(value, depth=0):
+    """Refuses a module attribute that holds code: any callable but an activation function, at any depth."""
+    if depth > MAX_DEPTH:
+        raise WireError("a value nested too deeply")
+    if isinstance(value, (list, tuple, set, frozenset)):
+        for v in value:
+            _plain(v, depth + 1)
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            _plain(k, depth + 1)
+            _plain(v, depth + 1)
+    elif callable(value) and not is_activation(value):
+        raise WireError(f"a module attribute holding a callable ({type(value).__name__[:40]}): only data and "
+                        f"torch.nn.functional's activation functions cross")
 
 
 # ------------------------------------------------------------------------------------------- framing

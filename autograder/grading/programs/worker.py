@@ -76,7 +76,7 @@ class Worker:
             return {"$callback": k}
         if isinstance(obj, (types.FunctionType, types.BuiltinFunctionType, types.MethodType)) or (
                 type(obj).__name__ == "partial" and callable(obj)):
-            if getattr(obj, "__module__", None) in wire.FUNCTIONS:
+            if wire.is_activation(obj):
                 return None
             k = len(self.remotes)
             self.remotes[k] = obj
