@@ -9,12 +9,13 @@ running that virtualenv's Python; the course comes from a student release cloned
 What the stand-in has instead of Colab's exact entries is ``colab_runtime.NEAREST``;
 ``test_stand_in_has_colabs_versions`` checks every other package against Colab's list.
 
-Every session of one test run (the EfficientNet one and the ResNet-18 one, which ``make test`` runs in its two
-processes at once) shares ONE feature cache, empty when the run starts (``stand_in_cache``): each feature map
-and grid of the course is computed once per run on Colab's torch and read by every later notebook that needs
-it. It is never the project environment's cache: that one is filled by another torch (the cache's keys name
-the backbone, its weights, the transform and the images, not the library that computes them), and reading it
-would leave Colab's torch computing nothing.
+Every session of one test run (the EfficientNet one and the ResNet-18 one, which ``make test`` runs
+in its two processes at once) shares ONE feature cache, empty when the run starts
+(``stand_in_cache``): each feature map and grid of the course is computed once per run on Colab's
+torch and read by every later notebook that needs it. It is never the project environment's cache:
+that one is filled by another torch (the cache's keys name the backbone, its weights, the transform
+and the images, not the library that computes them), and reading it would leave Colab's torch
+computing nothing.
 """
 import os
 import subprocess
@@ -53,7 +54,8 @@ def freeze(python):
 
 @pytest.fixture(scope="session")
 def stand_in_cache(run_tmp):
-    """The feature cache of the stand-in's sessions in this test run (both test processes): empty at the start."""
+    """The feature cache of the stand-in's sessions in this test run (both test processes): empty
+    at the start."""
     folder = run_tmp / "colab-stand-in-cache"
     folder.mkdir(exist_ok=True)
     return folder
@@ -69,9 +71,9 @@ def colab(base, stand_in_cache, tmp_path_factory):
 
 
 def _kernel(root, python, name, cache):
-    """Yields (python, kernel name) of a kernelspec on JUPYTER_PATH whose torch hub is its own and whose feature
-    cache is ``cache`` (the stand-in's, shared by its sessions of this run); both sessions' kernels are found
-    there."""
+    """Yields (python, kernel name) of a kernelspec on JUPYTER_PATH whose torch hub is its own and
+    whose feature cache is ``cache`` (the stand-in's, shared by its sessions of this run); both
+    sessions' kernels are found there."""
     env = {"PTM_CACHE": str(cache), "TORCH_HOME": str(root / "torch")}
     path = colab_sim.write_kernelspec(root / "kernel", python, name, env)
     old = os.environ.get("JUPYTER_PATH")

@@ -39,9 +39,10 @@ LOOP_TIMEOUT = 10          # CPU seconds: the looping case sleeps forever, so th
 
 @pytest.fixture(scope="module")
 def grading_tmp():
-    """The temporary folder of this module's gradings (their ``ptm-grade-*`` work folders), which the test
-    owns: other gradings on the machine (the other test process, a TA) keep theirs in the system's.
-    World-traversable like /tmp, so that student code run as nobody reaches its own folders in it."""
+    """The temporary folder of this module's gradings (their ``ptm-grade-*`` work folders), which
+    the test owns: other gradings on the machine (the other test process, a TA) keep theirs in the
+    system's. World-traversable like /tmp, so that student code run as nobody reaches its own
+    folders in it."""
     folder = Path(tempfile.mkdtemp(prefix="ptm-test-attacks-"))
     folder.chmod(0o755)
     yield folder
@@ -64,10 +65,10 @@ def graded(dist, grading_tmp, tmp_path_factory):
     cases["sleep_loop"] = cases["sleep_loop"].replace(loop)
     looping = subprocess.Popen([sys.executable, "-m", "autograder", "grade", str(loop.parent), "--out",
                                 str(root / "loop-out"), "--jobs", "1", "--timeout", str(LOOP_TIMEOUT)],
-                               cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                               env={**os.environ, "TMPDIR": str(grading_tmp)})
+                               cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                               text=True, env={**os.environ, "TMPDIR": str(grading_tmp)})
     out = root / "out"
-    saved, tempfile.tempdir = tempfile.tempdir, str(grading_tmp)   # this grading's (TMPDIR is read once)
+    saved, tempfile.tempdir = tempfile.tempdir, str(grading_tmp)   # (tempfile reads TMPDIR once)
     try:
         assert batch.main([str(root / "subs"), "--out", str(out), "--jobs", "2", "--timeout", "100",
                            "--judge-timeout", "60", "--memory", "1.2", "--pids", "128", "--disk", "128",
@@ -259,15 +260,16 @@ def test_report_links_every_row_and_shows_isolation(graded, grading_tmp):
 
 
 def _grade_a_loop(tmp_path):
-    """Start ``python -m autograder grade`` on one looping submission; return (grader, its kernels) once the
-    submission's kernel runs. Only this grader's own processes are counted: other gradings may run too."""
+    """Start ``python -m autograder grade`` on one looping submission; return (grader, its kernels)
+    once the submission's kernel runs. Only this grader's own processes are counted: other gradings
+    may run too."""
     sub = tmp_path / "subs"
     sub.mkdir()
     (sub / "loop.ipynb").write_bytes(attacks(tmp_path / "all")["sleep_loop"].read_bytes())
     proc = subprocess.Popen([sys.executable, "-m", "autograder", "grade", str(sub), "--out", str(tmp_path / "out")],
                             cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    # Waits for the kernel to start, however slow a busy machine makes it; the submission loops forever, so
-    # the grader ending first (or the backstop of the stage's own 600 s limit) means it never started.
+    # Waits for the kernel to start, however slow a busy machine makes it; the submission loops
+    # forever, so the grader ending first (or a backstop of 600 s) means it never started.
     deadline = time.monotonic() + 600
     kernels = []
     while not kernels and proc.poll() is None and time.monotonic() < deadline:
@@ -278,7 +280,8 @@ def _grade_a_loop(tmp_path):
 
 
 def _alive(processes, timeout=60):
-    """Those of ``processes`` still running once each has ended or ``timeout`` s passed (a backstop only)."""
+    """Those of ``processes`` still running once each has ended or ``timeout`` s passed (a
+    backstop only)."""
     _, alive = psutil.wait_procs(processes, timeout=timeout)
     running = []
     for p in alive:
@@ -307,7 +310,8 @@ def _owner(d):
 
 
 def _kernels_of(pid):
-    """The kernel drivers (the sandboxed ``driver.py`` running the submission) among ``pid``'s descendants."""
+    """The kernel drivers (the sandboxed ``driver.py`` running the submission) among ``pid``'s
+    descendants."""
     try:
         children = psutil.Process(pid).children(recursive=True)
     except psutil.NoSuchProcess:

@@ -1,14 +1,17 @@
-"""A pytest plugin that measures each test group's wall time and CPU time (docs/performance.md).
+"""A pytest plugin that measures each test group's wall and CPU time (docs/performance.md).
 
-    PYTHONPATH=tools python -m pytest -p group_times ...    # writes build/group-times.json, prints a table
+    PYTHONPATH=tools python -m pytest -p group_times ...   # build/group-times.json, and a table
 
-``$GROUP_TIMES`` names the JSON file; ``$GROUP_TIMES_LOG``, a file that gets one line per test as it ends.
+``$GROUP_TIMES`` names the JSON file; ``$GROUP_TIMES_LOG``, a file that gets one line per test as
+it ends.
 
-CPU time is that of the pytest process and every process under it (kernels, JupyterLab and Chromium,
-graders), read from /proc before and after each test (setup and teardown included): what the test costs the
-machine, whatever else runs on it, where wall time grows with the load. A process that leaves the tree
-(a daemon that re-parents itself) takes its time with it. Groups are ``conftest.group_of``'s.
+CPU time is that of the pytest process and every process under it (kernels, JupyterLab and
+Chromium, graders), read from /proc before and after each test (setup and teardown included):
+what the test costs the machine, whatever else runs on it, where wall time grows with the load.
+A process that leaves the tree (a daemon that re-parents itself) takes its time with it. Groups
+are ``conftest.group_of``'s.
 """
+
 from __future__ import annotations
 
 import json
@@ -31,7 +34,7 @@ def _tree_cpu(root: int) -> float:
         except OSError:
             continue
         parent[int(entry)] = int(fields[1])
-        cpu[int(entry)] = sum(int(f) for f in fields[11:15]) / TICK   # utime stime cutime cstime
+        cpu[int(entry)] = sum(int(f) for f in fields[11:15]) / TICK  # utime stime cutime cstime
     total, todo = 0.0, [root]
     children: dict = {}
     for pid, ppid in parent.items():
@@ -51,17 +54,29 @@ def pytest_runtest_makereport(item, call):
     if call.when == "teardown" and hasattr(item, "_group_times_start"):
         wall0, cpu0 = item._group_times_start
         _times[item.nodeid] = (time.monotonic() - wall0, _tree_cpu(os.getpid()) - cpu0)
-        log = os.environ.get("GROUP_TIMES_LOG")    # one line per test as it ends (a run stopped early keeps them)
+        log = os.environ.get(
+            "GROUP_TIMES_LOG"
+        )  # one line per test as it ends (a run stopped early keeps them)
         if log:
             with open(log, "a") as f:
-                f.write(json.dumps({"test": item.nodeid, "wall_s": round(_times[item.nodeid][0], 2),
-                                    "cpu_s": round(_times[item.nodeid][1], 2), "load": os.getloadavg()}) + "\n")
+                f.write(
+                    json.dumps(
+                        {
+                            "test": item.nodeid,
+                            "wall_s": round(_times[item.nodeid][0], 2),
+                            "cpu_s": round(_times[item.nodeid][1], 2),
+                            "load": os.getloadavg(),
+                        }
+                    )
+                    + "\n"
+                )
 
 
 def pytest_sessionfinish(session):
     try:
         from conftest import group_of
-    except ImportError:     # another project layout: one group per module
+    except ImportError:  # another project layout: one group per module
+
         def group_of(nodeid):
             return nodeid.split("::")[0]
 
@@ -72,10 +87,12 @@ def pytest_sessionfinish(session):
         g["wall_s"] += wall
         g["cpu_s"] += cpu
     name = os.environ.get("GROUP_TIMES", "build/group-times.json")
-    if os.environ.get("PYTEST_XDIST_WORKER"):      # one file per test process
+    if os.environ.get("PYTEST_XDIST_WORKER"):  # one file per test process
         name = name.replace(".json", f"-{os.environ['PYTEST_XDIST_WORKER']}.json")
     Path(name).parent.mkdir(parents=True, exist_ok=True)
-    Path(name).write_text(json.dumps({"groups": groups, "tests": _times, "load": os.getloadavg()}, indent=1))
+    Path(name).write_text(
+        json.dumps({"groups": groups, "tests": _times, "load": os.getloadavg()}, indent=1)
+    )
     rows = sorted(groups.items(), key=lambda kv: -kv[1]["cpu_s"])
     print("\ngroup times (wall s, CPU s of the process tree):")
     for group, g in rows:
