@@ -9,7 +9,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cat requirements.txt | cksum | cut -d' ' -f1)
 
-.PHONY: demo test test-fast test-colab lint build check grade bench bench-full data ensure-data venv clean lab release
+.PHONY: demo test test-fast test-colab test-times lint build check grade bench bench-full data ensure-data venv clean lab release
 
 venv: $(STAMP)
 
@@ -55,6 +55,11 @@ lint: venv
 # Fast subset for developers: skips tests marked slow. CI always runs `make test`.
 test-fast: venv ensure-data
 	$(PY) -m pytest $(XDIST) -m "not slow"
+
+# `make test` measured by group: wall and CPU seconds of each group (tools/group_times.py), written to
+# build/group-times-gw*.json, one file per test process (docs/performance.md, "The test suite's time").
+test-times: venv ensure-data
+	PYTHONPATH=tools $(PY) -m pytest $(XDIST) -p group_times
 
 # The Colab job alone (part of `make test`): Colab's published runtime (../shared/colab), Python 3.13,
 # built once per machine by tools/colab_runtime.py (docs/colab.md).

@@ -42,23 +42,35 @@ os.environ.setdefault("TQDM_MININTERVAL", "1")
 RUN_TESTS = ("tests/test_browser.py::test_answered_", "tests/test_browser.py::test_untouched_",
              "tests/test_notebooks.py::test_answered_", "tests/test_notebooks.py::test_untouched_",
              "tests/test_notebooks.py::test_0")
-# The groups that start first, in this order (the rest keep their collection order behind them): longest
-# first, by their time on an empty feature cache (the Colab runtime's module runs all four notebooks and
-# solutions there, on its own empty cache).
-FIRST = ("tests/test_colab_runtime.py", "notebook 03", "notebook 04", "tests/test_notebooks.py", "notebook 02",
-         "tests/grading/test_batch.py", "notebook 01", "tests/test_colab.py",
-         "tests/grading/test_gradescope.py")
+# Tests that are a group of their own, though the rest of their module is not: each costs more
+# than the rest of its module and builds no module fixture worth sharing, so either process can
+# take it (a prefix of nodeids -> the group). The Colab stand-in's two sessions run at once, one
+# per process; they share one feature cache (test_colab_runtime.stand_in_cache), whose locks make
+# each entry computed once.
+OWN_GROUP = {
+    "tests/test_colab_runtime.py::test_resnet18_": "Colab stand-in, ResNet-18 session",
+    "tests/test_train.py::test_fine_tuning_the_whole_network": "utils.train: fine-tuning on digits",
+}
+# The groups that start first, in this order (the rest keep their collection order behind them):
+# longest first, by their time on an empty feature cache (docs/performance.md, "The test suite's
+# time").
+FIRST = ("tests/test_colab_runtime.py", "Colab stand-in, ResNet-18 session", "notebook 03",
+         "notebook 04", "tests/test_notebooks.py", "notebook 02", "tests/grading/test_batch.py",
+         "notebook 01", "tests/test_colab.py", "tests/grading/test_gradescope.py",
+         "utils.train: fine-tuning on digits")
 
 
 def group_of(nodeid: str) -> str:
-    """The group a test runs in: ``notebook NN`` for the runs of a notebook and the tests that read them,
-    else its module's path. (The browser's widget self-test goes with notebook 01, the shortest.)"""
+    """The group a test runs in: ``notebook NN`` for the runs of a notebook and the tests that read
+    them, an ``OWN_GROUP``, else its module's path. (The browser's widget self-test goes with
+    notebook 01.)"""
     if nodeid.startswith(RUN_TESTS):
         number = re.search(r"::test_(\d\d)_|\[(\d\d)_", nodeid)
         return f"notebook {number[1] or number[2]}"
     if nodeid.startswith("tests/test_browser.py::"):
         return "notebook 01"
-    return nodeid.split("::")[0]
+    return next((group for prefix, group in OWN_GROUP.items() if nodeid.startswith(prefix)),
+                nodeid.split("::")[0])
 
 
 def pytest_collection_modifyitems(config, items):
@@ -75,7 +87,27 @@ def pytest_xdist_make_scheduler(config, log):
         def _split_scope(self, nodeid):
             return group_of(nodeid)
 
+        def _reschedule(self, node):
+            """The next group goes to a process when it is about to run its last test (xdist's own
+            threshold, two, committed a group to a process while two long tests, e.g. two notebook
+            runs, were ahead of it there, and the other process could go idle meanwhile). One, not
+            none: a process runs a test only once it knows the next one."""
+            if node.shutting_down:
+                return
+            if not self.workqueue:
+                node.shutdown()
+            elif self._pending_of(self.assigned_work[node]) <= 1:
+                self._assign_work_unit(node)
+
     return NotebookRunGroups(config, log)
+
+
+@pytest.fixture(scope="session")
+def run_tmp(tmp_path_factory):
+    """A folder of this test run shared by its processes (``make test`` runs two): the parent of
+    each xdist worker's own base folder, else the base folder itself."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
 
 
 @pytest.fixture(scope="session")

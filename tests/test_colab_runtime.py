@@ -8,6 +8,14 @@ running that virtualenv's Python; the course comes from a student release cloned
 
 What the stand-in has instead of Colab's exact entries is ``colab_runtime.NEAREST``;
 ``test_stand_in_has_colabs_versions`` checks every other package against Colab's list.
+
+Every session of one test run (the EfficientNet one and the ResNet-18 one, which ``make test`` runs
+in its two processes at once) shares ONE feature cache, empty when the run starts
+(``stand_in_cache``): each feature map and grid of the course is computed once per run on Colab's
+torch and read by every later notebook that needs it. It is never the project environment's cache:
+that one is filled by another torch (the cache's keys name the backbone, its weights, the transform
+and the images, not the library that computes them), and reading it would leave Colab's torch
+computing nothing.
 """
 import os
 import subprocess
@@ -44,19 +52,29 @@ def freeze(python):
             for line in out.stdout.splitlines() if "==" in line}
 
 
+@pytest.fixture(scope="session")
+def stand_in_cache(run_tmp):
+    """The feature cache of the stand-in's sessions in this test run (both test processes): empty
+    at the start."""
+    folder = run_tmp / "colab-stand-in-cache"
+    folder.mkdir(exist_ok=True)
+    return folder
+
+
 @pytest.fixture(scope="module")
-def colab(base, tmp_path_factory):
+def colab(base, stand_in_cache, tmp_path_factory):
     """(python, kernel name) of a fresh Colab session: a thin layer on the stand-in and its kernel."""
     root = tmp_path_factory.mktemp("colab-runtime")
     python = colab_runtime.layer(base, root / "venv")
-    # The kernel's own feature cache and torch hub, empty: a fresh Colab runtime has neither.
-    yield from _kernel(root, python, "colab-runtime")
+    # The kernel's own torch hub, empty: a fresh Colab runtime has none.
+    yield from _kernel(root, python, "colab-runtime", stand_in_cache)
 
 
-def _kernel(root, python, name):
-    """Yields (python, kernel name) of a kernelspec on JUPYTER_PATH whose feature cache and torch hub are empty,
-    as on a fresh Colab runtime; both sessions' kernels are found there."""
-    env = {"PTM_CACHE": str(root / "cache"), "TORCH_HOME": str(root / "torch")}
+def _kernel(root, python, name, cache):
+    """Yields (python, kernel name) of a kernelspec on JUPYTER_PATH whose torch hub is its own and
+    whose feature cache is ``cache`` (the stand-in's, shared by its sessions of this run); both
+    sessions' kernels are found there."""
+    env = {"PTM_CACHE": str(cache), "TORCH_HOME": str(root / "torch")}
     path = colab_sim.write_kernelspec(root / "kernel", python, name, env)
     old = os.environ.get("JUPYTER_PATH")
     os.environ["JUPYTER_PATH"] = os.pathsep.join(filter(None, [str(path), old]))
@@ -165,7 +183,7 @@ def test_solution_passes_every_check(colab, student_release, stem, tmp_path):
 
 
 @pytest.fixture(scope="module")
-def colab_resnet18(base, tmp_path_factory):
+def colab_resnet18(base, stand_in_cache, tmp_path_factory):
     """A Colab session whose torch hub holds stand-in ResNet-18 weights, where torchvision's cache expects them:
     what a student on Colab gets (there, the real weights download on first use)."""
     import torch
@@ -177,7 +195,7 @@ def colab_resnet18(base, tmp_path_factory):
     target.parent.mkdir(parents=True)
     torch.manual_seed(0)
     torch.save(tvm.resnet18().state_dict(), target)
-    yield from _kernel(root, python, "colab-resnet18")
+    yield from _kernel(root, python, "colab-resnet18", stand_in_cache)
 
 
 @pytest.mark.parametrize("stem", [s for s in STEMS if s.startswith(("03", "04"))])

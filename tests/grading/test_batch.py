@@ -9,12 +9,14 @@ import base64
 import codecs
 import csv
 import json
+import os
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 
 from autograder import REPO, check, zip_path
@@ -36,7 +38,19 @@ LOOP_TIMEOUT = 10          # CPU seconds: the looping case sleeps forever, so th
 
 
 @pytest.fixture(scope="module")
-def graded(dist, tmp_path_factory):
+def grading_tmp():
+    """The temporary folder of this module's gradings (their ``ptm-grade-*`` work folders), which
+    the test owns: other gradings on the machine (the other test process, a TA) keep theirs in the
+    system's. World-traversable like /tmp, so that student code run as nobody reaches its own
+    folders in it."""
+    folder = Path(tempfile.mkdtemp(prefix="ptm-test-attacks-"))
+    folder.chmod(0o755)
+    yield folder
+    subprocess.run(["rm", "-rf", "--one-file-system", str(folder)], check=False)
+
+
+@pytest.fixture(scope="module")
+def graded(dist, grading_tmp, tmp_path_factory):
     """(cases, out dir, rows by case, secrets) of the attack batch graded once.
 
     The looping case is graded at the same time by a second grader, under a
@@ -51,13 +65,16 @@ def graded(dist, tmp_path_factory):
     cases["sleep_loop"] = cases["sleep_loop"].replace(loop)
     looping = subprocess.Popen([sys.executable, "-m", "autograder", "grade", str(loop.parent), "--out",
                                 str(root / "loop-out"), "--jobs", "1", "--timeout", str(LOOP_TIMEOUT)],
-                               cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                               cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                               text=True, env={**os.environ, "TMPDIR": str(grading_tmp)})
     out = root / "out"
+    saved, tempfile.tempdir = tempfile.tempdir, str(grading_tmp)   # (tempfile reads TMPDIR once)
     try:
         assert batch.main([str(root / "subs"), "--out", str(out), "--jobs", "2", "--timeout", "100",
                            "--judge-timeout", "60", "--memory", "1.2", "--pids", "128", "--disk", "128",
                            "--output", "4"]) == 0
     finally:
+        tempfile.tempdir = saved
         _, err = looping.communicate(timeout=600)
     assert looping.returncode == 0, err[-2000:]
     rows = store.read_rows(out / "grades.csv")
@@ -235,35 +252,54 @@ def test_ids_are_unique_stable_and_keep_the_file(graded):
     assert formula["file"].startswith("'=")
 
 
-def test_report_links_every_row_and_shows_isolation(graded):
+def test_report_links_every_row_and_shows_isolation(graded, grading_tmp):
     _, out, rows, _ = graded
     html = (out / "report.html").read_text()
     assert "bubblewrap sandbox" in html and "1.2 GB memory (cgroup)" in html
     for r in store.read_rows(out / "grades.csv").values():
         assert f'feedback/{r["id"]}.html' in html
-    assert not list(Path("/tmp").glob("ptm-grade-*/templates"))
+    assert not list(grading_tmp.glob("ptm-grade-*/templates")), "a grader left hidden tests behind"
 
 
 def _grade_a_loop(tmp_path):
-    """Start ``python -m autograder grade`` on one looping submission; return once its kernel runs."""
+    """Start ``python -m autograder grade`` on one looping submission; return (grader, its kernels)
+    once the submission's kernel runs. Only this grader's own processes are counted: other gradings
+    may run too."""
     sub = tmp_path / "subs"
     sub.mkdir()
     (sub / "loop.ipynb").write_bytes(attacks(tmp_path / "all")["sleep_loop"].read_bytes())
     proc = subprocess.Popen([sys.executable, "-m", "autograder", "grade", str(sub), "--out", str(tmp_path / "out")],
                             cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and not _kernels_of(proc.pid):
-        time.sleep(1)
-    assert _kernels_of(proc.pid), "the submission never started"
-    return proc
+    # Waits for the kernel to start, however slow a busy machine makes it; the submission loops
+    # forever, so the grader ending first (or a backstop of 600 s) means it never started.
+    deadline = time.monotonic() + 600
+    kernels = []
+    while not kernels and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.5)
+        kernels = _kernels_of(proc.pid)
+    assert kernels, f"the submission never started (grader exit {proc.poll()})"
+    return proc, kernels
+
+
+def _alive(processes, timeout=60):
+    """Those of ``processes`` still running once each has ended or ``timeout`` s passed (a
+    backstop only)."""
+    _, alive = psutil.wait_procs(processes, timeout=timeout)
+    running = []
+    for p in alive:
+        try:
+            if p.status() != psutil.STATUS_ZOMBIE:
+                running.append(p)
+        except psutil.NoSuchProcess:
+            pass
+    return running
 
 
 def test_kill_9_of_the_grader_kills_the_submission(dist, tmp_path):
-    proc = _grade_a_loop(tmp_path)
+    proc, kernels = _grade_a_loop(tmp_path)
     proc.kill()
     proc.wait()
-    time.sleep(3)
-    assert not _kernels_of(proc.pid), "the submission outlived its grader"
+    assert not _alive(kernels), "the submission outlived its grader"
     batch.sweep_stale()
     assert not [d for d in Path(tempfile.gettempdir()).glob(f"{batch.WORK_PREFIX}*") if _owner(d) == proc.pid]
 
@@ -276,15 +312,27 @@ def _owner(d):
 
 
 def _kernels_of(pid):
-    out = subprocess.run(["pgrep", "-f", "/grader/driver.py"], capture_output=True, text=True).stdout.split()
-    return [p for p in out if p.isdigit()]
+    """The kernel drivers (the sandboxed ``driver.py`` running the submission) among ``pid``'s
+    descendants."""
+    try:
+        children = psutil.Process(pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        return []
+    found = []
+    for child in children:
+        try:
+            if any(arg.endswith("driver.py") for arg in child.cmdline()):
+                found.append(child)
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            pass
+    return found
 
 
 def test_sigterm_aborts_without_leaving_tests_or_processes(dist, tmp_path):
-    proc = _grade_a_loop(tmp_path)
+    proc, kernels = _grade_a_loop(tmp_path)
     proc.terminate()
-    assert proc.wait(timeout=30) != 0
-    assert not _kernels_of(proc.pid)
+    assert proc.wait(timeout=300) != 0   # a backstop: the wait ends when the grader does
+    assert not _alive(kernels)
     assert not [d for d in Path(tempfile.gettempdir()).glob(f"{batch.WORK_PREFIX}*") if _owner(d) == proc.pid]
 
 
