@@ -309,9 +309,12 @@ def test_transfer_grid_rows_are_cached_and_record_both_ends_of_fine_tuning(tmp_p
     task = {"name": "tiny", "y": y, "pool_idx": np.arange(45), "test_idx": np.arange(45, 60), "pooled": pooled,
             "map": X, "pixels": X.flatten(1), "images": X[:, :1].repeat(1, 1, 2, 2), "flip": False}
     first = transfer.transfer_grid(task, [tail], (3,), 2, seed=0)
-    assert [r["strategy"] for r in first] == [s for s in transfer.STRATEGIES if s != "fine-tune whole network"]
+    assert [r["strategy"] for r in first] == list(transfer.STRATEGIES)
     tuned = next(r for r in first if r["strategy"] == "fine-tune last stages")
     assert tuned["val_after"] >= tuned["val_before"] and {"test_before", "kept_epoch", "epochs"} <= set(tuned)
+    curve = tuned["val_curve"]   # drawn from epoch 0: the start (the probe) first, then every epoch
+    assert len(curve) == tuned["epochs"] + 1 == transfer.TAIL_EPOCHS + 1 and curve[0] == tuned["val_before"]
+    assert max(curve) >= tuned["val_after"] - 1e-4
 
     def no_training(*args, **kwargs):
         raise AssertionError("the cached rows should have been reused")
@@ -320,4 +323,17 @@ def test_transfer_grid_rows_are_cached_and_record_both_ends_of_fine_tuning(tmp_p
     assert transfer.transfer_grid(task, [tail], (3,), 2, seed=0) == first
     with pytest.raises(AssertionError, match="reused"):   # another seed is another measurement
         transfer.transfer_grid(task, [tail], (3,), 2, seed=1)
-    assert transfer.whole_epochs(10) == transfer.whole_epochs(1000) == 8 and transfer.whole_epochs(4000) == 2
+
+
+def test_paired_difference_is_seed_by_seed():
+    """Notebook 04 judges a difference by the standard error of the paired (same seed) differences."""
+    from utils import transfer
+
+    grid = [{"task": "t", "train_per_class": 5, "strategy": s, "seed": k, "test_acc": a}
+            for s, accs in (("A", [0.60, 0.80, 0.70]), ("B", [0.58, 0.77, 0.69])) for k, a in enumerate(accs)]
+    grid.append({"task": "t", "train_per_class": 50, "strategy": "A", "seed": 0, "test_acc": 0.1})   # another cell
+    mean, se, seeds = transfer.paired_difference(grid, "t", 5, "A", "B")
+    d = np.array([0.02, 0.03, 0.01])
+    assert seeds == 3 and abs(mean - 0.02) < 1e-9 and abs(se - d.std(ddof=1) / np.sqrt(3)) < 1e-9
+    unpaired = np.sqrt(np.var([0.60, 0.80, 0.70], ddof=1) / 3 + np.var([0.58, 0.77, 0.69], ddof=1) / 3)
+    assert se < unpaired / 5, "pairing removes the split's noise, which both strategies share"
