@@ -21,6 +21,9 @@ is fixed, move them to ``HONEST``.
 """
 
 
+from wrong_answers import EXPLAIN_03, EXPLAIN_04   # the solutions' whole answer cells
+
+
 def _rows(*tables):
     """Rows from tables written as {question: [(solution, replacement), ...]}."""
     return [(question, *row) for table in tables for question, rows in table.items() for row in rows]
@@ -426,10 +429,6 @@ CHOOSE_LR = ("    val_accs = {}\n    for lr in lrs:\n        w, b = train_fn(X_t
              "        val_accs[lr] = float((predicted == torch.as_tensor(y_val)).float().mean())\n"
              "    return max(val_accs, key=val_accs.get), val_accs\n")
 PRED_03 = "predicted_random_acc = 0.6\n"
-EXPLAIN_03 = ('random_explanation = """My guess was close to the random network\'s accuracy, which is well above the '
-              'majority class\nbut far below the pre-trained network. The architecture alone gives features that carry '
-              'some colour and texture\ninformation, but most of the accuracy comes from the weights learned on '
-              'ImageNet."""\n')
 PHONE = ('fits = lambda max_gmacs, max_params: [m for m in zoo if m["gflops"] <= max_gmacs and m["params"] <= max_params]\n'
          'phone = max(fits(0.5, 5e6), key=lambda m: m["acc1"])["name"]\n'
          'server = max(fits(20, float("inf")), key=lambda m: m["acc1"])["name"]\n')
@@ -610,6 +609,7 @@ _03 = {
         (PRED_03, "predicted_random_acc = 0.55   # a bit better than guessing\n"),
         (PRED_03, "predicted_random_acc = 3 / 4\n"),
         (PRED_03, 'predicted_random_acc = float("0.5")\n'),
+        (PRED_03, "predicted_random_acc = np.float32(0.6)   # any real number type (issue 27 §4)\n"),
     ],
     "frozen_explain": [
         (EXPLAIN_03, 'random_explanation = "My prediction was too high: the random network\'s features gave far less '
@@ -673,7 +673,6 @@ DIGITS = ("    x = torch.as_tensor(np.asarray(X), dtype=torch.float32).reshape(-
           "    return (x - torch.tensor(mean).view(1, 3, 1, 1)) / torch.tensor(std).view(1, 3, 1, 1)\n")
 PREDICTION_04 = ('prediction = {\n    ("3 breeds", "small"): FINAL,\n    ("3 breeds", "large"): FINETUNE,\n'
                  '    ("digits", "small"): EARLIER,\n    ("digits", "large"): SCRATCH,\n}\n')
-EXPLAIN_04 = 'grid_explanation = """On the 3 breeds (pets, close to ImageNet) I predicted the linear classifier on the final\nfeatures for the small size and fine-tuning the last stages for the large one. The printed verdicts say whether the\ngap between the best strategy and the next one is larger than two standard errors over the three seeds, so a cell\nmay well be a tie. On the digits, unlike ImageNet, the earlier stage and the small CNN trained from scratch are the ones to compare with the final\nfeatures, which are specific to ImageNet\'s objects; the printed numbers decide which won."""\n'
 
 BN_PREDICT = "bn_prediction = PART_WAY   # momentum: a running average moves only part of the way in one step\n"
 FRACTION = "    return 1 - (1 - first) ** n\n"
@@ -935,6 +934,10 @@ _04 = {
          "prediction = dict(zip(grid_cells, my_guesses))\n"),
     ],
     "ft_explain": [
+        (EXPLAIN_04,  # the task named by its three breeds, the strategy as "probe" (issue 27 §4)
+         'grid_explanation = ("Abyssinian, Bengal and American bulldog with four images each surprised me: an earlier '
+         'stage beat the final features, which I had predicted. Its probe has far fewer features to fit, and with '
+         'twelve training images the wide final layer overfits.")\n'),
         (EXPLAIN_04, 'grid_explanation = ("The digits with more examples surprised me most: training the small CNN from '
                      'scratch beat every pre-trained feature, which I had not expected. I think ImageNet features are '
                      'tuned to photos of objects, and handwritten digits look nothing like that, so with enough data '

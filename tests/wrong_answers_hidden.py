@@ -72,6 +72,9 @@ _04 = {
         ("best = max(val_accs, key=val_accs.get)", "best = max(val_accs.items())[0]", "the stage with the largest NAME"),
         # the last stage, spelled another way
         ("best = max(val_accs, key=val_accs.get)", "best = next(reversed(val_accs))", "you chose the last stage"),
+        # a tie kept by the last stage: sorted by accuracy, the last of the sorted list
+        ("best = max(val_accs, key=val_accs.get)", "best = sorted(val_accs, key=val_accs.get)[-1]",
+         "on a tie keep the FIRST stage"),
         # a refit on training + validation, concatenating the features instead of the indices
         ("return best, probe(F[best][train_idx], y[train_idx], F[best][test_idx], y[test_idx]), val_accs",
          "both = np.r_[train_idx, val_idx]\n    return best, probe(F[best][both], y[both], F[best][test_idx], "
