@@ -200,3 +200,19 @@ def test_accuracy_arc_shows_the_control_and_the_test_sets_noise():
     import matplotlib.pyplot as plt
 
     plt.close(fig)
+
+
+def test_fine_tuning_curves_start_at_epoch_zero_beside_the_probe(tmp_path):
+    """Notebook 04 (issue 27): every fine-tuning curve is drawn from its start, the frozen probe a reference line;
+    the seeds of one run share a colour and one legend entry."""
+    curves = {"digits 100/class (seed 0)": [0.94, 0.9, 0.97], "digits 100/class (seed 1)": [0.93, 0.95, 0.98],
+              "digits 5/class (seed 0)": [0.7, 0.72, 0.71]}
+    fig = plots.fine_tuning_curves(curves, ("frozen probe", 0.935))
+    ax = fig.axes[0]
+    runs = [line for line in ax.lines if len(line.get_xdata()) == 3]
+    assert [list(line.get_xdata()) for line in runs] == [[0, 1, 2]] * 3, "epoch 0 is drawn"
+    assert runs[0].get_color() == runs[1].get_color() != runs[2].get_color()
+    assert any(list(line.get_ydata()) == [0.935, 0.935] and line.get_linestyle() == "--" for line in ax.lines)
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels == ["digits 100/class", "digits 5/class", "frozen probe"], labels
+    fig.savefig(tmp_path / "curves.png")

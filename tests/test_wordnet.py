@@ -58,3 +58,12 @@ def test_missing_wordnet_says_where_and_how(tmp_path, monkeypatch):
         wordnet.load(fetch=True)
     assert str(tmp_path / "empty") in str(err.value) and "wordnet-base" in str(err.value)
     assert "nltk.download('wordnet')" in str(err.value)
+
+
+def test_imagenet_classes_counted_by_their_ids(wn):
+    """Issue 27 §4: ILSVRC-2012 has 118 dog classes and 5 domestic-cat classes; matching by name found 116 and 4."""
+    ids = wordnet.imagenet_ids()
+    assert len(ids) == len(set(ids)) == 1000 and ids[281] == 2123045 and ids[162] == 2088364   # tabby, beagle
+    assert sum(wn.under(o, "dog") for o in ids) == 118
+    cats = [wn.lemmas(o)[0] for o in ids if wn.under(o, "domestic cat")]
+    assert cats == ["tabby", "tiger cat", "Persian cat", "Siamese cat", "Egyptian cat"], cats

@@ -14,11 +14,12 @@ The recipe, shared by both strategies:
 * SGD with momentum (Adam's first steps have the same size whatever the gradient, which from a probe that already
   fits the training set is noise) and the gradient's norm clipped at 1: a few batches of a few images give
   gradients ten times larger than the rest, and one such step wrecked the pre-trained stages;
-* random resized crops and horizontal flips (torchvision's transforms) of the training images.
+* horizontal flips of the cached maps where a mirrored image keeps its label (pets yes, digits no).
 
-Two strategies: :func:`fine_tune_tail` trains the last stages on the cached maps of the frozen first stages
-(flips only there: a crop of a 4 × 4 map is not a crop of the image), :func:`fine_tune_whole` trains every layer
-from the pre-trained weights on augmented images. Training from scratch is :func:`utils.transfer.train_scratch`.
+:func:`fine_tune_tail` trains the last stages on the cached maps of the frozen first stages, computed once: a
+crop of a 4 × 4 map is not a crop of the image, so flips are the only augmentation there. How many stages train is
+the caller's choice (notebook 04: more of them on a task unlike ImageNet). Training from scratch is
+:func:`utils.transfer.train_scratch`.
 """
 from __future__ import annotations
 
@@ -97,7 +98,7 @@ def probe_head(pooled, y, num_classes):
     return nn.Sequential(Standardize(mean, std), linear)
 
 
-def fine_tune(model, body, head, train_loader, val_loader, num_epochs=6, lr=3e-3, body_factor=0.1, seed=0):
+def fine_tune(model, body, head, train_loader, val_loader, num_epochs=15, lr=0.1, body_factor=0.1, seed=0):
     """Train ``model`` (SGD: body params at lr * body_factor, head at lr, warm-up + cosine, frozen BN statistics,
     gradient norm clipped at 1),
     keeping the best validation epoch, the start included. Returns :func:`utils.train.fit`'s history."""
@@ -112,54 +113,40 @@ def fine_tune(model, body, head, train_loader, val_loader, num_epochs=6, lr=3e-3
                      clip_grad=1.0, select="val_acc+loss")
 
 
-def _run(model, body, head, X, y, idx, transform, name, num_epochs, lr, seed, verbose):
-    """fine_tune on X[train], selected on X[val]; prints and returns validation and test accuracy before and after."""
+def _run(model, body, head, X, y, idx, transform, name, num_epochs, lr, body_factor, seed, verbose):
+    """fine_tune on X[train], selected on X[val]; prints and returns validation and test accuracy before and after,
+    and the validation accuracy of every epoch, the start (epoch 0) first (``val_curve``)."""
     train_idx, val_idx, test_idx = idx
     loader = lambda i: train.feature_loaders(X[i], y[i], shuffle=False, batch_size=256)  # noqa: E731
     test_before = train.evaluate(model, loader(test_idx))[1]
     history = fine_tune(model, body, head, train.make_loader(Augmented(X[train_idx], y[train_idx], transform), 32,
                                                              shuffle=True, seed=seed),
-                        loader(val_idx), num_epochs, lr, seed=seed)
+                        loader(val_idx), num_epochs, lr, body_factor, seed=seed)
     out = {"val_before": history["start_val_acc"], "val_after": history["best_val_acc"], "test_before": test_before,
-           "test_after": train.evaluate(model, loader(test_idx))[1], "kept_epoch": history["best_epoch"] + 1}
+           "test_after": train.evaluate(model, loader(test_idx))[1], "kept_epoch": history["best_epoch"] + 1,
+           "val_curve": [history["start_val_acc"], *history["val_acc"]]}
     if verbose:
         print(f"{name}: validation {out['val_before']:.3f} -> {out['val_after']:.3f} (kept epoch {out['kept_epoch']} "
               f"of {num_epochs}; 0 = the start), test {out['test_before']:.3f} -> {out['test_after']:.3f}")
     return out
 
 
-def fine_tune_tail(tail_stages, maps, y, idx, num_classes, num_epochs=6, lr=3e-3, seed=0, verbose=True, flip=True):
+def fine_tune_tail(tail_stages, maps, y, idx, num_classes, num_epochs=15, lr=0.1, seed=0, verbose=True, flip=True,
+                   body_factor=0.1):
     """Fine-tune copies of the last stages and a probe-initialized head on cached maps (n, c, h, w) (notebook 04).
 
-    idx: (train_idx, val_idx, test_idx). Returns the dict of :func:`_run` (accuracies before and after).
+    idx: (train_idx, val_idx, test_idx); the head learns at ``lr``, the stages at ``lr * body_factor``. Returns the
+    dict of :func:`_run` (accuracies before and after, the validation curve from epoch 0).
     """
     torch.manual_seed(seed)
     body = nn.Sequential(*copy.deepcopy(list(tail_stages))).eval()
     y = torch.as_tensor(y)
     with torch.inference_mode():
-        pooled = body(maps[idx[0]]).mean((2, 3))
+        pooled = torch.cat([body(m).mean((2, 3)) for m in maps[idx[0]].split(256)])
     head = probe_head(pooled, y[idx[0]], num_classes)
     model = nn.Sequential(body, nn.AdaptiveAvgPool2d(1), nn.Flatten(), head)
-    return _run(model, body, head, maps, y, idx, augmentation(flip=flip), "fine-tune last stages", num_epochs, lr, seed, verbose)
-
-
-def fine_tune_whole(backbone, images, y, idx, num_classes, num_epochs=6, lr=3e-3, seed=0, verbose=True, flip=True):
-    """Fine-tune every layer of a copy of ``backbone`` from its pre-trained weights on normalized images
-    (n, 3, s, s), with random resized crops and flips (notebook 04). idx: (train_idx, val_idx, test_idx)."""
-    torch.manual_seed(seed)
-    stages = nn.Sequential(*copy.deepcopy(list(backbone.stage_modules.values()))).eval()
-    y = torch.as_tensor(y)
-    with torch.inference_mode():
-        pooled = torch.cat([stages(x).mean((2, 3)) for x in images[idx[0]].split(64)])
-    head = probe_head(pooled, y[idx[0]], num_classes)
-    model = nn.Sequential(stages, nn.AdaptiveAvgPool2d(1), nn.Flatten(), head)
-    return _run(model, stages, head, images, y, idx, augmentation(images.shape[-1], flip), "fine-tune whole network",
-                num_epochs, lr, seed, verbose)
-
-
-def accuracies_table(runs) -> np.ndarray:
-    """(validation before, after, test before, after) rows of :func:`fine_tune_tail` / :func:`fine_tune_whole` runs."""
-    return np.array([[r["val_before"], r["val_after"], r["test_before"], r["test_after"]] for r in runs])
+    return _run(model, body, head, maps, y, idx, augmentation(flip=flip), "fine-tune last stages", num_epochs, lr,
+                body_factor, seed, verbose)
 
 
 def augmented_probe(images, y, train_idx, val_idx, transform=None, copies=8, seed=0) -> float:

@@ -153,6 +153,30 @@ def learning_curves(history, title="Learning curves"):
     return fig
 
 
+def fine_tuning_curves(curves, reference, ax=None, title="Fine-tuning, from its start"):
+    """Validation accuracy of fine-tuning runs epoch by epoch, drawn from epoch 0 (the start), with the frozen
+    probe as a dashed reference line (notebook 04: a curve that leaves its start is fine-tuning that moves).
+
+    curves: {label: [accuracy at epoch 0, 1, ...]} (several runs, e.g. one per seed, share a colour when their
+    labels are equal up to a trailing " (seed k)"); reference: (label, accuracy) of the frozen probe.
+    """
+    fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(6, 3.4))
+    colours = {}
+    for label, curve in curves.items():
+        group = label.split(" (seed")[0]
+        first = group not in colours
+        colours.setdefault(group, f"C{len(colours)}")
+        ax.plot(range(len(curve)), curve, marker="o", ms=3, lw=1.2, alpha=0.8, color=colours[group],
+                label=group if first else None)
+    ax.axhline(reference[1], color="k", ls="--", lw=1, label=reference[0])
+    ax.axvline(0, color="grey", lw=0.8)
+    ax.set(xlabel="epoch (0 = the start: the frozen probe)", ylabel="validation accuracy", title=title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
 def confusion_matrix(y_true, y_pred, labels=("cat", "dog"), values=None):
     """2-D count table of true (rows) against predicted (columns) classes.
 

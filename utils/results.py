@@ -17,9 +17,6 @@ from pathlib import Path
 
 import numpy as np
 
-STAGES = ("ols", "edges", "frozen", "finetune")
-
-
 def results_path() -> Path:
     default = Path.home() / ".cache" / "ptm-course" / "results.json"
     return Path(os.environ.get("PTM_RESULTS") or default).expanduser()

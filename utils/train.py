@@ -199,19 +199,6 @@ def evaluate(model, loader, loss_fn=None, device=None):
     return total_loss / n, correct / n
 
 
-@torch.inference_mode()
-def predict(model, loader, device=None):
-    """Class probabilities (n, classes) and labels (n,) on the CPU."""
-    device = device or next(model.parameters()).device
-    model.eval()
-    probs, labels = [], []
-    for x, y in loader:
-        with autocast(device):
-            probs.append(model(to_device(x, device)).float().softmax(1).cpu())
-        labels.append(y)
-    return torch.cat(probs), torch.cat(labels)
-
-
 SELECT = ("val_acc", "val_loss", "val_acc+loss")
 
 

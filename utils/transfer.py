@@ -3,11 +3,10 @@
 :func:`transfer_grid` runs, for each task and number of training examples per
 class, a linear probe on raw pixels, on the final features Φ(x) and on the best
 earlier stage (chosen on validation), fine-tuning of the last stages on cached
-maps (:func:`utils.finetune.fine_tune_tail`), fine-tuning of the whole network
-from the pre-trained weights on augmented images (:func:`utils.finetune.fine_tune_whole`),
-and a small CNN trained from scratch (:func:`train_scratch`). The features come from
-:func:`utils.train.stage_outputs`, cached, and so are the grid's rows: a second run
-costs seconds.
+maps (:func:`utils.finetune.fine_tune_tail`; how many stages is the caller's
+choice, per task), and a small CNN trained from scratch (:func:`train_scratch`).
+The features and maps come from :func:`utils.train.stage_outputs`, cached, and so
+are the grid's rows: a second run costs seconds.
 
 :func:`probe_backbones` measures the other side of Figure 4 (notebook 03): how well
 each backbone's frozen features transfer to the pets, by cross-validation on trainval.
@@ -82,16 +81,6 @@ def train_scratch(images, y, train_idx, val_idx, test_idx, num_classes, num_epoc
     return _accuracy(model, images[test_idx], y[test_idx])
 
 
-def fine_tune_tail(tail_stages, maps, y, train_idx, val_idx, test_idx, num_classes, num_epochs=6, lr=3e-3,
-                   seed=0, verbose=True, flip=True):
-    """Fine-tune copies of the last stages and a probe-initialized head on cached maps (notebook 04); returns the
-    test accuracy of the model kept on validation (the start included). The recipe is :mod:`utils.finetune`'s."""
-    from . import finetune
-
-    return finetune.fine_tune_tail(tail_stages, maps, y, (train_idx, val_idx, test_idx), num_classes, num_epochs,
-                                   lr, seed, verbose, flip)["test_after"]
-
-
 @contextmanager
 def one_thread():
     """Run small problems on one torch and one BLAS thread: on a busy 2-core CPU many times faster than several."""
@@ -105,18 +94,10 @@ def one_thread():
 
 
 STRATEGIES = ("raw pixels, linear", "final features, linear", "best earlier stage, linear",
-              "fine-tune last stages", "fine-tune whole network", "from scratch (small CNN)")
-FINE_TUNED = STRATEGIES[3:5]   # the rows that also record their accuracies before and after
+              "fine-tune last stages", "from scratch (small CNN)")
+FINE_TUNED = STRATEGIES[3:4]   # the rows that also record their accuracies before and after, and their curve
 
-
-WHOLE_LR = 0.1   # the head's rate; the body's is a tenth of it (utils.finetune.fine_tune)
-
-
-def whole_epochs(n_train, budget=8000, low=1, high=8) -> int:
-    """Epochs of whole-network fine-tuning for ``n_train`` images: at most ``high``, and at most about ``budget``
-    image passes in all (never fewer than ``low`` epochs): every layer runs forward and backward on every image, the
-    grid's costliest row. The course's sizes all get ``high`` epochs; a larger training set would get fewer."""
-    return int(min(high, max(low, round(budget / max(1, n_train)))))
+TAIL_EPOCHS, TAIL_LR = 15, 0.1   # fine-tuning the last stages: the head's rate; the stages' is a tenth of it
 
 
 def _digest(*values) -> str:
@@ -154,40 +135,40 @@ def _recipe() -> str:
     return _digest(*(Path(m.__file__).read_bytes() for m in (finetune, train)), Path(__file__).read_bytes())
 
 
-def transfer_grid(task, tail_stages, sizes, val_per_class, seed=0, backbone=None, cached=True):
+def transfer_grid(task, tail_stages, sizes, val_per_class, seed=0, cached=True):
     """Figure 5 measured: test accuracy of every strategy for every training-set size (notebook 04).
 
     task: dict with ``name``, ``y`` (n,), ``pool_idx`` (indices to draw train and
     validation from), ``test_idx``, ``pooled`` ({stage: (n, c)}, as
     :func:`stage_outputs` gives), ``map`` (n, c, h, w) after the last frozen stage,
-    ``pixels`` (n, p), ``images`` (n, channels, s, s) for the small CNN and ``whole_images`` (n, 3, s, s), normalized
-    for ``backbone``, for whole-network fine-tuning (skipped when ``backbone`` is None); optional ``flip`` (default
-    True): whether a mirrored image keeps its label (False for digits), for fine-tuning's augmentation.
+    ``pixels`` (n, p), ``images`` (n, channels, s, s) for the small CNN; optional ``flip`` (default True): whether a
+    mirrored image keeps its label (False for digits), for fine-tuning's augmentation; optional ``tail_epochs``
+    (default :data:`TAIL_EPOCHS`). ``tail_stages``: the stages after ``map``'s, the ones fine-tuning trains (at
+    :data:`TAIL_LR`, the stages at a tenth of it).
     Returns a list of ``{"task", "train_per_class", "strategy", "seed", "test_acc", "seconds"}`` rows; the
-    earlier-stage row also names the ``stage`` chosen on validation, the fine-tuning rows (:data:`FINE_TUNED`) add
-    ``val_before``, ``val_after``, ``test_before``, ``kept_epoch`` and ``epochs``.
+    earlier-stage row also names the ``stage`` chosen on validation, the fine-tuning row (:data:`FINE_TUNED`) adds
+    ``val_before``, ``val_after``, ``test_before``, ``kept_epoch``, ``epochs`` and ``val_curve`` (validation
+    accuracy of every epoch, the start first).
     With ``cached`` the rows of one size and seed are kept on disk (:mod:`utils.cache`), under a key of every input
     (the task's arrays and indices, the pre-trained weights, the seed, the code of the recipe): a second run of the
     notebook reuses them.
     """
     task_key = _digest(task["name"], task["y"], task["pool_idx"], task["test_idx"], task["pooled"], task["map"],
-                       task["pixels"], task["images"], task.get("whole_images") if backbone is not None else None,
-                       task.get("flip", True)) if cached else None
-    weights = (_weights(tail_stages), backbone.name if backbone is not None else None,
-               _weights(backbone.stage_modules.values()) if backbone is not None else None,
-               _recipe()) if cached else None
+                       task["pixels"], task["images"], task.get("flip", True),
+                       task.get("tail_epochs", TAIL_EPOCHS)) if cached else None
+    weights = (_weights(tail_stages), _recipe()) if cached else None
     rows = []
     for n in sizes:
-        compute = lambda n=n: {"rows": _grid_rows(task, tail_stages, n, val_per_class, seed, backbone)}  # noqa: E731
+        compute = lambda n=n: {"rows": _grid_rows(task, tail_stages, n, val_per_class, seed)}  # noqa: E731
         if cached:
-            name = cache.key("transfer-grid-v2", task_key, weights, int(n), int(val_per_class), int(seed))
+            name = cache.key("transfer-grid-v3", task_key, weights, int(n), int(val_per_class), int(seed))
             rows += cache.load_or_compute("arrays", name, compute)["rows"]
         else:
             rows += compute()["rows"]
     return rows
 
 
-def _grid_rows(task, tail_stages, n, val_per_class, seed, backbone=None):
+def _grid_rows(task, tail_stages, n, val_per_class, seed):
     """The rows of :func:`transfer_grid` for one training-set size ``n`` (examples per class)."""
     from . import finetune
 
@@ -205,35 +186,29 @@ def _grid_rows(task, tail_stages, n, val_per_class, seed, backbone=None):
         chosen["stage"] = max(val_accs, key=val_accs.get)
         return linear_probe(*feats(task["pooled"][chosen["stage"]]))
 
-    def whole():
-        epochs = whole_epochs(len(train_idx))
-        return {**finetune.fine_tune_whole(backbone, task["whole_images"], y, idx, num_classes, num_epochs=epochs,
-                                           lr=WHOLE_LR, seed=seed, verbose=False, flip=flip), "epochs": epochs}
+    def tail():
+        epochs = task.get("tail_epochs", TAIL_EPOCHS)
+        out = finetune.fine_tune_tail(tail_stages, task["map"], y, idx, num_classes, epochs, TAIL_LR, seed=seed,
+                                      verbose=False, flip=flip)
+        return {**out, "epochs": epochs}
 
-    runs = {STRATEGIES[0]: (True, lambda: linear_probe(*feats(task["pixels"]))),
-            STRATEGIES[1]: (True, lambda: linear_probe(*feats(task["pooled"]["pooled"]))),
-            STRATEGIES[2]: (True, earlier_stage),
-            STRATEGIES[3]: (True, lambda: {**finetune.fine_tune_tail(tail_stages, task["map"], y, idx, num_classes,
-                                                                     seed=seed, verbose=False, flip=flip),
-                                           "epochs": 6}),
-            STRATEGIES[4]: (False, whole),   # every layer trains: both cores, not one
-            STRATEGIES[5]: (True, lambda: train_scratch(task["images"], y, train_idx, val_idx, test_idx, num_classes,
-                                                        seed=seed))}
-    if backbone is None:
-        del runs[STRATEGIES[4]]
+    runs = {STRATEGIES[0]: lambda: linear_probe(*feats(task["pixels"])),
+            STRATEGIES[1]: lambda: linear_probe(*feats(task["pooled"]["pooled"])),
+            STRATEGIES[2]: earlier_stage,
+            STRATEGIES[3]: tail,
+            STRATEGIES[4]: lambda: train_scratch(task["images"], y, train_idx, val_idx, test_idx, num_classes,
+                                                 seed=seed)}
     rows = []
-    for strategy, (single, run) in runs.items():
+    for strategy, run in runs.items():
         start = time.perf_counter()
-        if single:
-            with one_thread():
-                out = run()
-        else:
+        with one_thread():
             out = run()
         row = {"task": task["name"], "train_per_class": int(n), "strategy": strategy, "seed": int(seed)}
         if isinstance(out, dict):   # a fine-tuning run: its start and end
             row.update(test_acc=round(out["test_after"], 4), test_before=round(out["test_before"], 4),
                        val_before=round(out["val_before"], 4), val_after=round(out["val_after"], 4),
-                       kept_epoch=int(out["kept_epoch"]), epochs=int(out["epochs"]))
+                       kept_epoch=int(out["kept_epoch"]), epochs=int(out["epochs"]),
+                       val_curve=[round(float(a), 4) for a in out["val_curve"]])
         else:
             row["test_acc"] = round(out, 4)
         row["seconds"] = round(time.perf_counter() - start, 2)
@@ -279,6 +254,15 @@ def _verdict(by_strategy, z):
 
     tied = [order[0]] + [s for s in order[1:] if within(s)]
     return {"winner": order[0] if len(tied) == 1 else None, "tied": tied}
+
+
+def paired_difference(grid, task, n, a, b) -> tuple[float, float, int]:
+    """Mean and standard error over seeds of strategy ``a``'s test accuracy minus ``b``'s, seed by seed (the same
+    split), in the cell (``task``, ``n`` per class) of a multi-seed grid (notebook 04). Returns (mean, se, seeds)."""
+    acc = {(r["strategy"], r["seed"]): r["test_acc"] for r in grid if r["task"] == task and r["train_per_class"] == n}
+    d = np.array([acc[(a, s)] - acc[(b, s)] for (strategy, s) in acc if strategy == a and (b, s) in acc])
+    se = float(d.std(ddof=1) / np.sqrt(len(d))) if len(d) > 1 else float("nan")
+    return float(d.mean()), se, len(d)
 
 
 def prediction_matches(predicted, verdict) -> bool:

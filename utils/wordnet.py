@@ -94,6 +94,18 @@ class WordNet:
         return next((o for o in senses if self.under(o, within)), senses[0] if senses else None)
 
 
+def imagenet_ids() -> list[int]:
+    """ILSVRC-2012's 1000 classes as WordNet offsets, in the class order of the course's models (ImageNet's own
+    sorted ids: class 281 is ``n02123045``, "tabby"), from timm's copy of ImageNet's list (notebook 03).
+
+    Matching by id, not by name, finds every class: some ImageNet names are not a WordNet noun as written, and
+    some name another sense first.
+    """
+    from timm.data import ImageNetInfo
+
+    return [int(wnid[1:]) for wnid in ImageNetInfo().label_names()]
+
+
 def _folders():
     if os.environ.get("WORDNET_DIR"):
         yield Path(os.environ["WORDNET_DIR"]).expanduser()

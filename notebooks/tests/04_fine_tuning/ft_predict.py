@@ -11,6 +11,6 @@ def test_prediction_recorded(prediction):
     keys = {('3 breeds', 'small'), ('3 breeds', 'large'), ('digits', 'small'), ('digits', 'large')}
     assert set(prediction) == keys, f'prediction: expected exactly the four keys {sorted(keys)}'
     for key, choice in prediction.items():
-        assert choice is not ..., f'prediction[{key}]: record your prediction (RAW, FINAL, EARLIER, FINETUNE, FT_WHOLE or SCRATCH)'
-        assert choice in transfer.STRATEGIES, f'prediction[{key}]: {choice!r} is not one of the six strategies: use the constants RAW, FINAL, EARLIER, FINETUNE, FT_WHOLE, SCRATCH'
+        assert choice is not ..., f'prediction[{key}]: record your prediction (RAW, FINAL, EARLIER, FINETUNE or SCRATCH)'
+        assert choice in transfer.STRATEGIES, f'prediction[{key}]: {choice!r} is not one of the five strategies: use the constants RAW, FINAL, EARLIER, FINETUNE, SCRATCH'
 
