@@ -9,6 +9,7 @@ import base64
 import codecs
 import csv
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -241,29 +242,31 @@ def test_report_links_every_row_and_shows_isolation(graded):
     assert "bubblewrap sandbox" in html and "1.2 GB memory (cgroup)" in html
     for r in store.read_rows(out / "grades.csv").values():
         assert f'feedback/{r["id"]}.html' in html
-    assert not list(Path("/tmp").glob("ptm-grade-*/templates"))
+    assert not [d for d in Path("/tmp").glob("ptm-grade-*") if _owner(d) == os.getpid()]   # ours only
 
 
 def _grade_a_loop(tmp_path):
-    """Start ``python -m autograder grade`` on one looping submission; return once its kernel runs."""
+    """Start ``python -m autograder grade`` on one looping submission; return once its kernel runs, with
+    the uids of its run stage (the processes this test owns: other graders may run on the machine)."""
     sub = tmp_path / "subs"
     sub.mkdir()
     (sub / "loop.ipynb").write_bytes(attacks(tmp_path / "all")["sleep_loop"].read_bytes())
     proc = subprocess.Popen([sys.executable, "-m", "autograder", "grade", str(sub), "--out", str(tmp_path / "out")],
                             cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and not _kernels_of(proc.pid):
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not _stage_uids_of(proc.pid):
         time.sleep(1)
-    assert _kernels_of(proc.pid), "the submission never started"
-    return proc
+    uids = _stage_uids_of(proc.pid)
+    assert uids, "the submission never started"
+    return proc, uids
 
 
 def test_kill_9_of_the_grader_kills_the_submission(dist, tmp_path):
-    proc = _grade_a_loop(tmp_path)
+    proc, uids = _grade_a_loop(tmp_path)
     proc.kill()
     proc.wait()
     time.sleep(3)
-    assert not _kernels_of(proc.pid), "the submission outlived its grader"
+    assert not _alive(uids), "the submission outlived its grader"
     batch.sweep_stale()
     assert not [d for d in Path(tempfile.gettempdir()).glob(f"{batch.WORK_PREFIX}*") if _owner(d) == proc.pid]
 
@@ -275,16 +278,29 @@ def _owner(d):
         return None
 
 
-def _kernels_of(pid):
-    out = subprocess.run(["pgrep", "-f", "/grader/driver.py"], capture_output=True, text=True).stdout.split()
-    return [p for p in out if p.isdigit()]
+def _stage_uids_of(pid):
+    """uids of the run stages (driver.py) that the grader ``pid`` started: each stage is a user of its own."""
+    import psutil
+    uids = set()
+    for p in psutil.process_iter(["cmdline", "uids"]):
+        try:
+            if any("/grader/driver.py" in a for a in p.info["cmdline"] or ()) and \
+                    pid in {a.pid for a in p.parents()}:
+                uids.add(p.info["uids"].real)
+        except psutil.Error:
+            pass
+    return uids
+
+
+def _alive(uids):
+    return [pid for uid in uids for pid in sandbox.user_pids(uid)]
 
 
 def test_sigterm_aborts_without_leaving_tests_or_processes(dist, tmp_path):
-    proc = _grade_a_loop(tmp_path)
+    proc, uids = _grade_a_loop(tmp_path)
     proc.terminate()
     assert proc.wait(timeout=30) != 0
-    assert not _kernels_of(proc.pid)
+    assert not _alive(uids)
     assert not [d for d in Path(tempfile.gettempdir()).glob(f"{batch.WORK_PREFIX}*") if _owner(d) == proc.pid]
 
 
