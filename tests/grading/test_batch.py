@@ -278,7 +278,7 @@ def _grade_a_loop(tmp_path):
         time.sleep(0.5)
         kernels = _kernels_of(proc.pid)
     assert kernels, f"the submission never started (grader exit {proc.poll()})"
-    return proc, kernels
+    return proc, kernels, {k.uids().real for k in kernels} - {0}
 
 
 def _alive(processes, timeout=60):
@@ -295,11 +295,18 @@ def _alive(processes, timeout=60):
     return running
 
 
+def _of_users(uids):
+    """Every process left under the stage users ``uids`` (each stage runs as a user of its own, so
+    a process the submission forked away from its kernel still counts)."""
+    return [pid for uid in uids for pid in sandbox.user_pids(uid)]
+
+
 def test_kill_9_of_the_grader_kills_the_submission(dist, tmp_path):
-    proc, kernels = _grade_a_loop(tmp_path)
+    proc, kernels, uids = _grade_a_loop(tmp_path)
     proc.kill()
     proc.wait()
     assert not _alive(kernels), "the submission outlived its grader"
+    assert not _of_users(uids), "a process of the submission's user outlived its grader"
     batch.sweep_stale()
     assert not [d for d in Path(tempfile.gettempdir()).glob(f"{batch.WORK_PREFIX}*") if _owner(d) == proc.pid]
 
@@ -329,10 +336,11 @@ def _kernels_of(pid):
 
 
 def test_sigterm_aborts_without_leaving_tests_or_processes(dist, tmp_path):
-    proc, kernels = _grade_a_loop(tmp_path)
+    proc, kernels, uids = _grade_a_loop(tmp_path)
     proc.terminate()
     assert proc.wait(timeout=300) != 0   # a backstop: the wait ends when the grader does
     assert not _alive(kernels)
+    assert not _of_users(uids)
     assert not [d for d in Path(tempfile.gettempdir()).glob(f"{batch.WORK_PREFIX}*") if _owner(d) == proc.pid]
 
 
