@@ -74,7 +74,7 @@ def graded(tmp_path_factory):
     subs = batch_of_submissions(root / "subs")
     procs = {"whole": _grader(subs, root / "whole")}
     procs.update({i: _grader(subs, root / f"shard-{i}", "--shard", f"{i}/{SHARDS}") for i in range(1, SHARDS + 1)})
-    logs = {k: p.communicate(timeout=900)[0] for k, p in procs.items()}
+    logs = {k: p.communicate(timeout=1800)[0] for k, p in procs.items()}
     for k, p in procs.items():
         assert p.returncode == 0, (k, logs[k][-3000:])
     shard_dirs = [root / f"shard-{i}" for i in range(1, SHARDS + 1)]
