@@ -1,8 +1,9 @@
 """Find and read submissions: notebooks, ``grader.export`` zips, folders of either.
 
 Nothing here runs student code, and every parse is bounded: file size, JSON
-nesting depth, code per cell. ``load`` turns a path into a ``Submission`` whose
-``problem`` says why it cannot be graded; it never raises on a bad notebook.
+nesting depth, code per cell. ``read`` (on the host) and ``parse`` (in the analysis
+subprocess) fill a ``Submission`` whose ``problem`` says why it cannot be graded; neither raises
+on a bad notebook. ``similarity`` reads submissions through this module too.
 The notebook handed to the sandbox is rebuilt from scratch (code and markdown
 cells, fresh unique ids, tags only, no outputs), so odd shapes, missing or
 duplicated cell ids never reach otter.
@@ -263,9 +264,3 @@ def parse(sub, data):
     sub.nb_name = expected_name(sub.cells) or "submission.ipynb"
     sub.nb_bytes = json.dumps(clean).encode()
     return sub
-
-
-def load(sub_id, path, file=None):
-    """``read`` then ``parse`` in this process (tools and tests; the batch parses in a subprocess)."""
-    sub, data = read(sub_id, path, file)
-    return sub if sub.problem else parse(sub, data)
