@@ -46,7 +46,7 @@ def test_release_holds_what_a_student_needs(student_release, texts):
             nb = nbformat.read(str(student_release / name), as_version=4)
             assert setup_cell.first_code_cell(nb).source == setup_cell.for_notebook(Path(name).stem, url)
     readme = texts["README.md"]
-    assert "grader.export()" in readme and "Download .ipynb" in readme and "make lab" in readme
+    assert "SUBMIT = True" in readme and "Download .ipynb" in readme and "make lab" in readme
     assert "Parkhi" in texts["CREDITS.md"] and "CC BY-SA 4.0" in texts["CREDITS.md"]
     assert "solutions" not in readme and "autograder" not in readme
 
