@@ -106,10 +106,13 @@ def test_repo_url_that_does_not_clone_leaves_nothing(student_nb, colab_kernel, t
     assert sorted(p.name for p in content.iterdir()) == [f"{STEM}.ipynb"], "a failed clone must leave nothing"
 
 
-def test_no_repo_url_says_what_the_instructor_must_set(student_nb, colab_kernel, tmp_path):
+def test_no_repo_url_tells_the_student_what_to_do(student_nb, colab_kernel, tmp_path):
+    """A student who opens a notebook built without release_url: what to do first, the instructor's fix last."""
     nb = run_in(tmp_path / "content", only_setup(student_nb, ""), colab_kernel, allow_errors=True)
     message = error_text(nb)
-    assert "REPO_URL is empty" in message and "release_url" in message and "course.toml" in message
+    student, _, instructor = message.partition("Instructors:")
+    assert "'Open in Colab' link your instructor shared" in student and "your own computer" in student
+    assert "release_url" in instructor and "course.toml" in instructor and "release_url" not in student
 
 
 def test_partial_data_folder_is_named(student_nb, colab_kernel, pets_root, tmp_path, monkeypatch):
