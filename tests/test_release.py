@@ -51,6 +51,16 @@ def test_release_holds_what_a_student_needs(student_release, texts):
     assert "solutions" not in readme and "autograder" not in readme
 
 
+def test_release_installs_the_student_requirements_only(student_release):
+    import yaml
+    student = (REPO / "requirements-student.txt").read_text()
+    assert (student_release / "requirements.txt").read_text() == student
+    pins = [line for line in student.splitlines() if line.strip() and not line.startswith("#")]
+    env = yaml.safe_load((student_release / "environment.yml").read_text())
+    assert next(d["pip"] for d in env["dependencies"] if isinstance(d, dict)) == pins
+    assert "pytest" not in student and "selenium" not in student
+
+
 def test_release_is_committed_and_clean(student_release):
     git = lambda *a: subprocess.run(["git", "-C", str(student_release), *a], capture_output=True, text=True).stdout
     assert git("status", "--porcelain") == ""
