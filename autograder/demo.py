@@ -201,6 +201,12 @@ def _scenario_rows(grid):
     return list(rows.values()), list(dict.fromkeys(cell["strategy"] for cell in grid))
 
 
+def _module_order(stages) -> list:
+    """Stage names in the module's order (ols, edges, frozen, finetune), not results.json's alphabetical one."""
+    from utils import plots
+    return [s for s in plots.STAGE_LABELS if s in stages] + sorted(s for s in stages if s not in plots.STAGE_LABELS)
+
+
 def write_report(report: dict) -> Path:
     """build/report.json and build/report.html (from templates/module_report.html.j2)."""
     import jinja2
@@ -225,7 +231,7 @@ def write_report(report: dict) -> Path:
         r=report, arc=arc, healthy=not problems, data_line=data_line or "not found",
         headline=("All four notebooks ran, every self-check passed." if not problems
                   else "Needs attention: " + "; ".join(problems) + "."),
-        stages=[(name, v["test_acc"]) for name, v in stages.items()],
+        stages=[(name, stages[name]["test_acc"]) for name in _module_order(stages)],
         scenarios=scenarios, scenario_strategies=strategies,
         notebooks=list(report["notebooks"].items()), checks=report["checks"],
         grading=report.get("grading"), screens=screens)

@@ -70,3 +70,14 @@ def test_committed_samples_read_like_a_students_notebook(sample):
     assert sum(bool(c.get("outputs")) for c in code) >= len(code) // 2, "the sample was not run"
     errors = [o.ename for c in code for o in c.get("outputs", []) if o.output_type == "error"]
     assert errors[:1] == (["SyntaxError"] if sample.stem.endswith("-broken") else []), errors
+
+
+def test_report_lists_the_stages_in_the_modules_order(tmp_path, monkeypatch):
+    monkeypatch.setattr(demo, "BUILD", tmp_path)
+    report = _report()
+    report["stages"] = {"edges": {"test_acc": 0.6}, "finetune": {"test_acc": 0.99}, "frozen": {"test_acc": 0.97},
+                        "ols": {"test_acc": 0.55}}                  # results.json's alphabetical order
+    page = demo.write_report(report).read_text()
+    table = page[page.index("<td>ols</td>"):]
+    assert table.index("<td>ols</td>") < table.index("<td>edges</td>") < table.index("<td>frozen</td>") \
+        < table.index("<td>finetune</td>")
