@@ -127,12 +127,6 @@ def _stage(master: Path, root: Path) -> Path:
     return staged
 
 
-def _run_otter_assign(master: Path, result: Path, run_tests: bool) -> None:
-    from otter.assign import main as assign
-
-    assign(str(master), str(result), no_pdfs=True, no_run_tests=not run_tests)
-
-
 def normalize(nb_path: Path, prefix: str) -> None:
     """Make a notebook otter wrote reproducible: deterministic cell ids, no outputs.
 
@@ -158,12 +152,14 @@ def build_one(master: Path, out: Path, dist: Path, run_tests: bool = False, cour
     """Assign one master; write its student notebook and public tests under ``out``,
     its zip and solution notebook under ``dist``. Returns the public test names.
     ``course`` (default: course.toml) gives the release URL written into the student notebook."""
+    from otter.assign import main as assign
+
     course = course or course_config()
     stem = master.stem
     with tempfile.TemporaryDirectory(prefix=f"assign-{stem}-") as tmp:
         staged = _stage(master, Path(tmp) / "src")
         result = Path(tmp) / "result"
-        _run_otter_assign(staged, result, run_tests)
+        assign(str(staged), str(result), no_pdfs=True, no_run_tests=not run_tests)
         student, autograder = result / "student", result / "autograder"
         prefix = _id_prefix(master)
         normalize(student / master.name, prefix)

@@ -241,7 +241,7 @@ def bench_batch_vs_serial(n=40, jobs=2):
     for i in range(n):
         shutil.copy(kinds[i % len(kinds)], subs / f"s{i:03d}-{kinds[i % len(kinds)].stem}.ipynb")
     start = time.monotonic()
-    rows = batch.grade([str(subs)], work / "batch", stem, jobs, quiet=True)
+    rows = batch.grade([str(subs)], work / "batch", assignment=stem, jobs=jobs, quiet=True)
     batch_s = time.monotonic() - start
     serial, start = {}, time.monotonic()
     for sub in sorted(subs.iterdir()):

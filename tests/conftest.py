@@ -4,7 +4,7 @@
 to a group (``group_of``) that one process runs whole, in collection order: by default its module, so
 that a module's expensive fixtures are built once. The exceptions are the notebook runs: the browser
 test runs each notebook ``answered`` and ``untouched`` in JupyterLab, and the tests that read what those
-runs printed (``tests/executions.py``) must run in the same process, after them, or they would run the
+runs printed (``tests/fixtures/executions.py``) must run in the same process, after them, or they would run the
 notebook again. Each notebook is therefore one group, ``notebook NN``. The groups start longest first
 (``FIRST``), so that the short ones even out the end. A plain ``pytest`` runs the same groups in the same
 order, in one process.
@@ -14,6 +14,7 @@ which pytest 9 no longer reads, so they are silently ignored. Hence a scheduler 
 """
 import os
 import re
+import sys
 from pathlib import Path
 
 import matplotlib
@@ -21,6 +22,8 @@ import pytest
 
 matplotlib.use("Agg")
 REPO = Path(__file__).resolve().parent.parent
+# The answer corpora and helpers (tests/fixtures/) are imported by name: `from notebook_helpers import ...`.
+sys.path.insert(0, str(Path(__file__).resolve().parent / "fixtures"))
 # One feature/array cache for the whole test session (reused across local runs,
 # fresh in CI's clean clone); results of notebook runs go to a throwaway file.
 os.environ.setdefault("PTM_CACHE", str(REPO / ".cache" / "test"))
@@ -43,7 +46,8 @@ RUN_TESTS = ("tests/test_browser.py::test_answered_", "tests/test_browser.py::te
 # first, by their time on an empty feature cache (the Colab runtime's module runs all four notebooks and
 # solutions there, on its own empty cache).
 FIRST = ("tests/test_colab_runtime.py", "notebook 03", "notebook 04", "tests/test_notebooks.py", "notebook 02",
-         "tests/test_grade.py", "notebook 01", "tests/test_colab.py", "tests/test_gradescope.py")
+         "tests/grading/test_batch.py", "notebook 01", "tests/test_colab.py",
+         "tests/grading/test_gradescope.py")
 
 
 def group_of(nodeid: str) -> str:

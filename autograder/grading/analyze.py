@@ -3,7 +3,7 @@
 Usage: ``python -I analyze.py RESULT_FD``; stdin holds one JSON line (``templates``: {assignment: {params,
 given}}, ``assignment``: the one forced by ``--assignment`` or null) and then the notebook's bytes. It parses
 the JSON, checks its shape, rebuilds the clean notebook, picks the graded definitions and runs the audit
-(``inputs``, ``tamper``), and writes one JSON object to RESULT_FD. A notebook built to make any of this slow
+(``inputs``, ``static``), and writes one JSON object to RESULT_FD. A notebook built to make any of this slow
 or huge (deep JSON, megabytes of code, a quadratic closure) overruns this process's limits, and becomes that
 submission's own row; the batch and the other rows never notice.
 """
@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))   # the folder hold
 def main(fd):
     fd = int(fd)
     os.set_inheritable(fd, False)
-    from autograder.grading import inputs, tamper
+    from autograder.grading import inputs, static
 
     head = sys.stdin.buffer.readline()
     request = json.loads(head)
@@ -32,8 +32,8 @@ def main(fd):
                    cells=sub.cells)
         if tpl is not None:
             given = set(tpl["given"])
-            out["definitions"] = tamper.graded_definitions(sub.cells, set(tpl["params"]))
-            out["flags"] = tamper.audit([c for c in sub.cells if c[2].strip() not in given])
+            out["definitions"] = static.graded_definitions(sub.cells, set(tpl["params"]))
+            out["flags"] = static.audit([c for c in sub.cells if c[2].strip() not in given])
             if tpl.get("manual"):      # the written answers, from the notebook's own saved outputs
                 from autograder.grading import manual
                 out["manual"] = manual.extract(json.loads(data.decode("utf-8")), tpl["manual"])

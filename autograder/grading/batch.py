@@ -1,15 +1,16 @@
 """``python -m autograder grade SUBMISSION... --out DIR``: sandboxed parallel batch grading.
 
-Each submission (``.ipynb``, a ``grader.export`` zip, or a folder of either)
-is graded in two stages, each in its own sandbox (``sandbox.py``), run at the
-same time (neither depends on the other):
+This module is the batch itself: its state (``Batch``: templates, finished rows, the work
+folder, the isolation), resume, the pool, signals, ``grade_one`` (one submission's trip) and
+the command line. Each submission (``.ipynb``, a ``grader.export`` zip, or a folder of either)
+is analysed, then graded in two stages run at the same time (``stages.py``):
 
 1. *run*: the student's cells, as the student would run them, with the public
-   tests only (``driver.py``); it decides the limit statuses and the errors
+   tests only (``programs/driver.py``); it decides the limit statuses and the errors
    shown in the feedback, never the score;
 2. *judge*: a fresh process that receives otter's tests through stdin and
    runs them, with otter's scoring, against the graded definitions only
-   (``judge.py``); its result is the score, clamped by the host. It is
+   (``programs/judge.py``); its result is the score, clamped by the host. It is
    stopped, and its result discarded, when the run stage hits a limit or crashes.
 
 Results land in DIR: ``grades.csv`` (one row per submission, written as each
@@ -19,7 +20,9 @@ finishes, atomically; a restarted batch skips finished rows),
 and peak memory of each stage, per submission). A lock file stops a second grader from
 writing to the same DIR.
 """
+
 import argparse
+import dataclasses
 import json
 import os
 import shutil
@@ -28,93 +31,32 @@ import sys
 import tempfile
 import threading
 import time
-import zipfile
 from concurrent.futures import ThreadPoolExecutor, as_completed
-import dataclasses
-from dataclasses import dataclass
 from pathlib import Path
 
-from .. import DIST, NOTEBOOKS, solution_path
-from . import inputs, manual, report, sandbox, shard, store, tamper, verdict
+from .. import DIST
+from . import inputs, manual, report, sandbox, shard, stages, store, verdict
+from .assignment import load_template
+from .stages import PROGRAMS
 
 WORK_PREFIX = "ptm-grade-"
-HERE = Path(__file__).resolve().parent
-PROGRAMS = HERE / "programs"  # run in processes of their own (programs/__init__.py)
-
-
-@dataclass
-class Template:
-    """An assignment as the host reads it from its built zip (trusted)."""
-    name: str
-    tests: dict          # {file name: full source}: only ever sent to the judge through stdin
-    public: Path         # folder of public-only test files, copied into each run sandbox
-    support: list        # [(host path, name)] support files (utils/)
-    possible: dict       # {question: points}
-    secrets: set         # hidden-test lines and strings, redacted from anything shown
-    params: set          # names the tests take as arguments
-    config: dict         # otter_config.json without tokens
-    given: frozenset = frozenset()   # code cells the course itself ships (setup cell...): not audited
-    files: Path = None   # the zip's files/ folder (utils/): on the judge's path, bound into every sandbox
-    manual: dict = None  # {question: spec} of the written questions read by a person (manual.json; manual.py)
-
-
-def _possible(tests):
-    from otter.test_files.exception_test import ExceptionTestFile
-    out = {}
-    for fname, source in sorted(tests.items()):
-        tf = ExceptionTestFile.from_string(source, path=fname)
-        out[tf.name] = float(tf.possible)
-    return out
-
-
-def _given_cells(stem, dist):
-    """Sources of the code cells of the built solution and student notebooks (trusted, not audited)."""
-    given = set()
-    for nb_path in (solution_path(stem, dist), NOTEBOOKS / f"{stem}.ipynb"):
-        try:
-            nb = json.loads(nb_path.read_text(encoding="utf-8"))
-            given |= {src.strip() for _, _, src in inputs.rebuild(nb)[1]}
-        except (OSError, ValueError):
-            pass
-    return frozenset(given)
-
-
-def load_template(zip_path, dest):
-    """Unpack ``zip_path`` into ``dest`` (a 0700 folder) and read it."""
-    with zipfile.ZipFile(zip_path) as zf:
-        zf.extractall(dest)
-    return load_folder(dest, dest / "public-tests", _given_cells(Path(zip_path).stem, Path(zip_path).parent))
-
-
-def load_folder(dest, public, given=None):
-    """The assignment in an unpacked autograder zip ``dest`` (Gradescope's ``/autograder/source``)."""
-    tests, secrets, params = {}, set(), set()
-    public.mkdir(parents=True, exist_ok=True)
-    for p in sorted((dest / "tests").glob("*.py")):
-        text = p.read_text(encoding="utf-8")
-        tests[p.name] = text
-        kept, hidden, names = tamper.split_tests(text)
-        (public / p.name).write_text(kept, encoding="utf-8")
-        secrets |= hidden
-        params |= names
-    config = json.loads((dest / "otter_config.json").read_text()) if (dest / "otter_config.json").exists() else {}
-    config.pop("token", None)
-    stem = config.get("assignment_name") or dest.name
-    if given is None and (dest / "given_cells.json").is_file():
-        given = frozenset(json.loads((dest / "given_cells.json").read_text(encoding="utf-8")))
-    specs = json.loads((dest / manual.MANIFEST).read_text(encoding="utf-8")) \
-        if (dest / manual.MANIFEST).is_file() else {}
-    files = dest / "files"
-    support = [(p, p.name) for p in sorted(files.iterdir())] if files.is_dir() else []
-    return Template(stem, tests, public, support, _possible(tests), secrets, params - {"env", "grading_seed"},
-                    config, given or frozenset(), files, specs)
 
 
 class Batch:
     """Shared state of one grading run: templates per assignment, finished rows, the work folder."""
 
-    def __init__(self, out, dist=DIST, assignment=None, limits=None, use_bwrap=None, trusted=False, nobody=False,
-                 templates=None):
+    def __init__(
+        self,
+        out,
+        *,
+        dist=DIST,
+        assignment=None,
+        limits=None,
+        use_bwrap=None,
+        trusted=False,
+        nobody=False,
+        templates=None,
+    ):
         self.out, self.dist, self.assignment = Path(out), Path(dist), assignment
         self.limits = limits or sandbox.Limits()
         ok, why = sandbox.bwrap_status()
@@ -122,17 +64,28 @@ class Batch:
         self.warnings = []
         if not self.use_bwrap and nobody:
             if os.geteuid() != 0 or not shutil.which("setpriv"):
-                raise SystemExit("--no-namespaces needs root and setpriv (util-linux) to run student code as nobody")
+                raise SystemExit(
+                    "--no-namespaces needs root and setpriv (util-linux) to run student code "
+                    "as nobody"
+                )
             self.use_bwrap = "nobody"
-            self.warnings.append(f"no namespaces ({why or 'disabled'}): student code runs as nobody, but shares the "
-                                 f"machine's network, process list, /tmp and world-readable files (docs: threat model)")
+            self.warnings.append(
+                f"no namespaces ({why or 'disabled'}): student code runs as nobody, but shares "
+                f"the machine's network, process list, /tmp and world-readable files "
+                f"(docs: threat model)"
+            )
         elif not self.use_bwrap:
             if not trusted:
-                raise SystemExit(f"refusing to grade without a sandbox: {why or 'disabled'}. Install "
-                                 f"bubblewrap and run as root, pass --no-namespaces (root: student code as nobody, "
-                                 f"no namespaces), or --trusted if you trust every submission (docs: threat model)")
-            self.warnings.append(f"--trusted: no sandbox ({why or 'disabled'}); student code runs as "
-                                 f"{os.getenv('USER') or os.geteuid()} with the grader's view of the disk")
+                raise SystemExit(
+                    f"refusing to grade without a sandbox: {why or 'disabled'}. Install "
+                    f"bubblewrap and run as root, pass --no-namespaces (root: student code as "
+                    f"nobody, no namespaces), or --trusted if you trust every submission "
+                    f"(docs: threat model)"
+                )
+            self.warnings.append(
+                f"--trusted: no sandbox ({why or 'disabled'}); student code runs as "
+                f"{os.getenv('USER') or os.geteuid()} with the grader's view of the disk"
+            )
         cg_ok, cg_why = sandbox.cgroup_status()
         if not cg_ok:
             self.warnings.append(cg_why)
@@ -144,7 +97,7 @@ class Batch:
         self.work = Path(tempfile.mkdtemp(prefix=WORK_PREFIX))
         (self.work / "owner").write_text(str(os.getpid()))
         self.public = None
-        if self.use_bwrap == "nobody":      # nobody must reach its folders, never the templates (tests)
+        if self.use_bwrap == "nobody":  # nobody must reach its folders, never the templates (tests)
             os.chmod(self.work, 0o711)
             for d, mode in (("runs", 0o711), ("templates", 0o700), ("public", 0o755)):
                 (self.work / d).mkdir(mode=mode)
@@ -160,28 +113,40 @@ class Batch:
         self.timings = _read_json(self.out / "timings.json")
 
     def program(self, name):
-        """Where a stage's program lies for the user it runs as (a world-readable copy in --no-namespaces)."""
+        """Where a stage's program lies for the user it runs as (a world-readable copy in
+        --no-namespaces)."""
         return (self.public or PROGRAMS) / name
 
     def isolation(self):
         if self.use_bwrap is True:
             return "bubblewrap sandbox, student code as nobody, results through a private pipe"
         if self.use_bwrap == "nobody":
-            return ("student code as nobody without namespaces (no bubblewrap): tests and results root-only, "
-                    "network, process list and world-readable files shared")
+            return (
+                "student code as nobody without namespaces (no bubblewrap): tests and results "
+                "root-only, network, process list and world-readable files shared"
+            )
         return "NONE (--trusted): student code runs unsandboxed as the grader's user"
 
     def limits_text(self):
         lim = self.limits
         cg = "cgroup" if sandbox.cgroup_status()[0] else "per process (no cgroup)"
-        return (f"{lim.timeout:g} s to run, {lim.judge_timeout:g} s to judge, {lim.memory_gb:g} GB memory ({cg}), "
-                f"{lim.pids} processes, {lim.disk_mb} MB disk, {lim.output_mb:g} MB output")
+        return (
+            f"{lim.timeout:g} s to run, {lim.judge_timeout:g} s to judge, "
+            f"{lim.memory_gb:g} GB memory ({cg}), {lim.pids} processes, {lim.disk_mb} MB disk, "
+            f"{lim.output_mb:g} MB output"
+        )
 
     def template_specs(self):
-        """{assignment: {params, given}} of every built zip: what the analysis needs to pick definitions."""
-        return {name: {"params": sorted(self.template(name).params), "given": sorted(self.template(name).given),
-                       "manual": self.template(name).manual or {}}
-                for name in self.known}
+        """{assignment: {params, given, manual}} of every built zip: what the analysis needs to
+        pick the graded definitions and read the written answers."""
+        return {
+            name: {
+                "params": sorted(self.template(name).params),
+                "given": sorted(self.template(name).given),
+                "manual": self.template(name).manual or {},
+            }
+            for name in self.known
+        }
 
     def template(self, name):
         with self.lock:
@@ -192,7 +157,7 @@ class Batch:
                     dest = self.work / "templates" / f"t{len(self.templates)}"
                     dest.mkdir(parents=True)
                     tpl = load_template(self.known[name], dest)
-                if self.public is not None:     # the support files, world-readable for nobody
+                if self.public is not None:  # the support files, world-readable for nobody
                     copy = self.public / f"support-{len(self.templates)}"
                     shutil.copytree(tpl.files, copy)
                     for d in [copy, *copy.rglob("*")]:
@@ -205,9 +170,18 @@ class Batch:
 
     def finish(self, sub, name, v, seconds=0.0, gradescope=None):
         """Write results and feedback, then commit the row (the CSV is the commit point)."""
-        row = {"id": sub.id, "file": verdict.clean(sub.file, 300), "assignment": name or "",
-               "status": v.status, "reason": v.reason, "flags": verdict.clean("; ".join(v.flags), 300),
-               "seconds": f"{seconds:.1f}", "total": "0", "maximum": "", "sha256": sub.sha256}
+        row = {
+            "id": sub.id,
+            "file": verdict.clean(sub.file, 300),
+            "assignment": name or "",
+            "status": v.status,
+            "reason": v.reason,
+            "flags": verdict.clean("; ".join(v.flags), 300),
+            "seconds": f"{seconds:.1f}",
+            "total": "0",
+            "maximum": "",
+            "sha256": sub.sha256,
+        }
         points = v.questions
         if points:
             row["maximum"] = f"{sum(p for _, p in points.values()):g}"
@@ -216,13 +190,17 @@ class Batch:
                 row[q if q not in row else f"q_{q}"] = f"{s:g}"
             row["total"] = f"{sum(s for s, _ in v.questions.values()):g}"
         specs = (self.templates.get(name).manual if name in self.templates else None) or {}
-        if specs and v.questions is not None:     # written questions: a person scores them (manual.py)
+        if specs and v.questions is not None:  # written questions: a person scores them (manual.py)
             answers = manual.sanitize(sub.manual, specs)
             manual.fill_row(row, specs, answers)
             (self.out / "answers").mkdir(exist_ok=True)
-            store.atomic_write(self.out / "answers" / f"{sub.id}.json", json.dumps(answers, indent=1))
+            store.atomic_write(
+                self.out / "answers" / f"{sub.id}.json", json.dumps(answers, indent=1)
+            )
         if gradescope is not None:
-            store.atomic_write(self.out / "results" / f"{sub.id}.json", json.dumps(gradescope, indent=1)[:4 << 20])
+            store.atomic_write(
+                self.out / "results" / f"{sub.id}.json", json.dumps(gradescope, indent=1)[: 4 << 20]
+            )
         report.write_feedback(self.out / "feedback" / f"{sub.id}.html", row, v, specs)
         with self.lock:
             self.rows[sub.id] = row
@@ -231,10 +209,15 @@ class Batch:
 
     def record_timing(self, sub_id, **stages):
         """Seconds, CPU seconds and peak memory of each stage that counted (``timings.json``)."""
-        entry = {name: {"seconds": round(o.seconds, 2),
-                        "cpu_seconds": None if o.cpu_seconds is None else round(o.cpu_seconds, 2),
-                        "peak_mb": None if o.peak_memory is None else o.peak_memory >> 20}
-                 for name, o in stages.items() if o is not None}
+        entry = {
+            name: {
+                "seconds": round(o.seconds, 2),
+                "cpu_seconds": None if o.cpu_seconds is None else round(o.cpu_seconds, 2),
+                "peak_mb": None if o.peak_memory is None else o.peak_memory >> 20,
+            }
+            for name, o in stages.items()
+            if o is not None
+        }
         with self.lock:
             self.timings[sub_id] = entry
 
@@ -242,24 +225,6 @@ class Batch:
         with self.lock:
             self.counter += 1
             return self.work / "runs" / f"{self.counter}-{stage}"
-
-
-KERNEL_STARTUP = """import sys
-sys.modules.setdefault("rfc3987_syntax", None)   # grader: skip jsonschema's IRI grammar (slow to build, unused)
-"""
-
-
-def _layout(root, nobody):
-    for d in ("submission", "home", "tmp"):
-        (root / d).mkdir(exist_ok=True)
-        if nobody:
-            os.chown(root / d, sandbox.NOBODY, sandbox.NOBODY)
-    startup = root / "ipython" / "profile_default" / "startup"
-    startup.mkdir(parents=True)
-    (startup / "00-grader.py").write_text(KERNEL_STARTUP)   # root-owned: read-only for the student
-    if nobody:   # IPython needs to write its profile (history); the startup folder stays root's
-        for d in (root / "ipython", startup.parent):
-            os.chown(d, sandbox.NOBODY, sandbox.NOBODY)
 
 
 class _Background:
@@ -292,143 +257,34 @@ class _Background:
         return self.value
 
 
-WORKER_FILES = ("worker.py", "wire.py")
-
-
-def worker_spec(tpl, root, use_bwrap, limits=None, cgroup=None, program=None):
-    """How the judge starts a worker: the command line (sandboxed as nobody where bwrap works), env, folder."""
-    limits = limits or sandbox.Limits()
-    (root / "submission").mkdir(parents=True, exist_ok=True)
-    for d in ("home", "tmp"):
-        (root / d).mkdir(exist_ok=True)
-    env = sandbox.stage_env("/autograder/home")
-    cgroups = cgroup.cpu_dirs() if cgroup else []
-    if use_bwrap is True:
-        for d in ("submission", "home", "tmp"):
-            os.chown(root / d, sandbox.NOBODY, sandbox.NOBODY)
-        binds = [(host, f"/autograder/submission/{n}") for host, n in tpl.support]
-        binds += [(PROGRAMS / f, f"/grader/{f}") for f in WORKER_FILES]
-        argv = sandbox.bwrap_argv(root, binds, env, [sandbox._python(), "-I", "/grader/worker.py"], limits)
-        return {"argv": argv, "env": {"PATH": "/usr/bin:/bin"}, "cwd": "/", "cgroups": cgroups}
-    for host, name in tpl.support:
-        target = root / "submission" / name
-        if not target.exists():
-            target.symlink_to(host)
-    if use_bwrap == "nobody":
-        for d in ("submission", "home", "tmp"):
-            os.chown(root / d, sandbox.NOBODY, sandbox.NOBODY)
-    env.update(HOME=str(root / "home"), PTM_CACHE=str(root / "tmp" / "cache"), MPLCONFIGDIR=str(root / "tmp" / "mpl"),
-               PTM_RESULTS=str(root / "tmp" / "results.json"))
-    argv = [sandbox._python(), "-I", str(program or PROGRAMS / "worker.py")]
-    return {"argv": sandbox.setpriv_argv(argv) if use_bwrap == "nobody" else argv, "env": env,
-            "cwd": str(root / "submission"), "cgroups": cgroups}
-
-
-def judge_payload(tpl, definitions, root, use_bwrap, limits=None, cgroup=None, seed=None, program=None):
-    """What the judge reads on stdin: the tests, the graded definitions, how to start workers."""
-    limits = limits or sandbox.Limits()
-    return {"tests": tpl.tests, "definitions": definitions, "support": str(tpl.files) if tpl.files else "",
-            "worker": worker_spec(tpl, Path(root) / "worker", use_bwrap, limits, cgroup, program),
-            "seed": int.from_bytes(os.urandom(4), "little") if seed is None else seed,
-            "call_timeout": limits.judge_timeout}
-
-
-def _judge(batch, sub, tpl, definitions, cancel=None):
-    """The judge stage: the trusted judge on the host (limited), its workers sandboxed as nobody."""
-    root = batch.run_dir(sub.id, "judge")
-    mounted = sandbox.mount_workdir(root, batch.limits)
-    cgroup = sandbox.Cgroup(f"worker-{os.getpid()}-{time.monotonic_ns()}", batch.limits) \
-        if sandbox.cgroup_status()[0] else None
-    try:
-        _layout(root, False)
-        payload = judge_payload(tpl, definitions, root, batch.use_bwrap, batch.limits, cgroup,
-                                program=batch.program("worker.py"))
-        outcome = sandbox.run_stage("judge", root, [], [str(PROGRAMS / "judge.py")], batch.limits,
-                                    batch.limits.judge_timeout, False, json.dumps(payload).encode(),
-                                    cancel=cancel, watch=lambda: sandbox.disk_full(root, mounted) or (
-                                        cgroup is not None and cgroup.breaches()),
-                                    extra_cpu=cgroup.cpu_seconds if cgroup is not None else None)
-        if cgroup is not None:
-            outcome.breaches.update(cgroup.breaches())
-            worker_cpu = cgroup.cpu_seconds()
-            if worker_cpu is not None and outcome.cpu_seconds is not None:
-                outcome.cpu_seconds += worker_cpu
-        disk = sandbox.disk_full(root, mounted)
-        if disk:
-            outcome.breaches.setdefault("disk", disk)
-        return outcome
-    finally:
-        if cgroup is not None:
-            cgroup.kill_all()
-            cgroup.remove()
-        sandbox.unmount_workdir(root, mounted)
-
-
-def _stage(batch, sub, tpl, cancel=None):
-    """The run stage: the student's notebook, cell by cell, with the public tests only (``driver.py``)."""
-    root = batch.run_dir(sub.id, "run")
-    mounted = sandbox.mount_workdir(root, batch.limits)
-    try:
-        _layout(root, bool(batch.use_bwrap))
-        binds = [(host, f"/autograder/submission/{n}") for host, n in tpl.support]
-        nb = root / "submission" / sub.nb_name
-        nb.write_bytes(sub.nb_bytes)
-        tests = root / "submission" / "tests"
-        shutil.copytree(tpl.public, tests / tpl.name)   # where the setup cell's grader looks: tests/<notebook>/
-        if batch.use_bwrap:
-            for p in [nb, tests, tests / tpl.name] + list((tests / tpl.name).iterdir()):
-                os.chown(p, sandbox.NOBODY, sandbox.NOBODY)
-        if batch.use_bwrap is True:
-            binds.append((PROGRAMS / "driver.py", "/grader/driver.py"))
-            argv = ["/grader/driver.py", f"/autograder/submission/{sub.nb_name}"]
+def _refusal(batch, sub, name):
+    """The Verdict of a submission that cannot be graded against ``name``, or None."""
+    if sub.problem:
+        return verdict.Verdict("invalid", sub.problem)
+    if name is None:
+        return verdict.Verdict(
+            "invalid",
+            "cannot detect the assignment: the notebook has no metadata.otter.assignment_name; "
+            "pass --assignment NAME",
+        )
+    if name not in batch.known:
+        built = ", ".join(batch.known) or f"none in {batch.dist}: run python -m autograder build"
+        return verdict.Verdict(
+            "wrong-assignment",
+            f"assignment {verdict.clean(repr(name), 80)} is not one of the built autograders "
+            f"({built})",
+        )
+    if batch.assignment and sub.assignment != batch.assignment:
+        if sub.assignment:
+            mine = verdict.clean(repr(sub.assignment), 80)
+            why = f"notebook is for assignment {mine}, not '{batch.assignment}'"
         else:
-            argv = [str(batch.program("driver.py")), str(nb)]
-        argv.append(str(int(batch.limits.output_mb * (1 << 20))))
-        outcome = sandbox.run_stage("run", root, binds, argv, batch.limits, batch.limits.timeout, batch.use_bwrap,
-                                    cancel=cancel, watch=lambda: sandbox.disk_full(root, mounted))
-        disk = sandbox.disk_full(root, mounted)
-        if disk:
-            outcome.breaches.setdefault("disk", disk)
-        return outcome
-    finally:
-        sandbox.unmount_workdir(root, mounted)
-
-
-ANALYSIS = sandbox.Limits(timeout=60, memory_gb=1.5, pids=8, disk_mb=16, output_mb=1)
-
-
-def _analyze(batch, sub, data):
-    """(sub, graded definitions, flags) from the analysis subprocess; an overrun is the submission's problem."""
-    request = {"assignment": batch.assignment, "templates": batch.template_specs()}
-    root = batch.run_dir(sub.id, "analyze")
-    try:
-        root.mkdir(parents=True)
-        _layout(root, False)
-        outcome = sandbox.run_stage("analyze", root, [], [str(HERE / "analyze.py")], ANALYSIS, ANALYSIS.timeout,
-                                    False, json.dumps(request).encode() + b"\n" + data,
-                                    channel_limit=64 << 20)
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
-    try:
-        got = json.loads(outcome.channel) if outcome.channel else None
-    except (ValueError, RecursionError):
-        got = None
-    if outcome.kind == "timeout" or not isinstance(got, dict):
-        what = (f"ran over {ANALYSIS.timeout:g} s" if outcome.kind == "timeout" else
-                "went over its memory limit" if "memory" in outcome.breaches or outcome.returncode else "failed")
-        sub.problem = (f"the notebook could not be read within the grader's limits (reading its JSON and code "
-                       f"{what}, limit {ANALYSIS.memory_gb:g} GB); is it unusually large?")
-        return sub, [], []
-    if got.get("problem"):
-        sub.problem = verdict.clean(got["problem"], 300)
-        return sub, [], []
-    sub.assignment = got.get("assignment") if isinstance(got.get("assignment"), str) else None
-    sub.nb_name = str(got.get("nb_name") or "submission.ipynb")
-    sub.nb_bytes = str(got.get("nb", "")).encode()
-    sub.cells = [(int(n), list(tags), str(src)) for n, tags, src in got.get("cells", [])]
-    sub.manual = got.get("manual") if isinstance(got.get("manual"), dict) else {}
-    definitions = [(int(n), str(src)) for n, src in got.get("definitions", [])]
-    return sub, definitions, [str(f) for f in got.get("flags", [])]
+            why = (
+                f"notebook has no otter assignment metadata, so it cannot be checked "
+                f"against '{name}'"
+            )
+        return verdict.Verdict("wrong-assignment", why)
+    return None
 
 
 def grade_one(batch, sub_id, path, shown=None):
@@ -437,73 +293,37 @@ def grade_one(batch, sub_id, path, shown=None):
     sub.sha256 = inputs.content_hash(path)
     flags, definitions = [], []
     if not sub.problem:
-        sub, definitions, flags = _analyze(batch, sub, data)
+        sub, definitions, flags = stages.analyze(batch, sub, data)
     name = batch.assignment or sub.assignment
-    if sub.problem:
-        return batch.finish(sub, name if name in batch.known else "", verdict.Verdict("invalid", sub.problem))
-    if name is None:
-        return batch.finish(sub, "", verdict.Verdict("invalid", "cannot detect the assignment: the notebook has no "
-                                                     "metadata.otter.assignment_name; pass --assignment NAME"))
-    if name not in batch.known:
-        return batch.finish(sub, "", verdict.Verdict(
-            "wrong-assignment", f"assignment {verdict.clean(repr(name), 80)} is not one of the built autograders "
-                                f"({', '.join(batch.known) or f'none in {batch.dist}: run python -m autograder build'})"))
-    if batch.assignment and sub.assignment != batch.assignment:
-        why = (f"notebook is for assignment {verdict.clean(repr(sub.assignment), 80)}, not '{batch.assignment}'"
-               if sub.assignment else f"notebook has no otter assignment metadata, so it cannot be checked "
-                                      f"against '{name}'")
-        return batch.finish(sub, name, verdict.Verdict("wrong-assignment", why))
+    refused = _refusal(batch, sub, name)
+    if refused is not None:
+        return batch.finish(sub, name if name in batch.known else "", refused)
     tpl = batch.template(name)
     start = time.monotonic()
-    judging = _Background(lambda cancel: _judge(batch, sub, tpl, definitions, cancel))
+    judging = _Background(lambda cancel: stages.judge(batch, sub, tpl, definitions, cancel))
     try:
-        run = _stage(batch, sub, tpl)
+        run = stages.run(batch, sub, tpl)
     except BaseException:
         judging.cancel()
         judging.thread.join()
         raise
     early, _, _ = verdict.stage_one(run, sub.cells, tpl.secrets, batch.limits)
     if early is not None:
-        judging.cancel()            # a limit or a crash decided the status: the judge's result is not used
+        judging.cancel()  # a limit or a crash decided the status: the judge's result is not used
     judge = judging.result()
-    v = verdict.decide(run, judge if early is None else None, sub.cells, tpl, list(dict.fromkeys(flags)),
-                       batch.limits)
+    v = verdict.decide(
+        run,
+        judge if early is None else None,
+        sub.cells,
+        tpl,
+        list(dict.fromkeys(flags)),
+        batch.limits,
+    )
     gradescope = None
     if early is None and v.questions is not None:
-        gradescope = _gradescope(v, tpl)
+        gradescope = report.gradescope_results(v, tpl)
     batch.record_timing(sub.id, run=run, judge=judge if early is None else None)
     return batch.finish(sub, name, v, time.monotonic() - start, gradescope)
-
-
-def _gradescope(v, tpl):
-    """Gradescope's results.json from the clamped scores: per question a visible test for its public cases and
-    one for its hidden cases, ``after_published`` (students see it once the instructor publishes grades).
-    A written question claims nothing: one 0-point line says it is graded by hand (Gradescope's manually graded
-    question of the same name, docs/instructors.md)."""
-    tests = []
-    specs = tpl.manual or {}
-    for q, spec in specs.items():
-        tests.append({"name": f"{q} (written answer, graded by hand)", "score": 0, "max_score": 0,
-                      "visibility": "visible",
-                      "output": f"Worth {spec['points']:g} point(s), scored by a person with the rubric under the "
-                                f"question, not by the autograder."})
-    for q, (score, possible) in v.questions.items():
-        if q in specs:
-            continue
-        cases = v.cases.get(q, [])
-        for hidden in (False, True):
-            mine = [c for c in cases if c["hidden"] == hidden]
-            if not mine:
-                continue
-            worth = sum(c["points"] for c in mine)
-            got = sum(c["points"] for c in mine if c["passed"])
-            lines = [f"{'hidden test' if hidden else c['name']}: {'passed' if c['passed'] else 'failed'}"
-                     + (f"\n  {c['hint']}" if not c["passed"] and c["hint"] else "") for c in mine]
-            tests.append({"name": f"{q} ({'hidden' if hidden else 'public'} tests)",
-                          "score": round(min(got, possible), 6), "max_score": round(min(worth, possible), 6),
-                          "visibility": "after_published" if hidden else "visible", "output": "\n".join(lines)})
-    return {"tests": tests, "score": round(sum(s for q, (s, _) in v.questions.items() if q not in specs), 6),
-            "stdout_visibility": "hidden"}
 
 
 def _read_json(path):
@@ -522,7 +342,7 @@ def sweep_stale():
         try:
             owner = int((d / "owner").read_text())
             os.kill(owner, 0)
-            continue            # its grader is alive
+            continue  # its grader is alive
         except (OSError, ValueError):
             pass
         _remove_work(d)
@@ -539,18 +359,47 @@ def _remove_work(d):
 
 
 def _maxima(batch):
-    return {name: {**tpl.possible, **{q: s["points"] for q, s in (tpl.manual or {}).items()}}
-            for name, tpl in batch.templates.items()}
+    return {
+        name: {**tpl.possible, **{q: s["points"] for q, s in (tpl.manual or {}).items()}}
+        for name, tpl in batch.templates.items()
+    }
 
 
-def grade(paths, out, assignment=None, jobs=2, limits=None, dist=DIST, use_bwrap=None, quiet=False,
-          trusted=False, wait=0.0, nobody=False, templates=None, shard_spec=None):
-    """Grade every submission under ``paths`` (or shard ``shard_spec`` = (I, N) of them) into ``out``; rows by id."""
+def grade(
+    paths,
+    out,
+    *,
+    assignment=None,
+    jobs=2,
+    limits=None,
+    dist=DIST,
+    use_bwrap=None,
+    quiet=False,
+    trusted=False,
+    wait=0.0,
+    nobody=False,
+    templates=None,
+    shard_spec=None,
+):
+    """Grade every submission under ``paths`` (or shard ``shard_spec`` = (I, N) of them) into
+    ``out``; returns the rows by id."""
     Path(out).mkdir(parents=True, exist_ok=True)
     with store.OutLock(out, wait):
-        batch = Batch(out, dist, assignment, limits, use_bwrap, trusted, nobody, templates)
-        old = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGHUP)} \
-            if threading.current_thread() is threading.main_thread() else {}
+        batch = Batch(
+            out,
+            dist=dist,
+            assignment=assignment,
+            limits=limits,
+            use_bwrap=use_bwrap,
+            trusted=trusted,
+            nobody=nobody,
+            templates=templates,
+        )
+        old = (
+            {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGHUP)}
+            if threading.current_thread() is threading.main_thread()
+            else {}
+        )
         for s in old:
             signal.signal(s, _interrupted)
         try:
@@ -573,12 +422,18 @@ def _grade(batch, paths, jobs, quiet, shard_spec=None):
     except ValueError as e:
         raise SystemExit(f"error: {e}") from None
     found = shard.select(found, shard_spec, batch.out, batch.isolation(), batch.limits_text())
-    # a finished row is reused only for the same file: same path (its id) and same content (its hash)
-    todo = [t for t in found if t[0] not in batch.rows
-            or batch.rows[t[0]].get("sha256", "") != inputs.content_hash(t[1])
-            or not batch.rows[t[0]].get("sha256")]
+    # a finished row is reused only for the same file: same path (its id), same content (its hash)
+    todo = [
+        t
+        for t in found
+        if t[0] not in batch.rows
+        or batch.rows[t[0]].get("sha256", "") != inputs.content_hash(t[1])
+        or not batch.rows[t[0]].get("sha256")
+    ]
     if not quiet:
-        print(f"grading {len(todo)} submission(s) ({len(batch.rows)} already done) with {jobs} job(s)")
+        print(
+            f"grading {len(todo)} submission(s) ({len(batch.rows)} already done) with {jobs} job(s)"
+        )
     pool = ThreadPoolExecutor(max_workers=max(1, jobs))
     try:
         futures = {pool.submit(_guarded, batch, *t): t[0] for t in todo}
@@ -587,14 +442,22 @@ def _grade(batch, paths, jobs, quiet, shard_spec=None):
             if not quiet:
                 print(f"  {r['id']}: {r['status']} {r['total']}/{r['maximum']} {r['reason'][:100]}")
     except BaseException:
-        sandbox.abort_all()          # an abort kills the running sandboxes at once
+        sandbox.abort_all()  # an abort kills the running sandboxes at once
         pool.shutdown(wait=True, cancel_futures=True)
         raise
     pool.shutdown()
     store.atomic_write(batch.out / "warnings.txt", "".join(w + "\n" for w in batch.warnings))
-    store.atomic_write(batch.out / "timings.json", json.dumps(batch.timings, indent=1, sort_keys=True))
-    report.write_report(batch.out, batch.rows, _maxima(batch), batch.warnings, batch.isolation(),
-                        batch.limits_text())
+    store.atomic_write(
+        batch.out / "timings.json", json.dumps(batch.timings, indent=1, sort_keys=True)
+    )
+    report.write_report(
+        batch.out,
+        batch.rows,
+        _maxima(batch),
+        batch.warnings,
+        batch.isolation(),
+        batch.limits_text(),
+    )
     return batch.rows
 
 
@@ -606,47 +469,103 @@ def _guarded(batch, sid, path, shown):
         if sandbox.STOPPING.is_set():
             raise
         sub = inputs.Submission(sid, Path(path), file=shown, sha256=inputs.content_hash(path))
-        return batch.finish(sub, "", verdict.Verdict("crashed", f"the grader failed on this submission: "
-                                                               f"{type(e).__name__}: {verdict.clean(e, 200)}"))
+        return batch.finish(
+            sub,
+            "",
+            verdict.Verdict(
+                "crashed",
+                f"the grader failed on this submission: "
+                f"{type(e).__name__}: {verdict.clean(e, 200)}",
+            ),
+        )
 
 
 def parse_args(argv):
-    p = argparse.ArgumentParser(prog="python -m autograder grade", description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(
+        prog="python -m autograder grade", description=__doc__.split("\n")[0]
+    )
     p.add_argument("submissions", nargs="+", help=".ipynb files, grader.export zips, or folders")
-    p.add_argument("--out", required=True, help="output folder (grades.csv, results/, feedback/, report.html)")
-    p.add_argument("--assignment", help="grade everything against this assignment (default: from metadata)")
+    p.add_argument(
+        "--out", required=True, help="output folder (grades.csv, results/, feedback/, report.html)"
+    )
+    p.add_argument(
+        "--assignment", help="grade everything against this assignment (default: from metadata)"
+    )
     p.add_argument("--dist", default=str(DIST), help="folder with <assignment>.zip autograders")
     p.add_argument("--jobs", type=int, default=2, help="submissions graded at once (default 2)")
-    p.add_argument("--timeout", type=float, default=600, help="seconds to run one submission's cells (600)")
+    p.add_argument(
+        "--timeout", type=float, default=600, help="seconds to run one submission's cells (600)"
+    )
     p.add_argument("--judge-timeout", type=float, default=120, help="seconds for its tests (120)")
-    p.add_argument("--memory", type=float, default=4, help="GB of memory per submission (default 4)")
-    p.add_argument("--pids", type=int, default=256, help="processes and threads per submission (256)")
+    p.add_argument(
+        "--memory", type=float, default=4, help="GB of memory per submission (default 4)"
+    )
+    p.add_argument(
+        "--pids", type=int, default=256, help="processes and threads per submission (256)"
+    )
     p.add_argument("--disk", type=int, default=512, help="MB of disk per submission (default 512)")
-    p.add_argument("--output", type=float, default=8, help="MB of printed output per submission (8)")
-    p.add_argument("--shard", type=shard.parse, metavar="I/N",
-                   help="grade only shard I of N (a stable hash of each id) into --out; then `merge` (docs/grading.md)")
-    p.add_argument("--wait", type=float, default=0, help="seconds to wait for another grader's lock on --out")
-    p.add_argument("--trusted", action="store_true",
-                   help="grade without a sandbox where bubblewrap is missing (only for trusted submissions)")
-    p.add_argument("--no-sandbox", action="store_true", help="skip bubblewrap even where it works (needs --trusted "
-                   "or --no-namespaces)")
-    p.add_argument("--no-namespaces", action="store_true",
-                   help="where bubblewrap cannot work (Gradescope): student code as nobody, without namespaces")
+    p.add_argument(
+        "--output", type=float, default=8, help="MB of printed output per submission (8)"
+    )
+    p.add_argument(
+        "--shard",
+        type=shard.parse,
+        metavar="I/N",
+        help="grade only shard I of N (a stable hash of each id) into --out; then `merge` "
+        "(docs/grading.md)",
+    )
+    p.add_argument(
+        "--wait", type=float, default=0, help="seconds to wait for another grader's lock on --out"
+    )
+    p.add_argument(
+        "--trusted",
+        action="store_true",
+        help="grade without a sandbox where bubblewrap is missing (only for trusted submissions)",
+    )
+    p.add_argument(
+        "--no-sandbox",
+        action="store_true",
+        help="skip bubblewrap even where it works (needs --trusted or --no-namespaces)",
+    )
+    p.add_argument(
+        "--no-namespaces",
+        action="store_true",
+        help="where bubblewrap cannot work (Gradescope): student code as nobody, "
+        "without namespaces",
+    )
     return p.parse_args(argv)
 
 
 def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    limits = sandbox.Limits(timeout=args.timeout, judge_timeout=args.judge_timeout, memory_gb=args.memory,
-                            pids=args.pids, disk_mb=args.disk, output_mb=args.output)
+    limits = sandbox.Limits(
+        timeout=args.timeout,
+        judge_timeout=args.judge_timeout,
+        memory_gb=args.memory,
+        pids=args.pids,
+        disk_mb=args.disk,
+        output_mb=args.output,
+    )
     start = time.monotonic()
     try:
-        rows = grade(args.submissions, Path(args.out), args.assignment, args.jobs, limits, Path(args.dist),
-                     False if args.no_sandbox else None, trusted=args.trusted, wait=args.wait,
-                     nobody=args.no_namespaces, shard_spec=args.shard)
+        rows = grade(
+            args.submissions,
+            Path(args.out),
+            assignment=args.assignment,
+            jobs=args.jobs,
+            limits=limits,
+            dist=Path(args.dist),
+            use_bwrap=False if args.no_sandbox else None,
+            trusted=args.trusted,
+            wait=args.wait,
+            nobody=args.no_namespaces,
+            shard_spec=args.shard,
+        )
     except store.Busy as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    print(f"{len(rows)} rows in {Path(args.out) / 'grades.csv'} ({time.monotonic() - start:.0f} s); "
-          f"report: {Path(args.out) / 'report.html'}")
+    print(
+        f"{len(rows)} rows in {Path(args.out) / 'grades.csv'} ({time.monotonic() - start:.0f} s); "
+        f"report: {Path(args.out) / 'report.html'}"
+    )
     return 0

@@ -24,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))   # the folder holding autograder/
 
-from autograder.grading import batch, sandbox, store  # noqa: E402
+from autograder.grading import assignment, batch, sandbox, store  # noqa: E402
 
 
 def _lock_down(path, mode=0o700):
@@ -48,7 +48,7 @@ def _reachable_interpreter():
 def template_from_source(source):
     """The assignment as the host reads it, from Gradescope's unpacked zip (``source``)."""
     work = Path(tempfile.mkdtemp(prefix="ptm-gradescope-"))
-    tpl = batch.load_folder(source, work / "public-tests")
+    tpl = assignment.load_folder(source, work / "public-tests")
     return tpl
 
 

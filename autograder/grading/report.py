@@ -117,3 +117,34 @@ def write_report(out_dir, rows, maxima, warnings=(), isolation="", limits=""):
         warnings=list(warnings), isolation=isolation, limits=limits, n=len(rows), counts=counts or "none",
         assignments=sections)
     atomic_write(Path(out_dir) / "report.html", html)
+
+
+def gradescope_results(v, tpl):
+    """Gradescope's results.json from the clamped scores: per question a visible test for its public cases and
+    one for its hidden cases, ``after_published`` (students see it once the instructor publishes grades).
+    A written question claims nothing: one 0-point line says it is graded by hand (Gradescope's manually graded
+    question of the same name, docs/instructors.md)."""
+    tests = []
+    specs = tpl.manual or {}
+    for q, spec in specs.items():
+        tests.append({"name": f"{q} (written answer, graded by hand)", "score": 0, "max_score": 0,
+                      "visibility": "visible",
+                      "output": f"Worth {spec['points']:g} point(s), scored by a person with the rubric under the "
+                                f"question, not by the autograder."})
+    for q, (score, possible) in v.questions.items():
+        if q in specs:
+            continue
+        cases = v.cases.get(q, [])
+        for hidden in (False, True):
+            mine = [c for c in cases if c["hidden"] == hidden]
+            if not mine:
+                continue
+            worth = sum(c["points"] for c in mine)
+            got = sum(c["points"] for c in mine if c["passed"])
+            lines = [f"{'hidden test' if hidden else c['name']}: {'passed' if c['passed'] else 'failed'}"
+                     + (f"\n  {c['hint']}" if not c["passed"] and c["hint"] else "") for c in mine]
+            tests.append({"name": f"{q} ({'hidden' if hidden else 'public'} tests)",
+                          "score": round(min(got, possible), 6), "max_score": round(min(worth, possible), 6),
+                          "visibility": "after_published" if hidden else "visible", "output": "\n".join(lines)})
+    return {"tests": tests, "score": round(sum(s for q, (s, _) in v.questions.items() if q not in specs), 6),
+            "stdout_visibility": "hidden"}

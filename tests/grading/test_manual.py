@@ -17,7 +17,7 @@ import pytest
 
 from autograder import check, zip_path
 from autograder.demo import SAMPLES
-from autograder.grading import batch, manual, sandbox, store
+from autograder.grading import assignment, batch, manual, sandbox, store
 
 STEM = "02_logistic_regression_edges"
 WRITTEN = {"edges_predict": 1.0, "edges_explain": 1.0}
@@ -106,7 +106,7 @@ def _auto_total(row):
 
 def test_written_questions_claim_no_points_until_a_person_scores_them(graded):
     out, rows = graded
-    auto = sum(batch.load_template(zip_path(STEM), out.parent / "tpl").possible.values())
+    auto = sum(assignment.load_template(zip_path(STEM), out.parent / "tpl").possible.values())
     for name, row in rows.items():
         assert float(row["maximum"]) == auto + sum(WRITTEN.values()), row
         assert float(row["total"]) == _auto_total(row), row      # only the automatic points so far

@@ -94,13 +94,13 @@ def test_honest_answers_are_never_flagged(stem):
 
     import nbformat
 
-    from autograder.grading import inputs, tamper
+    from autograder.grading import inputs, static
     from notebook_helpers import template
     solution, given = load_built(stem)[0], template(stem).given
     flagged = []
     for question, old, new in HONEST[stem]:
         nb = mutate(solution, {old: new})
         _, cells = inputs.rebuild(json.loads(nbformat.writes(nb)))
-        found = tamper.audit([c for c in cells if c[2].strip() not in given])
+        found = static.audit([c for c in cells if c[2].strip() not in given])
         flagged += [f"{question}: {f} for {short(new)!r}" for f in found]
     assert not flagged, "\n".join(flagged)

@@ -4,7 +4,7 @@ simulated Gradescope layout against the local grader's scores.
 Gradescope unpacks the zip into ``/autograder/source``, runs ``setup.sh`` once
 to build the image, then ``run_autograder`` per submission, and reads
 ``/autograder/results/results.json``. The sandboxed batch's results are checked
-against the same schema in tests/test_grade.py, on the attack batch it grades anyway.
+against the same schema in tests/grading/test_batch.py, on the attack batch it grades anyway.
 """
 import json
 import os

@@ -1,6 +1,6 @@
 """Grading by attack: every property of autograder/grading is tested by a submission that tries to break it.
 
-The attack batch (``tests/grading_fixtures.attacks``, built from the real
+The attack batch (``tests/fixtures/grading_fixtures.attacks``, built from the real
 notebook 01) is graded ONCE, with ``--jobs 2``, small limits (1.2 GB memory,
 128 processes, 128 MB disk, 4 MB output) and a module-scoped fixture; each
 test asserts the score, the status and the feedback of one case.
@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from autograder import REPO, check, zip_path
-from autograder.grading import batch, inputs, sandbox, store
+from autograder.grading import assignment, batch, inputs, sandbox, store
 
 from grading_fixtures import MARKER, STEM, attacks, check_results_schema
 from notebook_helpers import template
@@ -65,7 +65,7 @@ def graded(dist, tmp_path_factory):
     by_case = {name: by_file.get(str(path.relative_to(root / "subs"))) for name, path in cases.items()
                if name != "sleep_loop"}
     (by_case["sleep_loop"],) = store.read_rows(root / "loop-out" / "grades.csv").values()
-    tpl = batch.load_template(zip_path(STEM), tmp_path_factory.mktemp("tpl"))
+    tpl = assignment.load_template(zip_path(STEM), tmp_path_factory.mktemp("tpl"))
     return cases, out, by_case, tpl.secrets
 
 
@@ -284,3 +284,63 @@ def test_sigterm_aborts_without_leaving_tests_or_processes(dist, tmp_path):
     assert proc.wait(timeout=30) != 0
     assert not _kernels_of(proc.pid)
     assert not [d for d in Path(tempfile.gettempdir()).glob(f"{batch.WORK_PREFIX}*") if _owner(d) == proc.pid]
+
+
+# ------------------------------------------------------------------ the batch without a notebook run
+
+def test_no_sandbox_refuses_unless_trusted(tmp_path):
+    with pytest.raises(SystemExit, match="--trusted"):
+        batch.grade([str(tmp_path)], tmp_path / "out", use_bwrap=False)
+    rows = batch.grade([str(tmp_path)], tmp_path / "out", use_bwrap=False, trusted=True, quiet=True)
+    assert rows == {} and "--trusted" in (tmp_path / "out" / "warnings.txt").read_text()
+    assert "--trusted" in (tmp_path / "out" / "report.html").read_text()
+
+
+def test_stale_work_folders_are_swept(tmp_path):
+    stale = Path(tempfile.gettempdir()) / f"{batch.WORK_PREFIX}stale-test"
+    (stale / "templates").mkdir(parents=True, exist_ok=True)
+    (stale / "owner").write_text("999999999")
+    batch.sweep_stale()
+    assert not stale.exists()
+
+
+def test_interrupted_batch_resumes_without_losing_or_duplicating(tmp_path):
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    for name in ("a", "b", "c"):
+        (subs / f"{name}.ipynb").write_text("{")            # invalid: graded on the host, no sandbox
+    rows = batch.grade([str(subs)], tmp_path / "out", use_bwrap=False, trusted=True, quiet=True)
+    kept = {k: v for k, v in rows.items() if k != "b"}
+    store.write_rows(tmp_path / "out" / "grades.csv", kept)   # as if killed before b finished
+    again = batch.grade([str(subs)], tmp_path / "out", use_bwrap=False, trusted=True, quiet=True)
+    assert set(again) == {"a", "b", "c"} and again["a"] == rows["a"]
+    ids = [line.split(",")[0] for line in (tmp_path / "out" / "grades.csv").read_text().splitlines()[1:]]
+    assert sorted(ids) == ["a", "b", "c"]
+
+
+def test_resume_reuses_a_row_only_for_the_same_path_and_content(tmp_path):
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    (subs / "alice.ipynb").write_text("{")
+    first = batch.grade([str(subs)], tmp_path / "out", use_bwrap=False, trusted=True, quiet=True)
+    (subs / "alice.zip").write_bytes(b"not a zip")           # a second file of alice's: a row of its own
+    (subs / "alice.ipynb").write_text("")                    # and her notebook changed
+    again = batch.grade([str(subs)], tmp_path / "out", use_bwrap=False, trusted=True, quiet=True)
+    assert set(again) == {"alice", "alice.zip"}
+    assert "empty" in again["alice"]["reason"] and "invalid JSON" in first["alice"]["reason"]
+    assert again["alice"]["sha256"] != first["alice"]["sha256"]
+
+
+def test_pipes_folders_and_links_named_like_submissions_get_their_own_invalid_row(tmp_path):
+    import os
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    os.mkfifo(subs / "fifo.ipynb")
+    (subs / "folder.ipynb").mkdir()
+    (subs / "folder.ipynb" / "inside.ipynb").write_text("{}")
+    (subs / "zero.ipynb").symlink_to("/dev/zero")
+    rows = batch.grade([str(subs)], tmp_path / "out", use_bwrap=False, trusted=True, quiet=True)
+    assert set(rows) == {"fifo", "folder", "zero"}
+    assert all(r["status"] == "invalid" for r in rows.values())
+    assert "folder named like a notebook" in rows["folder"]["reason"]
+    assert "not a regular file" in rows["fifo"]["reason"] and "not a regular file" in rows["zero"]["reason"]
