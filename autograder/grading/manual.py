@@ -214,6 +214,15 @@ def sanitize(got, specs):
     return out
 
 
+def keep_scores(row, old, specs):
+    """A regraded row of the same file keeps what a person gave its written answers (and its total counts
+    them): the TA's scores survive a regrade."""
+    for q in specs:
+        if old.get(q, "") != "":
+            row[q] = old[q]
+    retotal(row)
+
+
 def fill_row(row, specs, answers):
     """The manual columns of a graded row: empty (awaiting a reader) or 0 (no answer); maximum counts them."""
     for q, spec in specs.items():
@@ -260,7 +269,8 @@ def load_answers(out, sub_id):
 def _rubric_html(text):
     import markupsafe
     import mistune
-    return markupsafe.Markup(mistune.html(markupsafe.escape(text)))   # the master's own text, escaped first
+    # the master's own text, escaped first; as a plain str, or mistune's own tags would be escaped too
+    return markupsafe.Markup(mistune.html(str(markupsafe.escape(text))))
 
 
 def write_reviews(out, rows):
@@ -268,6 +278,7 @@ def write_reviews(out, rows):
     from .report import ENV
     out = Path(out)
     specs_by_assignment = manifests(out)
+    notes = store.read_notes(out)
     pages, template = [], [HEADER]
     for assignment, specs in sorted(specs_by_assignment.items()):
         mine = sorted((r for r in rows.values() if r.get("assignment") == assignment), key=lambda r: r["id"])
@@ -280,9 +291,12 @@ def write_reviews(out, rows):
             for r in mine:
                 a = answers[r["id"]].get(q, {})
                 graded = r.get("status") == "graded"
-                entries.append({"row": r, "graded": graded, "answer": a, "score": r.get(q, "")})
+                note = notes.get(r["id"], {}).get(q, "")
+                entries.append({"row": r, "graded": graded, "answer": a, "score": r.get(q, ""), "note": note})
                 if graded:
                     score, note = ("", "") if a.get("answered") else ("0", NO_ANSWER) if a else ("", NOT_READ)
+                    if r.get(q, "") != "" and notes.get(r["id"], {}).get(q):   # merged: the TA's own
+                        score, note = r[q], notes[r["id"]][q]
                     template.append([r["id"], r.get("file", ""), assignment, q, f"{spec['points']:g}", score, note])
             scored = sum(1 for e in entries if e["graded"] and e["score"] != "")
             html = ENV.get_template("review.html.j2").render(
@@ -388,11 +402,18 @@ def merge(grades, scores_csv):
     with store.OutLock(grades):
         rows = store.read_rows(grades / "grades.csv")
         scores = read_scores(scores_csv, rows, specs_by_assignment)
+        notes = store.read_notes(grades)
         changed = 0
         for (sid, q), score in scores.items():
             new = f"{score:g}"
             changed += rows[sid].get(q) != new
             rows[sid][q] = new
+        for (sid, q), note in read_notes_column(scores_csv, set(scores)).items():
+            if note:
+                notes.setdefault(sid, {})[q] = note
+            else:
+                notes.get(sid, {}).pop(q, None)
+        store.write_notes(grades, notes)
         for row in rows.values():
             if row.get("status") == "graded":
                 retotal(row)
@@ -401,16 +422,58 @@ def merge(grades, scores_csv):
         for assignment, specs in specs_by_assignment.items():
             maxima.setdefault(assignment, {}).update({q: s["points"] for q, s in specs.items()})
         for sid in sorted({sid for sid, _ in scores}):     # the student's page shows the written scores
-            refresh_feedback(grades / "feedback" / f"{sid}.html", rows[sid], specs_by_assignment[rows[sid]["assignment"]])
+            specs = specs_by_assignment[rows[sid]["assignment"]]
+            refresh_feedback(grades / "feedback" / f"{sid}.html", rows[sid], specs, notes.get(sid))
+            refresh_results(grades / "results" / f"{sid}.json", rows[sid], specs, notes.get(sid))
         context = report.read_context(grades)
         report.write_report(grades, rows, maxima, context.get("warnings", []), context.get("isolation", ""),
                             context.get("limits", ""))
     return changed, len(scores)
 
 
-def refresh_feedback(path, row, specs):
-    """The student's feedback page with its written answers' scores and its new total (the rest is unchanged)."""
-    from .report import ENV
+def read_notes_column(path, scored):
+    """{(id, question): note} of the TA's CSV for the rows ``read_scores`` accepted with a score."""
+    text = store.safe_read(path, 16 << 20).decode("utf-8-sig")
+    reader = csv.reader(io.StringIO(text))
+    header = [h.strip().lower() for h in next(reader, [])]
+    if "note" not in header:
+        return {}
+    col = {h: i for i, h in enumerate(header)}
+    notes = {}
+    for cells in reader:
+        if len(cells) < len(header):
+            continue
+        key = tuple(cells[col[c]].strip().removeprefix("'") for c in ("id", "question"))
+        if key in scored:
+            notes[key] = " ".join(cells[col["note"]].removeprefix("'").split())[:2000]
+    return notes
+
+
+def refresh_results(path, row, specs, notes=None):
+    """The submission's Gradescope results (``results/<id>.json``) with each scored written answer's points and
+    the TA's note on its line, and the total that counts them."""
+    data = store.safe_read(path, 8 << 20)
+    try:
+        results = json.loads(data) if data else None
+    except ValueError:
+        return
+    if not isinstance(results, dict) or not isinstance(results.get("tests"), list):
+        return
+    notes = notes or {}
+    for test in results["tests"]:
+        q = str(test.get("name", "")).split(" (written answer", 1)[0]
+        if q in specs and row.get(q, "") != "" and "(written answer" in str(test.get("name", "")):
+            test.update(score=round(_num(row[q]), 2), max_score=round(float(specs[q]["points"]), 2))
+            test["output"] = f"Scored by a person with the rubric: {row[q]} / {specs[q]['points']:g}." + (
+                f" Note: {notes[q]}" if notes.get(q) else "")
+    results["score"] = round(_num(row.get("total")), 2)
+    store.atomic_write(path, json.dumps(results, indent=1))
+
+
+def refresh_feedback(path, row, specs, notes=None):
+    """The student's feedback page with its written answers' scores, the TA's notes and its new total (the
+    rest is unchanged)."""
+    from .report import ENV, score_line
     data = store.safe_read(path, 16 << 20)
     if data is None:
         return
@@ -418,10 +481,14 @@ def refresh_feedback(path, row, specs):
     start, end = html.find("<!-- written -->"), html.find("<!-- /written -->")
     if start < 0 or end < start:
         return
-    written = [{"question": q, "points": spec["points"], "score": row.get(q, "")} for q, spec in specs.items()]
+    notes = notes or {}
+    written = [{"question": q, "points": spec["points"], "score": row.get(q, ""), "note": notes.get(q, "")}
+               for q, spec in specs.items()]
     section = ENV.get_template("written.html.j2").render(written=written)
     html = html[:start + len("<!-- written -->")] + section + html[end:]
-    html = re.sub(r"score [^<]* / ([^<]*)\.</p>", lambda m: f"score {row['total']} / {m.group(1)}.</p>", html, count=1)
+    start, end = html.find("<!-- score -->"), html.find("<!-- /score -->")
+    if 0 <= start < end:
+        html = html[:start + len("<!-- score -->")] + score_line(row, specs) + html[end:]
     store.atomic_write(path, html)
 
 

@@ -12,6 +12,7 @@ import statistics
 from pathlib import Path
 
 import jinja2
+import markupsafe
 
 from .store import FIXED_HEAD, FIXED_TAIL, STATUSES, atomic_write
 
@@ -22,7 +23,26 @@ ENV = jinja2.Environment(loader=jinja2.FileSystemLoader(Path(__file__).with_name
 CONTEXT = "report_context.json"
 
 
-def write_feedback(path, row, verdict, manual=None):
+def score_line(row, manual=None):
+    """The score the student reads: while written points await a reader, the automatic points and what is
+    pending ("13 of 13 automatic points; 2 written points not yet graded"), never "13 / 15"."""
+    manual = manual or {}
+    pending = [q for q in manual if row.get("status") == "graded" and row.get(q, "") == ""]
+    if not pending:
+        return str(markupsafe.escape(f"score {row.get('total', '')} / {row.get('maximum') or '?'}."))
+    written = sum(spec["points"] for spec in manual.values())
+    auto_max = _num(row.get("maximum")) - written
+    got = _num(row.get("total")) - sum(_num(row.get(q)) for q in manual)
+    waiting = sum(manual[q]["points"] for q in pending)
+    scored = [q for q in manual if q not in pending]
+    extra = (f", and {sum(_num(row.get(q)) for q in scored):g} of {written - waiting:g} written points"
+             if scored else "")
+    return str(markupsafe.escape(
+        f"{got:g} of {auto_max:g} automatic points{extra}; {waiting:g} written point"
+        f"{'s' if waiting != 1 else ''} not yet graded."))
+
+
+def write_feedback(path, row, verdict, manual=None, notes=None):
     """The student's page: scores, each case's hint (a hidden case's is its author's static text), errors.
 
     ``manual`` ({question: spec}) are the written questions: their 0-point completion checks are not shown (the
@@ -31,10 +51,12 @@ def write_feedback(path, row, verdict, manual=None):
     points = {q: p for q, p in (verdict.questions or {}).items() if q not in manual}
     cases = {q: c for q, c in verdict.cases.items() if q in points}
     errors = verdict.errors[:20]
-    written = [{"question": q, "points": spec["points"], "score": row.get(q, "")} for q, spec in manual.items()
-               if verdict.questions is not None]
+    notes = notes or {}
+    written = [{"question": q, "points": spec["points"], "score": row.get(q, ""), "note": notes.get(q, "")}
+               for q, spec in manual.items() if verdict.questions is not None]
     html = ENV.get_template("feedback.html.j2").render(row=row, cases=cases, points=points, errors=errors,
-                                                       written=written)
+                                                       written=written,
+                                                       score=markupsafe.Markup(score_line(row, manual)))
     atomic_write(path, html)
 
 
@@ -122,13 +144,13 @@ def write_report(out_dir, rows, maxima, warnings=(), isolation="", limits=""):
 def gradescope_results(v, tpl):
     """Gradescope's results.json from the clamped scores: per question a visible test for its public cases and
     one for its hidden cases, ``after_published`` (students see it once the instructor publishes grades).
-    A written question claims nothing: one 0-point line says it is graded by hand (Gradescope's manually graded
-    question of the same name, docs/instructors.md)."""
+    A written question claims nothing: one line without a score says it is graded by hand (Gradescope's manually
+    graded question of the same name, docs/instructors.md); a line worth 0 would read as "passed". Scores are
+    rounded to 2 decimals (otter splits a question's points evenly over its cases: 3 / 7 = 0.428571...)."""
     tests = []
     specs = tpl.manual or {}
     for q, spec in specs.items():
-        tests.append({"name": f"{q} (written answer, graded by hand)", "score": 0, "max_score": 0,
-                      "visibility": "visible",
+        tests.append({"name": f"{q} (written answer, graded by hand)", "visibility": "visible",
                       "output": f"Worth {spec['points']:g} point(s), scored by a person with the rubric under the "
                                 f"question, not by the autograder."})
     for q, (score, possible) in v.questions.items():
@@ -144,7 +166,7 @@ def gradescope_results(v, tpl):
             lines = [f"{'hidden test' if hidden else c['name']}: {'passed' if c['passed'] else 'failed'}"
                      + (f"\n  {c['hint']}" if not c["passed"] and c["hint"] else "") for c in mine]
             tests.append({"name": f"{q} ({'hidden' if hidden else 'public'} tests)",
-                          "score": round(min(got, possible), 6), "max_score": round(min(worth, possible), 6),
+                          "score": round(min(got, possible), 2), "max_score": round(min(worth, possible), 2),
                           "visibility": "after_published" if hidden else "visible", "output": "\n".join(lines)})
-    return {"tests": tests, "score": round(sum(s for q, (s, _) in v.questions.items() if q not in specs), 6),
+    return {"tests": tests, "score": round(sum(s for q, (s, _) in v.questions.items() if q not in specs), 2),
             "stdout_visibility": "hidden"}
