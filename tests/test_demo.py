@@ -23,7 +23,7 @@ def test_report_shows_the_arc_the_data_the_grid_and_a_healthy_headline(tmp_path,
     monkeypatch.setattr(demo, "BUILD", tmp_path)
     page = demo.write_report(_report()).read_text()
     counts = data.course_counts()
-    assert "All four notebooks ran" in page and 'alt="accuracy arc"' in page
+    assert "All four notebooks ran" in page and 'alt="Bar chart: test accuracy of each notebook' in page and "; ols 0.550" in page
     assert f"trainval: {counts['trainval']['n']} images" in page
     assert "<b>0.700</b>" in page            # the best strategy of the row is bold
     assert "No screenshots yet" in page
