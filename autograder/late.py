@@ -18,6 +18,7 @@
 
 The penalty is applied to a file's score before the student's best file is chosen.
 """
+
 from __future__ import annotations
 
 import csv
@@ -30,8 +31,10 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-CANVAS_NAME = re.compile(r"^(?P<key>[^_/]+)(?P<late>_late)?_(?P<user>\d+)_(?P<attachment>\d+)_(?P<name>.+)$",
-                         re.IGNORECASE)
+CANVAS_NAME = re.compile(
+    r"^(?P<key>[^_/]+)(?P<late>_late)?_(?P<user>\d+)_(?P<attachment>\d+)_(?P<name>.+)$",
+    re.IGNORECASE,
+)
 DAY = dt.timedelta(days=1)
 
 
@@ -45,9 +48,13 @@ def parse_time(text, where) -> dt.datetime:
     try:
         value = dt.datetime.fromisoformat(str(text).strip().replace("Z", "+00:00"))
     except ValueError:
-        raise LateError(f"{where}: {text!r} is not a date and time such as 2027-02-01T23:59:00-05:00") from None
+        raise LateError(
+            f"{where}: {text!r} is not a date and time such as 2027-02-01T23:59:00-05:00"
+        ) from None
     if value.tzinfo is None:
-        raise LateError(f"{where}: {text!r} has no UTC offset; write it as 2027-02-01T23:59:00-05:00 (or ...Z)")
+        raise LateError(
+            f"{where}: {text!r} has no UTC offset; write it as 2027-02-01T23:59:00-05:00 (or ...Z)"
+        )
     return value
 
 
@@ -59,11 +66,11 @@ def canvas_ids(shown) -> tuple:
 
 @dataclass
 class Policy:
-    due: dict = field(default_factory=dict)          # {assignment: datetime}
+    due: dict = field(default_factory=dict)  # {assignment: datetime}
     per_day: float = 0.0
     flat: float = 0.0
     grace: dt.timedelta = dt.timedelta(0)
-    extensions: dict = field(default_factory=dict)   # {(student key, assignment): datetime}
+    extensions: dict = field(default_factory=dict)  # {(student key, assignment): datetime}
 
     @property
     def penalises(self) -> bool:
@@ -81,8 +88,10 @@ class Policy:
         return 0.0 if not days else min(1.0, self.flat + self.per_day * days)
 
     def describe(self) -> str:
-        parts = [f"{self.per_day:.0%} per started day" if self.per_day else "",
-                 f"{self.flat:.0%} once" if self.flat else ""]
+        parts = [
+            f"{self.per_day:.0%} per started day" if self.per_day else "",
+            f"{self.flat:.0%} once" if self.flat else "",
+        ]
         text = " plus ".join(p for p in parts if p) or "no penalty"
         grace = f", {self.grace.total_seconds() / 60:g} minutes' grace" if self.grace else ""
         return f"{text} (at most the whole score){grace}" if self.penalises else text + grace
@@ -92,7 +101,9 @@ def _fraction(value, where):
     try:
         value = float(value)
     except (TypeError, ValueError):
-        raise LateError(f"{where} must be a fraction of the score, e.g. 0.1; got {value!r}") from None
+        raise LateError(
+            f"{where} must be a fraction of the score, e.g. 0.1; got {value!r}"
+        ) from None
     if not 0 <= value <= 1:
         raise LateError(f"{where} must lie in [0, 1], got {value}")
     return value
@@ -110,15 +121,21 @@ def load_policy(course_toml=None, extensions=None, flat=None) -> Policy:
     late = config.get("late", {})
     unknown = set(late) - {"per_day", "flat", "grace_minutes"}
     if unknown:
-        raise LateError(f"{course_toml} [late]: unknown key(s) {', '.join(sorted(unknown))}; "
-                        "the keys are per_day, flat, grace_minutes")
-    policy = Policy(per_day=_fraction(late.get("per_day", 0), "[late] per_day"),
-                    flat=_fraction(late.get("flat", 0), "[late] flat"),
-                    grace=dt.timedelta(minutes=float(late.get("grace_minutes", 0))))
+        raise LateError(
+            f"{course_toml} [late]: unknown key(s) {', '.join(sorted(unknown))}; "
+            "the keys are per_day, flat, grace_minutes"
+        )
+    policy = Policy(
+        per_day=_fraction(late.get("per_day", 0), "[late] per_day"),
+        flat=_fraction(late.get("flat", 0), "[late] flat"),
+        grace=dt.timedelta(minutes=float(late.get("grace_minutes", 0))),
+    )
     if flat is not None:
         policy.per_day, policy.flat = 0.0, _fraction(flat, "--late-penalty")
-    policy.due = {name: parse_time(when, f"{course_toml} [due] {name}")
-                  for name, when in config.get("due", {}).items()}
+    policy.due = {
+        name: parse_time(when, f"{course_toml} [due] {name}")
+        for name, when in config.get("due", {}).items()
+    }
     if extensions is not None:
         policy.extensions = read_extensions(extensions, policy.due)
     return policy
@@ -139,8 +156,10 @@ def read_extensions(path, due) -> dict:
     reader = _csv_rows(path, "extensions file")
     head = set(reader.fieldnames)
     if not {"student_id", "assignment"} <= head or not head & {"due", "days"}:
-        raise LateError(f"extensions file {path}: the header is student_id,assignment and due or days, "
-                        f"got {','.join(reader.fieldnames)}")
+        raise LateError(
+            f"extensions file {path}: the header is student_id,assignment and due or days, "
+            f"got {','.join(reader.fieldnames)}"
+        )
     out = {}
     for line, row in enumerate(reader, start=2):
         sid, name = (row.get("student_id") or "").strip(), (row.get("assignment") or "").strip()
@@ -151,11 +170,15 @@ def read_extensions(path, due) -> dict:
             out[(sid, name)] = parse_time(row["due"], where)
         else:
             if name not in due:
-                raise LateError(f"{where}: {name} has no due date in course.toml [due] to add days to")
+                raise LateError(
+                    f"{where}: {name} has no due date in course.toml [due] to add days to"
+                )
             try:
                 out[(sid, name)] = due[name] + float(row["days"]) * DAY
             except (TypeError, ValueError):
-                raise LateError(f"{where}: days must be a number, got {row.get('days')!r}") from None
+                raise LateError(
+                    f"{where}: days must be a number, got {row.get('days')!r}"
+                ) from None
     return out
 
 
@@ -188,15 +211,23 @@ def read_submitted(path) -> dict:
     reader = _csv_rows(path, "submissions file")
     keys = [k for k in ("attachment_id", "user_id", "id", "file") if k in reader.fieldnames]
     if "submitted_at" not in reader.fieldnames or not keys:
-        raise LateError(f"submissions file {path}: the header needs submitted_at and one of attachment_id, "
-                        f"user_id (or Canvas's ID) or file; got {','.join(reader.fieldnames)}")
+        raise LateError(
+            f"submissions file {path}: the header needs submitted_at and one of attachment_id, "
+            f"user_id (or Canvas's ID) or file; got {','.join(reader.fieldnames)}"
+        )
     for line, row in enumerate(reader, start=2):
         if not (row.get("submitted_at") or "").strip():
             continue
         for k in keys:
             if (row.get(k) or "").strip():
-                kind = {"attachment_id": "attachment", "id": "user", "user_id": "user"}.get(k, "file")
-                note((kind, row[k].strip()), row["submitted_at"], f"submissions file {path} line {line}")
+                kind = {"attachment_id": "attachment", "id": "user", "user_id": "user"}.get(
+                    k, "file"
+                )
+                note(
+                    (kind, row[k].strip()),
+                    row["submitted_at"],
+                    f"submissions file {path} line {line}",
+                )
     return times
 
 

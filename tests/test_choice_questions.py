@@ -1,6 +1,7 @@
 """A multiple-choice question (ols_mc): the public format check earns nothing and says the answer is only
 recorded; the point is the hidden test's, for the right letter. Read from the built public tests and the
 built autograder zip, as the student's grader.check and the grader run them."""
+
 import zipfile
 
 import pytest
@@ -38,6 +39,11 @@ def test_the_right_letter_earns_the_point_and_a_bad_format_gets_the_hint(tests, 
     hidden.run({"ols_mc_answer": answer})
     public.run({"ols_mc_answer": answer})
     if answer == "C":
-        assert hidden.score == 1 and "recorded; checked when graded" in public.summary(public_only=True)
+        assert hidden.score == 1 and "recorded; checked when graded" in public.summary(
+            public_only=True
+        )
     else:
-        assert hidden.score == 0 and "must be one of the strings 'A', 'B', 'C', 'D'" in public.summary()
+        assert (
+            hidden.score == 0
+            and "must be one of the strings 'A', 'B', 'C', 'D'" in public.summary()
+        )

@@ -5,6 +5,7 @@ where otter 7 alone cannot tell which one is running), the solution's answers sa
 setup cell and the submit cell run in a real kernel with nbclient, and the zip it writes graded with
 ``python -m autograder grade``.
 """
+
 import os
 import shutil
 import subprocess
@@ -24,7 +25,9 @@ TESTS = f"tests/{STEM}"
 
 
 def _submit_cell(nb):
-    cell = next(c for c in nb.cells if c.cell_type == "code" and c.source.startswith("SUBMIT = False"))
+    cell = next(
+        c for c in nb.cells if c.cell_type == "code" and c.source.startswith("SUBMIT = False")
+    )
     return nbformat.v4.new_code_cell(cell.source.replace("SUBMIT = False", "SUBMIT = True", 1))
 
 
@@ -49,18 +52,21 @@ def test_a_renamed_copy_saved_last_is_the_one_zipped(tmp_path):
 def test_the_front_ends_path_wins_when_the_file_exists(tmp_path, monkeypatch):
     _notebook(tmp_path / f"{STEM}.ipynb")
     mine = _notebook(tmp_path / "my work.ipynb", "tests/something else")
-    monkeypatch.setenv("JPY_SESSION_NAME", str(mine))                  # JupyterLab, Notebook 7, nbclassic
+    monkeypatch.setenv("JPY_SESSION_NAME", str(mine))  # JupyterLab, Notebook 7, nbclassic
     assert handin.notebook_file(TESTS, {}, tmp_path) == mine
     vscode = _notebook(tmp_path / "vscode.ipynb", "tests/x")
     assert handin.notebook_file(TESTS, {"__vsc_ipynb_file__": str(vscode)}, tmp_path) == vscode
-    monkeypatch.setenv("JPY_SESSION_NAME", str(tmp_path / "renamed since.ipynb"))   # stale: ignored
+    monkeypatch.setenv("JPY_SESSION_NAME", str(tmp_path / "renamed since.ipynb"))  # stale: ignored
     assert handin.notebook_file(TESTS, {}, tmp_path) == tmp_path / f"{STEM}.ipynb"
 
 
 def test_no_notebook_of_this_assignment_says_how_to_export_by_name(tmp_path):
     _notebook(tmp_path / "02_logistic_regression_edges.ipynb", "tests/02_logistic_regression_edges")
-    with pytest.raises(handin.NotebookNotFound, match=r'grader\.export\("PATH/TO/YOUR/01_ols_raw_pixels'
-                                                      r'\.ipynb", pdf=False\)'):
+    with pytest.raises(
+        handin.NotebookNotFound,
+        match=r'grader\.export\("PATH/TO/YOUR/01_ols_raw_pixels'
+        r'\.ipynb", pdf=False\)',
+    ):
         handin.notebook_file(TESTS, {}, tmp_path)
 
 
@@ -101,11 +107,14 @@ def test_submit_cell_in_the_release_writes_a_zip_that_grades_full_marks(student_
     solution, _ = load_built(STEM)
     student = nbformat.read(str(folder / f"{STEM}.ipynb"), as_version=4)
     answered = fill_answers(student, solution)
-    nbformat.write(answered, str(folder / f"{STEM}.ipynb"))            # what the student saved
+    nbformat.write(answered, str(folder / f"{STEM}.ipynb"))  # what the student saved
     assert len(list(folder.glob("*.ipynb"))) == 4
     setup = next(c for c in answered.cells if c.cell_type == "code")
-    ran, _ = execute(nbformat.v4.new_notebook(cells=[setup, _submit_cell(answered)],
-                                              metadata=answered.metadata), cwd=folder, timeout=300)
+    ran, _ = execute(
+        nbformat.v4.new_notebook(cells=[setup, _submit_cell(answered)], metadata=answered.metadata),
+        cwd=folder,
+        timeout=300,
+    )
     said = outputs_text(nbformat.v4.new_notebook(cells=[ran.cells[-1]]))
     (zip_path,) = folder.glob(f"{STEM}_*.zip")
     assert f"Wrote {zip_path.name}" in said and f"holds {STEM}.ipynb" in said, said
@@ -118,8 +127,23 @@ def test_submit_cell_in_the_release_writes_a_zip_that_grades_full_marks(student_
     subs.mkdir(parents=True)
     shutil.copy2(zip_path, subs / zip_path.name)
     out = tmp_path / "grades"
-    done = subprocess.run([sys.executable, "-m", "autograder", "grade", str(subs.parent), "--out", str(out),
-                           "--jobs", "1"], cwd=REPO, capture_output=True, text=True, timeout=900)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "autograder",
+            "grade",
+            str(subs.parent),
+            "--out",
+            str(out),
+            "--jobs",
+            "1",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     (row,) = store.read_rows(out / "grades.csv").values()
     assert row["status"] == "graded" and row["assignment"] == STEM, row

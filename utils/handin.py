@@ -14,6 +14,7 @@ own path is found first, in this order:
 
 Nothing found: a message that says how to call ``grader.export`` with the file name.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -28,8 +29,11 @@ class NotebookNotFound(RuntimeError):
 def _front_end_hints(user_ns) -> list:
     """Paths the front end gave the kernel (newest convention first); maybe stale after a rename."""
     user_ns = user_ns or {}
-    return [user_ns.get("__vsc_ipynb_file__"), os.environ.get("JPY_SESSION_NAME"),
-            user_ns.get("__session__")]
+    return [
+        user_ns.get("__vsc_ipynb_file__"),
+        os.environ.get("JPY_SESSION_NAME"),
+        user_ns.get("__session__"),
+    ]
 
 
 def _names_tests(path: Path, tests: str) -> bool:
@@ -54,7 +58,8 @@ def notebook_file(tests: str, user_ns=None, cwd=None) -> Path:
     raise NotebookNotFound(
         f"could not find this notebook's file in {cwd} (no saved .ipynb there names {tests}). Save the "
         f"notebook (File → Save), or, if you renamed or moved it, run "
-        f"grader.export(\"PATH/TO/YOUR/{name}\", pdf=False) with its file name.")
+        f'grader.export("PATH/TO/YOUR/{name}", pdf=False) with its file name.'
+    )
 
 
 def export(grader, tests: str, user_ns=None, cwd=None) -> Path:
@@ -63,9 +68,13 @@ def export(grader, tests: str, user_ns=None, cwd=None) -> Path:
     path = notebook_file(tests, user_ns, cwd)
     saved = dt.datetime.fromtimestamp(path.stat().st_mtime).strftime("%Y-%m-%d %H:%M:%S")
     stamp = dt.datetime.now().strftime("%Y_%m_%dT%H_%M_%S")
-    shown = path.relative_to(cwd) if path.is_relative_to(cwd) else path  # otter zips the path as given
+    shown = (
+        path.relative_to(cwd) if path.is_relative_to(cwd) else path
+    )  # otter zips the path as given
     zip_path = shown.with_name(f"{shown.stem}_{stamp}.zip")
     grader.export(str(shown), export_path=str(zip_path), pdf=False)
-    print(f"Wrote {zip_path}: it holds {shown} as last saved ({saved}). Save first (File → Save) if "
-          f"you changed anything since, then run this cell again. Hand in that zip.")
+    print(
+        f"Wrote {zip_path}: it holds {shown} as last saved ({saved}). Save first (File → Save) if "
+        f"you changed anything since, then run this cell again. Hand in that zip."
+    )
     return cwd / zip_path

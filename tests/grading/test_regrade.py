@@ -3,12 +3,15 @@
 - the autograder's fingerprint changes with a test's code or points, and with a written question's points;
 - a regraded row of the same file keeps the TA's scores; the feedback's score line says what is pending;
 - merge-manual puts the TA's note and score on the results JSON's written line, rounded."""
+
 import json
 
 from autograder.grading import manual, report, store
 from autograder.grading.assignment import Template
 
-TESTS = {"q1.py": "points = 2\n@test_case(points=None, hidden=False)\ndef test_a(x):\n    assert x == 1\n"}
+TESTS = {
+    "q1.py": "points = 2\n@test_case(points=None, hidden=False)\ndef test_a(x):\n    assert x == 1\n"
+}
 SPECS = {"w1": {"points": 1}, "w2": {"points": 1}}
 
 
@@ -19,24 +22,49 @@ def _template(tests=TESTS, specs=SPECS):
 def test_the_fingerprint_follows_the_tests_and_the_points():
     base = _template().fingerprint()
     assert _template().fingerprint() == base and len(base) == 16
-    assert _template({"q1.py": TESTS["q1.py"].replace("== 1", "== 2")}).fingerprint() != base    # a fixed test
-    assert _template({"q1.py": TESTS["q1.py"].replace("points = 2", "points = 3")}).fingerprint() != base
+    assert (
+        _template({"q1.py": TESTS["q1.py"].replace("== 1", "== 2")}).fingerprint() != base
+    )  # a fixed test
+    assert (
+        _template({"q1.py": TESTS["q1.py"].replace("points = 2", "points = 3")}).fingerprint()
+        != base
+    )
     assert _template(specs={"w1": {"points": 2}, "w2": {"points": 1}}).fingerprint() != base
 
 
 def test_a_regraded_row_keeps_the_tas_scores_and_its_total_counts_them():
-    old = {"id": "s", "q1": "1", "w1": "1", "w2": "0.5", "total": "2.5", "maximum": "4", "sha256": "x"}
-    new = {"id": "s", "q1": "2", "w1": "", "w2": "", "total": "2", "maximum": "4", "status": "graded"}
+    old = {
+        "id": "s",
+        "q1": "1",
+        "w1": "1",
+        "w2": "0.5",
+        "total": "2.5",
+        "maximum": "4",
+        "sha256": "x",
+    }
+    new = {
+        "id": "s",
+        "q1": "2",
+        "w1": "",
+        "w2": "",
+        "total": "2",
+        "maximum": "4",
+        "status": "graded",
+    }
     manual.keep_scores(new, old, SPECS)
     assert (new["w1"], new["w2"], new["total"]) == ("1", "0.5", "3.5")
 
 
 def test_the_score_line_says_what_a_person_has_not_read_yet():
     row = {"q1": "2", "w1": "", "w2": "", "total": "2", "maximum": "4", "status": "graded"}
-    assert report.score_line(row, SPECS) == "2 of 2 automatic points; 2 written points not yet graded."
+    assert (
+        report.score_line(row, SPECS) == "2 of 2 automatic points; 2 written points not yet graded."
+    )
     row.update(w1="1", total="3")
-    assert report.score_line(row, SPECS) == \
-        "2 of 2 automatic points, and 1 of 1 written points; 1 written point not yet graded."
+    assert (
+        report.score_line(row, SPECS)
+        == "2 of 2 automatic points, and 1 of 1 written points; 1 written point not yet graded."
+    )
     row.update(w2="0.5", total="3.5")
     assert report.score_line(row, SPECS) == "score 3.5 / 4."
     assert report.score_line({"total": "1", "maximum": "2", "status": "graded"}) == "score 1 / 2."
@@ -44,9 +72,26 @@ def test_the_score_line_says_what_a_person_has_not_read_yet():
 
 def test_merged_scores_and_notes_reach_the_results_json(tmp_path):
     path = tmp_path / "r.json"
-    path.write_text(json.dumps({"score": 1.428571, "tests": [
-        {"name": "w1 (written answer, graded by hand)", "visibility": "visible", "output": "Worth 1 point(s)"},
-        {"name": "q1 (public tests)", "score": 1.428571, "max_score": 2, "visibility": "visible"}]}))
+    path.write_text(
+        json.dumps(
+            {
+                "score": 1.428571,
+                "tests": [
+                    {
+                        "name": "w1 (written answer, graded by hand)",
+                        "visibility": "visible",
+                        "output": "Worth 1 point(s)",
+                    },
+                    {
+                        "name": "q1 (public tests)",
+                        "score": 1.428571,
+                        "max_score": 2,
+                        "visibility": "visible",
+                    },
+                ],
+            }
+        )
+    )
     row = {"q1": "1.428571", "w1": "0.5", "total": "1.928571"}
     manual.refresh_results(path, row, {"w1": {"points": 1}}, {"w1": "names <the> control only"})
     data = json.loads(path.read_text())
