@@ -59,6 +59,13 @@ def colab_link(repo_url: str, branch: str, notebook: str) -> str | None:
     return f"https://colab.research.google.com/github/{m[1]}/{m[2]}/blob/{branch}/notebooks/{notebook}"
 
 
+def question_order(notebook: Path, names) -> list:
+    """``names`` in the order the notebook asks them (its ``grader.check("…")`` cells), then any others."""
+    text = "\n".join(c.source for c in nbformat.read(str(notebook), as_version=4).cells if c.cell_type == "code")
+    asked = list(dict.fromkeys(re.findall(r"grader\.check\(\s*[\"']([\w.-]+)[\"']", text)))
+    return [n for n in asked if n in names] + sorted(set(names) - set(asked))
+
+
 def point_at_tests(nb_path: Path, stem: str) -> None:
     """Write ``TESTS = "tests/<stem>"`` (the notebook's own public tests) into a built notebook's setup cell."""
     nb = nbformat.read(str(nb_path), as_version=4)
@@ -167,10 +174,9 @@ def build_one(master: Path, out: Path, dist: Path, run_tests: bool = False, cour
             shutil.rmtree(tests)
         tests.mkdir(parents=True)
         shutil.copy2(student / master.name, out / master.name)
-        names = []
         for test in sorted((student / "tests").glob("*.py")):
             shutil.copy2(test, tests / test.name)
-            names.append(test.stem)
+        names = question_order(out / master.name, [t.stem for t in (student / "tests").glob("*.py")])
 
         dist.mkdir(parents=True, exist_ok=True)
         (zip_path,) = autograder.glob(f"{stem}-autograder_*.zip")

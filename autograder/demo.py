@@ -16,7 +16,9 @@ import base64
 import io
 import json
 import os
+import re
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -25,6 +27,9 @@ from .nbrun import run_notebook, warnings_once  # noqa: F401 (run_notebook: benc
 
 SAMPLES = Path(__file__).with_name("samples")
 ANSWER_TAG = "otter_answer_cell"
+# otter's markers in a solution's code: a student's notebook never holds them (see clean_source)
+MARKER_LINE = re.compile(r'^\s*(?:""" ?)?# (BEGIN|END) (SOLUTION|PROMPT)( NO PROMPT)?\s*$')
+MARKER_TAIL = re.compile(r"\s*# ?(SOLUTION( NO PROMPT)?|SEED)\s*$")
 
 
 def _read(path):
@@ -41,11 +46,29 @@ def answer_ids(student):
     return [c["id"] for c in student["cells"] if ANSWER_TAG in c.get("metadata", {}).get("tags", [])]
 
 
+def clean_source(source) -> str:
+    """A solution cell's code as a student would have written it: otter's markers gone.
+
+    ``# BEGIN/END SOLUTION`` lines go, a ``# BEGIN PROMPT … # END PROMPT`` block (what the student was
+    shown instead) goes whole, and a trailing ``# SOLUTION`` / ``# SEED`` comment leaves its line."""
+    text = "".join(source) if isinstance(source, list) else source
+    lines, prompt = [], False
+    for line in text.splitlines(keepends=True):
+        marker = MARKER_LINE.match(line.rstrip("\n"))
+        if marker:
+            prompt = marker[2] == "PROMPT" and marker[1] == "BEGIN"
+            continue
+        if not prompt:
+            body = line.rstrip("\n")
+            lines.append(MARKER_TAIL.sub("", body) + line[len(body):])
+    return "".join(lines)
+
+
 def fill(student, solution, ids=None):
     """The student notebook with the answer cells in ``ids`` (default all) taken from the solution."""
     import copy
     nb = copy.deepcopy(student)
-    sources = {c.get("id"): c["source"] for c in solution["cells"]}
+    sources = {c.get("id"): clean_source(c["source"]) for c in solution["cells"]}
     wanted = set(answer_ids(student) if ids is None else ids)
     for cell in nb["cells"]:
         if cell.get("id") in wanted and cell.get("id") in sources:
@@ -58,8 +81,34 @@ def pair(stem, dist=DIST, notebooks=NOTEBOOKS):
     return _read(Path(notebooks) / f"{stem}.ipynb"), _read(solution_path(stem, dist))
 
 
-def make_samples(dest=SAMPLES, dist=DIST, notebooks=NOTEBOOKS):
-    """Full, partial and broken submission of every built notebook, in autograder/samples/."""
+def _text_outputs(nb):
+    """``nb`` with its figures dropped from the outputs (their text stays): samples stay small in git."""
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            if "data" in out:
+                out["data"] = {k: v for k, v in out["data"].items() if not k.startswith(("image/", "application/vnd"))}
+    return nb
+
+
+def run_sample(path, log=print):
+    """Run the sample at ``path`` in notebooks/ as a student would (a failing cell recorded, the run going
+    on), and save it with its outputs, figures dropped."""
+    import nbformat
+
+    with tempfile.TemporaryDirectory(prefix="ptm-sample-") as tmp:
+        done = run_notebook(Path(path), Path(tmp), timeout=900, allow_errors=True,
+                            progress=lambda line: log(f"    {Path(path).stem}: {line}"))
+        nb = nbformat.read(str(Path(tmp) / Path(path).name), as_version=4)
+    nbformat.write(_text_outputs(nb), str(path))
+    log(f"    {Path(path).stem}: ran in {done['seconds']} s" + (f", {done['error']}" if done["error"] else ""))
+    return path
+
+
+def make_samples(dest=SAMPLES, dist=DIST, notebooks=NOTEBOOKS, execute=False, log=print):
+    """Full, partial and broken submission of every built notebook, in autograder/samples/.
+
+    Answers are the solution's code without otter's markers; ``execute``: each sample is then run as a
+    student would run it, so it carries its outputs (what review pages show beside a written answer)."""
     dest = Path(dest)
     dest.mkdir(parents=True, exist_ok=True)
     paths = []
@@ -76,6 +125,9 @@ def make_samples(dest=SAMPLES, dist=DIST, notebooks=NOTEBOOKS):
         paths += [_write(dest / f"{stem}-full.ipynb", fill(student, solution)),
                   _write(dest / f"{stem}-partial.ipynb", fill(student, solution, ids[: (len(ids) + 1) // 2])),
                   _write(dest / f"{stem}-broken.ipynb", broken)]
+    if execute:
+        for path in paths:
+            run_sample(path, log)
     return paths
 
 
@@ -149,6 +201,12 @@ def _scenario_rows(grid):
     return list(rows.values()), list(dict.fromkeys(cell["strategy"] for cell in grid))
 
 
+def _module_order(stages) -> list:
+    """Stage names in the module's order (ols, edges, frozen, finetune), not results.json's alphabetical one."""
+    from utils import plots
+    return [s for s in plots.STAGE_LABELS if s in stages] + sorted(s for s in stages if s not in plots.STAGE_LABELS)
+
+
 def write_report(report: dict) -> Path:
     """build/report.json and build/report.html (from templates/module_report.html.j2)."""
     import jinja2
@@ -173,7 +231,7 @@ def write_report(report: dict) -> Path:
         r=report, arc=arc, healthy=not problems, data_line=data_line or "not found",
         headline=("All four notebooks ran, every self-check passed." if not problems
                   else "Needs attention: " + "; ".join(problems) + "."),
-        stages=[(name, v["test_acc"]) for name, v in stages.items()],
+        stages=[(name, stages[name]["test_acc"]) for name in _module_order(stages)],
         scenarios=scenarios, scenario_strategies=strategies,
         notebooks=list(report["notebooks"].items()), checks=report["checks"],
         grading=report.get("grading"), screens=screens)
@@ -192,11 +250,13 @@ def _main(argv=None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--skip-grading", action="store_true", help="skip grading the sample submissions")
     parser.add_argument("--samples-only", action="store_true",
-                        help="only rewrite autograder/samples/ (full, partial, broken) from the built notebooks")
+                        help="only rewrite autograder/samples/ (full, partial, broken) from the built notebooks, "
+                             "each run on the data so it carries its outputs")
+    parser.add_argument("--no-run", action="store_true", help="with --samples-only: write them without running them")
     args = parser.parse_args(argv)
     if args.samples_only:
-        for p in make_samples():
-            print(p)
+        for p in make_samples(execute=not args.no_run, log=lambda line: print(line, flush=True)):
+            print(p, flush=True)
         return 0
     sys.path.insert(0, str(REPO))
     from . import build
@@ -210,7 +270,8 @@ def _main(argv=None) -> int:
     print("2/4 run the solutions end to end", flush=True)
     notebooks = {}
     for stem in stems:
-        notebooks[stem] = run_notebook(solution_path(stem), BUILD / "notebooks")
+        notebooks[stem] = run_notebook(solution_path(stem), BUILD / "notebooks",
+                                       progress=lambda line, stem=stem: print(f"    {stem}: {line}", flush=True))
         print(f"    {stem}: {notebooks[stem]}", flush=True)
     print("3/4 self-check the autograders", flush=True)
     checks = self_check(stems)

@@ -7,6 +7,8 @@
   time budget (the bench) is never held past it by one long notebook.
 - The kernel talks to the client over IPC sockets in a private folder, not TCP on localhost: nothing goes
   over the network, and ipykernel has no reason to print its "running over TCP without encryption" warning.
+- ``progress``: a callable given one line whenever the run enters a new section (a markdown heading) or
+  ten seconds have passed since the last line, so ``make demo`` is never silent for minutes in one notebook.
 - ``warnings_once()``: the process's stderr (file descriptor 2, which kernels and other children inherit)
   passes through a filter that prints a repeated warning line once.
 """
@@ -27,11 +29,21 @@ from . import NOTEBOOKS
 class _CellTracker:
     """Which cell is running and under which time limit (nbclient's ``on_cell_start`` hook and ``timeout_func``)."""
 
-    def __init__(self, timeout, deadline):
+    def __init__(self, timeout, deadline, nb=None, progress=None):
         self.timeout, self.deadline, self.cell, self.limit, self.started = timeout, deadline, None, None, None
+        self.progress, self.sections, self.said, self.section = progress, _sections(nb), 0.0, None
+        self.begun = time.monotonic()
 
     def start(self, cell, cell_index):
         self.cell, self.started = cell_index + 1, time.monotonic()
+        if self.progress is None:
+            return
+        section = self.sections[cell_index] if cell_index < len(self.sections) else None
+        if section != self.section or self.started - self.said >= 10:
+            self.section, self.said = section, self.started
+            where = f" ({section})" if section else ""
+            self.progress(f"cell {self.cell} of {len(self.sections)}{where}, "
+                          f"{self.started - self.begun:.0f} s")
 
     def limit_for(self, cell):
         limit = self.timeout
@@ -42,6 +54,18 @@ class _CellTracker:
 
     def overran(self):
         return self.started is not None and self.limit is not None and time.monotonic() - self.started >= self.limit
+
+
+def _sections(nb) -> list:
+    """The heading each cell of ``nb`` sits under (its latest markdown heading), or None."""
+    sections, current = [], None
+    for cell in (nb.cells if nb is not None else []):
+        if cell.cell_type == "markdown":
+            heading = next((line.lstrip("#").strip() for line in cell.source.splitlines()
+                            if line.startswith("#")), None)
+            current = heading[:60] if heading else current
+        sections.append(current)
+    return sections
 
 
 def describe(err, tracker):
@@ -73,19 +97,23 @@ def _kernel_manager(folder):
                          connection_file=str(Path(folder) / "kernel.json"))
 
 
-def run_notebook(src: Path, out_dir: Path, timeout=900, deadline=None) -> dict:
-    """Execute ``src`` in notebooks/ with nbclient; save it with outputs; return seconds and what failed."""
+def run_notebook(src: Path, out_dir: Path, timeout=900, deadline=None, progress=None,
+                 allow_errors=False) -> dict:
+    """Execute ``src`` in notebooks/ with nbclient; save it with outputs; return seconds and what failed.
+
+    ``progress``: called with a line of where the run is (see the module's docstring); ``allow_errors``: a
+    cell that raises is recorded in its outputs and the run goes on (a sample submission's syntax error)."""
     import nbformat
     from nbclient import NotebookClient
 
     nb = nbformat.read(str(src), as_version=4)
-    tracker = _CellTracker(timeout, deadline)
+    tracker = _CellTracker(timeout, deadline, nb, progress)
     start, error = time.perf_counter(), None
     log = NOTEBOOKS / ".OTTER_LOG"
     with tempfile.TemporaryDirectory(prefix="ptm-kernel-") as sockets:
         try:
             NotebookClient(nb, km=_kernel_manager(sockets), timeout_func=tracker.limit_for,
-                           on_cell_start=tracker.start, kernel_name="python3",
+                           on_cell_start=tracker.start, kernel_name="python3", allow_errors=allow_errors,
                            resources={"metadata": {"path": str(NOTEBOOKS)}}).execute()
         except Exception as err:  # noqa: BLE001 - every failure is recorded in words and the caller goes on
             error = describe(err, tracker)

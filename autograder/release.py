@@ -8,7 +8,8 @@ and Colab badge) and copies only what a student needs:
 * ``notebooks/`` with the public tests;
 * ``utils/``;
 * ``data/``: ``download.py``, ``README.md`` and the course split lists;
-* ``requirements.txt``, ``requirements-colab.txt``, ``environment.yml``;
+* ``requirements.txt`` (the instructor repository's ``requirements-student.txt``: only what the notebooks
+  import, PyTorch's CPU wheels), ``environment.yml`` written from it, ``requirements-colab.txt``;
 * a ``Makefile`` with ``make lab`` and ``make data``.
 
 Never solutions, hidden tests, sample submissions, autograder zips or instructor
@@ -32,8 +33,8 @@ from . import REPO
 from .build import IGNORE, build, colab_link, course_config
 
 FILES = REPO / "autograder" / "release_files"
-COPIED = ["utils", "data/download.py", "data/README.md", "data/splits",
-          "requirements.txt", "requirements-colab.txt", "environment.yml"]
+COPIED = ["utils", "data/download.py", "data/README.md", "data/splits", "requirements-colab.txt"]
+STUDENT_REQUIREMENTS = REPO / "requirements-student.txt"
 
 
 def _prepare(out: Path) -> None:
@@ -54,6 +55,18 @@ def _copy(rel: str, out: Path) -> None:
         shutil.copytree(src, dst, ignore=IGNORE)
     else:
         shutil.copy2(src, dst)
+
+
+def _student_environment(out: Path) -> None:
+    """The release's ``requirements.txt`` (the student pins) and a conda ``environment.yml`` with the same."""
+    text = STUDENT_REQUIREMENTS.read_text()
+    (out / "requirements.txt").write_text(text)
+    pins = [line.strip() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+    (out / "environment.yml").write_text(
+        "# Conda environment for students who use conda: `conda env create -f environment.yml`.\n"
+        "# The same packages as requirements.txt (PyTorch's CPU wheels where its index has them).\n"
+        "name: ptm-course\nchannels:\n  - conda-forge\ndependencies:\n  - python=3.11\n  - pip\n  - pip:\n"
+        + "".join(f"      - {pin}\n" for pin in pins))
 
 
 def _notebook_rows(out: Path, repo_url: str, branch: str) -> list[dict]:
@@ -107,6 +120,7 @@ def release(out: Path, repo_url: str | None = None, commit: bool = True) -> Path
         build(out=out / "notebooks", dist=Path(dist), repo_url=course["release_url"])
     for rel in COPIED:
         _copy(rel, out)
+    _student_environment(out)
     _render(out, course)
     if commit:
         _commit(out)

@@ -51,8 +51,10 @@ if "google.colab" in sys.modules and not Path("utils").is_dir():  # Colab: fetch
     repo = Path("ptm-course").resolve()
     if not repo.is_dir():
         if not REPO_URL:
-            raise RuntimeError("REPO_URL is empty, so Colab cannot fetch the course. Instructor: set release_url "
-                               "in course.toml and rebuild (python -m autograder release).")
+            raise RuntimeError("this copy of the notebook does not say where the course's files are (its REPO_URL "
+                               "is empty), so Colab cannot fetch them. Open the notebook from the 'Open in Colab' "
+                               "link your instructor shared, or work on your own computer (see the course's "
+                               "README). Instructors: set release_url in course.toml and rebuild.")
         tmp = tempfile.mkdtemp(prefix=".ptm-course-", dir=repo.parent)  # renamed into place only when complete
         clone = subprocess.run(["git", "clone", "-q", "--depth", "1", REPO_URL, tmp], capture_output=True, text=True)
         if clone.returncode:

@@ -176,3 +176,11 @@ def test_tests_folder_name_is_checked():
 def test_repo_url_with_a_quote_is_refused():
     with pytest.raises(ValueError, match="cannot contain quotes"):
         setup_cell.with_repo_url(setup_cell.SOURCE, 'https://x/"; import os')
+
+
+def test_questions_are_listed_in_the_notebooks_order(tmp_path):
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(f'grader.check("{q}")')
+                                         for q in ("ols_phi", "ols_split", "ols_fit", "ols_mc", "ols_phi")])
+    nbformat.write(nb, str(tmp_path / "x.ipynb"))
+    assert build.question_order(tmp_path / "x.ipynb", ["ols_fit", "ols_mc", "ols_phi", "ols_split", "ols_zz"]) == \
+        ["ols_phi", "ols_split", "ols_fit", "ols_mc", "ols_zz"]

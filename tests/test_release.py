@@ -46,9 +46,19 @@ def test_release_holds_what_a_student_needs(student_release, texts):
             nb = nbformat.read(str(student_release / name), as_version=4)
             assert setup_cell.first_code_cell(nb).source == setup_cell.for_notebook(Path(name).stem, url)
     readme = texts["README.md"]
-    assert "grader.export()" in readme and "Download .ipynb" in readme and "make lab" in readme
+    assert "SUBMIT = True" in readme and "Download .ipynb" in readme and "make lab" in readme
     assert "Parkhi" in texts["CREDITS.md"] and "CC BY-SA 4.0" in texts["CREDITS.md"]
     assert "solutions" not in readme and "autograder" not in readme
+
+
+def test_release_installs_the_student_requirements_only(student_release):
+    import yaml
+    student = (REPO / "requirements-student.txt").read_text()
+    assert (student_release / "requirements.txt").read_text() == student
+    pins = [line for line in student.splitlines() if line.strip() and not line.startswith("#")]
+    env = yaml.safe_load((student_release / "environment.yml").read_text())
+    assert next(d["pip"] for d in env["dependencies"] if isinstance(d, dict)) == pins
+    assert "pytest" not in student and "selenium" not in student
 
 
 def test_release_is_committed_and_clean(student_release):

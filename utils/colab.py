@@ -115,19 +115,25 @@ def on_colab() -> bool:
 
 
 def submit(grader, tests: str):
-    """The submit cell of every notebook: ``grader.export(pdf=False)``, or on Colab one line on what to do.
+    """The submit cell of every notebook: on Colab, one line on what to do; elsewhere, a zip to hand in.
 
     otter's export cannot run on Colab (it raises ``RuntimeError: This method is not compatible with
-    Google Colab``); there the student downloads the notebook and hands in that file. ``tests`` is the
-    setup cell's ``TESTS`` (``tests/<notebook>``), which names the notebook."""
+    Google Colab``); there the student downloads the notebook and hands in that file. Elsewhere
+    :func:`utils.handin.export` finds this notebook's saved file (otter alone cannot when the folder
+    holds several notebooks) and zips it. ``tests`` is the setup cell's ``TESTS`` (``tests/<notebook>``),
+    which names the notebook."""
+    from utils import handin
+
     name = f"{Path(tests).name}.ipynb"
-    how = (f"On Colab, submit the notebook itself: File → Download → Download .ipynb saves {name}; hand in "
-           "that file where your instructor collects this assignment (e.g. your course's Gradescope).")
+    how = (f"On Colab, submit the notebook itself: File → Download → Download .ipynb saves {name}; "
+           "hand in that file where your instructor collects this assignment (e.g. your course's "
+           "Gradescope).")
     if on_colab():
         return print(how)
     try:
-        return grader.export(pdf=False)
+        shell = __import__("IPython").get_ipython()
+        return handin.export(grader, tests, getattr(shell, "user_ns", None))
     except RuntimeError as err:  # otter saw Colab where sys.modules did not
-        if "Colab" not in str(err):
+        if "Colab" not in str(err) or isinstance(err, handin.NotebookNotFound):
             raise
         return print(how)

@@ -5,6 +5,7 @@ unpacked one (Gradescope's ``/autograder/source``). Both split otter's tests int
 copied into each run sandbox and the hidden lines redacted from anything shown (``static``).
 """
 
+import hashlib
 import json
 import zipfile
 from dataclasses import dataclass
@@ -29,6 +30,16 @@ class Template:
     given: frozenset = frozenset()  # code cells the course ships (setup cell...): not audited
     files: Path = None  # the zip's files/ folder (utils/): on the judge's path, in every sandbox
     manual: dict = None  # {question: spec} of the written questions (manual.json; manual.py)
+
+    def fingerprint(self):
+        """What a grade depends on in this assignment: its tests (their code and points) and its written
+        questions' points. A row graded under another fingerprint is graded again (``batch``)."""
+        digest = hashlib.sha256()
+        for name, source in sorted(self.tests.items()):
+            digest.update(f"{name}\0{len(source)}\0".encode() + source.encode())
+        specs = {q: s.get("points") for q, s in (self.manual or {}).items()}
+        digest.update(json.dumps(specs, sort_keys=True).encode())
+        return digest.hexdigest()[:16]
 
     def maxima(self):
         """{question: points} of every question, the written ones included (rounded: otter's

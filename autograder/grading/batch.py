@@ -186,6 +186,7 @@ class Batch:
             "total": "0",
             "maximum": "",
             "sha256": sub.sha256,
+            "autograder": self.fingerprint(name),
         }
         points = v.questions
         if points:
@@ -195,16 +196,40 @@ class Batch:
                 row[q if q not in row else f"q_{q}"] = f"{s:g}"
             row["total"] = f"{sum(s for s, _ in v.questions.values()):g}"
         specs = (self.templates.get(name).manual if name in self.templates else None) or {}
+        old = self.rows.get(sub.id)
         if specs and v.questions is not None:  # written questions: a person scores them (manual.py)
             answers = manual.sanitize(sub.manual, specs)
             manual.fill_row(row, specs, answers)
+            if old and old.get("sha256") == sub.sha256:  # the same file: the TA's scores still hold
+                manual.keep_scores(row, old, specs)
             store.save_answers(self.out, sub.id, answers)
+        if old and old.get("sha256") != sub.sha256:  # another file at this path: its notes were not on it
+            with self.lock:
+                notes = store.read_notes(self.out)
+                if notes.pop(sub.id, None) is not None:
+                    store.write_notes(self.out, notes)
         store.save_verdict(self.out, sub.id, v)
         report.render_submission(self.out, row, specs)
         with self.lock:
             self.rows[sub.id] = row
             store.save_rows(self.out, self.rows)
         return row
+
+    def fingerprint(self, name):
+        """The fingerprint of assignment ``name``'s tests and points (``""`` for none, None when its zip is
+        gone); ``grades.csv`` keeps it per row."""
+        if not name:
+            return ""
+        if name not in self.known:
+            return None
+        return self.template(name).fingerprint()
+
+    def reusable(self, sub_id, path):
+        """A finished row is reused only for the same file (its id and content hash) graded by the same
+        autograder (its tests and points); anything else is graded again."""
+        row = self.rows.get(sub_id)
+        return bool(row and row.get("sha256") and row["sha256"] == inputs.content_hash(path)
+                    and row.get("autograder", "") == self.fingerprint(row.get("assignment", "")))
 
     def record_timing(self, sub_id, **stages):
         """Seconds, CPU seconds and peak memory of each stage that counted (``timings.json``)."""
@@ -362,6 +387,7 @@ def grade(
     nobody=False,
     templates=None,
     shard_spec=None,
+    force=False,
 ):
     """Grade every submission under ``paths`` (or shard ``shard_spec`` = (I, N) of them) into
     ``out``; returns the rows by id."""
@@ -385,7 +411,7 @@ def grade(
         for s in old:
             signal.signal(s, _interrupted)
         try:
-            return _grade(batch, paths, jobs, quiet, shard_spec)
+            return _grade(batch, paths, jobs, quiet, shard_spec, force)
         finally:
             _remove_work(batch.work)
             for s, h in old.items():
@@ -396,7 +422,7 @@ def _interrupted(signum, frame):
     raise KeyboardInterrupt(f"signal {signum}")
 
 
-def _grade(batch, paths, jobs, quiet, shard_spec=None):
+def _grade(batch, paths, jobs, quiet, shard_spec=None, force=False):
     for w in batch.warnings:
         print(f"warning: {w}", file=sys.stderr)
     try:
@@ -404,17 +430,14 @@ def _grade(batch, paths, jobs, quiet, shard_spec=None):
     except ValueError as e:
         raise SystemExit(f"error: {e}") from None
     found = shard.select(found, shard_spec, batch.out, batch.isolation(), batch.limits_text())
-    # a finished row is reused only for the same file: same path (its id), same content (its hash)
-    todo = [
-        t
-        for t in found
-        if t[0] not in batch.rows
-        or batch.rows[t[0]].get("sha256", "") != inputs.content_hash(t[1])
-        or not batch.rows[t[0]].get("sha256")
-    ]
+    # a finished row is reused only for the same file graded by the same tests and points
+    todo = [t for t in found if force or not batch.reusable(t[0], t[1])]
     if not quiet:
+        again = sum(t[0] in batch.rows for t in todo)
         print(
-            f"grading {len(todo)} submission(s) ({len(batch.rows)} already done) with {jobs} job(s)"
+            f"grading {len(todo)} submission(s) ({len(found) - len(todo)} already done"
+            + (f"; {again} again: {'--force' if force else 'a changed file or autograder'}" if again else "")
+            + f") with {jobs} job(s)"
         )
     pool = ThreadPoolExecutor(max_workers=max(1, jobs))
     try:
@@ -507,6 +530,12 @@ def parse_args(argv):
         help="where bubblewrap cannot work (Gradescope): student code as users of its own, "
         "without namespaces",
     )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="grade every submission again, even those already graded with the same file and autograder "
+        "(the TA's scores of unchanged files are kept)",
+    )
     return p.parse_args(argv)
 
 
@@ -534,6 +563,7 @@ def main(argv=None):
             wait=args.wait,
             nobody=args.no_namespaces,
             shard_spec=args.shard,
+            force=args.force,
         )
     except store.Busy as e:
         print(f"error: {e}", file=sys.stderr)

@@ -212,6 +212,15 @@ def sanitize(got, specs):
     return out
 
 
+def keep_scores(row, old, specs):
+    """A regraded row of the same file keeps what a person gave its written answers (and its total counts
+    them): the TA's scores survive a regrade."""
+    for q in specs:
+        if old.get(q, "") != "":
+            row[q] = old[q]
+    retotal(row)
+
+
 def fill_row(row, specs, answers):
     """The manual columns of a graded row: empty (awaiting a reader) or 0 (no answer); maximum counts them."""
     for q, spec in specs.items():
@@ -305,17 +314,42 @@ def merge(grades, scores_csv):
     with store.OutLock(grades):
         rows = store.read_rows(grades / "grades.csv")
         scores = read_scores(scores_csv, rows, specs_by_assignment)
+        notes = store.read_notes(grades)
         changed = 0
         for (sid, q), score in scores.items():
             new = f"{score:g}"
             changed += rows[sid].get(q) != new
             rows[sid][q] = new
+        for (sid, q), note in read_notes_column(scores_csv, set(scores)).items():
+            if note:
+                notes.setdefault(sid, {})[q] = note
+            else:
+                notes.get(sid, {}).pop(q, None)
+        store.write_notes(grades, notes)
         for row in rows.values():
             if row.get("status") == "graded":
                 retotal(row)
         store.write_rows(grades / "grades.csv", rows)
         report.render_all(grades)  # every page again from the files: the new scores and totals
     return changed, len(scores)
+
+
+def read_notes_column(path, scored):
+    """{(id, question): note} of the TA's CSV for the rows ``read_scores`` accepted with a score."""
+    text = store.safe_read(path, 16 << 20).decode("utf-8-sig")
+    reader = csv.reader(io.StringIO(text))
+    header = [h.strip().lower() for h in next(reader, [])]
+    if "note" not in header:
+        return {}
+    col = {h: i for i, h in enumerate(header)}
+    notes = {}
+    for cells in reader:
+        if len(cells) < len(header):
+            continue
+        key = tuple(cells[col[c]].strip().removeprefix("'") for c in ("id", "question"))
+        if key in scored:
+            notes[key] = " ".join(cells[col["note"]].removeprefix("'").split())[:2000]
+    return notes
 
 
 def pending(row, specs):

@@ -40,20 +40,48 @@ SCORE_BINS = range(0, 105, 5)  # % of the maximum
 # ------------------------------------------------------------------ one submission
 
 
-def feedback_html(row, data, specs):
-    """The student's page from its row, its verdict (``store.verdict``) and the written specs."""
+def score_line(row, manual=None):
+    """The score the student reads: while written points await a reader, the automatic points and
+    what is pending ("13 of 13 automatic points; 2 written points not yet graded"), never
+    "13 / 15"."""
+    manual = manual or {}
+    num = store.number
+    pending = [q for q in manual if row.get("status") == "graded" and row.get(q, "") == ""]
+    if not pending:
+        return str(markupsafe.escape(f"score {row.get('total', '')} / {row.get('maximum') or '?'}."))
+    written = sum(spec["points"] for spec in manual.values())
+    auto_max = num(row.get("maximum")) - written
+    got = num(row.get("total")) - sum(num(row.get(q)) for q in manual)
+    waiting = sum(manual[q]["points"] for q in pending)
+    scored = [q for q in manual if q not in pending]
+    extra = ""
+    if scored:
+        extra = f", and {sum(num(row.get(q)) for q in scored):g} of {written - waiting:g} written points"
+    plural = "s" if waiting != 1 else ""
+    return str(markupsafe.escape(
+        f"{got:g} of {auto_max:g} automatic points{extra}; {waiting:g} written point{plural} "
+        f"not yet graded."
+    ))  # fmt: skip
+
+
+def feedback_html(row, data, specs, notes=None):
+    """The student's page from its row, its verdict (``store.verdict``), the written specs and
+    the TA's notes on them (``store.read_notes``)."""
     questions = data.get("questions")
     points = {q: tuple(sp) for q, sp in (questions or {}).items() if q not in specs}
     cases = {q: c for q, c in (data.get("cases") or {}).items() if q in points}
+    notes = notes or {}
     written = []
     if questions is not None:
         written = [
-            {"question": q, "points": spec["points"], "score": row.get(q, "")}
+            {"question": q, "points": spec["points"], "score": row.get(q, ""),
+             "note": notes.get(q, "")}
             for q, spec in specs.items()
-        ]
+        ]  # fmt: skip
     return ENV.get_template("feedback.html.j2").render(
-        row=row, cases=cases, points=points, errors=(data.get("errors") or [])[:20], written=written
-    )
+        row=row, cases=cases, points=points, errors=(data.get("errors") or [])[:20],
+        written=written, score=markupsafe.Markup(score_line(row, specs)),
+    )  # fmt: skip
 
 
 def _case_lines(mine):
@@ -67,21 +95,33 @@ def _case_lines(mine):
     return "\n".join(lines)
 
 
-def gradescope_results(data, specs):
+def gradescope_results(data, specs, row=None, notes=None):
     """Gradescope's results.json from a graded verdict's clamped scores (``store.verdict``).
 
     Per question a visible test for its public cases and one for its hidden cases,
     ``after_published`` (students see it once the instructor publishes grades). A written
-    question claims nothing: one 0-point line says it is graded by hand (Gradescope's manually
-    graded question of the same name, docs/instructors.md)."""
-    tests = []
+    question claims nothing until a person scored it: one line without a score says it is graded
+    by hand (Gradescope's manually graded question of the same name, docs/instructors.md; a line
+    worth 0 would read as "passed"); once ``merge-manual`` scored it (``row``), the line carries
+    that score and the TA's note. Scores are rounded to 2 decimals (otter splits a question's
+    points evenly over its cases: 3 / 7 = 0.428571...)."""
+    row, notes = row or {}, notes or {}
+    tests, written = [], 0.0
     for q, spec in specs.items():
-        tests.append({
-            "name": f"{q} (written answer, graded by hand)", "score": 0, "max_score": 0,
-            "visibility": "visible",
-            "output": f"Worth {spec['points']:g} point(s), scored by a person with the rubric "
-                      f"under the question, not by the autograder.",
-        })  # fmt: skip
+        line = {"name": f"{q} (written answer, graded by hand)", "visibility": "visible"}
+        if row.get(q, "") != "":
+            written += store.number(row[q])
+            note = f" Note: {notes[q]}" if notes.get(q) else ""
+            line.update(
+                score=round(store.number(row[q]), 2), max_score=round(float(spec["points"]), 2),
+                output=f"Scored by a person with the rubric: {row[q]} / {spec['points']:g}.{note}",
+            )  # fmt: skip
+        else:
+            line["output"] = (
+                f"Worth {spec['points']:g} point(s), scored by a person with the rubric under the "
+                f"question, not by the autograder."
+            )
+        tests.append(line)
     questions = {q: tuple(sp) for q, sp in data["questions"].items()}
     for q, (_, possible) in questions.items():
         if q in specs:
@@ -95,13 +135,13 @@ def gradescope_results(data, specs):
             got = sum(c["points"] for c in mine if c["passed"])
             tests.append({
                 "name": f"{q} ({'hidden' if hidden else 'public'} tests)",
-                "score": round(min(got, possible), 6),
-                "max_score": round(min(worth, possible), 6),
+                "score": round(min(got, possible), 2),
+                "max_score": round(min(worth, possible), 2),
                 "visibility": "after_published" if hidden else "visible",
                 "output": _case_lines(mine),
             })  # fmt: skip
-    score = sum(s for q, (s, _) in questions.items() if q not in specs)
-    return {"tests": tests, "score": round(score, 6), "stdout_visibility": "hidden"}
+    score = sum(s for q, (s, _) in questions.items() if q not in specs) + written
+    return {"tests": tests, "score": round(score, 2), "stdout_visibility": "hidden"}
 
 
 def render_submission(out, row, specs=None):
@@ -114,10 +154,11 @@ def render_submission(out, row, specs=None):
         return
     if specs is None:
         specs = store.manifests(out).get(row.get("assignment", ""), {})
-    store.atomic_write(store.entry(out, "feedback", sid), feedback_html(row, data, specs))
+    notes = store.read_notes(out).get(sid, {})
+    store.atomic_write(store.entry(out, "feedback", sid), feedback_html(row, data, specs, notes))
     results = store.entry(out, "results", sid)
     if data.get("questions") is not None:
-        store.write_json(results, gradescope_results(data, specs))
+        store.write_json(results, gradescope_results(data, specs, row, notes))
     else:
         results.unlink(missing_ok=True)
 
@@ -146,13 +187,15 @@ def _template_line(row, assignment, question, spec, answer):
 def _rubric_html(text):
     import mistune
 
-    return markupsafe.Markup(mistune.html(markupsafe.escape(text)))  # the master's own, escaped
+    # the master's own text, escaped first; as a plain str, or mistune's own tags would be escaped too
+    return markupsafe.Markup(mistune.html(str(markupsafe.escape(text))))
 
 
 def render_reviews(out, rows):
     """``review/<question>.html`` per written question and ``review/scores_template.csv``."""
     out = Path(out)
     pages, template = [], [store.SCORES_HEADER]
+    notes = store.read_notes(out)
     for assignment, specs in sorted(store.manifests(out).items()):
         mine = sorted(
             (r for r in rows.values() if r.get("assignment") == assignment), key=lambda r: r["id"]
@@ -166,9 +209,15 @@ def render_reviews(out, rows):
             for r in mine:
                 a = answers[r["id"]].get(q, {})
                 graded = r.get("status") == "graded"
-                entries.append({"row": r, "graded": graded, "answer": a, "score": r.get(q, "")})
+                note = notes.get(r["id"], {}).get(q, "")
+                entries.append(
+                    {"row": r, "graded": graded, "answer": a, "score": r.get(q, ""), "note": note}
+                )
                 if graded:
-                    template.append(_template_line(r, assignment, q, spec, a))
+                    line = _template_line(r, assignment, q, spec, a)
+                    if r.get(q, "") != "" and (a.get("answered") or note):  # the TA's own, merged
+                        line[5], line[6] = r[q], note
+                    template.append(line)
             scored = sum(1 for e in entries if e["graded"] and e["score"] != "")
             graded = sum(e["graded"] for e in entries)
             html = ENV.get_template("review.html.j2").render(

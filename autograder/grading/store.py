@@ -34,7 +34,10 @@ import time
 from pathlib import Path
 
 FIXED_HEAD = ["id", "file", "assignment"]
-FIXED_TAIL = ["total", "maximum", "status", "reason", "flags", "seconds", "sha256"]
+# sha256: the submission's content; autograder: the fingerprint of the tests and points it was
+# graded with (assignment.fingerprint). A resumed batch reuses a row only while both are unchanged.
+FIXED_TAIL = ["total", "maximum", "status", "reason", "flags", "seconds", "sha256", "autograder"]
+NOTES = Path("manual") / "notes.json"  # the TA's notes on written answers: {id: {question: note}}
 STATUSES = (
     "graded", "timeout", "memory", "processes", "disk", "output", "crashed", "invalid",
     "wrong-assignment",
@@ -298,6 +301,23 @@ def save_warnings(out, lines):
 
 
 # ------------------------------------------------------------------ the lock
+
+
+def read_notes(out):
+    """The TA's notes on written answers (``merge-manual``'s ``note`` column), ``{id: {question: note}}``."""
+    data = safe_read(Path(out) / NOTES, 16 << 20)
+    try:
+        value = json.loads(data) if data else {}
+    except ValueError:
+        return {}
+    if not isinstance(value, dict):
+        return {}
+    return {str(k): {str(q): str(n) for q, n in v.items()} for k, v in value.items() if isinstance(v, dict)}
+
+
+def write_notes(out, notes):
+    (Path(out) / NOTES).parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(Path(out) / NOTES, json.dumps(notes, indent=1, ensure_ascii=False, sort_keys=True))
 
 
 class OutLock:
