@@ -6,11 +6,13 @@ name = "ft_bn"
 points = 2
 
 @test_case(points=None, hidden=False)
-def test_frozen_bn_keeps_statistics(set_train_mode):
+def test_frozen_bn_keeps_statistics(set_train_mode, env):
     import torch
     from torch import nn
     torch.manual_seed(0)
     model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.ReLU(), nn.Conv2d(4, 4, 3), nn.BatchNorm2d(4))
+    from utils import checks
+    checks.mutable(env, model)
     for p in [*model[0].parameters(), *model[1].parameters()]:
         p.requires_grad_(False)
     model.eval()

@@ -6,12 +6,14 @@ name = "ft_freeze"
 points = 3
 
 @test_case(points=None, hidden=False)
-def test_freeze_last_k(freeze):
+def test_freeze_last_k(freeze, env):
     import torch
     from torch import nn
     torch.manual_seed(0)
     stages = [nn.Conv2d(3, 4, 3), nn.Conv2d(4, 8, 3), nn.Conv2d(8, 8, 1)]
     head = nn.Linear(8, 2)
+    from utils import checks
+    (checks.mutable(env, stages), checks.mutable(env, head))
     count = freeze(stages, head, 1)
     trainable = [any((p.requires_grad for p in s.parameters())) for s in stages]
     assert trainable != [True, False, False], 'freeze: you trained the FIRST k stages: fine-tuning trains the LAST k stages (the early stages hold generic edges and textures worth keeping; the late ones are the most specific to ImageNet)'
