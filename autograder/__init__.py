@@ -3,6 +3,7 @@
 Run as ``python -m autograder build|check|grade|merge|export|demo|bench|release|similarity``. Nothing here is
 imported by a student notebook; ``utils/`` holds what notebooks import.
 """
+
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent

@@ -1,16 +1,17 @@
 """``python -m autograder VERB ...``: one module per verb, imported lazily."""
+
 import importlib
 import sys
 
 VERBS = {
-    "build": "autograder.build",   # otter assign for every master
-    "check": "autograder.check",   # grade built solutions and blank notebooks
-    "grade": "autograder.grading.batch",   # sandboxed parallel batch grading
-    "merge": "autograder.grading.shard",   # the shards of `grade --shard I/N` into one batch
-    "merge-manual": "autograder.grading.manual",   # the TA's scores of the written answers into grades.csv
-    "export": "autograder.lms",    # grades by student: Canvas gradebook CSV, one CSV per student
-    "demo": "autograder.demo",     # the main job: build, run, grade, report
-    "bench": "benchmarks.bench",   # speed figures into build/bench.json
+    "build": "autograder.build",  # otter assign for every master
+    "check": "autograder.check",  # grade built solutions and blank notebooks
+    "grade": "autograder.grading.batch",  # sandboxed parallel batch grading
+    "merge": "autograder.grading.shard",  # the shards of `grade --shard I/N` into one batch
+    "merge-manual": "autograder.grading.manual",  # the TA's scores of the written answers into grades.csv
+    "export": "autograder.lms",  # grades by student: Canvas gradebook CSV, one CSV per student
+    "demo": "autograder.demo",  # the main job: build, run, grade, report
+    "bench": "benchmarks.bench",  # speed figures into build/bench.json
     "release": "autograder.release",  # the student repository, ready to push
     "similarity": "autograder.similarity",  # pairs of submissions far more alike than the class
 }

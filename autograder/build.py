@@ -17,6 +17,7 @@ clean copies of the files its config names (``../utils`` without
 ``__pycache__``), so a build never depends on, or writes into, the working tree
 until the results are copied over.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -44,8 +45,10 @@ def course_config(path: Path = COURSE_TOML) -> dict:
     try:
         course = tomllib.loads(path.read_text())["course"]
     except (OSError, tomllib.TOMLDecodeError, KeyError) as err:
-        raise ValueError(f"{path}: cannot read the [course] table ({err}); see the comments in the "
-                         "committed course.toml") from None
+        raise ValueError(
+            f"{path}: cannot read the [course] table ({err}); see the comments in the "
+            "committed course.toml"
+        ) from None
     course.setdefault("release_url", "")
     course.setdefault("branch", "main")
     return course
@@ -56,12 +59,16 @@ def colab_link(repo_url: str, branch: str, notebook: str) -> str | None:
     m = re.match(r"^(?:https://|git@)github\.com[/:]([\w.-]+)/([\w.-]+?)(?:\.git)?/?$", repo_url)
     if not m:
         return None
-    return f"https://colab.research.google.com/github/{m[1]}/{m[2]}/blob/{branch}/notebooks/{notebook}"
+    return (
+        f"https://colab.research.google.com/github/{m[1]}/{m[2]}/blob/{branch}/notebooks/{notebook}"
+    )
 
 
 def question_order(notebook: Path, names) -> list:
     """``names`` in the order the notebook asks them (its ``grader.check("…")`` cells), then any others."""
-    text = "\n".join(c.source for c in nbformat.read(str(notebook), as_version=4).cells if c.cell_type == "code")
+    text = "\n".join(
+        c.source for c in nbformat.read(str(notebook), as_version=4).cells if c.cell_type == "code"
+    )
     asked = list(dict.fromkeys(re.findall(r"grader\.check\(\s*[\"']([\w.-]+)[\"']", text)))
     return [n for n in asked if n in names] + sorted(set(names) - set(asked))
 
@@ -81,9 +88,12 @@ def personalize(nb_path: Path, repo_url: str, branch: str, prefix: str) -> None:
     cell.source = setup_cell.with_repo_url(cell.source, repo_url)
     if repo_url:
         link = colab_link(repo_url, branch, nb_path.name)
-        text = (f"[![Open In Colab]({COLAB_BADGE})]({link})" if link else
-                f"**Colab:** upload this notebook (File → Upload notebook) and run its first cell; "
-                f"it fetches the course from `{repo_url}`.")
+        text = (
+            f"[![Open In Colab]({COLAB_BADGE})]({link})"
+            if link
+            else f"**Colab:** upload this notebook (File → Upload notebook) and run its first cell; "
+            f"it fetches the course from `{repo_url}`."
+        )
         badge = nbformat.v4.new_markdown_cell(text)
         badge["id"] = f"{prefix}-colab"
         nb.cells.insert(0, badge)
@@ -148,7 +158,9 @@ def normalize(nb_path: Path, prefix: str) -> None:
     nbformat.write(nb, str(nb_path))
 
 
-def build_one(master: Path, out: Path, dist: Path, run_tests: bool = False, course: dict | None = None) -> list[str]:
+def build_one(
+    master: Path, out: Path, dist: Path, run_tests: bool = False, course: dict | None = None
+) -> list[str]:
     """Assign one master; write its student notebook and public tests under ``out``,
     its zip and solution notebook under ``dist``. Returns the public test names.
     ``course`` (default: course.toml) gives the release URL written into the student notebook."""
@@ -170,13 +182,17 @@ def build_one(master: Path, out: Path, dist: Path, run_tests: bool = False, cour
 
         out.mkdir(parents=True, exist_ok=True)
         tests = out / "tests" / stem
-        if tests.is_dir():  # a fresh copy: a question removed from the master leaves no stale test behind
+        if (
+            tests.is_dir()
+        ):  # a fresh copy: a question removed from the master leaves no stale test behind
             shutil.rmtree(tests)
         tests.mkdir(parents=True)
         shutil.copy2(student / master.name, out / master.name)
         for test in sorted((student / "tests").glob("*.py")):
             shutil.copy2(test, tests / test.name)
-        names = question_order(out / master.name, [t.stem for t in (student / "tests").glob("*.py")])
+        names = question_order(
+            out / master.name, [t.stem for t in (student / "tests").glob("*.py")]
+        )
 
         dist.mkdir(parents=True, exist_ok=True)
         (zip_path,) = autograder.glob(f"{stem}-autograder_*.zip")
@@ -194,7 +210,9 @@ exec python /autograder/source/grader/autograder/grading/gradescope.py
 """
 
 
-def with_grading_service(otter_zip: Path, out: Path, student_nb: Path, master: Path | None = None) -> None:
+def with_grading_service(
+    otter_zip: Path, out: Path, student_nb: Path, master: Path | None = None
+) -> None:
     """Otter's zip with the grading service in ``grader/`` and a ``run_autograder`` that calls it.
 
     Otter's ``setup.sh`` (the image: its environment, the requirements) is kept; only the grading step is
@@ -220,12 +238,17 @@ def with_grading_service(otter_zip: Path, out: Path, student_nb: Path, master: P
         dst.writestr(info, RUN_AUTOGRADER.format(activate=activate))
         dst.writestr("given_cells.json", json.dumps(given, indent=0))
         if master is not None:
-            specs = manual.manifest(json.loads(master.read_text(encoding="utf-8")),
-                                    json.loads(student_nb.read_text(encoding="utf-8")))
+            specs = manual.manifest(
+                json.loads(master.read_text(encoding="utf-8")),
+                json.loads(student_nb.read_text(encoding="utf-8")),
+            )
             dst.writestr(manual.MANIFEST, json.dumps(specs, indent=1, ensure_ascii=False))
         dst.write(GRADING.parent / "__init__.py", "grader/autograder/__init__.py")
-        for f in (sorted(GRADING.glob("*.py")) + sorted((GRADING / "programs").glob("*.py"))
-                  + sorted((GRADING / "templates").glob("*.j2"))):
+        for f in (
+            sorted(GRADING.glob("*.py"))
+            + sorted((GRADING / "programs").glob("*.py"))
+            + sorted((GRADING / "templates").glob("*.j2"))
+        ):
             dst.write(f, f"grader/autograder/{f.relative_to(GRADING.parent)}")
 
 
@@ -239,8 +262,13 @@ def _id_prefix(master: Path) -> str:
     return "c" + hashlib.sha1(master.stem.encode()).hexdigest()[:6]
 
 
-def build(stems=None, out: Path = NOTEBOOKS, dist: Path = DIST, run_tests: bool = False,
-          repo_url: str | None = None) -> dict[str, list[str]]:
+def build(
+    stems=None,
+    out: Path = NOTEBOOKS,
+    dist: Path = DIST,
+    run_tests: bool = False,
+    repo_url: str | None = None,
+) -> dict[str, list[str]]:
     """Build every master (or those in ``stems``). Returns ``{stem: [public test names]}``.
 
     ``repo_url`` overrides course.toml's ``release_url`` (what the student notebooks clone on Colab).
@@ -257,8 +285,11 @@ def build(stems=None, out: Path = NOTEBOOKS, dist: Path = DIST, run_tests: bool 
     if repo_url is not None:
         course["release_url"] = repo_url
     if not course["release_url"]:
-        print("note: course.toml has no release_url, so the notebooks cannot fetch the course on Colab "
-              "(their setup cell says so); set it before you share them", file=sys.stderr)
+        print(
+            "note: course.toml has no release_url, so the notebooks cannot fetch the course on Colab "
+            "(their setup cell says so); set it before you share them",
+            file=sys.stderr,
+        )
     owners: dict[str, str] = {}
     built = {}
     for master in chosen:
@@ -266,25 +297,41 @@ def build(stems=None, out: Path = NOTEBOOKS, dist: Path = DIST, run_tests: bool 
         built[master.stem] = build_one(master, out, dist, run_tests, course)
         for name in built[master.stem]:
             if name in owners:
-                raise ValueError(f"question '{name}' is defined in both {owners[name]} and {master.stem}: "
-                                 "question names must be unique across notebooks (reports name questions alone)")
+                raise ValueError(
+                    f"question '{name}' is defined in both {owners[name]} and {master.stem}: "
+                    "question names must be unique across notebooks (reports name questions alone)"
+                )
             owners[name] = master.stem
     if stems is None:
         for stale in (out / "tests").iterdir():
             if stale.name not in built:
-                shutil.rmtree(stale) if stale.is_dir() and not stale.is_symlink() else stale.unlink()
+                shutil.rmtree(
+                    stale
+                ) if stale.is_dir() and not stale.is_symlink() else stale.unlink()
     return built
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m autograder build", description=__doc__.splitlines()[0])
-    parser.add_argument("stems", nargs="*", help="masters to build (default: every solutions/*.ipynb)")
+    parser = argparse.ArgumentParser(
+        prog="python -m autograder build", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument(
+        "stems", nargs="*", help="masters to build (default: every solutions/*.ipynb)"
+    )
     parser.add_argument("--out", type=Path, default=NOTEBOOKS, help="where student notebooks go")
-    parser.add_argument("--dist", type=Path, default=DIST, help="where zips and solution notebooks go")
-    parser.add_argument("--run-tests", action="store_true",
-                        help="let otter assign also grade each solution (check does this too)")
-    parser.add_argument("--repo-url", default=None,
-                        help="the student release's git URL for the setup cells (default: course.toml's release_url)")
+    parser.add_argument(
+        "--dist", type=Path, default=DIST, help="where zips and solution notebooks go"
+    )
+    parser.add_argument(
+        "--run-tests",
+        action="store_true",
+        help="let otter assign also grade each solution (check does this too)",
+    )
+    parser.add_argument(
+        "--repo-url",
+        default=None,
+        help="the student release's git URL for the setup cells (default: course.toml's release_url)",
+    )
     args = parser.parse_args(argv)
     built = build(args.stems or None, args.out, args.dist, args.run_tests, args.repo_url)
     for stem, names in built.items():

@@ -20,6 +20,7 @@ zip is missing or older than its master or
 the files it ships (``utils/``). ``time_grade_one(stem)`` is the timing
 ``make bench`` records as ``grade_seconds.<stem>``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -53,7 +54,11 @@ def ensure_built(stems) -> None:
 
     DIST.mkdir(parents=True, exist_ok=True)
     with FileLock(DIST / ".build.lock"):
-        stale = [s for s in stems if not zip_path(s).exists() or zip_path(s).stat().st_mtime < _inputs_mtime(s)]
+        stale = [
+            s
+            for s in stems
+            if not zip_path(s).exists() or zip_path(s).stat().st_mtime < _inputs_mtime(s)
+        ]
         if stale:
             build(stale)
 
@@ -65,13 +70,16 @@ def grade(notebooks, stem: str) -> dict[str, dict[str, tuple[float, float]]]:
 
     out = Path(tempfile.mkdtemp(prefix="ptm-check-"))
     try:
-        rows = batch.grade([str(p) for p in notebooks], out, assignment=stem, jobs=2, quiet=True,
-                           trusted=True)
+        rows = batch.grade(
+            [str(p) for p in notebooks], out, assignment=stem, jobs=2, quiet=True, trusted=True
+        )
         scores = {}
         for sid, row in rows.items():
             questions = store.verdict(out, sid).get("questions")
             if row["status"] == "graded" and questions is not None:
-                scores[Path(row["file"]).name] = {q: (s, p) for q, (s, p) in sorted(questions.items())}
+                scores[Path(row["file"]).name] = {
+                    q: (s, p) for q, (s, p) in sorted(questions.items())
+                }
             else:
                 print(f"{row['file']}: {row['status']}: {row['reason']}", file=sys.stderr)
         return scores
@@ -91,6 +99,7 @@ def manual_questions(stem: str) -> dict:
     """{question: spec} of the written questions in ``stem``'s zip (``manual.json``), {} when it has none."""
     import json
     import zipfile
+
     with zipfile.ZipFile(zip_path(stem)) as zf:
         return json.loads(zf.read("manual.json")) if "manual.json" in zf.namelist() else {}
 
@@ -107,29 +116,54 @@ def check_one(stem: str) -> list[dict]:
     for name in sorted(set(solved) | set(blank)):
         score, possible = solved.get(name, (0.0, 0.0))
         blank_score = blank.get(name, (None, None))[0]
-        full = possible > 0 and abs(score - possible) < 1e-9     # split points sum to 2.999...
+        full = possible > 0 and abs(score - possible) < 1e-9  # split points sum to 2.999...
         ok = (possible == 0 if name in written else full) and blank_score == 0
-        rows.append({"notebook": stem, "question": name, "solution": score, "possible": possible,
-                     "untouched": blank_score, "ok": ok, "seconds": seconds, "written": name in written})
+        rows.append(
+            {
+                "notebook": stem,
+                "question": name,
+                "solution": score,
+                "possible": possible,
+                "untouched": blank_score,
+                "ok": ok,
+                "seconds": seconds,
+                "written": name in written,
+            }
+        )
     if not rows:
-        rows.append({"notebook": stem, "question": "(none)", "solution": 0, "possible": 0,
-                     "untouched": None, "ok": False, "seconds": seconds})
+        rows.append(
+            {
+                "notebook": stem,
+                "question": "(none)",
+                "solution": 0,
+                "possible": 0,
+                "untouched": None,
+                "ok": False,
+                "seconds": seconds,
+            }
+        )
     return rows
 
 
 def format_table(rows: list[dict]) -> str:
-    header = f"{'notebook':<32} {'question':<14} {'solution':>9} {'untouched':>9}  {'grade s':>7}  ok"
+    header = (
+        f"{'notebook':<32} {'question':<14} {'solution':>9} {'untouched':>9}  {'grade s':>7}  ok"
+    )
     lines = [header, "-" * len(header)]
     for r in rows:
         untouched = "-" if r["untouched"] is None else f"{r['untouched']:g}"
         scored = "manual" if r.get("written") else f"{r['solution']:>4g}/{r['possible']:<4g}"
-        lines.append(f"{r['notebook']:<32} {r['question']:<14} {scored:>9} "
-                     f"{untouched:>9}  {r['seconds']:>7.1f}  {'yes' if r['ok'] else 'NO'}")
+        lines.append(
+            f"{r['notebook']:<32} {r['question']:<14} {scored:>9} "
+            f"{untouched:>9}  {r['seconds']:>7.1f}  {'yes' if r['ok'] else 'NO'}"
+        )
     return "\n".join(lines)
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m autograder check", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m autograder check", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("stems", nargs="*", help="notebooks to check (default: every master)")
     args = parser.parse_args(argv)
     stems = args.stems or [m.stem for m in masters()]
@@ -138,8 +172,10 @@ def main(argv=None) -> int:
     print(format_table(rows))
     failed = [f"{r['notebook']}:{r['question']}" for r in rows if not r["ok"]]
     if failed:
-        print(f"\nFAILED: {', '.join(failed)} (solutions must score full points, untouched notebooks 0)",
-              file=sys.stderr)
+        print(
+            f"\nFAILED: {', '.join(failed)} (solutions must score full points, untouched notebooks 0)",
+            file=sys.stderr,
+        )
         return 1
     print(f"\nOK: {len(stems)} notebooks, {len(rows)} questions")
     return 0

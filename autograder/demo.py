@@ -9,6 +9,7 @@
 5. write build/report.json (``stages.<stage>.test_acc``, runtimes, checks) and
    build/report.html (the accuracy arc and links to everything above).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -43,7 +44,9 @@ def _write(path, nb):
 
 def answer_ids(student):
     """Ids of the student's answer cells, in notebook order."""
-    return [c["id"] for c in student["cells"] if ANSWER_TAG in c.get("metadata", {}).get("tags", [])]
+    return [
+        c["id"] for c in student["cells"] if ANSWER_TAG in c.get("metadata", {}).get("tags", [])
+    ]
 
 
 def clean_source(source) -> str:
@@ -60,13 +63,14 @@ def clean_source(source) -> str:
             continue
         if not prompt:
             body = line.rstrip("\n")
-            lines.append(MARKER_TAIL.sub("", body) + line[len(body):])
+            lines.append(MARKER_TAIL.sub("", body) + line[len(body) :])
     return "".join(lines)
 
 
 def fill(student, solution, ids=None):
     """The student notebook with the answer cells in ``ids`` (default all) taken from the solution."""
     import copy
+
     nb = copy.deepcopy(student)
     sources = {c.get("id"): clean_source(c["source"]) for c in solution["cells"]}
     wanted = set(answer_ids(student) if ids is None else ids)
@@ -86,7 +90,11 @@ def _text_outputs(nb):
     for cell in nb.cells:
         for out in cell.get("outputs", []):
             if "data" in out:
-                out["data"] = {k: v for k, v in out["data"].items() if not k.startswith(("image/", "application/vnd"))}
+                out["data"] = {
+                    k: v
+                    for k, v in out["data"].items()
+                    if not k.startswith(("image/", "application/vnd"))
+                }
     return nb
 
 
@@ -96,11 +104,19 @@ def run_sample(path, log=print):
     import nbformat
 
     with tempfile.TemporaryDirectory(prefix="ptm-sample-") as tmp:
-        done = run_notebook(Path(path), Path(tmp), timeout=900, allow_errors=True,
-                            progress=lambda line: log(f"    {Path(path).stem}: {line}"))
+        done = run_notebook(
+            Path(path),
+            Path(tmp),
+            timeout=900,
+            allow_errors=True,
+            progress=lambda line: log(f"    {Path(path).stem}: {line}"),
+        )
         nb = nbformat.read(str(Path(tmp) / Path(path).name), as_version=4)
     nbformat.write(_text_outputs(nb), str(path))
-    log(f"    {Path(path).stem}: ran in {done['seconds']} s" + (f", {done['error']}" if done["error"] else ""))
+    log(
+        f"    {Path(path).stem}: ran in {done['seconds']} s"
+        + (f", {done['error']}" if done["error"] else "")
+    )
     return path
 
 
@@ -122,9 +138,13 @@ def make_samples(dest=SAMPLES, dist=DIST, notebooks=NOTEBOOKS, execute=False, lo
         last = next(c for c in broken["cells"] if c.get("id") == ids[-1])
         source = "".join(last["source"]) if isinstance(last["source"], list) else last["source"]
         last["source"] = source.rstrip() + "\n  this is not python (\n"
-        paths += [_write(dest / f"{stem}-full.ipynb", fill(student, solution)),
-                  _write(dest / f"{stem}-partial.ipynb", fill(student, solution, ids[: (len(ids) + 1) // 2])),
-                  _write(dest / f"{stem}-broken.ipynb", broken)]
+        paths += [
+            _write(dest / f"{stem}-full.ipynb", fill(student, solution)),
+            _write(
+                dest / f"{stem}-partial.ipynb", fill(student, solution, ids[: (len(ids) + 1) // 2])
+            ),
+            _write(dest / f"{stem}-broken.ipynb", broken),
+        ]
     if execute:
         for path in paths:
             run_sample(path, log)
@@ -134,9 +154,11 @@ def make_samples(dest=SAMPLES, dist=DIST, notebooks=NOTEBOOKS, execute=False, lo
 def grade_samples(out=None, jobs=2):
     """Grade ``autograder/samples`` into ``build/grading``; returns the report's path."""
     import shutil
+
     from .grading import batch
+
     out = Path(out or BUILD / "grading")
-    shutil.rmtree(out, ignore_errors=True)   # a demo grades afresh; `grade` itself resumes
+    shutil.rmtree(out, ignore_errors=True)  # a demo grades afresh; `grade` itself resumes
     if not any(SAMPLES.glob("*.ipynb")):
         make_samples()
     batch.grade([str(SAMPLES)], out, jobs=jobs)
@@ -146,6 +168,7 @@ def grade_samples(out=None, jobs=2):
 def majority_baseline() -> float:
     """Test accuracy of always predicting the training split's majority class."""
     from utils import data
+
     _, y_train = data.pets_arrays("trainval", 8)
     _, y_test = data.pets_arrays("test", 8)
     majority = 1 if (y_train == 1).sum() >= (y_train == -1).sum() else -1
@@ -161,27 +184,39 @@ def _png(fig) -> str:
 def self_check(stems) -> list[dict]:
     """One row per notebook: the built solution scores full marks, the untouched notebook 0."""
     from . import check
+
     rows = []
     for stem in stems:
         questions = check.check_one(stem)
         failed = [q["question"] for q in questions if not q["ok"]]
-        rows.append({"notebook": stem, "questions": len(questions), "ok": not failed, "failed": ", ".join(failed),
-                     "solution": f"{sum(q['solution'] for q in questions):g} / {sum(q['possible'] for q in questions):g}",
-                     "untouched": f"{sum(q['untouched'] or 0 for q in questions):g}"})
+        rows.append(
+            {
+                "notebook": stem,
+                "questions": len(questions),
+                "ok": not failed,
+                "failed": ", ".join(failed),
+                "solution": f"{sum(q['solution'] for q in questions):g} / {sum(q['possible'] for q in questions):g}",
+                "untouched": f"{sum(q['untouched'] or 0 for q in questions):g}",
+            }
+        )
     return rows
 
 
 def grading_summary(report_path) -> dict | None:
     """Counts of the graded samples by status, read back from grades.csv."""
     from collections import Counter
+
     from .grading import store
+
     if not report_path:
         return None
     rows = store.read_rows(Path(report_path).with_name("grades.csv")).values()
     counts = Counter(row.get("status", "?") for row in rows)
     summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "no rows"
-    return {"summary": f"{len(rows)} sample submissions: {summary}",
-            "report": str(Path(report_path).relative_to(BUILD))}
+    return {
+        "summary": f"{len(rows)} sample submissions: {summary}",
+        "report": str(Path(report_path).relative_to(BUILD)),
+    }
 
 
 def _scenario_rows(grid):
@@ -194,9 +229,18 @@ def _scenario_rows(grid):
     rows = {}
     for cell in transfer.summarize(grid):
         key = (cell["task"], cell["train_per_class"])
-        row = rows.setdefault(key, {"task": key[0], "train_per_class": key[1], "acc": {}, "se": {},
-                                    "seeds": cell["seeds"], "tied": verdicts[key]["tied"],
-                                    "verdict": verdicts[key]["winner"] or "tie: " + ", ".join(verdicts[key]["tied"])})
+        row = rows.setdefault(
+            key,
+            {
+                "task": key[0],
+                "train_per_class": key[1],
+                "acc": {},
+                "se": {},
+                "seeds": cell["seeds"],
+                "tied": verdicts[key]["tied"],
+                "verdict": verdicts[key]["winner"] or "tie: " + ", ".join(verdicts[key]["tied"]),
+            },
+        )
         row["acc"][cell["strategy"]], row["se"][cell["strategy"]] = cell["mean"], cell["se"]
     return list(rows.values()), list(dict.fromkeys(cell["strategy"] for cell in grid))
 
@@ -204,55 +248,85 @@ def _scenario_rows(grid):
 def _module_order(stages) -> list:
     """Stage names in the module's order (ols, edges, frozen, finetune), not results.json's alphabetical one."""
     from utils import plots
-    return [s for s in plots.STAGE_LABELS if s in stages] + sorted(s for s in stages if s not in plots.STAGE_LABELS)
+
+    return [s for s in plots.STAGE_LABELS if s in stages] + sorted(
+        s for s in stages if s not in plots.STAGE_LABELS
+    )
 
 
 def write_report(report: dict) -> Path:
     """build/report.json and build/report.html (from templates/module_report.html.j2)."""
     import jinja2
     import matplotlib
+
     matplotlib.use("Agg")
     from utils import plots
 
     BUILD.mkdir(exist_ok=True)
     (BUILD / "report.json").write_text(json.dumps(report, indent=2, sort_keys=True))
     stages = report["stages"]
-    arc = _png(plots.accuracy_arc(stages, baseline=report.get("majority_baseline"))) if stages else ""
+    arc = (
+        _png(plots.accuracy_arc(stages, baseline=report.get("majority_baseline"))) if stages else ""
+    )
     scenarios, strategies = _scenario_rows(report.get("scenarios") or [])
     problems = [f"{stem} failed" for stem, info in report["notebooks"].items() if info["error"]]
     problems += [f"{c['notebook']} self-check failed" for c in report["checks"] if not c["ok"]]
     counts = report.get("course_data") or {}
-    data_line = ", ".join(f"{split}: {c['n']} images ({c['cat']} cats, {c['dog']} dogs)" for split, c in counts.items())
+    data_line = ", ".join(
+        f"{split}: {c['n']} images ({c['cat']} cats, {c['dog']} dogs)"
+        for split, c in counts.items()
+    )
     screens_index = BUILD / "screens" / "index.json"
     screens = json.loads(screens_index.read_text()) if screens_index.is_file() else []
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(Path(__file__).with_name("templates")),
-                             autoescape=True)
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(Path(__file__).with_name("templates")), autoescape=True
+    )
     page = env.get_template("module_report.html.j2").render(
-        r=report, arc=arc, healthy=not problems, data_line=data_line or "not found",
-        headline=("All four notebooks ran, every self-check passed." if not problems
-                  else "Needs attention: " + "; ".join(problems) + "."),
+        r=report,
+        arc=arc,
+        healthy=not problems,
+        data_line=data_line or "not found",
+        headline=(
+            "All four notebooks ran, every self-check passed."
+            if not problems
+            else "Needs attention: " + "; ".join(problems) + "."
+        ),
         stages=[(name, stages[name]["test_acc"]) for name in _module_order(stages)],
-        scenarios=scenarios, scenario_strategies=strategies,
-        notebooks=list(report["notebooks"].items()), checks=report["checks"],
-        grading=report.get("grading"), screens=screens)
+        scenarios=scenarios,
+        scenario_strategies=strategies,
+        notebooks=list(report["notebooks"].items()),
+        checks=report["checks"],
+        grading=report.get("grading"),
+        screens=screens,
+    )
     path = BUILD / "report.html"
     path.write_text(page)
     return path
 
 
 def main(argv=None) -> int:
-    with warnings_once():      # each kernel and grading stage would print the same warnings again
+    with warnings_once():  # each kernel and grading stage would print the same warnings again
         return _main(argv)
 
 
 def _main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m autograder demo", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--skip-grading", action="store_true", help="skip grading the sample submissions")
-    parser.add_argument("--samples-only", action="store_true",
-                        help="only rewrite autograder/samples/ (full, partial, broken) from the built notebooks, "
-                             "each run on the data so it carries its outputs")
-    parser.add_argument("--no-run", action="store_true", help="with --samples-only: write them without running them")
+    parser = argparse.ArgumentParser(
+        prog="python -m autograder demo",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--skip-grading", action="store_true", help="skip grading the sample submissions"
+    )
+    parser.add_argument(
+        "--samples-only",
+        action="store_true",
+        help="only rewrite autograder/samples/ (full, partial, broken) from the built notebooks, "
+        "each run on the data so it carries its outputs",
+    )
+    parser.add_argument(
+        "--no-run", action="store_true", help="with --samples-only: write them without running them"
+    )
     args = parser.parse_args(argv)
     if args.samples_only:
         for p in make_samples(execute=not args.no_run, log=lambda line: print(line, flush=True)):
@@ -270,8 +344,11 @@ def _main(argv=None) -> int:
     print("2/4 run the solutions end to end", flush=True)
     notebooks = {}
     for stem in stems:
-        notebooks[stem] = run_notebook(solution_path(stem), BUILD / "notebooks",
-                                       progress=lambda line, stem=stem: print(f"    {stem}: {line}", flush=True))
+        notebooks[stem] = run_notebook(
+            solution_path(stem),
+            BUILD / "notebooks",
+            progress=lambda line, stem=stem: print(f"    {stem}: {line}", flush=True),
+        )
         print(f"    {stem}: {notebooks[stem]}", flush=True)
     print("3/4 self-check the autograders", flush=True)
     checks = self_check(stems)
@@ -279,6 +356,7 @@ def _main(argv=None) -> int:
     grading = None if args.skip_grading else grade_samples(out=BUILD / "grading")
 
     from utils import data, results
+
     recorded = results.load()
     report = {
         "stages": {s: v for s, v in recorded.items() if "test_acc" in v},

@@ -12,6 +12,7 @@
 - ``warnings_once()``: the process's stderr (file descriptor 2, which kernels and other children inherit)
   passes through a filter that prints a repeated warning line once.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -30,7 +31,13 @@ class _CellTracker:
     """Which cell is running and under which time limit (nbclient's ``on_cell_start`` hook and ``timeout_func``)."""
 
     def __init__(self, timeout, deadline, nb=None, progress=None):
-        self.timeout, self.deadline, self.cell, self.limit, self.started = timeout, deadline, None, None, None
+        self.timeout, self.deadline, self.cell, self.limit, self.started = (
+            timeout,
+            deadline,
+            None,
+            None,
+            None,
+        )
         self.progress, self.sections, self.said, self.section = progress, _sections(nb), 0.0, None
         self.begun = time.monotonic()
 
@@ -42,8 +49,10 @@ class _CellTracker:
         if section != self.section or self.started - self.said >= 10:
             self.section, self.said = section, self.started
             where = f" ({section})" if section else ""
-            self.progress(f"cell {self.cell} of {len(self.sections)}{where}, "
-                          f"{self.started - self.begun:.0f} s")
+            self.progress(
+                f"cell {self.cell} of {len(self.sections)}{where}, "
+                f"{self.started - self.begun:.0f} s"
+            )
 
     def limit_for(self, cell):
         limit = self.timeout
@@ -53,16 +62,26 @@ class _CellTracker:
         return limit
 
     def overran(self):
-        return self.started is not None and self.limit is not None and time.monotonic() - self.started >= self.limit
+        return (
+            self.started is not None
+            and self.limit is not None
+            and time.monotonic() - self.started >= self.limit
+        )
 
 
 def _sections(nb) -> list:
     """The heading each cell of ``nb`` sits under (its latest markdown heading), or None."""
     sections, current = [], None
-    for cell in (nb.cells if nb is not None else []):
+    for cell in nb.cells if nb is not None else []:
         if cell.cell_type == "markdown":
-            heading = next((line.lstrip("#").strip() for line in cell.source.splitlines()
-                            if line.startswith("#")), None)
+            heading = next(
+                (
+                    line.lstrip("#").strip()
+                    for line in cell.source.splitlines()
+                    if line.startswith("#")
+                ),
+                None,
+            )
             current = heading[:60] if heading else current
         sections.append(current)
     return sections
@@ -73,10 +92,15 @@ def describe(err, tracker):
     from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
     where = f"in cell {tracker.cell}" if tracker.cell else "before the first cell"
-    if isinstance(err, CellTimeoutError) or (not isinstance(err, (CellExecutionError, DeadKernelError))
-                                             and tracker.overran()):
+    if isinstance(err, CellTimeoutError) or (
+        not isinstance(err, (CellExecutionError, DeadKernelError)) and tracker.overran()
+    ):
         # nbclient sometimes fails its own kernel-alive check (an AssertionError) once a cell outlived its limit
-        cause = "" if isinstance(err, CellTimeoutError) else f" (then the notebook client raised {type(err).__name__})"
+        cause = (
+            ""
+            if isinstance(err, CellTimeoutError)
+            else f" (then the notebook client raised {type(err).__name__})"
+        )
         return f"timed out after {tracker.limit} s {where}{cause}"
     if isinstance(err, DeadKernelError):
         return f"kernel died {where} (killed from outside, out of memory, or crashed)"
@@ -92,13 +116,21 @@ def describe(err, tracker):
 
 
 def _kernel_manager(folder):
-    from jupyter_client.manager import AsyncKernelManager   # what nbclient awaits: a blocking manager ignores timeouts
-    return AsyncKernelManager(kernel_name="python3", transport="ipc", ip=str(Path(folder) / "k"),
-                         connection_file=str(Path(folder) / "kernel.json"))
+    from jupyter_client.manager import (
+        AsyncKernelManager,
+    )  # what nbclient awaits: a blocking manager ignores timeouts
+
+    return AsyncKernelManager(
+        kernel_name="python3",
+        transport="ipc",
+        ip=str(Path(folder) / "k"),
+        connection_file=str(Path(folder) / "kernel.json"),
+    )
 
 
-def run_notebook(src: Path, out_dir: Path, timeout=900, deadline=None, progress=None,
-                 allow_errors=False) -> dict:
+def run_notebook(
+    src: Path, out_dir: Path, timeout=900, deadline=None, progress=None, allow_errors=False
+) -> dict:
     """Execute ``src`` in notebooks/ with nbclient; save it with outputs; return seconds and what failed.
 
     ``progress``: called with a line of where the run is (see the module's docstring); ``allow_errors``: a
@@ -112,9 +144,15 @@ def run_notebook(src: Path, out_dir: Path, timeout=900, deadline=None, progress=
     log = NOTEBOOKS / ".OTTER_LOG"
     with tempfile.TemporaryDirectory(prefix="ptm-kernel-") as sockets:
         try:
-            NotebookClient(nb, km=_kernel_manager(sockets), timeout_func=tracker.limit_for,
-                           on_cell_start=tracker.start, kernel_name="python3", allow_errors=allow_errors,
-                           resources={"metadata": {"path": str(NOTEBOOKS)}}).execute()
+            NotebookClient(
+                nb,
+                km=_kernel_manager(sockets),
+                timeout_func=tracker.limit_for,
+                on_cell_start=tracker.start,
+                kernel_name="python3",
+                allow_errors=allow_errors,
+                resources={"metadata": {"path": str(NOTEBOOKS)}},
+            ).execute()
         except Exception as err:  # noqa: BLE001 - every failure is recorded in words and the caller goes on
             error = describe(err, tracker)
         finally:
@@ -135,7 +173,9 @@ def _pump(read_fd, write_fd, seen):
             pending += chunk
             *lines, pending = pending.split(b"\n")
             for line in lines:
-                key = re.sub(rb"^\[[^\]]*\]\s*", b"", line).strip()     # a log prefix ([W 12:00:01 ...]) differs
+                key = re.sub(
+                    rb"^\[[^\]]*\]\s*", b"", line
+                ).strip()  # a log prefix ([W 12:00:01 ...]) differs
                 if WARNING.search(key.decode("utf-8", "replace")):
                     if key in seen:
                         continue
@@ -159,7 +199,9 @@ def warnings_once():
         yield
     finally:
         sys.stderr.flush()
-        os.dup2(saved, 2)           # the pipe's last writer closes in this process; children have exited
+        os.dup2(saved, 2)  # the pipe's last writer closes in this process; children have exited
         pump.join(timeout=5)
-        if not pump.is_alive():     # a child still holding the pipe keeps the pump (and its fd) until it exits
+        if (
+            not pump.is_alive()
+        ):  # a child still holding the pipe keeps the pump (and its fd) until it exits
             os.close(saved)

@@ -35,13 +35,14 @@ so ``grader.check_all()`` runs this notebook's questions and no other's. The
 assign config sets ``init_cell: false``: otter's own init cell would run
 ``import otter`` before Colab had a chance to install it.
 """
+
 import re
 import sys
 from pathlib import Path
 
 import nbformat
 
-SOURCE = '''\
+SOURCE = """\
 # Setup (run first; safe to re-run): works in a repo checkout, in Colab and in the grader.
 import os, shutil, subprocess, sys, tempfile
 from pathlib import Path
@@ -94,7 +95,7 @@ def attempt(fn, *args, **kwargs):
         return print(f"to do: {todo}")
 
 
-print("utils from", Path(data.__file__).parent)'''
+print("utils from", Path(data.__file__).parent)"""
 
 
 URL_LINE = re.compile(r'^REPO_URL = "[^"\n]*"', re.M)
@@ -112,14 +113,18 @@ def _set_line(source: str, pattern, line: str, what: str) -> str:
 def with_repo_url(source: str, url: str) -> str:
     """The setup cell's source with ``REPO_URL`` set to ``url`` (``""``: not configured)."""
     if '"' in url or "\n" in url or "\\" in url:
-        raise ValueError(f"a repository URL cannot contain quotes, backslashes or newlines: {url!r}")
+        raise ValueError(
+            f"a repository URL cannot contain quotes, backslashes or newlines: {url!r}"
+        )
     return _set_line(source, URL_LINE, f'REPO_URL = "{url}"', "the course URL")
 
 
 def with_tests(source: str, stem: str) -> str:
     """The setup cell's source with ``TESTS`` set to ``tests/<stem>``, the public tests of notebook ``stem``."""
     if not STEM.match(stem):
-        raise ValueError(f"a notebook name for the tests folder must be letters, digits, '.', '_' or '-': {stem!r}")
+        raise ValueError(
+            f"a notebook name for the tests folder must be letters, digits, '.', '_' or '-': {stem!r}"
+        )
     return _set_line(source, TESTS_LINE, f'TESTS = "tests/{stem}"', "the notebook's tests folder")
 
 

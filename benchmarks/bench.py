@@ -39,6 +39,7 @@ Two modes, both written to build/bench.json with ``mode`` saying which ran:
   and a notebook's cells share what is left, so the bench finishes on a loaded 2-core machine;
 - *full* (``make bench-full``, ``--full``): the workloads above, no budget (the figures of docs/performance.md).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -54,13 +55,30 @@ from pathlib import Path
 
 from autograder import BUILD, REPO, solution_path, zip_path
 
-
-QUICK = {"repeats": 1, "extract_images": 64, "epoch_images": 64, "notebooks": ("01_ols_raw_pixels", "02_logistic_regression_edges"),
-         "notebook_runs": 1, "sample_stems": ("01_ols_raw_pixels",), "grade_stems": ("01_ols_raw_pixels",),
-         "submissions": 6, "budget": 420, "throughput": {"01_ols_raw_pixels": 10, "03_pretrained_features": 2}}
-FULL = {"repeats": 2, "extract_images": None, "epoch_images": 128, "notebooks": None, "notebook_runs": 2, "sample_stems": None,
-        "grade_stems": None, "submissions": 40, "budget": None,
-        "throughput": {"01_ols_raw_pixels": 100, "03_pretrained_features": 20}}
+QUICK = {
+    "repeats": 1,
+    "extract_images": 64,
+    "epoch_images": 64,
+    "notebooks": ("01_ols_raw_pixels", "02_logistic_regression_edges"),
+    "notebook_runs": 1,
+    "sample_stems": ("01_ols_raw_pixels",),
+    "grade_stems": ("01_ols_raw_pixels",),
+    "submissions": 6,
+    "budget": 420,
+    "throughput": {"01_ols_raw_pixels": 10, "03_pretrained_features": 2},
+}
+FULL = {
+    "repeats": 2,
+    "extract_images": None,
+    "epoch_images": 128,
+    "notebooks": None,
+    "notebook_runs": 2,
+    "sample_stems": None,
+    "grade_stems": None,
+    "submissions": 40,
+    "budget": None,
+    "throughput": {"01_ols_raw_pixels": 100, "03_pretrained_features": 20},
+}
 
 
 class Budget:
@@ -93,7 +111,10 @@ def _best(fn, repeats):
 
 def _pair(utils_fn, hand_fn, repeats, check=None):
     """Best time of each, interleaved: (utils seconds, hand seconds); ``check(utils out, hand out)`` on the warm-up."""
-    hand_out, utils_out = hand_fn(), utils_fn()  # warm-up: first-call costs (allocations, file cache) hit neither side
+    hand_out, utils_out = (
+        hand_fn(),
+        utils_fn(),
+    )  # warm-up: first-call costs (allocations, file cache) hit neither side
     if check is not None:
         check(utils_out, hand_out)
     t_utils, t_hand = [], []
@@ -111,6 +132,7 @@ def bench_extract(backbone, repeats=2, images=None):
     """
     import torch
     from torch.utils.data import DataLoader, Subset
+
     from utils import cache, data, train
 
     ds = data.pets_dataset("test", transform=backbone.transform, draft=train.DRAFT)
@@ -133,7 +155,9 @@ def bench_extract(backbone, repeats=2, images=None):
     def cached():
         if images is None:
             return train.extract_features(backbone, "test", progress=False)
-        return cache.load_or_compute("features", cache.key("bench-subset", backbone.name, images), lambda: {"X": ours()})
+        return cache.load_or_compute(
+            "features", cache.key("bench-subset", backbone.name, images), lambda: {"X": ours()}
+        )
 
     def agree(mine, theirs):
         assert torch.allclose(theirs, mine, atol=1e-4), "utils features differ from the hand loop's"
@@ -148,15 +172,22 @@ def bench_extract(backbone, repeats=2, images=None):
         os.environ.pop("PTM_CACHE")
     else:
         os.environ["PTM_CACHE"] = saved
-    return {"extract_ratio": t_hand / t_utils, "extract_images_per_s": len(ds) / t_utils,
-            "extract_hand_images_per_s": len(ds) / t_hand, "cache_speedup": first / second,
-            "extract_first_s": first, "extract_cached_s": second, "extract_images": len(ds)}
+    return {
+        "extract_ratio": t_hand / t_utils,
+        "extract_images_per_s": len(ds) / t_utils,
+        "extract_hand_images_per_s": len(ds) / t_hand,
+        "cache_speedup": first / second,
+        "extract_first_s": first,
+        "extract_cached_s": second,
+        "extract_images": len(ds),
+    }
 
 
 def bench_epoch(backbone, n=128, batch_size=32, repeats=2):
     """Fine-tuning the last stage of the backbone on n preprocessed images."""
     import torch
     from torch import nn
+
     from utils import data, models, train
 
     ds = data.pets_dataset("trainval", transform=backbone.transform, draft=train.DRAFT)
@@ -182,18 +213,26 @@ def bench_epoch(backbone, n=128, batch_size=32, repeats=2):
         train.train_one_epoch(model, loader, loss_fn, optimizer, cpu, progress=False)
 
     t_utils, t_hand = _pair(ours, hand, repeats)
-    return {"epoch_ratio": t_hand / t_utils, "epoch_images_per_s": n / t_utils,
-            "epoch_hand_images_per_s": n / t_hand}
+    return {
+        "epoch_ratio": t_hand / t_utils,
+        "epoch_images_per_s": n / t_utils,
+        "epoch_hand_images_per_s": n / t_hand,
+    }
 
 
 def bench_grading(n=40, jobs=2, grade_stems=None, sample_stems=None, budget=None, throughput=None):
     from autograder import check
+
     budget = budget or Budget(None)
     stems = grade_stems or [m.stem for m in check.masters()]
-    figures = {"grade_seconds": {s: check.time_grade_one(s) for s in stems if budget.allows(f"grade_seconds.{s}", 45)}}
+    figures = {
+        "grade_seconds": {
+            s: check.time_grade_one(s) for s in stems if budget.allows(f"grade_seconds.{s}", 45)
+        }
+    }
     if budget.allows("grade_seconds_samples", 30 * len(sample_stems or stems) + 30):
         figures.update(bench_samples(stems=sample_stems))
-    if budget.allows("batch_vs_serial", 25 * n):   # otter run one by one is the slow half
+    if budget.allows("batch_vs_serial", 25 * n):  # otter run one by one is the slow half
         figures["batch_vs_serial"] = bench_batch_vs_serial(n=n, jobs=jobs)
     throughput = throughput or {}
     if throughput and budget.allows("submissions_per_minute", 6 * sum(throughput.values())):
@@ -207,6 +246,7 @@ def bench_throughput(copies, jobs=2):
     notebook's figure is its count over the wall time of the rows of that notebook) and for the whole batch."""
     from autograder.demo import SAMPLES
     from autograder.grading import batch, sandbox
+
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     work = Path(tempfile.mkdtemp(prefix="ptm-bench-"))
     try:
@@ -215,22 +255,36 @@ def bench_throughput(copies, jobs=2):
         for stem, count in copies.items():
             kinds = sorted(SAMPLES.glob(f"{stem}-*.ipynb"))
             for i in range(count):
-                shutil.copy(kinds[i % len(kinds)], subs / f"{stem}-{i:03d}-{kinds[i % len(kinds)].stem}.ipynb")
+                shutil.copy(
+                    kinds[i % len(kinds)],
+                    subs / f"{stem}-{i:03d}-{kinds[i % len(kinds)].stem}.ipynb",
+                )
         start = time.monotonic()
         rows = batch.grade([str(subs)], work / "out", jobs=jobs, quiet=True)
         wall = time.monotonic() - start
         per = {stem: sum(1 for r in rows.values() if r["assignment"] == stem) for stem in copies}
-        busy = {stem: sum(float(r["seconds"]) for r in rows.values() if r["assignment"] == stem) for stem in copies}
+        busy = {
+            stem: sum(float(r["seconds"]) for r in rows.values() if r["assignment"] == stem)
+            for stem in copies
+        }
         total_busy = sum(busy.values()) or 1.0
-        out = {"jobs": jobs, "copies": dict(copies), "wall_s": round(wall, 1),
-               "all": round(60 * len(rows) / wall, 1),
-               # each notebook's share of the batch's wall time, in proportion to its rows' seconds
-               "per_notebook": {stem: round(60 * per[stem] / (wall * busy[stem] / total_busy), 1)
-                                for stem in copies if per[stem] and busy[stem]},
-               "statuses": sorted({r["status"] for r in rows.values()}),
-               "sandbox": "bwrap" if sandbox.bwrap_status()[0] else "none", "cpus": os.cpu_count(),
-               "load_average_before": load,
-               "load_average_after": os.getloadavg()[0] if load is not None else None}
+        out = {
+            "jobs": jobs,
+            "copies": dict(copies),
+            "wall_s": round(wall, 1),
+            "all": round(60 * len(rows) / wall, 1),
+            # each notebook's share of the batch's wall time, in proportion to its rows' seconds
+            "per_notebook": {
+                stem: round(60 * per[stem] / (wall * busy[stem] / total_busy), 1)
+                for stem in copies
+                if per[stem] and busy[stem]
+            },
+            "statuses": sorted({r["status"] for r in rows.values()}),
+            "sandbox": "bwrap" if sandbox.bwrap_status()[0] else "none",
+            "cpus": os.cpu_count(),
+            "load_average_before": load,
+            "load_average_after": os.getloadavg()[0] if load is not None else None,
+        }
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return out
@@ -247,8 +301,13 @@ def bench_samples(jobs=1, stems=None):
     """
     from autograder.demo import SAMPLES
     from autograder.grading import batch
+
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
-    paths = [str(SAMPLES)] if stems is None else [str(p) for s in stems for p in sorted(SAMPLES.glob(f"{s}-*.ipynb"))]
+    paths = (
+        [str(SAMPLES)]
+        if stems is None
+        else [str(p) for s in stems for p in sorted(SAMPLES.glob(f"{s}-*.ipynb"))]
+    )
     with tempfile.TemporaryDirectory(prefix="ptm-bench-") as tmp:
         rows = batch.grade(paths, Path(tmp) / "out", jobs=jobs, quiet=True)
         stages = json.loads((Path(tmp) / "out" / "timings.json").read_text())
@@ -260,11 +319,18 @@ def bench_samples(jobs=1, stems=None):
                 if value is not None:
                     name = f"{stage}_{key}"
                     worst[name] = max(worst.get(name, value), value)
-    return {"grade_seconds_samples": seconds, "grade_seconds_max": max(seconds.values(), default=None),
-            "grade_statuses_samples": {r["id"]: r["status"] for r in rows.values()},
-            "grade_stages_samples": stages, "grade_stage_max": worst,
-            "grade_samples_setup": {"jobs": jobs, "load_average_before": load,
-                                    "load_average_after": os.getloadavg()[0] if load is not None else None}}
+    return {
+        "grade_seconds_samples": seconds,
+        "grade_seconds_max": max(seconds.values(), default=None),
+        "grade_statuses_samples": {r["id"]: r["status"] for r in rows.values()},
+        "grade_stages_samples": stages,
+        "grade_stage_max": worst,
+        "grade_samples_setup": {
+            "jobs": jobs,
+            "load_average_before": load,
+            "load_average_after": os.getloadavg()[0] if load is not None else None,
+        },
+    }
 
 
 def bench_batch_vs_serial(n=40, jobs=2):
@@ -275,6 +341,7 @@ def bench_batch_vs_serial(n=40, jobs=2):
     """
     from autograder.demo import SAMPLES
     from autograder.grading import batch, sandbox
+
     stem = "01_ols_raw_pixels"
     kinds = sorted(SAMPLES.glob(f"{stem}-*.ipynb"))
     work = Path(tempfile.mkdtemp(prefix="ptm-bench-"))
@@ -289,17 +356,38 @@ def bench_batch_vs_serial(n=40, jobs=2):
     for sub in sorted(subs.iterdir()):
         out = work / "serial" / sub.stem
         out.mkdir(parents=True)
-        subprocess.run([sys.executable, "-m", "otter", "run", "-a", str(zip_path(stem)), "-o", str(out),
-                        str(sub)], cwd=out, capture_output=True)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "otter",
+                "run",
+                "-a",
+                str(zip_path(stem)),
+                "-o",
+                str(out),
+                str(sub),
+            ],
+            cwd=out,
+            capture_output=True,
+        )
         tests = json.loads((out / "results.json").read_text())["tests"]
         serial[sub.stem] = sum(t.get("score", 0) for t in tests)
     serial_s = time.monotonic() - start
     same = all(float(rows[k]["total"]) == v for k, v in serial.items())
     shutil.rmtree(work, ignore_errors=True)
-    return {"n": n, "jobs": jobs, "batch_s": round(batch_s, 1), "serial_s": round(serial_s, 1),
-            "ratio": round(batch_s / serial_s, 3), "batch_per_min": round(60 * n / batch_s, 2),
-            "serial_per_min": round(60 * n / serial_s, 2), "same_scores": same,
-            "sandbox": "bwrap" if sandbox.bwrap_status()[0] else "none", "cpus": os.cpu_count()}
+    return {
+        "n": n,
+        "jobs": jobs,
+        "batch_s": round(batch_s, 1),
+        "serial_s": round(serial_s, 1),
+        "ratio": round(batch_s / serial_s, 3),
+        "batch_per_min": round(60 * n / batch_s, 2),
+        "serial_per_min": round(60 * n / serial_s, 2),
+        "same_scores": same,
+        "sandbox": "bwrap" if sandbox.bwrap_status()[0] else "none",
+        "cpus": os.cpu_count(),
+    }
 
 
 def bench_notebooks(paths=None, runs=2, budget=None, timeout=900):
@@ -311,6 +399,7 @@ def bench_notebooks(paths=None, runs=2, budget=None, timeout=900):
     """
     if paths is None:
         from autograder import check
+
         stems = [m.stem for m in check.masters()]
         check.ensure_built(stems)
         paths = [solution_path(s) for s in stems]
@@ -326,11 +415,17 @@ def bench_notebooks(paths=None, runs=2, budget=None, timeout=900):
         try:
             for path in map(Path, paths):
                 stem = path.stem.replace("-solution", "")
-                done = [run_notebook(path, Path(tmp) / "out", timeout, budget.deadline)
-                        for run in range(runs) if budget.allows(f"notebook_seconds.{stem}.{('cold', 'warm')[min(run, 1)]}", 20)]
+                done = [
+                    run_notebook(path, Path(tmp) / "out", timeout, budget.deadline)
+                    for run in range(runs)
+                    if budget.allows(f"notebook_seconds.{stem}.{('cold', 'warm')[min(run, 1)]}", 20)
+                ]
                 if done:
-                    seconds[stem] = {"cold": done[0]["seconds"], "warm": done[-1]["seconds"] if len(done) > 1 else None,
-                                     "error": next((d["error"] for d in done if d["error"]), None)}
+                    seconds[stem] = {
+                        "cold": done[0]["seconds"],
+                        "warm": done[-1]["seconds"] if len(done) > 1 else None,
+                        "error": next((d["error"] for d in done if d["error"]), None),
+                    }
         finally:
             for k, v in saved.items():
                 os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)
@@ -343,6 +438,7 @@ def bench_colab(stems=None, timeout=1800):
     from nbclient import NotebookClient
 
     from autograder import SOLUTIONS, build, release, setup_cell
+
     sys.path.insert(0, str(REPO / "tools"))
     import colab_runtime
     import colab_sim
@@ -361,9 +457,14 @@ def bench_colab(stems=None, timeout=1800):
             for stem in stems:
                 root = tmp / stem
                 python = colab_runtime.layer(base, root / "venv")
-                env = {"PTM_CACHE": str(root / "cache"), "TORCH_HOME": str(root / "torch"),
-                       "PTM_RESULTS": str(root / "results.json")}
-                os.environ["JUPYTER_PATH"] = str(colab_sim.write_kernelspec(root / "kernel", python, "colab", env))
+                env = {
+                    "PTM_CACHE": str(root / "cache"),
+                    "TORCH_HOME": str(root / "torch"),
+                    "PTM_RESULTS": str(root / "results.json"),
+                }
+                os.environ["JUPYTER_PATH"] = str(
+                    colab_sim.write_kernelspec(root / "kernel", python, "colab", env)
+                )
                 build.build_one(SOLUTIONS / f"{stem}.ipynb", root / "nb", root / "dist")
                 nb = nbformat.read(str(root / "dist" / f"{stem}-solution.ipynb"), as_version=4)
                 released = nbformat.read(str(course / "notebooks" / f"{stem}.ipynb"), as_version=4)
@@ -371,21 +472,35 @@ def bench_colab(stems=None, timeout=1800):
                 (root / "content").mkdir()
                 began, error = time.perf_counter(), None
                 try:
-                    NotebookClient(nb, timeout=timeout, kernel_name="colab",
-                                   resources={"metadata": {"path": str(root / "content")}}).execute()
+                    NotebookClient(
+                        nb,
+                        timeout=timeout,
+                        kernel_name="colab",
+                        resources={"metadata": {"path": str(root / "content")}},
+                    ).execute()
                 except Exception as err:  # noqa: BLE001 - recorded, the next notebook still runs
                     error = f"{type(err).__name__}: {str(err).strip().splitlines()[-1][:300]}"
                 seconds[stem] = {"cold": round(time.perf_counter() - began, 1), "error": error}
         finally:
-            os.environ.pop("JUPYTER_PATH", None) if saved is None else os.environ.__setitem__("JUPYTER_PATH", saved)
-    return {"colab_notebook_seconds": seconds, "colab_runtime": {"stand_in": str(base), **colab_runtime.NEAREST}}
+            os.environ.pop("JUPYTER_PATH", None) if saved is None else os.environ.__setitem__(
+                "JUPYTER_PATH", saved
+            )
+    return {
+        "colab_notebook_seconds": seconds,
+        "colab_runtime": {"stand_in": str(base), **colab_runtime.NEAREST},
+    }
 
 
 def bench_gpu():
     import torch
+
     if not torch.cuda.is_available():
-        return {"available": False, "note": "no CUDA device here; run benchmarks/gpu_check.py on a GPU machine"}
+        return {
+            "available": False,
+            "note": "no CUDA device here; run benchmarks/gpu_check.py on a GPU machine",
+        }
     from benchmarks import gpu_check
+
     return gpu_check.run()
 
 
@@ -406,18 +521,32 @@ def write(figures, path=None, groups=()):
 
 def main(argv=None):
     from autograder.nbrun import warnings_once
-    with warnings_once():       # every kernel and grading process would print the same warnings again
+
+    with warnings_once():  # every kernel and grading process would print the same warnings again
         return _main(argv)
 
 
 def _main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m autograder bench", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--full", action="store_true", help="the full workloads, no time budget (make bench-full)")
-    parser.add_argument("--only", choices=["utils", "notebooks", "colab", "grading", "gpu"], action="append",
-                        help="run only these groups (default: all)")
-    parser.add_argument("--submissions", type=int, help="submissions for batch_vs_serial (quick 6, full 40)")
-    parser.add_argument("--budget", type=float, help="seconds for the whole bench (quick 420, full none)")
+    parser = argparse.ArgumentParser(
+        prog="python -m autograder bench",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--full", action="store_true", help="the full workloads, no time budget (make bench-full)"
+    )
+    parser.add_argument(
+        "--only",
+        choices=["utils", "notebooks", "colab", "grading", "gpu"],
+        action="append",
+        help="run only these groups (default: all)",
+    )
+    parser.add_argument(
+        "--submissions", type=int, help="submissions for batch_vs_serial (quick 6, full 40)"
+    )
+    parser.add_argument(
+        "--budget", type=float, help="seconds for the whole bench (quick 420, full none)"
+    )
     args = parser.parse_args(argv)
     mode = dict(FULL if args.full else QUICK)
     if args.submissions is not None:
@@ -426,17 +555,26 @@ def _main(argv=None):
         mode["budget"] = args.budget
     budget = Budget(mode["budget"])
     # the Colab stand-in's cold runs take many minutes: the full mode (make bench-full), or --only colab
-    groups = args.only or ["utils", "notebooks", "grading", "gpu"] + (["colab"] if args.full else [])
+    groups = args.only or ["utils", "notebooks", "grading", "gpu"] + (
+        ["colab"] if args.full else []
+    )
     sys.path.insert(0, str(REPO))
     import torch
+
     from utils import models
 
-    figures = {"machine": {"platform": platform.platform(), "cpus": os.cpu_count(),
-                           "torch_threads": torch.get_num_threads(),
-                           "load_average": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
-                           "cuda": torch.cuda.get_device_name() if torch.cuda.is_available() else None},
-               "mode": "full" if args.full else "quick", "budget_s": mode["budget"],
-               "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S")}
+    figures = {
+        "machine": {
+            "platform": platform.platform(),
+            "cpus": os.cpu_count(),
+            "torch_threads": torch.get_num_threads(),
+            "load_average": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
+            "cuda": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
+        },
+        "mode": "full" if args.full else "quick",
+        "budget_s": mode["budget"],
+        "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
+    }
 
     def utils_group():
         backbone = models.load_backbone("efficientnet_lite0")
@@ -449,22 +587,35 @@ def _main(argv=None):
         paths = None if mode["notebooks"] is None else _built(mode["notebooks"])
         return bench_notebooks(paths, runs=mode["notebook_runs"], budget=budget)
 
-    runs = {"utils": utils_group, "notebooks": notebooks_group, "colab": bench_colab,
-            "grading": lambda: bench_grading(n=mode["submissions"], grade_stems=mode["grade_stems"],
-                                             sample_stems=mode["sample_stems"], budget=budget,
-                                             throughput=mode["throughput"]),
-            "gpu": lambda: {"gpu": bench_gpu()}}
+    runs = {
+        "utils": utils_group,
+        "notebooks": notebooks_group,
+        "colab": bench_colab,
+        "grading": lambda: bench_grading(
+            n=mode["submissions"],
+            grade_stems=mode["grade_stems"],
+            sample_stems=mode["sample_stems"],
+            budget=budget,
+            throughput=mode["throughput"],
+        ),
+        "gpu": lambda: {"gpu": bench_gpu()},
+    }
     start = time.monotonic()
-    if not args.only:         # a whole run replaces the file: no figure of another mode or day stays behind
+    if (
+        not args.only
+    ):  # a whole run replaces the file: no figure of another mode or day stays behind
         (BUILD / "bench.json").unlink(missing_ok=True)
     path = write(figures, groups=groups)
-    for group in groups:   # each group is written as soon as it is measured; a failure is recorded
+    for group in groups:  # each group is written as soon as it is measured; a failure is recorded
         if budget.allows(group, 10):
             try:
                 figures.update(runs[group]())
             except Exception as e:  # noqa: BLE001 - the bench must finish and say what failed
                 figures.setdefault("failed", {})[group] = f"{type(e).__name__}: {str(e)[:300]}"
-        figures["skipped"], figures["bench_seconds"] = dict(budget.skipped), round(time.monotonic() - start, 1)
+        figures["skipped"], figures["bench_seconds"] = (
+            dict(budget.skipped),
+            round(time.monotonic() - start, 1),
+        )
         path = write(figures, groups=groups)
     print(json.dumps(figures, indent=2, sort_keys=True))
     print(f"written to {path} ({figures['mode']} mode, {figures['bench_seconds']:.0f} s)")
@@ -473,5 +624,6 @@ def _main(argv=None):
 
 def _built(stems):
     from autograder import check
+
     check.ensure_built(list(stems))
     return [solution_path(s) for s in stems]

@@ -12,6 +12,7 @@ the notebooks' (224 x 224 RGB, batch 64). It checks that
 and measures images/s of feature extraction and of a training epoch in fp32
 and in AMP. It prints JSON and writes ``build/gpu_check.json``.
 """
+
 from __future__ import annotations
 
 import json
@@ -25,6 +26,7 @@ sys.path.insert(0, str(REPO))
 
 def _throughput(fn, n_images, warmup=2, iters=5):
     import torch
+
     for _ in range(warmup):
         fn()
     torch.cuda.synchronize()
@@ -38,6 +40,7 @@ def _throughput(fn, n_images, warmup=2, iters=5):
 def run(batch=64):
     import torch
     from torch import nn
+
     from utils import models, train
 
     device = torch.device("cuda")
@@ -51,7 +54,9 @@ def run(batch=64):
         with train.autocast(device):
             famp = backbone.features(x).float()
         cos = nn.functional.cosine_similarity(f32, famp).min().item()
-        top_same = (backbone.head(f32).argmax(1) == backbone.head(famp).argmax(1)).float().mean().item()
+        top_same = (
+            (backbone.head(f32).argmax(1) == backbone.head(famp).argmax(1)).float().mean().item()
+        )
 
         def fwd_fp32():
             backbone.features(x)
@@ -76,21 +81,32 @@ def run(batch=64):
     opt = torch.optim.SGD([p for p in clf.parameters() if p.requires_grad], lr=1e-3)
     loss_fn = nn.CrossEntropyLoss()
     out["epoch_amp_images_per_s"] = _throughput(
-        lambda: train.train_one_epoch(clf, loader, loss_fn, opt, device, progress=False), len(xs), 1, 2)
+        lambda: train.train_one_epoch(clf, loader, loss_fn, opt, device, progress=False),
+        len(xs),
+        1,
+        2,
+    )
     saved = train.amp_dtype
     train.amp_dtype = lambda d: None  # the same loop in fp32
     try:
         out["epoch_fp32_images_per_s"] = _throughput(
-            lambda: train.train_one_epoch(clf, loader, loss_fn, opt, device, progress=False), len(xs), 1, 2)
+            lambda: train.train_one_epoch(clf, loader, loss_fn, opt, device, progress=False),
+            len(xs),
+            1,
+            2,
+        )
     finally:
         train.amp_dtype = saved
     out["epoch_amp_speedup"] = out["epoch_amp_images_per_s"] / out["epoch_fp32_images_per_s"]
-    out["ok"] = cos > 0.99 and top_same >= 0.9 and history["train_loss"][-1] < history["train_loss"][0]
+    out["ok"] = (
+        cos > 0.99 and top_same >= 0.9 and history["train_loss"][-1] < history["train_loss"][0]
+    )
     return out
 
 
 if __name__ == "__main__":
     import torch
+
     if not torch.cuda.is_available():
         print("no CUDA device: nothing to check here", file=sys.stderr)
         sys.exit(2)

@@ -12,6 +12,7 @@ order, in one process.
 (xdist's ``--dist loadgroup`` marks do not work here: xdist 3.8 writes the group into ``item._nodeid``,
 which pytest 9 no longer reads, so they are silently ignored. Hence a scheduler of our own.)
 """
+
 import os
 import re
 import sys
@@ -39,9 +40,13 @@ os.environ.setdefault("TQDM_MININTERVAL", "1")
 # The notebook runs and the tests that read them (nodeid prefixes, module::name): for each notebook, the
 # browser's answered and untouched runs, then test_notebooks' checks of what they printed, the per-notebook
 # ones (test_01_... to test_04_...) included (the few of those that read only the source cost nothing).
-RUN_TESTS = ("tests/test_browser.py::test_answered_", "tests/test_browser.py::test_untouched_",
-             "tests/test_notebooks.py::test_answered_", "tests/test_notebooks.py::test_untouched_",
-             "tests/test_notebooks.py::test_0")
+RUN_TESTS = (
+    "tests/test_browser.py::test_answered_",
+    "tests/test_browser.py::test_untouched_",
+    "tests/test_notebooks.py::test_answered_",
+    "tests/test_notebooks.py::test_untouched_",
+    "tests/test_notebooks.py::test_0",
+)
 # Tests that are a group of their own, though the rest of their module is not: each costs more
 # than the rest of its module and builds no module fixture worth sharing, so either process can
 # take it (a prefix of nodeids -> the group). The Colab stand-in's two sessions run at once, one
@@ -54,10 +59,19 @@ OWN_GROUP = {
 # The groups that start first, in this order (the rest keep their collection order behind them):
 # longest first, by their time on an empty feature cache (docs/performance.md, "The test suite's
 # time").
-FIRST = ("tests/test_colab_runtime.py", "Colab stand-in, ResNet-18 session", "notebook 03",
-         "notebook 04", "tests/test_notebooks.py", "notebook 02", "tests/grading/test_batch.py",
-         "notebook 01", "tests/test_colab.py", "tests/grading/test_gradescope.py",
-         "utils.train: fine-tuning on digits")
+FIRST = (
+    "tests/test_colab_runtime.py",
+    "Colab stand-in, ResNet-18 session",
+    "notebook 03",
+    "notebook 04",
+    "tests/test_notebooks.py",
+    "notebook 02",
+    "tests/grading/test_batch.py",
+    "notebook 01",
+    "tests/test_colab.py",
+    "tests/grading/test_gradescope.py",
+    "utils.train: fine-tuning on digits",
+)
 
 
 def group_of(nodeid: str) -> str:
@@ -69,13 +83,17 @@ def group_of(nodeid: str) -> str:
         return f"notebook {number[1] or number[2]}"
     if nodeid.startswith("tests/test_browser.py::"):
         return "notebook 01"
-    return next((group for prefix, group in OWN_GROUP.items() if nodeid.startswith(prefix)),
-                nodeid.split("::")[0])
+    return next(
+        (group for prefix, group in OWN_GROUP.items() if nodeid.startswith(prefix)),
+        nodeid.split("::")[0],
+    )
 
 
 def pytest_collection_modifyitems(config, items):
     rank = {name: i for i, name in enumerate(FIRST)}
-    items.sort(key=lambda item: rank.get(group_of(item.nodeid), len(rank)))   # stable: collection order within
+    items.sort(
+        key=lambda item: rank.get(group_of(item.nodeid), len(rank))
+    )  # stable: collection order within
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -114,6 +132,7 @@ def run_tmp(tmp_path_factory):
 def pets_root():
     """The folder holding oxford-iiit-pet/ ($PTM_DATA or data/); fails loudly if absent."""
     from utils import data
+
     return data.find_root()
 
 
@@ -125,7 +144,9 @@ def _results_file(tmp_path, monkeypatch):
 def read_split(root, split):
     """(image ids, species) from an annotation list: the ground truth tests compare with."""
     ids, species = [], []
-    for line in (Path(root) / "oxford-iiit-pet" / "annotations" / f"{split}.txt").read_text().splitlines():
+    for line in (
+        (Path(root) / "oxford-iiit-pet" / "annotations" / f"{split}.txt").read_text().splitlines()
+    ):
         if line.strip() and not line.startswith("#"):
             parts = line.split()
             ids.append(parts[0])
@@ -138,6 +159,7 @@ def student_release(tmp_path_factory):
     """One student release (``python -m autograder release``), committed with git, whose notebooks
     clone it from its own ``file://`` URL: what an instructor pushes, and what Colab clones."""
     from autograder import release
+
     out = tmp_path_factory.mktemp("student-release") / "ptm-course-release"
     release.release(out, repo_url=out.as_uri())
     return out

@@ -5,6 +5,7 @@ Issue 12 §3: twice on a busy machine the kernel running notebook 04 died (a ZMQ
 kernel dies (``os._exit`` inside a cell), and the client's side of the same ZMQ
 error is raised where nbclient would raise it.
 """
+
 import errno
 import json
 
@@ -17,7 +18,11 @@ from benchmarks import bench
 def _notebook(path, *sources):
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell(s) for s in sources]
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
     nbformat.write(nb, str(path))
     return path
 
@@ -49,13 +54,16 @@ def _keep_env(monkeypatch):
     monkeypatch.setenv("PTM_CACHE", "/nonexistent-cache-before")
     yield
     import os
+
     assert os.environ["PTM_CACHE"] == "/nonexistent-cache-before"
 
 
 def test_a_group_that_now_succeeds_loses_its_old_failure(tmp_path):
     path = tmp_path / "bench.json"
-    bench.write({"failed": {"utils": "RuntimeError: old", "gpu": "no CUDA"}}, path, groups=("utils", "gpu"))
-    bench.write({"extract_ratio": 1.2}, path, groups=("utils",))   # utils ran again and succeeded
+    bench.write(
+        {"failed": {"utils": "RuntimeError: old", "gpu": "no CUDA"}}, path, groups=("utils", "gpu")
+    )
+    bench.write({"extract_ratio": 1.2}, path, groups=("utils",))  # utils ran again and succeeded
     figures = json.loads(path.read_text())
     assert figures["extract_ratio"] == 1.2 and figures["failed"] == {"gpu": "no CUDA"}
     bench.write({}, path, groups=("gpu",))
@@ -63,8 +71,12 @@ def test_a_group_that_now_succeeds_loses_its_old_failure(tmp_path):
 
 
 def test_a_cell_over_its_time_limit_and_a_cell_error_are_told_in_words(tmp_path):
-    slow = _notebook(tmp_path / "slow-solution.ipynb", "x = 1", "import time\ntime.sleep(60)", "y = 2")
-    bad = _notebook(tmp_path / "bad-solution.ipynb", "x = 1", "raise ValueError('the data is gone')")
+    slow = _notebook(
+        tmp_path / "slow-solution.ipynb", "x = 1", "import time\ntime.sleep(60)", "y = 2"
+    )
+    bad = _notebook(
+        tmp_path / "bad-solution.ipynb", "x = 1", "raise ValueError('the data is gone')"
+    )
     figures = bench.bench_notebooks([slow, bad], runs=1, timeout=2)["notebook_seconds"]
     assert figures["slow"]["error"] == "timed out after 2 s in cell 2", figures
     assert figures["slow"]["cold"] < 30
@@ -74,14 +86,18 @@ def test_a_cell_over_its_time_limit_and_a_cell_error_are_told_in_words(tmp_path)
 def test_an_error_of_the_client_after_a_cell_overran_is_a_time_out():
     """nbclient's kernel-alive check can fail with a bare AssertionError once a cell outlived its limit."""
     import time
+
     from autograder import nbrun
+
     tracker = nbrun._CellTracker(600, None)
     tracker.start(None, 36)
     tracker.limit_for(None)
-    tracker.started -= 601                                      # the cell has run for 601 s
-    assert nbrun.describe(AssertionError(), tracker) == \
-        "timed out after 600 s in cell 37 (then the notebook client raised AssertionError)"
-    tracker.started = time.monotonic()                          # a fresh cell: the same error is what it is
+    tracker.started -= 601  # the cell has run for 601 s
+    assert (
+        nbrun.describe(AssertionError(), tracker)
+        == "timed out after 600 s in cell 37 (then the notebook client raised AssertionError)"
+    )
+    tracker.started = time.monotonic()  # a fresh cell: the same error is what it is
     assert nbrun.describe(AssertionError(), tracker) == "AssertionError in cell 37 (no message)"
 
 
@@ -98,7 +114,11 @@ def test_the_mode_that_ran_is_in_bench_json(tmp_path, monkeypatch):
     monkeypatch.setattr(bench, "bench_gpu", lambda: {"available": False})
     assert bench.main(["--only", "gpu"]) == 0
     quick = json.loads((tmp_path / "bench.json").read_text())
-    assert quick["mode"] == "quick" and quick["budget_s"] == bench.QUICK["budget"] and quick["skipped"] == {}
+    assert (
+        quick["mode"] == "quick"
+        and quick["budget_s"] == bench.QUICK["budget"]
+        and quick["skipped"] == {}
+    )
     assert bench.main(["--only", "gpu", "--full"]) == 0
     full = json.loads((tmp_path / "bench.json").read_text())
     assert full["mode"] == "full" and full["budget_s"] is None
@@ -110,7 +130,9 @@ def test_a_repeated_warning_is_printed_once(tmp_path):
     """Kernels and grading stages inherit stderr: each would print ipykernel's transport warning again."""
     import subprocess
     import sys
+
     from autograder import REPO
+
     script = (
         "import subprocess, sys\n"
         "from autograder.nbrun import warnings_once\n"
@@ -120,14 +142,22 @@ def test_a_repeated_warning_is_printed_once(tmp_path):
         "echo step >&2'])\n"
         "    print('WARNING: once from here', file=sys.stderr)\n"
         "    print('WARNING: once from here', file=sys.stderr)\n"
-        "print('after', file=sys.stderr)\n")
-    done = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=60)
+        "print('after', file=sys.stderr)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=60
+    )
     lines = done.stderr.splitlines()
     assert lines.count("[IPKernelApp] WARNING | Kernel is running over TCP") == 1, lines
-    assert lines.count("step") == 3 and lines.count("WARNING: once from here") == 1 and lines[-1] == "after", lines
+    assert (
+        lines.count("step") == 3
+        and lines.count("WARNING: once from here") == 1
+        and lines[-1] == "after"
+    ), lines
 
 
 def test_the_notebooks_own_kernels_use_ipc_not_tcp(tmp_path):
     from autograder import nbrun
+
     km = nbrun._kernel_manager(tmp_path)
     assert km.transport == "ipc" and km.ip.startswith(str(tmp_path))

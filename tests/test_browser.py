@@ -14,14 +14,14 @@ these runs instead of executing the notebooks again.
 Needs Debian's ``chromium`` and ``chromium-driver`` (.ci/run installs them). Without them the test
 fails in CI (``CI=true``) and is skipped, saying so, elsewhere.
 """
+
 import json
 import os
 from pathlib import Path
 
+import executions
 import nbformat
 import pytest
-
-import executions
 from browser_helpers import TRACEBACK_TEXT, VALUE_CONTROLS, Lab, browser_paths
 from notebook_helpers import load_built, question_names
 
@@ -31,7 +31,7 @@ STEMS = sorted(p.stem for p in (REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 SCREENS = REPO / "build" / "screens"
 
 
-@pytest.fixture(scope="session")   # one per process of `make test` that runs browser tests
+@pytest.fixture(scope="session")  # one per process of `make test` that runs browser tests
 def lab(tmp_path_factory, pets_root):
     paths, missing = browser_paths()
     if paths is None:
@@ -39,9 +39,12 @@ def lab(tmp_path_factory, pets_root):
             pytest.fail(missing)
         pytest.skip(missing + "; CI fails here instead of skipping")
     tmp = tmp_path_factory.mktemp("jupyterlab")
-    env = {"PTM_DATA": str(pets_root), "PTM_CACHE": os.environ["PTM_CACHE"],
-           "PTM_RESULTS": str(tmp / "results.json")}
-    for stem in STEMS:   # built first, outside the timed page work
+    env = {
+        "PTM_DATA": str(pets_root),
+        "PTM_CACHE": os.environ["PTM_CACHE"],
+        "PTM_RESULTS": str(tmp / "results.json"),
+    }
+    for stem in STEMS:  # built first, outside the timed page work
         load_built(stem)
     lab = Lab(tmp, *paths, env=env)
     lab.results = tmp / "results.json"
@@ -53,7 +56,7 @@ def _run(lab, stem, variant):
     """Open ``stem``'s ``variant`` in the lab's student folder, run every cell, and record the run."""
     name = f"{stem}-answered.ipynb" if variant == "answered" else f"{stem}.ipynb"
     nbformat.write(executions.notebook(stem, variant), str(lab.notebooks / name))
-    lab.results.unlink(missing_ok=True)   # the results this run's cells store, and no other's
+    lab.results.unlink(missing_ok=True)  # the results this run's cells store, and no other's
     page = lab.run(f"notebooks/{name}")
     results = json.loads(lab.results.read_text()) if lab.results.exists() else {}
     executions.record(stem, variant, executions.from_page(page.cells), results)
@@ -74,18 +77,24 @@ def _exercise_widgets(page, upload_file, wait=30):
     log, failures = [], []
     for cell in sorted({i for i, _ in page.widget_outputs()}):
         for position in range(len(page.controls(cell))):
-            kind, el = page.controls(cell)[position]   # re-found: an update may redraw the controls
+            kind, el = page.controls(cell)[position]  # re-found: an update may redraw the controls
             page.wait_idle()
             before = page.output_signature(cell)
             did = page.change(kind, el, upload_file)
-            after = page.wait_output_change(cell, before, timeout=wait if kind in VALUE_CONTROLS else 3)
+            after = page.wait_output_change(
+                cell, before, timeout=wait if kind in VALUE_CONTROLS else 3
+            )
             page.wait_idle()
             log.append(f"cell {cell} {kind}: {did} -> {'output changed' if after else 'no change'}")
             if after is None and kind in VALUE_CONTROLS:
-                failures.append(f"cell {cell}: {kind} ({did}) left the output unchanged; it reads: "
-                                f"{before.split('|')[0].strip()[:300]!r}")
+                failures.append(
+                    f"cell {cell}: {kind} ({did}) left the output unchanged; it reads: "
+                    f"{before.split('|')[0].strip()[:300]!r}"
+                )
             if TRACEBACK_TEXT in page.output_signature(cell):
-                failures.append(f"cell {cell}: {kind} ({did}) raised:\n{page.output_signature(cell)[-1500:]}")
+                failures.append(
+                    f"cell {cell}: {kind} ({did}) raised:\n{page.output_signature(cell)[-1500:]}"
+                )
     return log, failures
 
 
@@ -94,12 +103,18 @@ def _save_screen(page, stem):
     at = "first widget" if widgets else "top (no widget)"
     page.screenshot(SCREENS / f"{stem}.png", cell_index=widgets[0][0] if widgets else None)
     index = SCREENS / "index.json"
-    try:   # keep the entries of notebooks this run did not reach (a -k selection, an earlier failure)
-        entries = {e["notebook"]: e for e in json.loads(index.read_text()) if (SCREENS / e["file"]).exists()}
+    try:  # keep the entries of notebooks this run did not reach (a -k selection, an earlier failure)
+        entries = {
+            e["notebook"]: e
+            for e in json.loads(index.read_text())
+            if (SCREENS / e["file"]).exists()
+        }
     except (OSError, ValueError, KeyError, TypeError):
         entries = {}
     entries[stem] = {"notebook": stem, "file": f"{stem}.png", "at": at, "widgets": len(widgets)}
-    index.write_text(json.dumps([entries[s] for s in sorted(entries) if s in STEMS], indent=1) + "\n")
+    index.write_text(
+        json.dumps([entries[s] for s in sorted(entries) if s in STEMS], indent=1) + "\n"
+    )
 
 
 @pytest.mark.parametrize("stem", STEMS)
@@ -112,10 +127,14 @@ def test_answered_notebook_runs_in_jupyterlab(lab, stem, pets_root):
         checks = [c for c in page.code_cells if c["source"].startswith("grader.check(")]
         assert {c["source"].split('"')[1] for c in checks} == question_names(load_built(stem)[0])
         for cell in checks:
-            assert "All test cases passed" in page.cell_text(cell), f"{stem}: {cell['source']}\n{page.cell_text(cell)}"
+            assert "All test cases passed" in page.cell_text(cell), (
+                f"{stem}: {cell['source']}\n{page.cell_text(cell)}"
+            )
         count = page.wait_widgets_rendered()
         assert not page.broken_widgets(), f"{stem}: widgets not rendered: {page.broken_widgets()}"
-        assert not any(t in page.dom_text() for t in ("Error displaying widget", "Loading widget")), stem
+        assert not any(
+            t in page.dom_text() for t in ("Error displaying widget", "Loading widget")
+        ), stem
         _save_screen(page, stem)
         log, failures = _exercise_widgets(page, _upload_file(pets_root))
         print(f"{stem}: ran in {page.seconds:.0f} s, {count} widget(s)", *log, sep="\n  ")
@@ -129,11 +148,15 @@ def test_answered_notebook_runs_in_jupyterlab(lab, stem, pets_root):
 def test_untouched_notebook_runs_in_jupyterlab(lab, stem):
     page = _run(lab, stem, "untouched")
     try:
-        assert not page.errors(), f"{stem}: the untouched notebook shows tracebacks: {page.errors()}"
+        assert not page.errors(), (
+            f"{stem}: the untouched notebook shows tracebacks: {page.errors()}"
+        )
         unrun = [c["index"] for c in page.code_cells if c["execution_count"] is None]
         assert not unrun, f"{stem}: cells {unrun} never ran"
         assert TRACEBACK_TEXT not in page.dom_text()
-        assert "to do:" in page.text(), f"{stem}: no reminder from attempt() in the untouched notebook"
+        assert "to do:" in page.text(), (
+            f"{stem}: no reminder from attempt() in the untouched notebook"
+        )
         page.wait_widgets_rendered()
         assert not page.broken_widgets(), f"{stem}: widgets not rendered: {page.broken_widgets()}"
         print(f"{stem} (untouched): ran in {page.seconds:.0f} s")
@@ -166,23 +189,49 @@ display({"application/vnd.jupyter.widget-view+json": {"model_id": "no-such-model
 def test_widget_checks_see_live_dead_and_broken_widgets(lab, pets_root):
     """The checks above can fail: every kind of control is changed and seen to act, a control that changes
     nothing is reported, and a widget view whose model is missing is reported as broken."""
-    nb = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
-                                                           "language": "python"}})
-    nb.cells = [nbformat.v4.new_code_cell(src) for src in (LIVE_CONTROLS, DEAD_CONTROL, BROKEN_VIEW)]
+    nb = nbformat.v4.new_notebook(
+        metadata={
+            "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}
+        }
+    )
+    nb.cells = [
+        nbformat.v4.new_code_cell(src) for src in (LIVE_CONTROLS, DEAD_CONTROL, BROKEN_VIEW)
+    ]
     nbformat.write(nb, str(lab.notebooks / "widget-kinds.ipynb"))
     page = lab.run("notebooks/widget-kinds.ipynb")
     try:
         assert page.wait_widgets_rendered() == 3 and not page.errors()
         broken = page.broken_widgets()
-        assert len(broken) == 1 and broken[0].startswith("cell 2:") and "Error displaying widget" in broken[0]
-        log, failures = _exercise_widgets(page, _upload_file(pets_root), wait=5)   # these callbacks only print
+        assert (
+            len(broken) == 1
+            and broken[0].startswith("cell 2:")
+            and "Error displaying widget" in broken[0]
+        )
+        log, failures = _exercise_widgets(
+            page, _upload_file(pets_root), wait=5
+        )  # these callbacks only print
         live = [line for line in log if line.startswith("cell 0 ")]
         assert [line.split(":")[0] for line in live] == [
-            f"cell 0 {kind}" for kind in ("slider", "number", "dropdown", "toggle buttons", "checkbox", "radio",
-                                          "toggle", "upload")]
+            f"cell 0 {kind}"
+            for kind in (
+                "slider",
+                "number",
+                "dropdown",
+                "toggle buttons",
+                "checkbox",
+                "radio",
+                "toggle",
+                "upload",
+            )
+        ]
         assert all(line.endswith("output changed") for line in live), log
-        assert len(failures) == 1 and failures[0].startswith("cell 1: slider (slider 0.0 -> 5.0 of [0.0, 5.0]")
-        assert "left the output unchanged; it reads:" in failures[0] and "always the same" in failures[0], failures
+        assert len(failures) == 1 and failures[0].startswith(
+            "cell 1: slider (slider 0.0 -> 5.0 of [0.0, 5.0]"
+        )
+        assert (
+            "left the output unchanged; it reads:" in failures[0]
+            and "always the same" in failures[0]
+        ), failures
     finally:
         page.close()
 
@@ -200,8 +249,11 @@ widgets.with_still(w.IntSlider(3, 0, 5), still)"""
 def test_a_widget_with_a_still_shows_only_the_live_widget(lab):
     """JupyterLab with a kernel renders the widget view of ``widgets.with_still`` and not its PNG still, which the
     kernel sent in the same output (for static pages): one output, one live slider, no image."""
-    nb = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
-                                                           "language": "python"}})
+    nb = nbformat.v4.new_notebook(
+        metadata={
+            "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}
+        }
+    )
     nb.cells = [nbformat.v4.new_code_cell(WIDGET_WITH_STILL)]
     nbformat.write(nb, str(lab.notebooks / "widget-still.ipynb"))
     page = lab.run("notebooks/widget-still.ipynb")
@@ -211,6 +263,9 @@ def test_a_widget_with_a_still_shows_only_the_live_widget(lab):
         assert {"image/png", "application/vnd.jupyter.widget-view+json"} <= set(output["data"])
         area = page._output_area(0)
         assert [kind for kind, _ in page.controls(0)] == ["slider"]
-        assert page.driver.execute_script("return arguments[0].querySelectorAll('img').length;", area) == 0
+        assert (
+            page.driver.execute_script("return arguments[0].querySelectorAll('img').length;", area)
+            == 0
+        )
     finally:
         page.close()

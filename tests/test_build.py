@@ -1,4 +1,5 @@
 """The assignment build: masters are well formed, share the setup cell, and rebuild byte for byte."""
+
 import filecmp
 import shutil
 import zipfile
@@ -19,26 +20,41 @@ def test_setup_cell_is_the_shared_one(master):
     cell = setup_cell.first_code_cell(nb)
     assert cell is not None and cell.source == setup_cell.SOURCE, (
         f"{master.name}: the first code cell must be autograder/setup_cell.py's SOURCE verbatim; "
-        "run `python -m autograder.setup_cell` to copy it in")
+        "run `python -m autograder.setup_cell` to copy it in"
+    )
 
 
 @pytest.mark.parametrize("master", MASTERS, ids=IDS)
 def test_assignment_config(master):
     config = build.assignment_config(master)
     assert config.get("name") == master.stem
-    assert config.get("requirements") and config.get("files"), "config must name requirements and files"
-    assert config["requirements"] == "../requirements-grading.txt", "the zips install only what grading needs"
-    assert str(config.get("python_version")) == "3.11", "grade with the students' Python (otter's python_version)"
+    assert config.get("requirements") and config.get("files"), (
+        "config must name requirements and files"
+    )
+    assert config["requirements"] == "../requirements-grading.txt", (
+        "the zips install only what grading needs"
+    )
+    assert str(config.get("python_version")) == "3.11", (
+        "grade with the students' Python (otter's python_version)"
+    )
     assert "seed" in config
-    assert config["tests"]["ok_format"] is False, "tests must be exception-based (tests: ok_format: false)"
-    assert config["tests"]["files"] is True, "public tests must be files (Colab cannot read notebook metadata)"
-    assert config.get("init_cell") is False, "the shared setup cell creates `grader` (otter's init cell would run first)"
+    assert config["tests"]["ok_format"] is False, (
+        "tests must be exception-based (tests: ok_format: false)"
+    )
+    assert config["tests"]["files"] is True, (
+        "public tests must be files (Colab cannot read notebook metadata)"
+    )
+    assert config.get("init_cell") is False, (
+        "the shared setup cell creates `grader` (otter's init cell would run first)"
+    )
 
 
 @pytest.mark.parametrize("master", MASTERS, ids=IDS)
 def test_master_committed_without_outputs(master):
     nb = nbformat.read(str(master), as_version=4)
-    assert not any(c.get("outputs") for c in nb.cells if c.cell_type == "code"), f"{master.name} has outputs"
+    assert not any(c.get("outputs") for c in nb.cells if c.cell_type == "code"), (
+        f"{master.name} has outputs"
+    )
 
 
 @pytest.fixture(scope="module")
@@ -54,11 +70,18 @@ def test_rebuild_gives_no_diff(fresh):
     tmp_path, built = fresh
     assert set(built) == set(IDS)
     for stem in IDS:
-        assert filecmp.cmp(tmp_path / "notebooks" / f"{stem}.ipynb", NOTEBOOKS / f"{stem}.ipynb", shallow=False), (
-            f"notebooks/{stem}.ipynb differs from a fresh build: run `python -m autograder build` and commit")
-    public = lambda root: sorted(str(p.relative_to(root)) for p in (root / "tests").rglob("*") if p.is_file())
+        assert filecmp.cmp(
+            tmp_path / "notebooks" / f"{stem}.ipynb", NOTEBOOKS / f"{stem}.ipynb", shallow=False
+        ), (
+            f"notebooks/{stem}.ipynb differs from a fresh build: run `python -m autograder build` and commit"
+        )
+    public = lambda root: sorted(
+        str(p.relative_to(root)) for p in (root / "tests").rglob("*") if p.is_file()
+    )
     fresh = public(tmp_path / "notebooks")
-    assert fresh == public(NOTEBOOKS), "notebooks/tests/ holds other public tests than a fresh build"
+    assert fresh == public(NOTEBOOKS), (
+        "notebooks/tests/ holds other public tests than a fresh build"
+    )
     for name in fresh:
         assert filecmp.cmp(tmp_path / "notebooks" / name, NOTEBOOKS / name, shallow=False), name
     for stem in IDS:
@@ -73,7 +96,9 @@ def test_build_twice_is_identical(tmp_path):
     cmp = filecmp.dircmp(tmp_path / "a", tmp_path / "b")
     assert not cmp.diff_files and not cmp.left_only and not cmp.right_only
     for stem in IDS:
-        assert not filecmp.dircmp(tmp_path / "a" / "tests" / stem, tmp_path / "b" / "tests" / stem).diff_files
+        assert not filecmp.dircmp(
+            tmp_path / "a" / "tests" / stem, tmp_path / "b" / "tests" / stem
+        ).diff_files
 
 
 def test_each_notebook_has_its_own_public_tests(fresh):
@@ -84,17 +109,24 @@ def test_each_notebook_has_its_own_public_tests(fresh):
     assert folders == sorted(IDS), "one folder per notebook, nothing else"
     for stem in IDS:
         nb = nbformat.read(str(tmp / "notebooks" / f"{stem}.ipynb"), as_version=4)
-        checked = {c.source.split('"')[1] for c in nb.cells
-                   if c.cell_type == "code" and c.source.startswith('grader.check("')}
+        checked = {
+            c.source.split('"')[1]
+            for c in nb.cells
+            if c.cell_type == "code" and c.source.startswith('grader.check("')
+        }
         assert checked and checked == set(built[stem]), stem
-        assert sorted(p.stem for p in (tmp / "notebooks" / "tests" / stem).glob("*.py")) == sorted(built[stem])
+        assert sorted(p.stem for p in (tmp / "notebooks" / "tests" / stem).glob("*.py")) == sorted(
+            built[stem]
+        )
         assert f'TESTS = "tests/{stem}"' in setup_cell.first_code_cell(nb).source, stem
         solution = nbformat.read(str(tmp / "dist" / f"{stem}-solution.ipynb"), as_version=4)
         assert f'TESTS = "tests/{stem}"' in setup_cell.first_code_cell(solution).source, stem
         code = [(i, c.source) for i, c in enumerate(nb.cells) if c.cell_type == "code"]
         summary = [i for i, src in code if src.strip() == "grader.check_all()"]
         checks = [i for i, src in code if src.startswith('grader.check("')]
-        assert len(summary) == 1 and summary[0] > max(checks), f"{stem}: one grader.check_all() after every check"
+        assert len(summary) == 1 and summary[0] > max(checks), (
+            f"{stem}: one grader.check_all() after every check"
+        )
 
 
 def test_full_build_removes_what_no_master_owns(fresh, tmp_path, monkeypatch):
@@ -136,23 +168,32 @@ def test_zips_install_cpu_torch_on_python_311(fresh):
         assert "--extra-index-url https://download.pytorch.org/whl/cpu" in pip
         assert any(p.startswith("torch==") and p.endswith("+cpu") for p in pip), pip
         assert any(p.startswith("torchvision==") and p.endswith("+cpu") for p in pip), pip
-        assert not any(p.split("==")[0] in {"jupyterlab", "pytest", "nbclient", "ipykernel"} for p in pip), pip
+        assert not any(
+            p.split("==")[0] in {"jupyterlab", "pytest", "nbclient", "ipykernel"} for p in pip
+        ), pip
 
 
 def test_student_notebooks_carry_course_toml_url():
     url = build.course_config()["release_url"]
     for path in sorted(NOTEBOOKS.glob("*.ipynb")):
         nb = nbformat.read(str(path), as_version=4)
-        assert setup_cell.first_code_cell(nb).source == setup_cell.for_notebook(path.stem, url), path.name
+        assert setup_cell.first_code_cell(nb).source == setup_cell.for_notebook(path.stem, url), (
+            path.name
+        )
         assert "placeholder" not in setup_cell.first_code_cell(nb).source
 
 
-@pytest.mark.parametrize("url, expect", [
-    ("https://github.com/some-course/ptm-student.git",
-     "https://colab.research.google.com/github/some-course/ptm-student/blob/main/notebooks/{name}"),
-    ("file:///srv/ptm-student", "upload this notebook"),
-    ("", None),
-])
+@pytest.mark.parametrize(
+    "url, expect",
+    [
+        (
+            "https://github.com/some-course/ptm-student.git",
+            "https://colab.research.google.com/github/some-course/ptm-student/blob/main/notebooks/{name}",
+        ),
+        ("file:///srv/ptm-student", "upload this notebook"),
+        ("", None),
+    ],
+)
 def test_personalize_writes_url_and_colab_badge(tmp_path, url, expect):
     path = tmp_path / "01_ols_raw_pixels.ipynb"
     path.write_bytes((NOTEBOOKS / path.name).read_bytes())
@@ -164,11 +205,16 @@ def test_personalize_writes_url_and_colab_badge(tmp_path, url, expect):
         assert len(nb.cells) == len(before.cells)
     else:
         assert len(nb.cells) == len(before.cells) + 1 and nb.cells[0].cell_type == "markdown"
-        assert expect.format(name=path.name) in nb.cells[0].source and nb.cells[0]["id"] == "nb01-colab"
+        assert (
+            expect.format(name=path.name) in nb.cells[0].source
+            and nb.cells[0]["id"] == "nb01-colab"
+        )
 
 
 def test_tests_folder_name_is_checked():
-    assert 'TESTS = "tests/01_ols_raw_pixels"' in setup_cell.with_tests(setup_cell.SOURCE, "01_ols_raw_pixels")
+    assert 'TESTS = "tests/01_ols_raw_pixels"' in setup_cell.with_tests(
+        setup_cell.SOURCE, "01_ols_raw_pixels"
+    )
     with pytest.raises(ValueError, match="tests folder"):
         setup_cell.with_tests(setup_cell.SOURCE, '01"; import os')
 
@@ -179,8 +225,13 @@ def test_repo_url_with_a_quote_is_refused():
 
 
 def test_questions_are_listed_in_the_notebooks_order(tmp_path):
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(f'grader.check("{q}")')
-                                         for q in ("ols_phi", "ols_split", "ols_fit", "ols_mc", "ols_phi")])
+    nb = nbformat.v4.new_notebook(
+        cells=[
+            nbformat.v4.new_code_cell(f'grader.check("{q}")')
+            for q in ("ols_phi", "ols_split", "ols_fit", "ols_mc", "ols_phi")
+        ]
+    )
     nbformat.write(nb, str(tmp_path / "x.ipynb"))
-    assert build.question_order(tmp_path / "x.ipynb", ["ols_fit", "ols_mc", "ols_phi", "ols_split", "ols_zz"]) == \
-        ["ols_phi", "ols_split", "ols_fit", "ols_mc", "ols_zz"]
+    assert build.question_order(
+        tmp_path / "x.ipynb", ["ols_fit", "ols_mc", "ols_phi", "ols_split", "ols_zz"]
+    ) == ["ols_phi", "ols_split", "ols_fit", "ols_mc", "ols_zz"]

@@ -1,6 +1,7 @@
 """`python -m autograder check`: its verdicts and table. Whether the real zips score each solution full and each
 untouched notebook zero is asserted in test_notebooks (scored once, by the grading service's judge, with every
 other grading of the module); `make demo` runs this command on the real zips with the grading service."""
+
 from pathlib import Path
 
 import pytest
@@ -9,13 +10,20 @@ from autograder import check
 
 
 def test_solutions_must_score_full_and_untouched_notebooks_zero(monkeypatch, capsys):
-    scores = {"solution": {"q_fit": (2.0, 2.0), "q_mc": (1.0, 1.0)}, "untouched": {"q_fit": (0.0, 2.0), "q_mc": (0.0, 1.0)}}
+    scores = {
+        "solution": {"q_fit": (2.0, 2.0), "q_mc": (1.0, 1.0)},
+        "untouched": {"q_fit": (0.0, 2.0), "q_mc": (0.0, 1.0)},
+    }
     graded = []
 
     def grade(notebooks, stem):
         graded.append(([Path(nb).name for nb in notebooks], stem))
-        return {Path(nb).name: scores["solution" if Path(nb).name.endswith("-solution.ipynb") else "untouched"]
-                for nb in notebooks}
+        return {
+            Path(nb).name: scores[
+                "solution" if Path(nb).name.endswith("-solution.ipynb") else "untouched"
+            ]
+            for nb in notebooks
+        }
 
     monkeypatch.setattr(check, "grade", grade)
     monkeypatch.setattr(check, "ensure_built", lambda stems: None)
@@ -23,10 +31,10 @@ def test_solutions_must_score_full_and_untouched_notebooks_zero(monkeypatch, cap
     assert check.main([stem]) == 0
     out = capsys.readouterr().out
     assert "OK: 1 notebooks, 2 questions" in out and " NO" not in out
-    assert graded == [([f"{stem}-solution.ipynb", f"{stem}.ipynb"], stem)]     # one batch of the two
+    assert graded == [([f"{stem}-solution.ipynb", f"{stem}.ipynb"], stem)]  # one batch of the two
 
-    scores["untouched"]["q_mc"] = (1.0, 1.0)     # a stub that earns a point
-    scores["solution"]["q_fit"] = (1.0, 2.0)     # a solution that loses one
+    scores["untouched"]["q_mc"] = (1.0, 1.0)  # a stub that earns a point
+    scores["solution"]["q_fit"] = (1.0, 2.0)  # a solution that loses one
     assert check.main([stem]) == 1
     captured = capsys.readouterr()
     assert f"FAILED: {stem}:q_fit, {stem}:q_mc" in captured.err
@@ -34,8 +42,17 @@ def test_solutions_must_score_full_and_untouched_notebooks_zero(monkeypatch, cap
 
 
 def test_table_marks_failures():
-    rows = [{"notebook": "nb", "question": "q", "solution": 1, "possible": 2, "untouched": 0, "ok": False,
-             "seconds": 1.0}]
+    rows = [
+        {
+            "notebook": "nb",
+            "question": "q",
+            "solution": 1,
+            "possible": 2,
+            "untouched": 0,
+            "ok": False,
+            "seconds": 1.0,
+        }
+    ]
     assert "NO" in check.format_table(rows)
 
 

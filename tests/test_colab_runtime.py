@@ -17,6 +17,7 @@ that one is filled by another torch (the cache's keys name the backbone, its wei
 and the images, not the library that computes them), and reading it would leave Colab's torch
 computing nothing.
 """
+
 import os
 import subprocess
 import sys
@@ -25,9 +26,9 @@ import time
 import nbformat
 import pytest
 from nbclient import NotebookClient
+from notebook_helpers import outputs_text
 
 from autograder import SOLUTIONS, build, setup_cell
-from notebook_helpers import outputs_text
 
 sys.path.insert(0, str(build.REPO / "tools"))
 import colab_runtime  # noqa: E402
@@ -47,9 +48,14 @@ def base():
 
 
 def freeze(python):
-    out = subprocess.run([str(python), "-m", "pip", "freeze", "--all"], capture_output=True, text=True, check=True)
-    return {colab_runtime.canonical(line.split("==")[0]): line.split("==")[1]
-            for line in out.stdout.splitlines() if "==" in line}
+    out = subprocess.run(
+        [str(python), "-m", "pip", "freeze", "--all"], capture_output=True, text=True, check=True
+    )
+    return {
+        colab_runtime.canonical(line.split("==")[0]): line.split("==")[1]
+        for line in out.stdout.splitlines()
+        if "==" in line
+    }
 
 
 @pytest.fixture(scope="session")
@@ -89,7 +95,9 @@ def run_in(folder, stem, nb, kernel, timeout=1800):
     """Execute ``nb`` as ``folder/<stem>.ipynb``, a folder holding only it, like Colab's /content."""
     folder.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, str(folder / f"{stem}.ipynb"))
-    NotebookClient(nb, timeout=timeout, kernel_name=kernel, resources={"metadata": {"path": str(folder)}}).execute()
+    NotebookClient(
+        nb, timeout=timeout, kernel_name=kernel, resources={"metadata": {"path": str(folder)}}
+    ).execute()
     return nb
 
 
@@ -97,14 +105,24 @@ def test_stand_in_has_colabs_versions(base):
     """Every package of the stand-in that Colab lists is at Colab's version, but those in NEAREST."""
     colab, have = colab_runtime.colab_versions(), freeze(base / "bin" / "python")
     nearest = {entry.split()[0] for entry in colab_runtime.NEAREST}
-    differ = {name: (colab[name], v) for name, v in have.items()
-              if name in colab and v != colab[name] and name not in nearest}
+    differ = {
+        name: (colab[name], v)
+        for name, v in have.items()
+        if name in colab and v != colab[name] and name not in nearest
+    }
     assert not differ, f"stand-in versions that are not Colab's: {differ}"
     for name in colab_runtime.NAMES:
         assert colab_runtime.canonical(name) in have, f"{name} is missing from the stand-in"
-    assert have["ipywidgets"] == "7.7.1" and have["torch"].startswith("2.11.0") and have["numpy"] == "2.1.3"
-    print("stand-in entries that are not Colab's own:", *(f"{k} -> {v}" for k, v in colab_runtime.NEAREST.items()),
-          sep="\n  ")
+    assert (
+        have["ipywidgets"] == "7.7.1"
+        and have["torch"].startswith("2.11.0")
+        and have["numpy"] == "2.1.3"
+    )
+    print(
+        "stand-in entries that are not Colab's own:",
+        *(f"{k} -> {v}" for k, v in colab_runtime.NEAREST.items()),
+        sep="\n  ",
+    )
 
 
 def test_setup_cell_changes_nothing_colab_ships(colab, student_release, tmp_path):
@@ -115,38 +133,72 @@ def test_setup_cell_changes_nothing_colab_ships(colab, student_release, tmp_path
     nb = nbformat.read(str(student_release / "notebooks" / f"{stem}.ipynb"), as_version=4)
     nb = nbformat.v4.new_notebook(cells=[setup_cell.first_code_cell(nb)], metadata=nb.metadata)
     ran = run_in(tmp_path / "content", stem, nb, kernel)
-    shown = "".join(o.text for o in ran.cells[0].outputs if o.output_type == "stream")  # as the page joins them
+    shown = "".join(
+        o.text for o in ran.cells[0].outputs if o.output_type == "stream"
+    )  # as the page joins them
     after = freeze(python)
     colab_list = colab_runtime.colab_versions()
-    changed = {n: (before.get(n), after.get(n)) for n in colab_list if before.get(n) != after.get(n)}
+    changed = {
+        n: (before.get(n), after.get(n)) for n in colab_list if before.get(n) != after.get(n)
+    }
     assert not changed, f"the setup cell changed what Colab ships: {changed}"
-    assert {n: v for n, v in before.items() if after.get(n) != v} == {}, "nothing installed may change"
+    assert {n: v for n, v in before.items() if after.get(n) != v} == {}, (
+        "nothing installed may change"
+    )
     added = {n: v for n, v in after.items() if n not in before}
     from utils import colab as course_colab
-    wanted = {colab_runtime.canonical(n): v for n, v in course_colab.pinned(build.REPO / "requirements-colab.txt").items()
-              if colab_runtime.canonical(n) not in before}
+
+    wanted = {
+        colab_runtime.canonical(n): v
+        for n, v in course_colab.pinned(build.REPO / "requirements-colab.txt").items()
+        if colab_runtime.canonical(n) not in before
+    }
     assert added == wanted, (added, wanted)
     lines = [line for line in shown.splitlines() if line.startswith("packages:")]
-    assert len(lines) == 1 and lines[0].endswith("done") and "otter-grader==7.0.0" in lines[0], shown
+    assert len(lines) == 1 and lines[0].endswith("done") and "otter-grader==7.0.0" in lines[0], (
+        shown
+    )
     assert "timm" not in lines[0], "Colab's own timm is kept"
 
 
 def test_widgets_under_colabs_ipywidgets(base, tmp_path):
     """tests/test_widgets.py, every widget built and driven, with Colab's ipywidgets 7.7.1 on Python 3.13."""
     python = colab_runtime.layer(base, tmp_path / "venv")
-    code = ("import sys; sys.path.insert(0, '.'); from pathlib import Path; from utils import colab; "
-            "colab.install(Path('requirements-colab.txt'))")
+    code = (
+        "import sys; sys.path.insert(0, '.'); from pathlib import Path; from utils import colab; "
+        "colab.install(Path('requirements-colab.txt'))"
+    )
     subprocess.run([str(python), "-c", code], cwd=build.REPO, check=True)
     subprocess.run([str(python), "-m", "pip", "install", "-q", "pytest==9.2.0"], check=True)
     env = {**os.environ, "PTM_CACHE": str(tmp_path / "cache")}
     # The static-page test renders with nbconvert's "lab" template, which this layered stand-in does not carry
     # (a static renderer, not Colab's ipywidgets); it runs in the project's own environment.
-    run = subprocess.run([str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_widgets.py",
-                          "-o", "addopts=", "-k", "not static_page"], cwd=build.REPO, env=env, capture_output=True,
-                         text=True)
+    run = subprocess.run(
+        [
+            str(python),
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "tests/test_widgets.py",
+            "-o",
+            "addopts=",
+            "-k",
+            "not static_page",
+        ],
+        cwd=build.REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert run.returncode == 0 and " passed" in run.stdout, run.stdout[-3000:] + run.stderr[-2000:]
-    version = subprocess.run([str(python), "-c", "import ipywidgets; print(ipywidgets.__version__)"],
-                             capture_output=True, text=True, check=True).stdout.strip()
+    version = subprocess.run(
+        [str(python), "-c", "import ipywidgets; print(ipywidgets.__version__)"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     assert version == "7.7.1"
 
 
@@ -188,6 +240,7 @@ def colab_resnet18(base, stand_in_cache, tmp_path_factory):
     what a student on Colab gets (there, the real weights download on first use)."""
     import torch
     from torchvision import models as tvm
+
     root = tmp_path_factory.mktemp("colab-resnet18")
     python = colab_runtime.layer(base, root / "venv")
     url = tvm.ResNet18_Weights.IMAGENET1K_V1.url

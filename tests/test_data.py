@@ -1,4 +1,5 @@
 """utils.data on the real Oxford-IIIT Pet mirror: counts, labels, quirks, errors, cache."""
+
 import hashlib
 import os
 import shutil
@@ -6,9 +7,9 @@ import time
 
 import numpy as np
 import pytest
+from conftest import read_split
 from PIL import Image
 
-from conftest import read_split
 from utils import data
 
 
@@ -44,7 +45,11 @@ def test_unlisted_files_are_never_loaded(pets_root):
     listed = set(data.pets_dataset("trainval").names) | set(data.pets_dataset("test").names)
     unlisted = on_disk - listed
     assert unlisted, "the mirror should contain files that no annotation list names"
-    gif = [s for s in unlisted if Image.open(pets_root / "oxford-iiit-pet" / "images" / f"{s}.jpg").format == "GIF"]
+    gif = [
+        s
+        for s in unlisted
+        if Image.open(pets_root / "oxford-iiit-pet" / "images" / f"{s}.jpg").format == "GIF"
+    ]
     assert gif, "the GIF-named-.jpg quirk should be among the unlisted files"
 
 
@@ -126,11 +131,13 @@ def test_an_entry_is_computed_once_when_two_need_it_at_the_same_time(tmp_path, m
 
     def compute():
         calls.append(1)
-        time.sleep(1.0)   # long enough for the second caller to arrive while the first computes
+        time.sleep(1.0)  # long enough for the second caller to arrive while the first computes
         return {"X": np.arange(3)}
 
     with ThreadPoolExecutor(2) as pool:
-        results = list(pool.map(lambda _: cache.load_or_compute("features", "same", compute), range(2)))
+        results = list(
+            pool.map(lambda _: cache.load_or_compute("features", "same", compute), range(2))
+        )
     assert len(calls) == 1, "the second caller computed the entry again instead of waiting for it"
     assert all(np.array_equal(r["X"], np.arange(3)) for r in results)
     assert [p.name for p in (tmp_path / "features").glob("*.pt")] == ["same.pt"]
@@ -158,7 +165,11 @@ def full_download(pets_root, tmp_path_factory):
     images.mkdir(parents=True)
     for p in (src / "images").iterdir():
         os.link(p, images / p.name)
-    rows = [line for line in (src / "annotations" / "list.txt").read_text().splitlines() if not line.startswith("#")]
+    rows = [
+        line
+        for line in (src / "annotations" / "list.txt").read_text().splitlines()
+        if not line.startswith("#")
+    ]
     by_breed = {}
     for line in rows:
         name = line.split()[0]
@@ -169,29 +180,41 @@ def full_download(pets_root, tmp_path_factory):
             name = f"{breed}_{1000 + k}"
             os.link(src / "images" / f"{model[0]}.jpg", images / f"{name}.jpg")
             rows.append(" ".join([name] + model[1:]))
-    ordered = sorted(rows, key=lambda line: hashlib.md5(line.encode()).hexdigest())  # not the course split
+    ordered = sorted(
+        rows, key=lambda line: hashlib.md5(line.encode()).hexdigest()
+    )  # not the course split
     ann = root / "oxford-iiit-pet" / "annotations"
     ann.mkdir()
     header = "#Image CLASS-ID SPECIES BREED ID\n#ID: 1:37 Class ids\n#SPECIES: 1:Cat 2:Dog\n#BREED ID: 1-25:Cat 1:12:Dog\n"
     (ann / "list.txt").write_text(header + "\n".join(sorted(rows)) + "\n")
     (ann / "trainval.txt").write_text("\n".join(ordered[: len(ordered) // 2]) + "\n")
-    (ann / "test.txt").write_text("\n".join(ordered[len(ordered) // 2:]) + "\n")
+    (ann / "test.txt").write_text("\n".join(ordered[len(ordered) // 2 :]) + "\n")
     return root
 
 
-def test_course_subset_is_the_same_on_a_full_download(pets_root, full_download, tmp_path, monkeypatch):
+def test_course_subset_is_the_same_on_a_full_download(
+    pets_root, full_download, tmp_path, monkeypatch
+):
     ann = full_download / "oxford-iiit-pet" / "annotations"
     assert len(list((full_download / "oxford-iiit-pet" / "images").iterdir())) >= 940 + 2000
     official, _ = read_split(full_download, "trainval")
     course, _ = read_split(pets_root, "trainval")
-    assert set(course) - set(official), "the synthetic official split should differ from the course split"
-    expected = {split: data.pets_arrays(split, size=8) for split in data.SPLITS}  # the build machines' copy
-    monkeypatch.setenv("PTM_CACHE", str(tmp_path / "fresh-cache"))  # computed again, never a cache hit
+    assert set(course) - set(official), (
+        "the synthetic official split should differ from the course split"
+    )
+    expected = {
+        split: data.pets_arrays(split, size=8) for split in data.SPLITS
+    }  # the build machines' copy
+    monkeypatch.setenv(
+        "PTM_CACHE", str(tmp_path / "fresh-cache")
+    )  # computed again, never a cache hit
     for split in data.SPLITS:
         ds = data.pets_dataset(split, root=full_download)
         assert ds.names == read_split(pets_root, split)[0]
         X, y = data.pets_arrays(split, size=8, root=full_download)
-        assert np.array_equal(X, expected[split][0]) and np.array_equal(y, expected[split][1]), split
+        assert np.array_equal(X, expected[split][0]) and np.array_equal(y, expected[split][1]), (
+            split
+        )
     full = data.pets_dataset("trainval", root=full_download, subset="full")
     assert full.names == official and len(full) > len(expected["trainval"][1])
     X_full, y_full = data.pets_arrays("test", size=8, root=full_download, subset="full")

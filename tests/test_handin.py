@@ -14,10 +14,10 @@ import zipfile
 
 import nbformat
 import pytest
+from notebook_helpers import execute, fill_answers, load_built, outputs_text
 
 from autograder import REPO
 from autograder.grading import sandbox, store
-from notebook_helpers import execute, fill_answers, load_built, outputs_text
 from utils import handin
 
 STEM = "01_ols_raw_pixels"

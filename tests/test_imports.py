@@ -4,6 +4,7 @@ included), no instructor code in student code.
 Read from the source with ``ast``, not by importing: a circle hidden in a function body (a lazy
 ``from . import x``) counts as much as one at the top, because it ties two modules' internals together.
 """
+
 import ast
 from pathlib import Path
 
@@ -19,13 +20,13 @@ def imports_of(path, package):
     found = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom):
-            if node.level == 1 and node.module:                      # from .data import x
+            if node.level == 1 and node.module:  # from .data import x
                 found.add(node.module.split(".")[0])
-            elif node.level == 1:                                    # from . import data, train
+            elif node.level == 1:  # from . import data, train
                 found |= {a.name for a in node.names}
             elif node.level == 0 and (node.module or "").startswith(package + "."):
                 found.add(node.module.split(".")[1])
-            elif node.level == 0 and node.module == package:         # from utils import data
+            elif node.level == 0 and node.module == package:  # from utils import data
                 found |= {a.name for a in node.names}
         elif isinstance(node, ast.Import):
             found |= {a.name.split(".")[1] for a in node.names if a.name.startswith(package + ".")}
@@ -34,7 +35,10 @@ def imports_of(path, package):
 
 def graph(folder, package):
     modules = {p.stem for p in Path(folder).glob("*.py") if p.stem != "__init__"}
-    return {m: sorted((imports_of(Path(folder) / f"{m}.py", package) & modules) - {m}) for m in sorted(modules)}
+    return {
+        m: sorted((imports_of(Path(folder) / f"{m}.py", package) & modules) - {m})
+        for m in sorted(modules)
+    }
 
 
 def circles(edges):
@@ -124,7 +128,7 @@ def test_a_circle_inside_a_subpackage_is_found(tmp_path):
 
 def test_utils_has_no_import_circle():
     edges = graph(UTILS, "utils")
-    assert "data" in edges and "cache" in edges["data"]          # the reader sees the real imports
+    assert "data" in edges and "cache" in edges["data"]  # the reader sees the real imports
     assert circles(edges) == [], " ; ".join(" -> ".join(c) for c in circles(edges))
 
 
@@ -140,5 +144,9 @@ def test_student_code_never_imports_instructor_code():
     for path in sorted(UTILS.glob("*.py")):
         tree = ast.parse(path.read_text(encoding="utf-8"))
         names = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
-        names |= {n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.level == 0}
-        assert not {m for m in names if m.split(".")[0] in ("autograder", "benchmarks", "tests")}, path.name
+        names |= {
+            n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.level == 0
+        }
+        assert not {m for m in names if m.split(".")[0] in ("autograder", "benchmarks", "tests")}, (
+            path.name
+        )

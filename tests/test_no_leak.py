@@ -1,4 +1,5 @@
 """No solution and no hidden test reaches a student: scan every built notebook and public test file."""
+
 import re
 
 import nbformat
@@ -7,7 +8,9 @@ from otter.assign.solutions import replace_solutions
 
 from autograder import NOTEBOOKS, build
 
-MARKUP = re.compile(r"# (BEGIN|END) (SOLUTION|TESTS|QUESTION)|# SOLUTION|# HIDDEN|BEGIN TEST CONFIG")
+MARKUP = re.compile(
+    r"# (BEGIN|END) (SOLUTION|TESTS|QUESTION)|# SOLUTION|# HIDDEN|BEGIN TEST CONFIG"
+)
 MASTERS = build.masters()
 
 
@@ -15,8 +18,15 @@ def student_files():
     """Everything a student receives from the build: the notebooks and the public tests."""
     files = {p: nbformat.read(str(p), as_version=4) for p in sorted(NOTEBOOKS.glob("*.ipynb"))}
     texts = {p.name: "\n".join(c.source for c in nb.cells) for p, nb in files.items()}
-    texts.update({str(p.relative_to(NOTEBOOKS)): p.read_text() for p in sorted((NOTEBOOKS / "tests").rglob("*.py"))})
-    assert any(name.startswith("tests/") for name in texts), "no public test found under notebooks/tests/<notebook>/"
+    texts.update(
+        {
+            str(p.relative_to(NOTEBOOKS)): p.read_text()
+            for p in sorted((NOTEBOOKS / "tests").rglob("*.py"))
+        }
+    )
+    assert any(name.startswith("tests/") for name in texts), (
+        "no public test found under notebooks/tests/<notebook>/"
+    )
     return texts
 
 
@@ -29,7 +39,11 @@ def case_kind(source):
     source = source.lstrip()
     config = TEST_CONFIG.match(source)
     if config:
-        return "hidden" if re.search(r"^hidden:\s*true\s*$", config.group(1), re.M | re.I) else "public"
+        return (
+            "hidden"
+            if re.search(r"^hidden:\s*true\s*$", config.group(1), re.M | re.I)
+            else "public"
+        )
     if source.upper().startswith("# HIDDEN"):
         return "hidden"
     return "public" if source.startswith("def test_") else None
@@ -41,7 +55,9 @@ def master_blocks(master):
     solutions, hidden, other, block = [], [], [], []
     for cell in nb.cells:
         head = cell.source.lstrip().split("\n", 1)[0].strip()
-        if cell.cell_type == "raw" and (m := re.match(r"# (BEGIN|END) (SOLUTION|TESTS|PROMPT)", head)):
+        if cell.cell_type == "raw" and (
+            m := re.match(r"# (BEGIN|END) (SOLUTION|TESTS|PROMPT)", head)
+        ):
             block = [m.group(2)] if m.group(1) == "BEGIN" else []
             continue
         if cell.cell_type == "code" and block == ["SOLUTION"]:
@@ -69,19 +85,25 @@ def received():
 
 
 def test_student_files_exist(received):
-    assert any(name.endswith(".ipynb") for name in received), "no built student notebook: run `python -m autograder build`"
+    assert any(name.endswith(".ipynb") for name in received), (
+        "no built student notebook: run `python -m autograder build`"
+    )
 
 
 def test_no_otter_markup(received):
     for name, text in received.items():
         hit = MARKUP.search(text)
-        assert not hit, f"{name} contains otter markup {hit.group(0)!r}: solutions or hidden tests leaked"
+        assert not hit, (
+            f"{name} contains otter markup {hit.group(0)!r}: solutions or hidden tests leaked"
+        )
 
 
 def test_no_outputs_in_student_notebooks():
     for path in NOTEBOOKS.glob("*.ipynb"):
         nb = nbformat.read(str(path), as_version=4)
-        assert not any(c.get("outputs") for c in nb.cells if c.cell_type == "code"), f"{path.name} has outputs"
+        assert not any(c.get("outputs") for c in nb.cells if c.cell_type == "code"), (
+            f"{path.name} has outputs"
+        )
 
 
 @pytest.mark.parametrize("master", MASTERS, ids=[m.stem for m in MASTERS])
@@ -104,13 +126,19 @@ def test_no_solution_code(master, received):
 def test_no_hidden_tests(master, received):
     _, hidden, _ = master_blocks(master)
     assert hidden, f"{master.name}: every question should have hidden tests; found none"
-    public = "\n".join(cell for m in MASTERS for cell in master_blocks(m)[2])   # every master's public material
+    public = "\n".join(
+        cell for m in MASTERS for cell in master_blocks(m)[2]
+    )  # every master's public material
     names = {m.group(1) for src in hidden for m in re.finditer(r"def (\w+)\(", src)}
-    names = {fn for fn in names if not re.search(rf"\b{fn}\b", public)}   # 'solve' in a prompt is no leak
+    names = {
+        fn for fn in names if not re.search(rf"\b{fn}\b", public)
+    }  # 'solve' in a prompt is no leak
     secret = {l for src in hidden for l in distinctive(src.split("\n")[1:], public)}
     for name, text in received.items():
         for fn in names:
-            assert not re.search(rf"\b{fn}\b", text), f"{name} contains the hidden test {fn} of {master.name}"
+            assert not re.search(rf"\b{fn}\b", text), (
+                f"{name} contains the hidden test {fn} of {master.name}"
+            )
         leaked = sorted(l for l in secret if l in text)
         assert not leaked, f"{name} contains hidden-test code from {master.name}: {leaked[:3]}"
 
@@ -127,4 +155,6 @@ def test_every_question_has_public_and_hidden_tests(master):
             seen[question][case_kind(cell.source)] += 1
     assert seen, f"{master.name}: no questions"
     for q, counts in seen.items():
-        assert counts["points"] and counts["public"] and counts["hidden"], f"{master.name}:{q}: {counts}"
+        assert counts["points"] and counts["public"] and counts["hidden"], (
+            f"{master.name}:{q}: {counts}"
+        )

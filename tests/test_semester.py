@@ -32,10 +32,10 @@ import zipfile
 
 import nbformat
 import pytest
+from notebook_helpers import execute, outputs_text
 
 from autograder import REPO, check, demo, zip_path
 from autograder.grading import sandbox, store
-from notebook_helpers import execute, outputs_text
 
 STEM = "02_logistic_regression_edges"
 IDS = dict(

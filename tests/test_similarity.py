@@ -5,6 +5,7 @@ filled in three independent ways (the course solution, and two differently writt
 solutions, checked against the course solution on random inputs), plus a copy of one of them with
 every name renamed and the code reformatted and commented, plus an untouched notebook.
 """
+
 import io
 import json
 import re
@@ -13,9 +14,9 @@ import tokenize
 import nbformat
 import numpy as np
 import pytest
+from notebook_helpers import load_built
 
 from autograder import NOTEBOOKS, similarity
-from notebook_helpers import load_built
 
 STEM = "01_ols_raw_pixels"
 # Two correct solutions written differently from the course's: {function: body}.
@@ -87,9 +88,21 @@ return ranked[-1]""",
 reg = np.diag(np.r_[0.0, np.full(X.shape[1] - 1, lam)])
 return np.linalg.solve(X.T @ X + reg, X.T @ Y)""",
 }
-RENAMES = {"n": "count", "flat": "flattened", "ones": "bias_column", "A": "gram", "b": "rhs", "w": "theta",
-           "X": "design", "s": "scores", "labels": "out", "correct": "n_right", "pseudo": "pinv_x",
-           "d": "dim", "penalty": "reg"}
+RENAMES = {
+    "n": "count",
+    "flat": "flattened",
+    "ones": "bias_column",
+    "A": "gram",
+    "b": "rhs",
+    "w": "theta",
+    "X": "design",
+    "s": "scores",
+    "labels": "out",
+    "correct": "n_right",
+    "pseudo": "pinv_x",
+    "d": "dim",
+    "penalty": "reg",
+}
 RAISE = re.compile(r'^(\s*)raise NotImplementedError\("(\w+):.*$', re.M)
 
 
@@ -101,7 +114,9 @@ def _fill(student, bodies):
     """The student notebook with each ``raise NotImplementedError`` replaced by the body of ``bodies``."""
     nb = nbformat.from_dict(student)
     for cell in _answer_cells(nb):
-        cell.source = RAISE.sub(lambda m: "\n".join(m[1] + line for line in bodies[m[2]].splitlines()), cell.source)
+        cell.source = RAISE.sub(
+            lambda m: "\n".join(m[1] + line for line in bodies[m[2]].splitlines()), cell.source
+        )
         cell.source = cell.source.replace("ols_mc_answer = ...", 'ols_mc_answer = "C"')
     return nb
 
@@ -111,7 +126,9 @@ def _course_solution(student, solution):
     by_id = {c.id: c for c in solution.cells}
     nb = nbformat.from_dict(student)
     for cell in _answer_cells(nb):
-        source = re.sub(r'\n\s*""" # BEGIN PROMPT.*?""" # END PROMPT', "", by_id[cell.id].source, flags=re.S)
+        source = re.sub(
+            r'\n\s*""" # BEGIN PROMPT.*?""" # END PROMPT', "", by_id[cell.id].source, flags=re.S
+        )
         source = re.sub(r"\n\s*# (BEGIN|END) SOLUTION.*", "", source)
         cell.source = source.replace("  # SOLUTION", "")
     return nb
@@ -144,13 +161,22 @@ def _functions(nb):
 def notebooks():
     solution, student = load_built(STEM)
     course = _course_solution(student, solution)
-    return {"course": course, "loops": _fill(student, LOOPS_AND_DOT), "lstsq": _fill(student, LSTSQ_STYLE),
-            "renamed": _renamed_copy(_fill(student, LOOPS_AND_DOT)), "untouched": student}
+    return {
+        "course": course,
+        "loops": _fill(student, LOOPS_AND_DOT),
+        "lstsq": _fill(student, LSTSQ_STYLE),
+        "renamed": _renamed_copy(_fill(student, LOOPS_AND_DOT)),
+        "untouched": student,
+    }
 
 
 def test_the_independent_solutions_are_correct_and_the_copy_is_disguised(notebooks):
     rng = np.random.default_rng(0)
-    images, Phi, Y = rng.normal(size=(30, 4, 4)), rng.normal(size=(30, 6)), rng.choice([-1, 1], size=30)
+    images, Phi, Y = (
+        rng.normal(size=(30, 4, 4)),
+        rng.normal(size=(30, 6)),
+        rng.choice([-1, 1], size=30),
+    )
     reference = _functions(notebooks["course"])
     for name in ("loops", "lstsq", "renamed"):
         f = _functions(notebooks[name])
@@ -158,23 +184,33 @@ def test_the_independent_solutions_are_correct_and_the_copy_is_disguised(noteboo
         np.testing.assert_allclose(f["add_bias"](Phi), reference["add_bias"](Phi))
         for fit in ("fit_ols", "fit_min_norm"):
             np.testing.assert_allclose(f[fit](Phi, Y), reference[fit](Phi, Y), atol=1e-8)
-        np.testing.assert_allclose(f["fit_ridge"](Phi, Y, 3.0), reference["fit_ridge"](Phi, Y, 3.0), atol=1e-8)
+        np.testing.assert_allclose(
+            f["fit_ridge"](Phi, Y, 3.0), reference["fit_ridge"](Phi, Y, 3.0), atol=1e-8
+        )
         w = reference["fit_ols"](Phi, Y)
         np.testing.assert_array_equal(f["predict"](Phi, w), reference["predict"](Phi, w))
         assert f["accuracy"](Y, -Y) == 0.0 and f["accuracy"](Y, Y) == 1.0
         w0, X = rng.normal(size=7), reference["add_bias"](Phi)
-        np.testing.assert_allclose(f["squared_loss_grad"](w0, X, Y), reference["squared_loss_grad"](w0, X, Y))
-        for got, want in zip(f["split_trainval"](30, 0.2, 1), reference["split_trainval"](30, 0.2, 1)):
+        np.testing.assert_allclose(
+            f["squared_loss_grad"](w0, X, Y), reference["squared_loss_grad"](w0, X, Y)
+        )
+        for got, want in zip(
+            f["split_trainval"](30, 0.2, 1), reference["split_trainval"](30, 0.2, 1)
+        ):
             assert len(got) == len(want)
-        records = [{"s": s, "lam": lam, "val_acc": acc} for s, lam, acc in
-                   ((8, 1.0, 0.5), (4, 10.0, 0.6), (12, 1.0, 0.6), (4, 1.0, 0.6))]
+        records = [
+            {"s": s, "lam": lam, "val_acc": acc}
+            for s, lam, acc in ((8, 1.0, 0.5), (4, 10.0, 0.6), (12, 1.0, 0.6), (4, 1.0, 0.6))
+        ]
         assert f["choose"](records) == reference["choose"](records)
     loops = "\n".join(c.source for c in _answer_cells(notebooks["loops"]))
     renamed = "\n".join(c.source for c in _answer_cells(notebooks["renamed"]))
     assert "pseudo" in loops and "pseudo" not in renamed and "pinv_x" in renamed
 
 
-def test_copy_with_renamed_variables_is_flagged_and_independent_solutions_are_not(notebooks, tmp_path):
+def test_copy_with_renamed_variables_is_flagged_and_independent_solutions_are_not(
+    notebooks, tmp_path
+):
     (tmp_path / "in").mkdir()
     for name, nb in notebooks.items():
         nbformat.write(nb, str(tmp_path / "in" / f"{name}.ipynb"))
@@ -183,7 +219,9 @@ def test_copy_with_renamed_variables_is_flagged_and_independent_solutions_are_no
     res = results[STEM]
     scores = {frozenset((p["a"], p["b"])): p for p in res["pairs"]}
     flagged = {pair for pair, p in scores.items() if p["flagged"]}
-    assert flagged == {frozenset(("loops", "renamed"))}, {tuple(k): round(p["score"], 2) for k, p in scores.items()}
+    assert flagged == {frozenset(("loops", "renamed"))}, {
+        tuple(k): round(p["score"], 2) for k, p in scores.items()
+    }
     assert scores[frozenset(("loops", "renamed"))]["score"] > 0.9
     assert [s for s, _ in skipped] == ["untouched"] and "too little own code" in skipped[0][1]
 
@@ -198,7 +236,9 @@ def test_copy_with_renamed_variables_is_flagged_and_independent_solutions_are_no
 def test_starter_code_alone_makes_nobody_alike(notebooks):
     """The given signatures, docstrings and prompts leave no fingerprint once the starter is boilerplate."""
     _, boilerplate = similarity.starter(STEM, NOTEBOOKS)
-    starter_cells = [c.source + "\n# I have not started yet\n" for c in _answer_cells(notebooks["untouched"])]
+    starter_cells = [
+        c.source + "\n# I have not started yet\n" for c in _answer_cells(notebooks["untouched"])
+    ]
     assert similarity.fingerprint(starter_cells, boilerplate).token_coverage == 0
     own = [c.source for c in _answer_cells(notebooks["loops"])]
     assert similarity.fingerprint(own, boilerplate).token_coverage > similarity.MIN_TOKENS
@@ -214,7 +254,7 @@ def test_report_escapes_student_text(notebooks, tmp_path):
     _, _, paths = similarity.run([tmp_path / "in"], tmp_path / "out", NOTEBOOKS)
     page = paths["html"].read_text()
     assert "<script>" not in page and "&lt;script&gt;" in page and "=cmd()&lt;b&gt;.ipynb" in page
-    assert ",'=cmd()<b>.ipynb," in paths["csv"].read_text()       # the file column, formula-escaped
+    assert ",'=cmd()<b>.ipynb," in paths["csv"].read_text()  # the file column, formula-escaped
 
 
 def test_cli_reports_missing_paths_and_writes_the_report(notebooks, tmp_path, capsys):
@@ -241,17 +281,21 @@ def test_students_in_folders_are_named_and_identical_notebooks_are_flagged(noteb
         nbformat.write(notebooks[name], str(subs / student / f"{STEM}.ipynb"))
     (subs / "carol").mkdir()
     (subs / "carol" / f"{STEM}.ipynb").write_bytes((subs / "alice" / f"{STEM}.ipynb").read_bytes())
-    results, skipped, paths = similarity.run([subs], tmp_path / "out", NOTEBOOKS, min_z=50, min_score=1.01)
+    results, skipped, paths = similarity.run(
+        [subs], tmp_path / "out", NOTEBOOKS, min_z=50, min_score=1.01
+    )
 
     ids = {shown.split("/")[0]: sid for sid, _, shown in inputs.collect([subs])}
     pairs = {frozenset((p["a"], p["b"])): p for p in results[STEM]["pairs"]}
     assert set().union(*pairs) == set(ids.values()) and not skipped
     same = pairs[frozenset((ids["alice"], ids["carol"]))]
-    assert same["identical"] and same["flagged"]                    # flagged although the bar is unreachable
+    assert same["identical"] and same["flagged"]  # flagged although the bar is unreachable
     assert [p for p in pairs.values() if p["flagged"]] == [same]
     assert {same["a_file"], same["b_file"]} == {f"alice/{STEM}.ipynb", f"carol/{STEM}.ipynb"}
     assert all(sid.startswith(student) for student, sid in ids.items())
     page = paths["html"].read_text()
     assert "Byte-identical notebooks" in page and f"carol/{STEM}.ipynb" in page
     csv_text = paths["csv"].read_text()
-    assert f"alice/{STEM}.ipynb" in csv_text and csv_text.splitlines()[0].endswith("identical,a_file,b_file")
+    assert f"alice/{STEM}.ipynb" in csv_text and csv_text.splitlines()[0].endswith(
+        "identical,a_file,b_file"
+    )

@@ -1,4 +1,5 @@
 """utils.train: cached features, a linear probe on real data, fit, determinism, device logic."""
+
 from contextlib import nullcontext
 
 import numpy as np
@@ -16,7 +17,10 @@ def lite0():
 
 @pytest.fixture(scope="module")
 def features(lite0, pets_root):
-    return {split: train.extract_features(lite0, split, progress=False) for split in ("trainval", "test")}
+    return {
+        split: train.extract_features(lite0, split, progress=False)
+        for split in ("trainval", "test")
+    }
 
 
 def test_feature_shape_and_labels(features, lite0):
@@ -46,8 +50,15 @@ def _split(X, y, frac=0.8, seed=0):
 def test_linear_probe_on_frozen_lite0_reaches_95(features):
     (Xtr, ytr), (Xval, yval) = _split(*features["trainval"])
     head = nn.Linear(Xtr.shape[1], 2)
-    history = train.fit(head, train.feature_loaders(Xtr, ytr), train.feature_loaders(Xval, yval, shuffle=False),
-                        num_epochs=15, lr=1e-3, device=torch.device("cpu"), progress=False)
+    history = train.fit(
+        head,
+        train.feature_loaders(Xtr, ytr),
+        train.feature_loaders(Xval, yval, shuffle=False),
+        num_epochs=15,
+        lr=1e-3,
+        device=torch.device("cpu"),
+        progress=False,
+    )
     _, test_acc = train.evaluate(head, train.feature_loaders(*features["test"], shuffle=False))
     assert test_acc >= 0.95, test_acc
     assert history["train_loss"][-1] < history["train_loss"][0] / 3
@@ -59,16 +70,32 @@ def test_fit_is_deterministic_and_stops_early(features, tmp_path):
     for _ in range(2):
         torch.manual_seed(0)
         head = nn.Linear(X.shape[1], 2)
-        runs.append(train.fit(head, train.feature_loaders(X, y, seed=1), num_epochs=3, progress=False,
-                              device=torch.device("cpu"), checkpoint=tmp_path / "best.pt"))
+        runs.append(
+            train.fit(
+                head,
+                train.feature_loaders(X, y, seed=1),
+                num_epochs=3,
+                progress=False,
+                device=torch.device("cpu"),
+                checkpoint=tmp_path / "best.pt",
+            )
+        )
     assert runs[0]["train_loss"] == runs[1]["train_loss"]
     assert (tmp_path / "best.pt").exists()
     # a validation set that never improves (labels are noise) triggers early stopping
     torch.manual_seed(0)
     noise = torch.randint(0, 2, (len(y),), generator=torch.Generator().manual_seed(5))
     head = nn.Linear(X.shape[1], 2)
-    history = train.fit(head, train.feature_loaders(X, y), train.feature_loaders(X[:40], noise[:40], shuffle=False),
-                        num_epochs=30, lr=0.05, patience=2, progress=False, device=torch.device("cpu"))
+    history = train.fit(
+        head,
+        train.feature_loaders(X, y),
+        train.feature_loaders(X[:40], noise[:40], shuffle=False),
+        num_epochs=30,
+        lr=0.05,
+        patience=2,
+        progress=False,
+        device=torch.device("cpu"),
+    )
     assert len(history["train_loss"]) < 30
     assert history["val_acc"][history["best_epoch"]] == history["best_val_acc"]
 
@@ -85,7 +112,9 @@ def test_fine_tuning_trains_only_unfrozen_and_keeps_frozen_bn_stats():
     y = torch.tensor([0, 1] * 4)
     loader = train.feature_loaders(x, y, batch_size=4)
     train.fit(model, loader, num_epochs=1, lr=1e-2, progress=False, device=torch.device("cpu"))
-    assert torch.equal(frozen_bn.running_mean, before_stats), "frozen BN must keep its ImageNet statistics"
+    assert torch.equal(frozen_bn.running_mean, before_stats), (
+        "frozen BN must keep its ImageNet statistics"
+    )
     assert torch.equal(model.stages[1][0].conv1.weight, before_frozen)
     assert not torch.equal(model.stages[-1][0].conv1.weight, before_last)
 
@@ -96,9 +125,13 @@ def test_device_logic_cpu_fallback():
     assert train.get_device().type in ("cuda", "mps", "cpu")
     assert train.amp_dtype(cpu) is None and isinstance(train.autocast(cpu), nullcontext)
     x = torch.randn(2, 3, 8, 8)
-    assert train.to_device(x, cpu).is_contiguous(memory_format=torch.channels_last)   # images: NHWC on the CPU too
+    assert train.to_device(x, cpu).is_contiguous(
+        memory_format=torch.channels_last
+    )  # images: NHWC on the CPU too
     assert torch.equal(train.to_device(x, cpu), x)
-    assert [len(c) for c in train.chunks(torch.zeros(train.CPU_CHUNK * 2 + 3, 1), cpu)] == [train.CPU_CHUNK] * 2 + [3]
+    assert [len(c) for c in train.chunks(torch.zeros(train.CPU_CHUNK * 2 + 3, 1), cpu)] == [
+        train.CPU_CHUNK
+    ] * 2 + [3]
     loader = train.make_loader(torch.utils.data.TensorDataset(x, torch.zeros(2)), device=cpu)
     assert loader.pin_memory is False
     if torch.cuda.is_available():  # exercised on GPU machines (see benchmarks/gpu_check.py)
@@ -112,19 +145,37 @@ def test_fit_can_select_the_lowest_validation_loss(features):
     (Xtr, ytr), (Xval, yval) = _split(X, y)
     torch.manual_seed(0)
     head = nn.Linear(X.shape[1], 2)
-    history = train.fit(head, train.feature_loaders(Xtr, ytr), train.feature_loaders(Xval, yval, shuffle=False),
-                        num_epochs=6, lr=1e-2, select="val_loss", progress=False, device=torch.device("cpu"))
+    history = train.fit(
+        head,
+        train.feature_loaders(Xtr, ytr),
+        train.feature_loaders(Xval, yval, shuffle=False),
+        num_epochs=6,
+        lr=1e-2,
+        select="val_loss",
+        progress=False,
+        device=torch.device("cpu"),
+    )
     best = history["best_epoch"]
     assert history["val_loss"][best] == min(history["val_loss"])
-    assert abs(train.evaluate(head, train.feature_loaders(Xval, yval, shuffle=False))[0] - history["val_loss"][best]) < 1e-5
+    assert (
+        abs(
+            train.evaluate(head, train.feature_loaders(Xval, yval, shuffle=False))[0]
+            - history["val_loss"][best]
+        )
+        < 1e-5
+    )
     with pytest.raises(ValueError, match="select must be"):
-        train.fit(head, train.feature_loaders(Xtr, ytr), num_epochs=1, select="accuracy", progress=False)
+        train.fit(
+            head, train.feature_loaders(Xtr, ytr), num_epochs=1, select="accuracy", progress=False
+        )
 
 
 # --- the Figure-5 grid and Figure 4's measured points (utils.transfer) ----------------
 
+
 def test_per_class_split_is_disjoint_and_per_class():
     from utils import transfer
+
     y = torch.tensor([0] * 6 + [1] * 4 + [2] * 5)
     a, b = transfer.per_class_split(y, (1, 3), seed=0)
     assert len(set(a) & set(b)) == 0
@@ -137,27 +188,38 @@ def test_probe_backbones_on_the_pets(features, pets_root):
     """The cross-validated probe on real cached features: near perfect on cats vs dogs, far above chance (1/37)
     and below perfect on the breeds; cv_probe is the mean and standard error of linear_probe over the folds."""
     from utils import transfer
+
     rows = transfer.probe_backbones(["efficientnet_lite0"], progress=False)
     by_task = {r["task"]: r for r in rows}
-    assert set(by_task) == set(transfer.TASKS) and all(r["name"] == "efficientnet_lite0" for r in rows)
+    assert set(by_task) == set(transfer.TASKS) and all(
+        r["name"] == "efficientnet_lite0" for r in rows
+    )
     assert by_task["cats vs dogs"]["acc"] > 0.95
     assert 0.3 < by_task["37 breeds"]["acc"] < 0.99 and by_task["37 breeds"]["se"] > 0
     breeds = transfer.breed_labels(data.pets_dataset("trainval").names)
     assert breeds.max() == 36 and len(breeds) == len(features["trainval"][1])
     X = features["trainval"][0].numpy()
-    folds = [(np.arange(len(X))[np.arange(len(X)) % 2 == k], np.arange(len(X))[np.arange(len(X)) % 2 != k])
-             for k in (0, 1)]
+    folds = [
+        (
+            np.arange(len(X))[np.arange(len(X)) % 2 == k],
+            np.arange(len(X))[np.arange(len(X)) % 2 != k],
+        )
+        for k in (0, 1)
+    ]
     acc, se = transfer.cv_probe(X, features["trainval"][1].numpy(), folds)
     y = features["trainval"][1]
     accs = [train.linear_probe(X[tr], y[tr], X[va], y[va]) for tr, va in folds]
     assert abs(acc - np.mean(accs)) < 1e-9 and abs(se - np.std(accs, ddof=1) / np.sqrt(2)) < 1e-9
 
 
-
 def test_a_backbone_used_for_features_can_still_be_trained(lite0):
     """Extraction runs in inference mode and puts the model in channels-last: its parameters must stay trainable."""
-    images = torch.utils.data.TensorDataset(torch.randn(3, 3, 64, 64), torch.zeros(3, dtype=torch.long))
-    train.compute_features(lite0, train.make_loader(images, 3), device=torch.device("cpu"), progress=False)
+    images = torch.utils.data.TensorDataset(
+        torch.randn(3, 3, 64, 64), torch.zeros(3, dtype=torch.long)
+    )
+    train.compute_features(
+        lite0, train.make_loader(images, 3), device=torch.device("cpu"), progress=False
+    )
     assert not any(p.is_inference() for p in lite0.model.parameters())
     model = lite0.classifier(2)
     models.freeze_all_but(model, 1)
@@ -170,6 +232,7 @@ def test_a_backbone_used_for_features_can_still_be_trained(lite0):
 
 
 # --- fine-tuning from the probe (utils.finetune, notebook 04) -------------------------
+
 
 def _tiny_tail_task(n=96, seed=0):
     """Maps (n, 4, 4, 4) whose class (0/1) moves channel 0, and a pre-trained-looking tail: conv + BN + ReLU."""
@@ -193,8 +256,12 @@ def test_fine_tuning_never_ends_below_its_start_on_validation(lr, capsys):
     out = finetune.fine_tune_tail([tail], X, y, idx, num_classes=2, num_epochs=4, lr=lr)
     assert out["val_after"] >= out["val_before"]
     if out["kept_epoch"] == 0:
-        assert out["test_after"] == out["test_before"], "keeping epoch 0 must give back the starting model"
-    assert torch.equal(tail[1].running_mean, stats), "the caller's stages are copied, never trained in place"
+        assert out["test_after"] == out["test_before"], (
+            "keeping epoch 0 must give back the starting model"
+        )
+    assert torch.equal(tail[1].running_mean, stats), (
+        "the caller's stages are copied, never trained in place"
+    )
     assert "->" in capsys.readouterr().out, "each run prints its accuracy before and after"
 
 
@@ -206,8 +273,12 @@ def test_fine_tuning_keeps_batch_norm_statistics_and_warms_up():
     x, y = torch.randn(16, 3, 4, 4) * 5 + 3, torch.arange(16) % 2
     loader = train.feature_loaders(x, y, batch_size=8)
     history = finetune.fine_tune(model, model[:2], model[3], loader, loader, num_epochs=2)
-    assert torch.equal(bn.running_mean, torch.zeros(3)) and torch.equal(bn.running_var, torch.ones(3))
-    assert not torch.equal(bn.weight.detach(), torch.ones(3)), "frozen statistics, but the affine weights still train"
+    assert torch.equal(bn.running_mean, torch.zeros(3)) and torch.equal(
+        bn.running_var, torch.ones(3)
+    )
+    assert not torch.equal(bn.weight.detach(), torch.ones(3)), (
+        "frozen statistics, but the affine weights still train"
+    )
     assert "start_val_acc" in history and history["best_epoch"] >= -1
     opt = torch.optim.SGD([nn.Parameter(torch.zeros(1))], lr=1.0)
     sched = finetune.warmup_cosine(opt, 4, 20)
@@ -216,7 +287,9 @@ def test_fine_tuning_keeps_batch_norm_statistics_and_warms_up():
         rates.append(opt.param_groups[0]["lr"])
         opt.step()
         sched.step()
-    assert rates[0] < rates[3] == max(rates) and rates[-1] < rates[4], "a linear warm-up, then a decay"
+    assert rates[0] < rates[3] == max(rates) and rates[-1] < rates[4], (
+        "a linear warm-up, then a decay"
+    )
 
 
 def test_augmentation_is_random_resized_crop_and_flip():
@@ -228,7 +301,9 @@ def test_augmentation_is_random_resized_crop_and_flip():
     torch.manual_seed(0)
     x = torch.arange(3 * 16 * 16, dtype=torch.float32).view(3, 16, 16)
     assert aug(x).shape == (3, 8, 8) and not torch.equal(aug(x), aug(x))
-    assert [type(t).__name__ for t in finetune.augmentation(8, flip=False).transforms] == ["RandomResizedCrop"]
+    assert [type(t).__name__ for t in finetune.augmentation(8, flip=False).transforms] == [
+        "RandomResizedCrop"
+    ]
 
 
 def test_augmented_probe_is_paired_by_seed_and_a_mirror_hurts_digits():
@@ -249,12 +324,24 @@ def test_augmented_probe_is_paired_by_seed_and_a_mirror_hurts_digits():
         pool = np.random.default_rng(seed).permutation(order[300:])
         train_idx = np.concatenate([pool[digits.target[pool] == c][:5] for c in range(10)])
         plain = finetune.augmented_probe(X, digits.target, train_idx, val_idx)
-        assert plain == train.linear_probe(X[train_idx].flatten(1).numpy(), digits.target[train_idx],
-                                           X[val_idx].flatten(1).numpy(), digits.target[val_idx])
+        assert plain == train.linear_probe(
+            X[train_idx].flatten(1).numpy(),
+            digits.target[train_idx],
+            X[val_idx].flatten(1).numpy(),
+            digits.target[val_idx],
+        )
         rotate = T.RandomRotation(10)
-        assert (finetune.augmented_probe(X, digits.target, train_idx, val_idx, rotate, copies=2, seed=seed)
-                == finetune.augmented_probe(X, digits.target, train_idx, val_idx, rotate, copies=2, seed=seed))
-        assert finetune.augmented_probe(X, digits.target, train_idx, val_idx, flip, copies=2, seed=seed) < plain - 0.03
+        assert finetune.augmented_probe(
+            X, digits.target, train_idx, val_idx, rotate, copies=2, seed=seed
+        ) == finetune.augmented_probe(
+            X, digits.target, train_idx, val_idx, rotate, copies=2, seed=seed
+        )
+        assert (
+            finetune.augmented_probe(
+                X, digits.target, train_idx, val_idx, flip, copies=2, seed=seed
+            )
+            < plain - 0.03
+        )
 
 
 @pytest.mark.slow
@@ -264,6 +351,7 @@ def test_fine_tuning_from_a_middle_stage_leaves_the_probe_on_digits(lite0, tmp_p
     validation and on the test images (notebook 04's large digits cell, seed 0)."""
     import torch.nn.functional as F
     from sklearn.datasets import load_digits
+
     from utils import finetune, transfer
 
     monkeypatch.setenv("PTM_CACHE", str(tmp_path))
@@ -275,33 +363,51 @@ def test_fine_tuning_from_a_middle_stage_leaves_the_probe_on_digits(lite0, tmp_p
     y = torch.as_tensor(digits.target)
     maps = train.stage_outputs(lite0, [(x, y)], "stage4", key=("test-digits",))["map"]
     names = list(lite0.stage_modules)
-    tail = list(lite0.stage_modules.values())[names.index("stage4") + 1:]
+    tail = list(lite0.stage_modules.values())[names.index("stage4") + 1 :]
     test = transfer.per_class_split(digits.target, (60,), 0)[0]
     pool = np.setdiff1d(np.arange(len(y)), test)
     val, tr = (pool[i] for i in transfer.per_class_split(y[pool], (10, 100), 0))
     with transfer.one_thread():
-        out = finetune.fine_tune_tail(tail, maps, y, (tr, val, test), 10, transfer.TAIL_EPOCHS, transfer.TAIL_LR,
-                                      flip=False)
+        out = finetune.fine_tune_tail(
+            tail, maps, y, (tr, val, test), 10, transfer.TAIL_EPOCHS, transfer.TAIL_LR, flip=False
+        )
     assert out["test_before"] < 0.96, f"the probe should be weak on this task: {out}"
-    assert out["val_after"] >= out["val_before"] + 0.02 and out["test_after"] > out["test_before"] + 0.01, out
-    assert out["val_curve"][0] == out["val_before"] and len(out["val_curve"]) == transfer.TAIL_EPOCHS + 1
+    assert (
+        out["val_after"] >= out["val_before"] + 0.02
+        and out["test_after"] > out["test_before"] + 0.01
+    ), out
+    assert (
+        out["val_curve"][0] == out["val_before"]
+        and len(out["val_curve"]) == transfer.TAIL_EPOCHS + 1
+    )
 
 
 def test_verdicts_call_a_win_only_beyond_two_standard_errors():
     from utils import transfer
 
     def rows(strategy, accs):
-        return [{"task": "t", "train_per_class": 4, "strategy": strategy, "seed": k, "test_acc": a}
-                for k, a in enumerate(accs)]
+        return [
+            {"task": "t", "train_per_class": 4, "strategy": strategy, "seed": k, "test_acc": a}
+            for k, a in enumerate(accs)
+        ]
 
-    clear = rows("A", [0.80, 0.82, 0.81]) + rows("B", [0.70, 0.71, 0.69]) + rows("C", [0.5, 0.5, 0.5])
+    clear = (
+        rows("A", [0.80, 0.82, 0.81]) + rows("B", [0.70, 0.71, 0.69]) + rows("C", [0.5, 0.5, 0.5])
+    )
     assert transfer.verdicts(clear)[("t", 4)] == {"winner": "A", "tied": ["A"]}
-    noisy = rows("A", [0.80, 0.70, 0.81]) + rows("B", [0.78, 0.74, 0.76]) + rows("C", [0.5, 0.5, 0.5])
+    noisy = (
+        rows("A", [0.80, 0.70, 0.81]) + rows("B", [0.78, 0.74, 0.76]) + rows("C", [0.5, 0.5, 0.5])
+    )
     verdict = transfer.verdicts(noisy)[("t", 4)]
     assert verdict == {"winner": None, "tied": ["A", "B"]}, verdict
-    assert transfer.prediction_matches("B", verdict) and not transfer.prediction_matches("C", verdict)
+    assert transfer.prediction_matches("B", verdict) and not transfer.prediction_matches(
+        "C", verdict
+    )
     summary = {r["strategy"]: r for r in transfer.summarize(clear)}
-    assert abs(summary["A"]["mean"] - 0.81) < 1e-9 and abs(summary["A"]["se"] - 0.01 / np.sqrt(3)) < 1e-9
+    assert (
+        abs(summary["A"]["mean"] - 0.81) < 1e-9
+        and abs(summary["A"]["se"] - 0.01 / np.sqrt(3)) < 1e-9
+    )
 
 
 def test_transfer_grid_rows_are_cached_and_record_both_ends_of_fine_tuning(tmp_path, monkeypatch):
@@ -312,15 +418,33 @@ def test_transfer_grid_rows_are_cached_and_record_both_ends_of_fine_tuning(tmp_p
     tail, X, y, _ = _tiny_tail_task(n=60)
     y = torch.arange(60) % 3
     g = torch.Generator().manual_seed(1)
-    pooled = {s: torch.randn(60, 4, generator=g) + y.view(-1, 1).float() for s in ("a", "b", "pooled")}
-    task = {"name": "tiny", "y": y, "pool_idx": np.arange(45), "test_idx": np.arange(45, 60), "pooled": pooled,
-            "map": X, "pixels": X.flatten(1), "images": X[:, :1].repeat(1, 1, 2, 2), "flip": False}
+    pooled = {
+        s: torch.randn(60, 4, generator=g) + y.view(-1, 1).float() for s in ("a", "b", "pooled")
+    }
+    task = {
+        "name": "tiny",
+        "y": y,
+        "pool_idx": np.arange(45),
+        "test_idx": np.arange(45, 60),
+        "pooled": pooled,
+        "map": X,
+        "pixels": X.flatten(1),
+        "images": X[:, :1].repeat(1, 1, 2, 2),
+        "flip": False,
+    }
     first = transfer.transfer_grid(task, [tail], (3,), 2, seed=0)
     assert [r["strategy"] for r in first] == list(transfer.STRATEGIES)
     tuned = next(r for r in first if r["strategy"] == "fine-tune last stages")
-    assert tuned["val_after"] >= tuned["val_before"] and {"test_before", "kept_epoch", "epochs"} <= set(tuned)
-    curve = tuned["val_curve"]   # drawn from epoch 0: the start (the probe) first, then every epoch
-    assert len(curve) == tuned["epochs"] + 1 == transfer.TAIL_EPOCHS + 1 and curve[0] == tuned["val_before"]
+    assert tuned["val_after"] >= tuned["val_before"] and {
+        "test_before",
+        "kept_epoch",
+        "epochs",
+    } <= set(tuned)
+    curve = tuned["val_curve"]  # drawn from epoch 0: the start (the probe) first, then every epoch
+    assert (
+        len(curve) == tuned["epochs"] + 1 == transfer.TAIL_EPOCHS + 1
+        and curve[0] == tuned["val_before"]
+    )
     assert max(curve) >= tuned["val_after"] - 1e-4
 
     def no_training(*args, **kwargs):
@@ -328,7 +452,7 @@ def test_transfer_grid_rows_are_cached_and_record_both_ends_of_fine_tuning(tmp_p
 
     monkeypatch.setattr(transfer, "_grid_rows", no_training)
     assert transfer.transfer_grid(task, [tail], (3,), 2, seed=0) == first
-    with pytest.raises(AssertionError, match="reused"):   # another seed is another measurement
+    with pytest.raises(AssertionError, match="reused"):  # another seed is another measurement
         transfer.transfer_grid(task, [tail], (3,), 2, seed=1)
 
 
@@ -336,11 +460,18 @@ def test_paired_difference_is_seed_by_seed():
     """Notebook 04 judges a difference by the standard error of the paired (same seed) differences."""
     from utils import transfer
 
-    grid = [{"task": "t", "train_per_class": 5, "strategy": s, "seed": k, "test_acc": a}
-            for s, accs in (("A", [0.60, 0.80, 0.70]), ("B", [0.58, 0.77, 0.69])) for k, a in enumerate(accs)]
-    grid.append({"task": "t", "train_per_class": 50, "strategy": "A", "seed": 0, "test_acc": 0.1})   # another cell
+    grid = [
+        {"task": "t", "train_per_class": 5, "strategy": s, "seed": k, "test_acc": a}
+        for s, accs in (("A", [0.60, 0.80, 0.70]), ("B", [0.58, 0.77, 0.69]))
+        for k, a in enumerate(accs)
+    ]
+    grid.append(
+        {"task": "t", "train_per_class": 50, "strategy": "A", "seed": 0, "test_acc": 0.1}
+    )  # another cell
     mean, se, seeds = transfer.paired_difference(grid, "t", 5, "A", "B")
     d = np.array([0.02, 0.03, 0.01])
     assert seeds == 3 and abs(mean - 0.02) < 1e-9 and abs(se - d.std(ddof=1) / np.sqrt(3)) < 1e-9
-    unpaired = np.sqrt(np.var([0.60, 0.80, 0.70], ddof=1) / 3 + np.var([0.58, 0.77, 0.69], ddof=1) / 3)
+    unpaired = np.sqrt(
+        np.var([0.60, 0.80, 0.70], ddof=1) / 3 + np.var([0.58, 0.77, 0.69], ddof=1) / 3
+    )
     assert se < unpaired / 5, "pairing removes the split's noise, which both strategies share"

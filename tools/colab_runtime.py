@@ -14,6 +14,7 @@ virtualenv on top of it (a ``.pth`` line), which the setup cell's pip installs i
 
     python tools/colab_runtime.py          # prints the cached virtualenv's path (builds it when absent)
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -29,8 +30,13 @@ REPO = Path(__file__).resolve().parents[1]
 FREEZE = Path(os.environ.get("PTM_COLAB_INFO", REPO.parent / "shared" / "colab")) / "pip-freeze.txt"
 # Colab's Python is 3.13: $PTM_COLAB_PYTHON, else pyenv's 3.13.0 (the build machine's), else python3.13 on PATH.
 PYTHON = os.environ.get("PTM_COLAB_PYTHON") or next(
-    (p for p in ("/root/.pyenv/versions/3.13.0/bin/python3.13", shutil.which("python3.13")) if p and Path(p).exists()),
-    "python3.13")
+    (
+        p
+        for p in ("/root/.pyenv/versions/3.13.0/bin/python3.13", shutil.which("python3.13"))
+        if p and Path(p).exists()
+    ),
+    "python3.13",
+)
 
 # What the course (utils/, the notebooks), otter's student-side API (otter.Notebook, check, check_all,
 # export) and the kernel import, every one shipped by Colab. Their dependencies follow.
@@ -47,11 +53,11 @@ pip setuptools
 NEAREST = {
     "python 3.13.15": "3.13.0 (the newest 3.13 that pyenv holds on the build machine)",
     "torch 2.11.0+cpu": "2.11.0 from PyPI, the CUDA build (download.pytorch.org's +cpu wheel is not "
-                        "reachable here); CUDA is never used, its runtime libraries below only let libtorch load",
+    "reachable here); CUDA is never used, its runtime libraries below only let libtorch load",
     "torchvision 0.26.0+cpu": "0.26.0 from PyPI",
     "(no CUDA on Colab's CPU runtime)": "the CUDA runtime libraries torch 2.11.0 links against, at the "
-                                        "versions already on this machine (torch asks for cudnn 9.19.0.56, "
-                                        "nccl 2.28.9, cusparselt 0.8.0, cuda-toolkit 13.0.2); triton left out",
+    "versions already on this machine (torch asks for cudnn 9.19.0.56, "
+    "nccl 2.28.9, cusparselt 0.8.0, cuda-toolkit 13.0.2); triton left out",
     "nvidia-nccl-cu13 2.31.2": "2.30.7 (the version on this machine, as above; the course never uses NCCL)",
 }
 # uv overrides: torch's CUDA libraries at the versions in this machine's wheel mirror and uv cache (no GB
@@ -117,6 +123,7 @@ def index_options() -> tuple[list[str], dict[str, str]]:
     """pip's index settings (the build machine's mirrors) as uv options, like `make venv` uses them."""
     sys.path.insert(0, str(REPO / "tools"))
     import install_requirements as ir
+
     plan = ir.uv_options(ir.pip_settings(sys.executable))
     if isinstance(plan, str):
         raise RuntimeError(f"cannot build the Colab runtime with uv: {plan}")
@@ -126,24 +133,52 @@ def index_options() -> tuple[list[str], dict[str, str]]:
 def build(target: Path) -> None:
     """Create the virtualenv in ``target`` (a fresh folder)."""
     if not shutil.which(PYTHON):
-        raise RuntimeError(f"no Python 3.13 at {PYTHON!r} for the Colab stand-in: install one (pyenv install 3.13) "
-                           "or set PTM_COLAB_PYTHON to its path")
+        raise RuntimeError(
+            f"no Python 3.13 at {PYTHON!r} for the Colab stand-in: install one (pyenv install 3.13) "
+            "or set PTM_COLAB_PYTHON to its path"
+        )
     versions = colab_versions()
     options, env = index_options()
     env = {**os.environ, **env}
-    subprocess.run(uv() + ["venv", "-q", "--seed", "--relocatable", "-p", PYTHON, str(target)], check=True, env=env)
+    subprocess.run(
+        uv() + ["venv", "-q", "--seed", "--relocatable", "-p", PYTHON, str(target)],
+        check=True,
+        env=env,
+    )
     with tempfile.TemporaryDirectory() as tmp:
         constraints, overrides = Path(tmp) / "colab.txt", Path(tmp) / "overrides.txt"
         overridden = {canonical(re.split(r"[\[=;]", line)[0]) for line in OVERRIDES}
-        constraints.write_text("".join(f"{n}=={v}\n" for n, v in versions.items() if n not in overridden))
-        overrides.write_text("\n".join(OVERRIDES + [f"torch=={versions['torch']}",
-                                                    f"torchvision=={versions['torchvision']}"]) + "\n")
+        constraints.write_text(
+            "".join(f"{n}=={v}\n" for n, v in versions.items() if n not in overridden)
+        )
+        overrides.write_text(
+            "\n".join(
+                OVERRIDES
+                + [f"torch=={versions['torch']}", f"torchvision=={versions['torchvision']}"]
+            )
+            + "\n"
+        )
         missing = [n for n in NAMES if canonical(n) not in versions]
         if missing:
             raise RuntimeError(f"{FREEZE} has no version of {missing}: update NAMES in {__file__}")
-        subprocess.run(uv() + ["pip", "install", "-q", "--python", str(target / "bin" / "python"),
-                               *options, "-c", str(constraints), "--override", str(overrides),
-                               *[f"{n}=={versions[canonical(n)]}" for n in NAMES]], check=True, env=env)
+        subprocess.run(
+            uv()
+            + [
+                "pip",
+                "install",
+                "-q",
+                "--python",
+                str(target / "bin" / "python"),
+                *options,
+                "-c",
+                str(constraints),
+                "--override",
+                str(overrides),
+                *[f"{n}=={versions[canonical(n)]}" for n in NAMES],
+            ],
+            check=True,
+            env=env,
+        )
 
 
 def ensure() -> Path:
@@ -170,8 +205,12 @@ def layer(base: Path, target: Path) -> Path:
 
     Returns its python. Packages pip adds land in ``target``; the base stays as Colab ships it."""
     # No --seed: the layer's pip is the base's (Colab's 24.1.2), found through the .pth line.
-    subprocess.run(uv() + ["venv", "-q", "-p", str(base / "bin" / "python"), str(target)], check=True)
-    (site_packages(target) / "_colab_runtime.pth").write_text(f"import site; site.addsitedir({str(site_packages(base))!r})\n")
+    subprocess.run(
+        uv() + ["venv", "-q", "-p", str(base / "bin" / "python"), str(target)], check=True
+    )
+    (site_packages(target) / "_colab_runtime.pth").write_text(
+        f"import site; site.addsitedir({str(site_packages(base))!r})\n"
+    )
     return target / "bin" / "python"
 
 

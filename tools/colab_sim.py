@@ -3,6 +3,7 @@ and `make bench` (Colab's published runtime): a real IPython kernel whose shell 
 ``google.colab._shell``, so the setup cell (``"google.colab" in sys.modules``) and otter's own detection
 (``str(get_ipython())``) see Colab. The fake ``google/colab`` package is on a path only this kernel sees (its kernelspec's PYTHONPATH).
 """
+
 import json
 from pathlib import Path
 
@@ -34,15 +35,23 @@ def write_kernelspec(root: Path, python: str, name: str, env=None) -> Path:
     """Write the fake google.colab package and the kernelspec ``name`` (running ``python``) under ``root``.
 
     Returns the folder to put on JUPYTER_PATH."""
-    pkg = root / "site" / "google" / "colab"  # google/ stays a namespace package (google.protobuf still imports)
+    pkg = (
+        root / "site" / "google" / "colab"
+    )  # google/ stays a namespace package (google.protobuf still imports)
     pkg.mkdir(parents=True)
     (pkg / "__init__.py").write_text('"""Fake google.colab for the simulated Colab kernel."""\n')
     (pkg / "_shell.py").write_text(SHELL)
     (root / "site" / "colab_kernel_launcher.py").write_text(LAUNCHER)
     spec = root / "jupyter" / "kernels" / name
     spec.mkdir(parents=True)
-    (spec / "kernel.json").write_text(json.dumps({
-        "argv": [str(python), "-m", "colab_kernel_launcher", "-f", "{connection_file}"],
-        "display_name": "Python 3 (simulated Colab)", "language": "python",
-        "env": {"PYTHONPATH": str(root / "site"), **(env or {})}}))
+    (spec / "kernel.json").write_text(
+        json.dumps(
+            {
+                "argv": [str(python), "-m", "colab_kernel_launcher", "-f", "{connection_file}"],
+                "display_name": "Python 3 (simulated Colab)",
+                "language": "python",
+                "env": {"PYTHONPATH": str(root / "site"), **(env or {})},
+            }
+        )
+    )
     return root / "jupyter"

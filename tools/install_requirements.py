@@ -11,6 +11,7 @@ variables, as `pip config list` reports them) are passed to uv as options. If a 
 equivalent, if uv cannot be installed, or if uv fails, pip installs instead: the environment is the
 same either way, only slower. Standard library only: it runs before anything is installed.
 """
+
 from __future__ import annotations
 
 import ast
@@ -30,17 +31,33 @@ LIST_OPTIONS = {
 }
 FLAG_OPTIONS = {"no-index": "--no-index", "pre": "--prerelease=allow"}
 # pip settings that change nothing about what is installed (or that uv takes from the environment).
-HARMLESS = {"cert", "default-timeout", "timeout", "disable-pip-version-check", "no-color", "progress-bar",
-            "quiet", "verbose", "retries", "no-cache-dir", "cache-dir", "root-user-action", "no-input",
-            "require-virtualenv", "break-system-packages", "config-file"}
+HARMLESS = {
+    "cert",
+    "default-timeout",
+    "timeout",
+    "disable-pip-version-check",
+    "no-color",
+    "progress-bar",
+    "quiet",
+    "verbose",
+    "retries",
+    "no-cache-dir",
+    "cache-dir",
+    "root-user-action",
+    "no-input",
+    "require-virtualenv",
+    "break-system-packages",
+    "config-file",
+}
 # pip's precedence: a PIP_* variable over the [install] section over [global].
 SECTIONS = (":env:", "install", "global")
 
 
 def pip_settings(python: str) -> dict[str, str]:
     """pip's effective settings, {name: value}, from `pip config list`."""
-    out = subprocess.run([python, "-m", "pip", "config", "list"], capture_output=True, text=True,
-                         check=True).stdout   # main() falls back to pip if this fails
+    out = subprocess.run(
+        [python, "-m", "pip", "config", "list"], capture_output=True, text=True, check=True
+    ).stdout  # main() falls back to pip if this fails
     found: dict[str, dict[str, str]] = {}
     for line in out.splitlines():
         key, sep, value = line.partition("=")
@@ -57,7 +74,7 @@ def pip_settings(python: str) -> dict[str, str]:
 
 def uv_options(settings: dict[str, str]) -> tuple[list[str], dict[str, str]] | str:
     """uv's options and environment for pip's settings, or the reason there are none."""
-    options = ["--index-strategy", "unsafe-best-match"]    # pip's rule: the best version on any index
+    options = ["--index-strategy", "unsafe-best-match"]  # pip's rule: the best version on any index
     env: dict[str, str] = {}
     for name, value in sorted(settings.items()):
         if name in LIST_OPTIONS:
@@ -95,7 +112,17 @@ def main(argv: list[str]) -> int:
         print(f"install_requirements: installing with pip ({plan})")
     elif run([python, "-m", "pip", "install", "--quiet", UV]):
         options, extra_env = plan
-        uv = [python, "-m", "uv", "pip", "install", "--python", python, "--compile-bytecode", "--quiet"]
+        uv = [
+            python,
+            "-m",
+            "uv",
+            "pip",
+            "install",
+            "--python",
+            python,
+            "--compile-bytecode",
+            "--quiet",
+        ]
         if run(uv + options + ["-r", requirements], env={**os.environ, **extra_env}):
             return 0
         print("install_requirements: uv failed (above); installing with pip instead")

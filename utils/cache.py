@@ -4,6 +4,7 @@ Folder: ``$PTM_CACHE`` if set, else ``~/.cache/ptm-course``. Entries are named
 by a SHA-256 key of everything that determines their content, so a stale entry
 is never reused; delete the folder to free space.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -33,8 +34,8 @@ def load_or_compute(kind: str, name: str, compute):
     or test process that needs the same entry waits and then loads it,
     instead of computing it again.
     """
-    import torch   # here, not at the top: notebooks 01 and 02 (and the grader's run of them) need no torch until now
-    from filelock import FileLock   # installed with torch
+    import torch  # here, not at the top: notebooks 01 and 02 (and the grader's run of them) need no torch until now
+    from filelock import FileLock  # installed with torch
 
     path = cache_dir(kind) / f"{name}.pt"
     with FileLock(path.with_suffix(".lock")):

@@ -5,11 +5,11 @@ them directly. When your notebook is graded, your functions run in a separate pr
 grader's handle on it: the same helpers then patch that process (``env.count_calls``, ``env.replace_global``).
 Either way the test reads the same answer.
 """
+
 import contextlib
 import importlib
 
-
-ATEN = "torch.ops.aten"   # count_calls' name for torch's operators: counted in torch's dispatcher, not by name
+ATEN = "torch.ops.aten"  # count_calls' name for torch's operators: counted in torch's dispatcher, not by name
 
 
 def _aten_counter(names, counts):
@@ -17,6 +17,7 @@ def _aten_counter(names, counts):
 
     class Count(TorchDispatchMode):
         """Every Python path to an operator (torch.conv2d, F.conv2d, nn.Conv2d, a name imported earlier) ends here."""
+
         def __torch_dispatch__(self, func, types, args=(), kwargs=None):
             name = func.overloadpacket.__name__
             if name in names:
@@ -46,6 +47,7 @@ def count_calls(env, module, names):
         def counted(*args, **kwargs):
             counts[name] = counts.get(name, 0) + 1
             return real[name](*args, **kwargs)
+
         return counted
 
     for name in names:

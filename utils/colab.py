@@ -14,6 +14,7 @@ then calls :func:`prepare`, which
 
 Each step is safe to re-run, and each failure says what went wrong and what to do.
 """
+
 from __future__ import annotations
 
 import subprocess
@@ -58,14 +59,23 @@ def install(requirements: Path) -> list[str]:
     if not needed:
         print("packages: nothing to install (everything the course needs is here)")
         return []
-    print(f"packages: installing {', '.join(needed)} (nothing Colab ships is changed) ...", end=" ", flush=True)
-    run = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", *needed],
-                         capture_output=True, text=True)
+    print(
+        f"packages: installing {', '.join(needed)} (nothing Colab ships is changed) ...",
+        end=" ",
+        flush=True,
+    )
+    run = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", *needed],
+        capture_output=True,
+        text=True,
+    )
     if run.returncode:
         print("failed")
-        raise RuntimeError(f"pip could not install {', '.join(needed)}:\n{run.stderr.strip()[-2000:]}\n"
-                           "Colab's own packages were not touched. Check the internet connection and re-run the "
-                           "setup cell.")
+        raise RuntimeError(
+            f"pip could not install {', '.join(needed)}:\n{run.stderr.strip()[-2000:]}\n"
+            "Colab's own packages were not touched. Check the internet connection and re-run the "
+            "setup cell."
+        )
     print("done")
     return needed
 
@@ -74,8 +84,10 @@ def link_tests(repo: Path, here: Path) -> Path:
     """Make ``here/tests`` the release's public tests (a link; an existing real folder is kept)."""
     tests, target = here / "tests", repo / "notebooks" / "tests"
     if not target.is_dir():
-        raise RuntimeError(f"{target} is missing: {repo} is not a complete course release. Delete {repo} "
-                           "and re-run the setup cell; if it happens again, tell your instructor.")
+        raise RuntimeError(
+            f"{target} is missing: {repo} is not a complete course release. Delete {repo} "
+            "and re-run the setup cell; if it happens again, tell your instructor."
+        )
     if tests.is_symlink() and tests.resolve() != target.resolve():
         tests.unlink()
     if not tests.exists():
@@ -86,16 +98,22 @@ def link_tests(repo: Path, here: Path) -> Path:
 def find_or_download_data(repo: Path) -> Path:
     """The data root with every course image: found, or downloaded into ``repo/data`` like ``make data``."""
     from . import data
+
     try:
         return data.check_course()
     except data.MissingImagesError as err:  # a partial copy is reported, never patched or ignored
         raise RuntimeError(str(err)) from None
     except data.DataNotFoundError:
         pass
-    print(f"data: downloading Oxford-IIIT Pet (about 800 MB, a few minutes) into {repo / 'data'} with "
-          "data/download.py ...", flush=True)
+    print(
+        f"data: downloading Oxford-IIIT Pet (about 800 MB, a few minutes) into {repo / 'data'} with "
+        "data/download.py ...",
+        flush=True,
+    )
     if subprocess.run([sys.executable, str(repo / "data" / "download.py")]).returncode:
-        raise RuntimeError("the download failed (see the message above); re-run the setup cell to try again")
+        raise RuntimeError(
+            "the download failed (see the message above); re-run the setup cell to try again"
+        )
     return data.check_course()
 
 
@@ -125,9 +143,11 @@ def submit(grader, tests: str):
     from utils import handin
 
     name = f"{Path(tests).name}.ipynb"
-    how = (f"On Colab, submit the notebook itself: File → Download → Download .ipynb saves {name}; "
-           "hand in that file where your instructor collects this assignment (e.g. your course's "
-           "Gradescope).")
+    how = (
+        f"On Colab, submit the notebook itself: File → Download → Download .ipynb saves {name}; "
+        "hand in that file where your instructor collects this assignment (e.g. your course's "
+        "Gradescope)."
+    )
     if on_colab():
         return print(how)
     try:

@@ -18,18 +18,29 @@ Nothing here downloads: the data root is found in this order
 Dataset: O. M. Parkhi, A. Vedaldi, A. Zisserman, C. V. Jawahar, "Cats and Dogs",
 IEEE CVPR 2012. Images under CC BY-SA 4.0; copyright stays with their owners.
 """
+
 from __future__ import annotations
 
 import hashlib
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image, ImageOps
 
+if TYPE_CHECKING:  # the class itself is imported only where images are read
+    from .pets import PetsBinary
+
 from . import cache
-from .images import (COURSE_SPLITS, MissingImagesError, UnreadableImageWarning,  # noqa: F401 (public here)
-                     course_list, missing_message, open_rgb, read_list, stat_key)
+from .images import (
+    MissingImagesError,
+    UnreadableImageWarning,  # noqa: F401 (public here)
+    course_list,
+    missing_message,
+    read_list,
+    stat_key,
+)
 
 REPO_DATA = Path(__file__).resolve().parent.parent / "data"
 SPLITS = ("trainval", "test")
@@ -63,7 +74,9 @@ def find_root(root=None) -> Path:
         if _has_pets(folder.expanduser()):
             return folder.expanduser().resolve()
     looked = "; ".join(f"{why}: {folder / _FOLDER}" for why, folder in places)
-    raise DataNotFoundError(f"no Oxford-IIIT Pet data found (looked in {looked}). To get it, {_GET_DATA}.")
+    raise DataNotFoundError(
+        f"no Oxford-IIIT Pet data found (looked in {looked}). To get it, {_GET_DATA}."
+    )
 
 
 def course_counts() -> dict[str, dict[str, int]]:
@@ -95,11 +108,15 @@ def _check_subset(split, subset):
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
     if subset not in SUBSETS:
-        raise ValueError(f"subset must be one of {SUBSETS} ('course': the course's images, the same "
-                         f"everywhere; 'full': every image of the official split), got {subset!r}")
+        raise ValueError(
+            f"subset must be one of {SUBSETS} ('course': the course's images, the same "
+            f"everywhere; 'full': every image of the official split), got {subset!r}"
+        )
 
 
-def pets_dataset(split="trainval", transform=None, root=None, draft=None, subset="course") -> "PetsBinary":
+def pets_dataset(
+    split="trainval", transform=None, root=None, draft=None, subset="course"
+) -> "PetsBinary":
     """Torch dataset of (image, label) with label 0 = cat, 1 = dog (notebooks 03-04).
 
     ``transform`` is usually a backbone's own preprocessing, e.g.
@@ -108,7 +125,8 @@ def pets_dataset(split="trainval", transform=None, root=None, draft=None, subset
     the official ``split`` in the copy found (larger and slower: for the curious).
     """
     _check_subset(split, subset)
-    from .pets import PetsBinary   # torchvision's import (seconds of CPU) only where images are read
+    from .pets import PetsBinary  # torchvision's import (seconds of CPU) only where images are read
+
     return PetsBinary(find_root(root), split=split, transform=transform, draft=draft, subset=subset)
 
 
@@ -148,7 +166,9 @@ def pets_arrays(split="trainval", size=16, root=None, subset="course"):
     call with the same split and size is fast. ``subset`` as in :func:`pets_dataset`.
     """
     if not isinstance(size, (int, np.integer)) or size < 1:
-        raise ValueError(f"size must be a positive int (the side s of an s x s image), got {size!r}")
+        raise ValueError(
+            f"size must be a positive int (the side s of an s x s image), got {size!r}"
+        )
     _check_subset(split, subset)
     ds = pets_dataset(split, root=root, draft=max(2 * size, 32), subset=subset)
     key = cache.key("pets_arrays-v1", content_hash(ds), split, int(size))
@@ -183,8 +203,14 @@ def composition() -> list[dict]:
     rows = {}
     for split in SPLITS:
         for name, _, species in read_list(course_list(split)):
-            row = rows.setdefault(breed_of(name), {"breed": breed_of(name), "species": ("cat", "dog")[species - 1],
-                                                   **{s: 0 for s in SPLITS}})
+            row = rows.setdefault(
+                breed_of(name),
+                {
+                    "breed": breed_of(name),
+                    "species": ("cat", "dog")[species - 1],
+                    **{s: 0 for s in SPLITS},
+                },
+            )
             row[split] += 1
     return sorted(rows.values(), key=lambda r: (-(r["trainval"] + r["test"]), r["breed"]))
 

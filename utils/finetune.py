@@ -21,6 +21,7 @@ crop of a 4 × 4 map is not a crop of the image, so flips are the only augmentat
 the caller's choice (notebook 04: more of them on a task unlike ImageNet). Training from scratch is
 :func:`utils.transfer.train_scratch`.
 """
+
 from __future__ import annotations
 
 import copy
@@ -40,7 +41,11 @@ def augmentation(size=None, flip=True, scale=(0.6, 1.0)):
     from torchvision.transforms import v2 as T
 
     steps = [T.RandomResizedCrop(size, scale=scale, antialias=True)] if size else []
-    return T.Compose([*steps, *([T.RandomHorizontalFlip()] if flip else [])]) if steps or flip else nn.Identity()
+    return (
+        T.Compose([*steps, *([T.RandomHorizontalFlip()] if flip else [])])
+        if steps or flip
+        else nn.Identity()
+    )
 
 
 class Augmented(Dataset):
@@ -58,6 +63,7 @@ class Augmented(Dataset):
 
 def warmup_cosine(optimizer, warmup_steps, total_steps):
     """Per-batch schedule: the rate rises linearly to its value over ``warmup_steps``, then decays as a cosine."""
+
     def factor(step):
         if step < warmup_steps:
             return (step + 1) / warmup_steps
@@ -89,8 +95,10 @@ def probe_head(pooled, y, num_classes):
     probe = train.fit_probe((pooled - mean) / std, y)
     linear = nn.Linear(pooled.shape[1], num_classes)
     coef = torch.as_tensor(probe.model.coef_ / probe.std, dtype=torch.float32)
-    bias = torch.as_tensor(probe.model.intercept_ - probe.model.coef_ @ (probe.mean / probe.std), dtype=torch.float32)
-    if num_classes == 2 and coef.shape[0] == 1:     # sklearn's binary form: one row for class 1
+    bias = torch.as_tensor(
+        probe.model.intercept_ - probe.model.coef_ @ (probe.mean / probe.std), dtype=torch.float32
+    )
+    if num_classes == 2 and coef.shape[0] == 1:  # sklearn's binary form: one row for class 1
         coef, bias = torch.cat([-coef / 2, coef / 2]), torch.cat([-bias / 2, bias / 2])
     with torch.no_grad():
         linear.weight.copy_(coef)
@@ -98,19 +106,37 @@ def probe_head(pooled, y, num_classes):
     return nn.Sequential(Standardize(mean, std), linear)
 
 
-def fine_tune(model, body, head, train_loader, val_loader, num_epochs=15, lr=0.1, body_factor=0.1, seed=0):
+def fine_tune(
+    model, body, head, train_loader, val_loader, num_epochs=15, lr=0.1, body_factor=0.1, seed=0
+):
     """Train ``model`` (SGD: body params at lr * body_factor, head at lr, warm-up + cosine, frozen BN statistics,
     gradient norm clipped at 1),
     keeping the best validation epoch, the start included. Returns :func:`utils.train.fit`'s history."""
     for p in model.parameters():
         p.requires_grad_(True)
-    groups = [{"params": list(body.parameters()), "lr": lr * body_factor}, {"params": list(head.parameters()), "lr": lr}]
+    groups = [
+        {"params": list(body.parameters()), "lr": lr * body_factor},
+        {"params": list(head.parameters()), "lr": lr},
+    ]
     optimizer = torch.optim.SGD(groups, momentum=0.9, weight_decay=1e-4)
     steps = len(train_loader)
-    warmup = min(steps, max(1, num_epochs * steps // 3))   # one epoch, or a third of a run shorter than 3 epochs
-    return train.fit(model, train_loader, val_loader, num_epochs, optimizer=optimizer, seed=seed, progress=False,
-                     scheduler=warmup_cosine(optimizer, warmup, num_epochs * steps), eval_start=True, bn_eval=True,
-                     clip_grad=1.0, select="val_acc+loss")
+    warmup = min(
+        steps, max(1, num_epochs * steps // 3)
+    )  # one epoch, or a third of a run shorter than 3 epochs
+    return train.fit(
+        model,
+        train_loader,
+        val_loader,
+        num_epochs,
+        optimizer=optimizer,
+        seed=seed,
+        progress=False,
+        scheduler=warmup_cosine(optimizer, warmup, num_epochs * steps),
+        eval_start=True,
+        bn_eval=True,
+        clip_grad=1.0,
+        select="val_acc+loss",
+    )
 
 
 def _run(model, body, head, X, y, idx, transform, name, num_epochs, lr, body_factor, seed, verbose):
@@ -119,20 +145,48 @@ def _run(model, body, head, X, y, idx, transform, name, num_epochs, lr, body_fac
     train_idx, val_idx, test_idx = idx
     loader = lambda i: train.feature_loaders(X[i], y[i], shuffle=False, batch_size=256)  # noqa: E731
     test_before = train.evaluate(model, loader(test_idx))[1]
-    history = fine_tune(model, body, head, train.make_loader(Augmented(X[train_idx], y[train_idx], transform), 32,
-                                                             shuffle=True, seed=seed),
-                        loader(val_idx), num_epochs, lr, body_factor, seed=seed)
-    out = {"val_before": history["start_val_acc"], "val_after": history["best_val_acc"], "test_before": test_before,
-           "test_after": train.evaluate(model, loader(test_idx))[1], "kept_epoch": history["best_epoch"] + 1,
-           "val_curve": [history["start_val_acc"], *history["val_acc"]]}
+    history = fine_tune(
+        model,
+        body,
+        head,
+        train.make_loader(
+            Augmented(X[train_idx], y[train_idx], transform), 32, shuffle=True, seed=seed
+        ),
+        loader(val_idx),
+        num_epochs,
+        lr,
+        body_factor,
+        seed=seed,
+    )
+    out = {
+        "val_before": history["start_val_acc"],
+        "val_after": history["best_val_acc"],
+        "test_before": test_before,
+        "test_after": train.evaluate(model, loader(test_idx))[1],
+        "kept_epoch": history["best_epoch"] + 1,
+        "val_curve": [history["start_val_acc"], *history["val_acc"]],
+    }
     if verbose:
-        print(f"{name}: validation {out['val_before']:.3f} -> {out['val_after']:.3f} (kept epoch {out['kept_epoch']} "
-              f"of {num_epochs}; 0 = the start), test {out['test_before']:.3f} -> {out['test_after']:.3f}")
+        print(
+            f"{name}: validation {out['val_before']:.3f} -> {out['val_after']:.3f} (kept epoch {out['kept_epoch']} "
+            f"of {num_epochs}; 0 = the start), test {out['test_before']:.3f} -> {out['test_after']:.3f}"
+        )
     return out
 
 
-def fine_tune_tail(tail_stages, maps, y, idx, num_classes, num_epochs=15, lr=0.1, seed=0, verbose=True, flip=True,
-                   body_factor=0.1):
+def fine_tune_tail(
+    tail_stages,
+    maps,
+    y,
+    idx,
+    num_classes,
+    num_epochs=15,
+    lr=0.1,
+    seed=0,
+    verbose=True,
+    flip=True,
+    body_factor=0.1,
+):
     """Fine-tune copies of the last stages and a probe-initialized head on cached maps (n, c, h, w) (notebook 04).
 
     idx: (train_idx, val_idx, test_idx); the head learns at ``lr``, the stages at ``lr * body_factor``. Returns the
@@ -145,8 +199,21 @@ def fine_tune_tail(tail_stages, maps, y, idx, num_classes, num_epochs=15, lr=0.1
         pooled = torch.cat([body(m).mean((2, 3)) for m in maps[idx[0]].split(256)])
     head = probe_head(pooled, y[idx[0]], num_classes)
     model = nn.Sequential(body, nn.AdaptiveAvgPool2d(1), nn.Flatten(), head)
-    return _run(model, body, head, maps, y, idx, augmentation(flip=flip), "fine-tune last stages", num_epochs, lr,
-                body_factor, seed, verbose)
+    return _run(
+        model,
+        body,
+        head,
+        maps,
+        y,
+        idx,
+        augmentation(flip=flip),
+        "fine-tune last stages",
+        num_epochs,
+        lr,
+        body_factor,
+        seed,
+        verbose,
+    )
 
 
 def augmented_probe(images, y, train_idx, val_idx, transform=None, copies=8, seed=0) -> float:
@@ -162,4 +229,6 @@ def augmented_probe(images, y, train_idx, val_idx, transform=None, copies=8, see
     if transform is not None:
         views += [torch.stack([transform(x) for x in X[train_idx]]) for _ in range(copies)]
     F_train = torch.cat(views).flatten(1).numpy()
-    return train.linear_probe(F_train, np.tile(y[train_idx], len(views)), X[val_idx].flatten(1).numpy(), y[val_idx])
+    return train.linear_probe(
+        F_train, np.tile(y[train_idx], len(views)), X[val_idx].flatten(1).numpy(), y[val_idx]
+    )

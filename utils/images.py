@@ -4,13 +4,16 @@ Shared by :mod:`utils.data` (arrays, the data root) and :mod:`utils.pets` (the t
 the same files; a module of its own so that neither imports the other's internals. ``utils.data`` re-exports
 the public names (``data.open_rgb``, ``data.read_list``, ``data.MissingImagesError``...).
 """
+
 from __future__ import annotations
 
 from pathlib import Path
 
 from PIL import Image
 
-COURSE_SPLITS = Path(__file__).resolve().parent.parent / "data" / "splits"  # <split>.txt, official annotation format
+COURSE_SPLITS = (
+    Path(__file__).resolve().parent.parent / "data" / "splits"
+)  # <split>.txt, official annotation format
 
 
 class MissingImagesError(FileNotFoundError):
@@ -68,13 +71,17 @@ def course_list(split: str) -> Path:
     """The course subset's annotation list for ``split`` (``data/splits/<split>.txt``)."""
     path = COURSE_SPLITS / f"{split}.txt"
     if not path.is_file():
-        raise FileNotFoundError(f"the course split list {path} is missing: it ships with the course "
-                                "repository (data/splits/); restore it with git")
+        raise FileNotFoundError(
+            f"the course split list {path} is missing: it ships with the course "
+            "repository (data/splits/); restore it with git"
+        )
     return path
 
 
 def missing_message(missing, total, split, images) -> str:
-    return (f"{len(missing)} of the {total} course images of '{split}' are missing from {images} "
-            f"(first: {', '.join(missing[:5])}). This copy of Oxford-IIIT Pet is incomplete: delete "
-            f"{images.parent} and run `make data` again (on Colab: re-run the setup cell), or set "
-            "PTM_DATA to the folder that holds a complete oxford-iiit-pet/.")
+    return (
+        f"{len(missing)} of the {total} course images of '{split}' are missing from {images} "
+        f"(first: {', '.join(missing[:5])}). This copy of Oxford-IIIT Pet is incomplete: delete "
+        f"{images.parent} and run `make data` again (on Colab: re-run the setup cell), or set "
+        "PTM_DATA to the folder that holds a complete oxford-iiit-pet/."
+    )

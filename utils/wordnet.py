@@ -13,6 +13,7 @@ place that has them:
 ``load(fetch=True)`` runs ``nltk.download("wordnet")`` (into ``~/nltk_data``) once when none has it and NLTK is installed (Colab ships it).
 Nothing else here downloads. :class:`WordNetUnavailable` says where it looked and how to get the files.
 """
+
 from __future__ import annotations
 
 import os
@@ -21,9 +22,16 @@ import zipfile
 from pathlib import Path
 
 DEBIAN = Path("/usr/share/wordnet")
-NLTK_DIRS = (Path.home() / "nltk_data", Path("/usr/share/nltk_data"), Path("/usr/local/share/nltk_data"),
-             Path("/usr/lib/nltk_data"), Path("/usr/local/lib/nltk_data"), Path(sys.prefix) / "nltk_data",
-             Path(sys.prefix) / "share" / "nltk_data", Path(sys.prefix) / "lib" / "nltk_data")   # nltk.data.path
+NLTK_DIRS = (
+    Path.home() / "nltk_data",
+    Path("/usr/share/nltk_data"),
+    Path("/usr/local/share/nltk_data"),
+    Path("/usr/lib/nltk_data"),
+    Path("/usr/local/lib/nltk_data"),
+    Path(sys.prefix) / "nltk_data",
+    Path(sys.prefix) / "share" / "nltk_data",
+    Path(sys.prefix) / "lib" / "nltk_data",
+)  # nltk.data.path
 _FILES = ("index.noun", "data.noun")
 
 
@@ -39,9 +47,9 @@ class WordNet:
         self.source, self._data = source, data_noun
         self._index = {}
         for line in index_noun.decode().splitlines():
-            if line and not line.startswith(" "):            # the licence header lines start with two spaces
+            if line and not line.startswith(" "):  # the licence header lines start with two spaces
                 fields = line.split()
-                self._index[fields[0]] = [int(f) for f in fields[-int(fields[2]):]]
+                self._index[fields[0]] = [int(f) for f in fields[-int(fields[2]) :]]
 
     def synsets(self, name: str) -> list[int]:
         """Offsets of the noun synsets of ``name`` ("Egyptian cat" or "egyptian_cat"), most frequent sense first."""
@@ -65,7 +73,7 @@ class WordNet:
         """Offsets of the synsets it "is a kind of" (``@``) or "is an instance of" (``@i``)."""
         fields = self._record(offset)
         at = 4 + 2 * int(fields[3], 16)
-        ptrs = [fields[at + 1 + 4 * i: at + 5 + 4 * i] for i in range(int(fields[at]))]
+        ptrs = [fields[at + 1 + 4 * i : at + 5 + 4 * i] for i in range(int(fields[at]))]
         return [int(p[1]) for p in ptrs if p[0] in ("@", "@i") and p[2] == "n"]
 
     def path(self, offset: int) -> list[int]:
@@ -133,8 +141,10 @@ def _nltk_download() -> bool:
     except ImportError:
         return False
     try:
-        return bool(nltk.download("wordnet", download_dir=str(NLTK_DIRS[0]), quiet=True))   # where _folders looks
-    except Exception:   # no internet, a read-only home...: the caller says what to do
+        return bool(
+            nltk.download("wordnet", download_dir=str(NLTK_DIRS[0]), quiet=True)
+        )  # where _folders looks
+    except Exception:  # no internet, a read-only home...: the caller says what to do
         return False
 
 
@@ -152,4 +162,5 @@ def load(fetch: bool = False) -> WordNet:
     raise WordNetUnavailable(
         f"WordNet 3.0 was not found (looked in {looked}). To get it: `apt-get install wordnet-base` (Debian, "
         "Ubuntu), or `pip install nltk` and then python -c \"import nltk; nltk.download('wordnet')\" (needs the "
-        "internet once), or set WORDNET_DIR to a folder holding index.noun and data.noun.")
+        "internet once), or set WORDNET_DIR to a folder holding index.noun and data.noun."
+    )

@@ -7,12 +7,13 @@ the JSON, checks its shape, rebuilds the clean notebook, picks the graded defini
 or huge (deep JSON, megabytes of code, a quadratic closure) overruns this process's limits, and becomes that
 submission's own row; the batch and the other rows never notice.
 """
+
 import json
 import os
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))   # the folder holding autograder/
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the folder holding autograder/
 
 
 def main(fd):
@@ -28,14 +29,19 @@ def main(fd):
     if not sub.problem:
         name = request.get("assignment") or sub.assignment
         tpl = request["templates"].get(name) if isinstance(name, str) else None
-        out.update(assignment=sub.assignment, nb_name=sub.nb_name, nb=sub.nb_bytes.decode(),
-                   cells=sub.cells)
+        out.update(
+            assignment=sub.assignment,
+            nb_name=sub.nb_name,
+            nb=sub.nb_bytes.decode(),
+            cells=sub.cells,
+        )
         if tpl is not None:
             given = set(tpl["given"])
             out["definitions"] = static.graded_definitions(sub.cells, set(tpl["params"]))
             out["flags"] = static.audit([c for c in sub.cells if c[2].strip() not in given])
-            if tpl.get("manual"):      # the written answers, from the notebook's own saved outputs
+            if tpl.get("manual"):  # the written answers, from the notebook's own saved outputs
                 from autograder.grading import manual
+
                 out["manual"] = manual.extract(json.loads(data.decode("utf-8")), tpl["manual"])
     with open(fd, "wb") as f:
         f.write(json.dumps(out).encode())

@@ -120,8 +120,10 @@ class Batch:
 
     def isolation(self):
         if self.mode is sandbox.Isolation.BUBBLEWRAP:
-            return ("bubblewrap sandbox, student code as a user of its own per stage under a seccomp "
-                    "filter, results through a private pipe")
+            return (
+                "bubblewrap sandbox, student code as a user of its own per stage under a seccomp "
+                "filter, results through a private pipe"
+            )
         if self.mode is sandbox.Isolation.NO_NAMESPACES:
             return (
                 "student code as a user of its own per stage under a seccomp filter, without "
@@ -203,7 +205,9 @@ class Batch:
             if old and old.get("sha256") == sub.sha256:  # the same file: the TA's scores still hold
                 manual.keep_scores(row, old, specs)
             store.save_answers(self.out, sub.id, answers)
-        if old and old.get("sha256") != sub.sha256:  # another file at this path: its notes were not on it
+        if (
+            old and old.get("sha256") != sub.sha256
+        ):  # another file at this path: its notes were not on it
             with self.lock:
                 notes = store.read_notes(self.out)
                 if notes.pop(sub.id, None) is not None:
@@ -228,8 +232,12 @@ class Batch:
         """A finished row is reused only for the same file (its id and content hash) graded by the same
         autograder (its tests and points); anything else is graded again."""
         row = self.rows.get(sub_id)
-        return bool(row and row.get("sha256") and row["sha256"] == inputs.content_hash(path)
-                    and row.get("autograder", "") == self.fingerprint(row.get("assignment", "")))
+        return bool(
+            row
+            and row.get("sha256")
+            and row["sha256"] == inputs.content_hash(path)
+            and row.get("autograder", "") == self.fingerprint(row.get("assignment", ""))
+        )
 
     def record_timing(self, sub_id, **stages):
         """Seconds, CPU seconds and peak memory of each stage that counted (``timings.json``)."""
@@ -436,7 +444,11 @@ def _grade(batch, paths, jobs, quiet, shard_spec=None, force=False):
         again = sum(t[0] in batch.rows for t in todo)
         print(
             f"grading {len(todo)} submission(s) ({len(found) - len(todo)} already done"
-            + (f"; {again} again: {'--force' if force else 'a changed file or autograder'}" if again else "")
+            + (
+                f"; {again} again: {'--force' if force else 'a changed file or autograder'}"
+                if again
+                else ""
+            )
             + f") with {jobs} job(s)"
         )
     pool = ThreadPoolExecutor(max_workers=max(1, jobs))

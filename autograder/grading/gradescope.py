@@ -17,6 +17,7 @@ root. This program
 
 ``PTM_AUTOGRADER_ROOT`` replaces ``/autograder`` (the tests run it in a simulated layout).
 """
+
 import json
 import os
 import shutil
@@ -25,7 +26,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))   # the folder holding autograder/
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the folder holding autograder/
 
 from autograder.grading import assignment, batch, sandbox, store  # noqa: E402
 
@@ -67,19 +68,33 @@ def results_for(row, results_path):
     """Gradescope's results: the service's own for a graded row, else a zero score with the reason."""
     if row["status"] == "graded" and results_path.is_file():
         return json.loads(results_path.read_text())
-    return {"score": 0, "stdout_visibility": "hidden",
-            "tests": [{"name": "grading", "score": 0, "max_score": float(row.get("maximum") or 0),
-                       "visibility": "visible", "output": f"{row['status']}: {row['reason']}"}]}
+    return {
+        "score": 0,
+        "stdout_visibility": "hidden",
+        "tests": [
+            {
+                "name": "grading",
+                "score": 0,
+                "max_score": float(row.get("maximum") or 0),
+                "visibility": "visible",
+                "output": f"{row['status']}: {row['reason']}",
+            }
+        ],
+    }
 
 
 def main():
     root = Path(os.environ.get("PTM_AUTOGRADER_ROOT", "/autograder"))
     source, submission, results = root / "source", root / "submission", root / "results"
     if os.geteuid() != 0:
-        raise SystemExit("run_autograder must run as root (Gradescope runs it so): student code is started as nobody")
+        raise SystemExit(
+            "run_autograder must run as root (Gradescope runs it so): student code is started as nobody"
+        )
     _lock_down(source)
     _lock_down(results)
-    work = Path(tempfile.mkdtemp(prefix="ptm-gradescope-"))     # 0700, root's: public tests and the grades
+    work = Path(
+        tempfile.mkdtemp(prefix="ptm-gradescope-")
+    )  # 0700, root's: public tests and the grades
     opened = _reachable_interpreter()
     try:
         data, row = _grade(source, submission, work)
@@ -94,16 +109,32 @@ def main():
 def _grade(source, submission, work):
     """(Gradescope's results, the row) of the one submission in ``submission``."""
     tpl = template_from_source(source, work)
-    found = sorted(p for p in submission.iterdir() if p.suffix in (".ipynb", ".zip")) if submission.is_dir() else []
+    found = (
+        sorted(p for p in submission.iterdir() if p.suffix in (".ipynb", ".zip"))
+        if submission.is_dir()
+        else []
+    )
     out = work / "out"
     if len(found) != 1:
         names = ", ".join(p.name for p in found) or "none"
-        row = {"status": "invalid", "reason": f"upload exactly one notebook (.ipynb) or grader.export zip; "
-                                              f"found {len(found)}: {names}", "maximum": ""}
+        row = {
+            "status": "invalid",
+            "reason": f"upload exactly one notebook (.ipynb) or grader.export zip; "
+            f"found {len(found)}: {names}",
+            "maximum": "",
+        }
     else:
         nobody = not sandbox.bwrap_status()[0] or os.environ.get("PTM_FORCE_NO_NAMESPACES") == "1"
-        rows = batch.grade([str(found[0])], out, assignment=tpl.name, jobs=1, quiet=True, nobody=nobody,
-                           use_bwrap=False if nobody else None, templates={tpl.name: tpl})
+        rows = batch.grade(
+            [str(found[0])],
+            out,
+            assignment=tpl.name,
+            jobs=1,
+            quiet=True,
+            nobody=nobody,
+            use_bwrap=False if nobody else None,
+            templates={tpl.name: tpl},
+        )
         (row,) = rows.values()
     return results_for(row, out / "results" / f"{row.get('id', '')}.json"), row
 

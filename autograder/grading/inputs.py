@@ -8,11 +8,12 @@ The notebook handed to the sandbox is rebuilt from scratch (code and markdown
 cells, fresh unique ids, tags only, no outputs), so odd shapes, missing or
 duplicated cell ids never reach otter.
 """
+
 import hashlib
-import os
-import stat
 import json
+import os
 import re
+import stat
 import unicodedata
 import zipfile
 from dataclasses import dataclass, field
@@ -24,7 +25,7 @@ MAX_NOTEBOOK_BYTES = 20 << 20
 MAX_CELL_CHARS = 1 << 20
 MAX_DEPTH = 64
 MAX_CELLS = 2000
-MAX_CODE_CHARS = 4 << 20     # all code cells together
+MAX_CODE_CHARS = 4 << 20  # all code cells together
 SAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 
 
@@ -32,14 +33,16 @@ SAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 class Submission:
     id: str
     path: Path
-    file: str = ""               # the path as given (the `file` column)
+    file: str = ""  # the path as given (the `file` column)
     nb_name: str = "submission.ipynb"
-    nb_bytes: bytes = b""        # the rebuilt notebook the sandbox runs
-    assignment: str = None       # metadata.otter.assignment_name, validated later against the zips
-    problem: str = None          # why it cannot be graded (status "invalid")
-    cells: list = field(default_factory=list)   # (number, tags, source) of code cells
-    sha256: str = ""             # of the file's bytes: a resumed batch reuses a row only when it matches
-    manual: dict = None          # the written answers and printed outputs (manual.extract), from the analysis
+    nb_bytes: bytes = b""  # the rebuilt notebook the sandbox runs
+    assignment: str = None  # metadata.otter.assignment_name, validated later against the zips
+    problem: str = None  # why it cannot be graded (status "invalid")
+    cells: list = field(default_factory=list)  # (number, tags, source) of code cells
+    sha256: str = ""  # of the file's bytes: a resumed batch reuses a row only when it matches
+    manual: dict = (
+        None  # the written answers and printed outputs (manual.extract), from the analysis
+    )
 
 
 def _slug(text):
@@ -88,7 +91,9 @@ def collect(paths):
     for p in map(Path, paths):
         if p.is_dir() and not p.is_symlink():
             for q in sorted(p.rglob("*")):
-                if _candidate(q) and not any(part.endswith(".ipynb") for part in q.relative_to(p).parts[:-1]):
+                if _candidate(q) and not any(
+                    part.endswith(".ipynb") for part in q.relative_to(p).parts[:-1]
+                ):
                     rel = q.relative_to(p)
                     shown = str(Path(p.name) / rel) if several else str(rel)
                     found.append((_stem(shown), q, shown))
@@ -98,8 +103,10 @@ def collect(paths):
     for rel, q, shown in found:
         sid = submission_id(rel)
         if sid in seen:
-            raise ValueError(f"two submissions would share the row id {sid!r}: {seen[sid]} and {shown}; "
-                             f"grade the folders one at a time or rename one")
+            raise ValueError(
+                f"two submissions would share the row id {sid!r}: {seen[sid]} and {shown}; "
+                f"grade the folders one at a time or rename one"
+            )
         seen[sid] = shown
         out.append((sid, q, shown))
     return sorted(out)
@@ -127,17 +134,26 @@ def _read_bytes(path):
     if path.suffix != ".zip":
         data = safe_read(path, MAX_NOTEBOOK_BYTES)
         if data is None:
-            raise ValueError(f"not a regular file of at most {MAX_NOTEBOOK_BYTES >> 20} MB "
-                             f"(a link, a pipe, a device or too big)")
+            raise ValueError(
+                f"not a regular file of at most {MAX_NOTEBOOK_BYTES >> 20} MB "
+                f"(a link, a pipe, a device or too big)"
+            )
         return path.name, data
     with zipfile.ZipFile(path) as zf:
-        nbs = [i for i in zf.infolist() if i.filename.endswith(".ipynb")
-               and not i.filename.startswith(("__MACOSX", ".")) and "/." not in i.filename]
+        nbs = [
+            i
+            for i in zf.infolist()
+            if i.filename.endswith(".ipynb")
+            and not i.filename.startswith(("__MACOSX", "."))
+            and "/." not in i.filename
+        ]
         if len(nbs) != 1:
             raise ValueError(f"zip holds {len(nbs)} notebooks, expected exactly 1")
         if nbs[0].file_size > MAX_NOTEBOOK_BYTES:
-            raise ValueError(f"the notebook in the zip is {nbs[0].file_size >> 20} MB, over "
-                             f"{MAX_NOTEBOOK_BYTES >> 20} MB")
+            raise ValueError(
+                f"the notebook in the zip is {nbs[0].file_size >> 20} MB, over "
+                f"{MAX_NOTEBOOK_BYTES >> 20} MB"
+            )
         with zf.open(nbs[0]) as f:
             return Path(nbs[0].filename).name, f.read(MAX_NOTEBOOK_BYTES + 1)
 
@@ -190,20 +206,34 @@ def rebuild(nb):
             raise ValueError(f"{where}: unknown cell_type {str(kind)[:30]!r}")
         source, tags = _text(cell.get("source", ""), where), _tags(cell, where)
         if kind == "code" and len(source) > MAX_CELL_CHARS:
-            raise ValueError(f"{where} holds {len(source) >> 10} KB of code, over the limit of "
-                             f"{MAX_CELL_CHARS >> 10} KB per cell")
-        new = {"cell_type": kind, "id": f"cell-{n}", "metadata": {"tags": tags} if tags else {},
-               "source": source}
+            raise ValueError(
+                f"{where} holds {len(source) >> 10} KB of code, over the limit of "
+                f"{MAX_CELL_CHARS >> 10} KB per cell"
+            )
+        new = {
+            "cell_type": kind,
+            "id": f"cell-{n}",
+            "metadata": {"tags": tags} if tags else {},
+            "source": source,
+        }
         if kind == "code":
             total += len(source)
             if total > MAX_CODE_CHARS:
-                raise ValueError(f"more than {MAX_CODE_CHARS >> 20} MB of code in all, over the limit (at cell {n})")
+                raise ValueError(
+                    f"more than {MAX_CODE_CHARS >> 20} MB of code in all, over the limit (at cell {n})"
+                )
             new.update(execution_count=None, outputs=[])
             code.append((n, tags, source))
         cells.append(new)
-    clean = {"cells": cells, "nbformat": 4, "nbformat_minor": 5,
-             "metadata": {"kernelspec": {"name": "python3", "language": "python", "display_name": "Python 3"},
-                          "language_info": {"name": "python"}}}
+    clean = {
+        "cells": cells,
+        "nbformat": 4,
+        "nbformat_minor": 5,
+        "metadata": {
+            "kernelspec": {"name": "python3", "language": "python", "display_name": "Python 3"},
+            "language_info": {"name": "python"},
+        },
+    }
     return clean, code
 
 
@@ -218,7 +248,9 @@ def assignment_of(nb):
 def expected_name(code):
     """The file name the notebook's own ``otter.Notebook("NAME.ipynb")`` cell expects."""
     for _, _, source in code:
-        m = re.search(r"Notebook\(\s*(?:nb_path\s*=\s*)?[\"']([A-Za-z0-9_.-]{1,100}\.ipynb)[\"']", source)
+        m = re.search(
+            r"Notebook\(\s*(?:nb_path\s*=\s*)?[\"']([A-Za-z0-9_.-]{1,100}\.ipynb)[\"']", source
+        )
         if m:
             return m.group(1)
     return None
@@ -229,7 +261,14 @@ def read(sub_id, path, file=None):
     sub = Submission(sub_id, Path(path), file=str(file or path))
     try:
         _, data = _read_bytes(sub.path)
-    except (OSError, zipfile.BadZipFile, ValueError, RuntimeError, NotImplementedError, EOFError) as e:
+    except (
+        OSError,
+        zipfile.BadZipFile,
+        ValueError,
+        RuntimeError,
+        NotImplementedError,
+        EOFError,
+    ) as e:
         sub.problem = f"cannot read submission: {str(e)[:200]}"
         return sub, b""
     if not data.strip():

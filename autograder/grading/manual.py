@@ -23,6 +23,7 @@ master's ``# BEGIN QUESTION`` cell). Their tests are worth 0 points: they are th
   that answer as it is. ``python -m autograder export`` then reads the merged totals; it leaves the gradebook
   cell blank while a written answer of the submission is unscored.
 """
+
 import argparse
 import csv
 import io
@@ -35,13 +36,14 @@ import yaml
 
 from . import report, store
 
-MANIFEST = "manual.json"          # in the autograder zip
-LIMIT = 8000                       # characters kept of an answer or of one cell's printed output
-TEMPLATE = store.SCORES_TEMPLATE   # review/scores_template.csv: the TA fills it (report writes it)
+MANIFEST = "manual.json"  # in the autograder zip
+LIMIT = 8000  # characters kept of an answer or of one cell's printed output
+TEMPLATE = store.SCORES_TEMPLATE  # review/scores_template.csv: the TA fills it (report writes it)
 HEADER = store.SCORES_HEADER
 
 
 # ------------------------------------------------------------------ build: the manifest of a master
+
 
 def _src(cell):
     s = cell.get("source", "")
@@ -65,13 +67,22 @@ def manifest(master, student):
                 config = yaml.safe_load(text) or {}
                 current = None
                 if config.get("manual"):
-                    current = out.setdefault(config["name"], {"points": float(config.get("points") or 0),
-                                                              "prompt": "", "rubric": "", "answer_ids": [],
-                                                              "stub": [], "answer_names": [], "printed": []})
+                    current = out.setdefault(
+                        config["name"],
+                        {
+                            "points": float(config.get("points") or 0),
+                            "prompt": "",
+                            "rubric": "",
+                            "answer_ids": [],
+                            "stub": [],
+                            "answer_names": [],
+                            "printed": [],
+                        },
+                    )
             elif first == "# END QUESTION":
                 current = None
             elif first.startswith("# BEGIN "):
-                block = first[len("# BEGIN "):]
+                block = first[len("# BEGIN ") :]
             elif first.startswith("# END "):
                 block = None
             continue
@@ -80,24 +91,33 @@ def manifest(master, student):
         meta = cell.get("metadata", {}).get("manual")
         if cell["cell_type"] == "markdown" and meta:
             current["rubric"] = _markdown(text)
-            printed = [{"id": i, "source": _src(by_id[i])} for i in meta.get("printed", []) if i in by_id]
+            printed = [
+                {"id": i, "source": _src(by_id[i])} for i in meta.get("printed", []) if i in by_id
+            ]
             if len(printed) != len(meta.get("printed", [])):
-                raise ValueError(f"{meta.get('question')}: a printed cell of {meta.get('printed')} is not in the "
-                                 f"student notebook")
+                raise ValueError(
+                    f"{meta.get('question')}: a printed cell of {meta.get('printed')} is not in the "
+                    f"student notebook"
+                )
             current["printed"] = printed
         elif cell["cell_type"] == "markdown" and block is None:
             current["prompt"] = (current["prompt"] + "\n\n" + _markdown(text)).strip()
         elif cell["cell_type"] == "code" and block == "SOLUTION":
             current["answer_ids"].append(cell["id"])
             current["stub"].append(_src(by_id[cell["id"]]).strip())
-            current["answer_names"] += sorted(set(re.findall(r"^([A-Za-z_]\w*)\s*=", _src(by_id[cell["id"]]), re.M)))
+            current["answer_names"] += sorted(
+                set(re.findall(r"^([A-Za-z_]\w*)\s*=", _src(by_id[cell["id"]]), re.M))
+            )
     missing = [q for q, spec in out.items() if not spec["rubric"] or not spec["answer_ids"]]
     if missing:
-        raise ValueError(f"manual question(s) {missing} need a rubric cell (metadata.manual) and a solution cell")
+        raise ValueError(
+            f"manual question(s) {missing} need a rubric cell (metadata.manual) and a solution cell"
+        )
     return out
 
 
 # ------------------------------------------------------------------ grade: what a submission wrote and printed
+
 
 def _text(value):
     if isinstance(value, list):
@@ -118,16 +138,25 @@ def clean_block(text, limit=LIMIT):
 def _is_stub(source, spec):
     """True when the answer cell is as handed out: the stub itself, or every answer name still set to ``...``."""
     import ast
+
     if source.strip() in {s.strip() for s in spec["stub"]} or not source.strip():
         return True
     try:
         tree = ast.parse(source)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return False
-    values = [node.value for node in ast.walk(tree) if isinstance(node, ast.Assign)
-              and any(isinstance(t, ast.Name) and t.id in spec["answer_names"] for t in node.targets)]
-    empty = lambda v: isinstance(v, ast.Constant) and (v.value is Ellipsis or v.value in ("...", ""))
-    handed_out = lambda v: empty(v) or isinstance(v, ast.Dict) and bool(v.values) and all(map(empty, v.values))
+    values = [
+        node.value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Assign)
+        and any(isinstance(t, ast.Name) and t.id in spec["answer_names"] for t in node.targets)
+    ]
+    empty = lambda v: (
+        isinstance(v, ast.Constant) and (v.value is Ellipsis or v.value in ("...", ""))
+    )
+    handed_out = lambda v: (
+        empty(v) or isinstance(v, ast.Dict) and bool(v.values) and all(map(empty, v.values))
+    )
     return bool(values) and all(map(handed_out, values))
 
 
@@ -168,13 +197,19 @@ def _find(cells, cell_id, source):
 
 def _answer_cell(cells, spec):
     for cell_id in spec["answer_ids"]:
-        c = next((c for c in cells if c.get("id") == cell_id and c.get("cell_type") == "code"), None)
+        c = next(
+            (c for c in cells if c.get("id") == cell_id and c.get("cell_type") == "code"), None
+        )
         if c is not None:
             return c
     names = "|".join(map(re.escape, spec["answer_names"]))
     if not names:
         return None
-    found = [c for c in cells if c.get("cell_type") == "code" and re.search(rf"^(?:{names})\s*=", _src(c), re.M)]
+    found = [
+        c
+        for c in cells
+        if c.get("cell_type") == "code" and re.search(rf"^(?:{names})\s*=", _src(c), re.M)
+    ]
     return found[-1] if found else None
 
 
@@ -188,10 +223,19 @@ def extract(nb, specs):
         printed = []
         for p in spec["printed"]:
             c = _find(cells, p["id"], p["source"])
-            printed.append({"source": clean_block(p["source"], 2000),
-                            "output": output_text(c) if c is not None else "", "found": c is not None})
-        out[q] = {"answer": clean_block(answer), "output": output_text(cell) if cell is not None else "",
-                  "answered": cell is not None and not _is_stub(answer, spec), "printed": printed}
+            printed.append(
+                {
+                    "source": clean_block(p["source"], 2000),
+                    "output": output_text(c) if c is not None else "",
+                    "found": c is not None,
+                }
+            )
+        out[q] = {
+            "answer": clean_block(answer),
+            "output": output_text(cell) if cell is not None else "",
+            "answered": cell is not None and not _is_stub(answer, spec),
+            "printed": printed,
+        }
     return out
 
 
@@ -203,12 +247,20 @@ def sanitize(got, specs):
     for q, spec in specs.items():
         a = got.get(q) if isinstance(got.get(q), dict) else {}
         printed = a.get("printed") if isinstance(a.get("printed"), list) else []
-        out[q] = {"answer": clean_block(a.get("answer", "")), "output": clean_block(a.get("output", "")),
-                  "answered": a.get("answered") is True,
-                  "printed": [{"source": clean_block(p.get("source", ""), 2000),
-                               "output": clean_block(p.get("output", "")),
-                               "found": p.get("found") is True}
-                              for p in printed[: len(spec["printed"])] if isinstance(p, dict)]}
+        out[q] = {
+            "answer": clean_block(a.get("answer", "")),
+            "output": clean_block(a.get("output", "")),
+            "answered": a.get("answered") is True,
+            "printed": [
+                {
+                    "source": clean_block(p.get("source", ""), 2000),
+                    "output": clean_block(p.get("output", "")),
+                    "found": p.get("found") is True,
+                }
+                for p in printed[: len(spec["printed"])]
+                if isinstance(p, dict)
+            ],
+        }
     return out
 
 
@@ -225,10 +277,13 @@ def fill_row(row, specs, answers):
     """The manual columns of a graded row: empty (awaiting a reader) or 0 (no answer); maximum counts them."""
     for q, spec in specs.items():
         row[q] = "" if answers.get(q, {}).get("answered") else "0"
-    row["maximum"] = f"{store.number(row.get('maximum')) + sum(s['points'] for s in specs.values()):g}"
+    row["maximum"] = (
+        f"{store.number(row.get('maximum')) + sum(s['points'] for s in specs.values()):g}"
+    )
 
 
 # ------------------------------------------------------------------ merge: the TA's scores into grades.csv
+
 
 class ScoresError(SystemExit):
     def __init__(self, message):
@@ -243,13 +298,17 @@ def read_scores(path, rows, specs_by_assignment):
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as e:
-        raise ScoresError(f"scores file {path} is not UTF-8 (byte {e.start}): save it as CSV UTF-8") from None
+        raise ScoresError(
+            f"scores file {path} is not UTF-8 (byte {e.start}): save it as CSV UTF-8"
+        ) from None
     reader = csv.reader(io.StringIO(text))
     header = [h.strip().lower() for h in next(reader, [])]
     lacking = [c for c in ("id", "question", "score") if c not in header]
     if lacking:
-        raise ScoresError(f"scores file {path}: the header {header} lacks {', '.join(lacking)}; start from "
-                          f"review/{TEMPLATE} (columns {','.join(HEADER)})")
+        raise ScoresError(
+            f"scores file {path}: the header {header} lacks {', '.join(lacking)}; start from "
+            f"review/{TEMPLATE} (columns {','.join(HEADER)})"
+        )
     col = {h: i for i, h in enumerate(header)}
     problems, scores, seen = [], {}, {}
     for line, cells in enumerate(reader, start=2):
@@ -262,20 +321,26 @@ def read_scores(path, rows, specs_by_assignment):
         where = f"line {line} ({sid!r}, {q!r})"
         row = rows.get(sid)
         if row is None:
-            problems.append(f"{where}: unknown submission id {sid!r}: it is not in grades.csv (the id column of "
-                            f"grades.csv or of review/{TEMPLATE})")
+            problems.append(
+                f"{where}: unknown submission id {sid!r}: it is not in grades.csv (the id column of "
+                f"grades.csv or of review/{TEMPLATE})"
+            )
             continue
         specs = specs_by_assignment.get(row.get("assignment", ""), {})
         if q not in specs:
-            problems.append(f"{where}: {q!r} is not a written question of {row.get('assignment') or 'its assignment'}"
-                            f" (written questions: {', '.join(specs) or 'none'})")
+            problems.append(
+                f"{where}: {q!r} is not a written question of {row.get('assignment') or 'its assignment'}"
+                f" (written questions: {', '.join(specs) or 'none'})"
+            )
             continue
         if (sid, q) in seen:
-            problems.append(f"{where}: duplicate row: {sid} {q} is already scored on line {seen[sid, q]}")
+            problems.append(
+                f"{where}: duplicate row: {sid} {q} is already scored on line {seen[sid, q]}"
+            )
             continue
         seen[sid, q] = line
         if raw == "":
-            continue                        # not scored yet: left as it is
+            continue  # not scored yet: left as it is
         try:
             score = float(raw)
         except ValueError:
@@ -286,12 +351,16 @@ def read_scores(path, rows, specs_by_assignment):
             problems.append(f"{where}: score {raw} is outside 0..{top:g} (the question's points)")
             continue
         if row.get("status") != "graded":
-            problems.append(f"{where}: the submission was not graded ({row.get('status')}: "
-                            f"{row.get('reason', '')[:80]}); grade it again before scoring its written answers")
+            problems.append(
+                f"{where}: the submission was not graded ({row.get('status')}: "
+                f"{row.get('reason', '')[:80]}); grade it again before scoring its written answers"
+            )
             continue
         scores[sid, q] = score
     if problems:
-        shown = "\n  ".join(problems[:30]) + (f"\n  … and {len(problems) - 30} more" if len(problems) > 30 else "")
+        shown = "\n  ".join(problems[:30]) + (
+            f"\n  … and {len(problems) - 30} more" if len(problems) > 30 else ""
+        )
         raise ScoresError(f"{path}: {len(problems)} problem(s), nothing was merged:\n  {shown}")
     return scores
 
@@ -299,18 +368,24 @@ def read_scores(path, rows, specs_by_assignment):
 def retotal(row):
     """total = the sum of the row's question columns (auto and scored manual): recomputed, never incremented."""
     fixed = set(store.FIXED_HEAD + store.FIXED_TAIL)
-    row["total"] = f"{sum(store.number(v) for k, v in row.items() if k not in fixed and k is not None):g}"
+    row["total"] = (
+        f"{sum(store.number(v) for k, v in row.items() if k not in fixed and k is not None):g}"
+    )
 
 
 def merge(grades, scores_csv):
     """Merge the TA's scores into ``grades`` (a ``grade`` or ``merge`` --out folder); returns (changed, scored)."""
     grades = Path(grades)
     if not (grades / "grades.csv").is_file():
-        raise ScoresError(f"{grades} holds no grades.csv: give the --out folder of `grade` or `merge`")
+        raise ScoresError(
+            f"{grades} holds no grades.csv: give the --out folder of `grade` or `merge`"
+        )
     specs_by_assignment = store.manifests(grades)
     if not specs_by_assignment:
-        raise ScoresError(f"{grades} has no written questions (no manual/*.json): grade with autograder zips "
-                          f"built from masters with manual questions")
+        raise ScoresError(
+            f"{grades} has no written questions (no manual/*.json): grade with autograder zips "
+            f"built from masters with manual questions"
+        )
     with store.OutLock(grades):
         rows = store.read_rows(grades / "grades.csv")
         scores = read_scores(scores_csv, rows, specs_by_assignment)
@@ -358,14 +433,22 @@ def pending(row, specs):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(prog="python -m autograder merge-manual", description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(
+        prog="python -m autograder merge-manual", description=__doc__.split("\n")[0]
+    )
     p.add_argument("grades", help="the --out folder of grade (or merge) that wrote review/")
     p.add_argument("scores", help=f"the TA's CSV (start from <grades>/review/{TEMPLATE})")
     args = p.parse_args(sys.argv[1:] if argv is None else argv)
     changed, scored = merge(args.grades, args.scores)
     rows = store.read_rows(Path(args.grades) / "grades.csv")
-    left = sum(len(pending(r, s)) for a, s in store.manifests(args.grades).items() for r in rows.values()
-               if r.get("assignment") == a)
-    print(f"merged {scored} score(s) ({changed} changed) into {Path(args.grades) / 'grades.csv'}; "
-          f"{left} written answer(s) still unscored")
+    left = sum(
+        len(pending(r, s))
+        for a, s in store.manifests(args.grades).items()
+        for r in rows.values()
+        if r.get("assignment") == a
+    )
+    print(
+        f"merged {scored} score(s) ({changed} changed) into {Path(args.grades) / 'grades.csv'}; "
+        f"{left} written answer(s) still unscored"
+    )
     return 0

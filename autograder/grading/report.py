@@ -48,7 +48,9 @@ def score_line(row, manual=None):
     num = store.number
     pending = [q for q in manual if row.get("status") == "graded" and row.get(q, "") == ""]
     if not pending:
-        return str(markupsafe.escape(f"score {row.get('total', '')} / {row.get('maximum') or '?'}."))
+        return str(
+            markupsafe.escape(f"score {row.get('total', '')} / {row.get('maximum') or '?'}.")
+        )
     written = sum(spec["points"] for spec in manual.values())
     auto_max = num(row.get("maximum")) - written
     got = num(row.get("total")) - sum(num(row.get(q)) for q in manual)

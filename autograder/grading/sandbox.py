@@ -25,6 +25,7 @@ dumpable, so the student's processes, running as the same user, cannot open
 it through /proc). The host buffers it, bounded, and parses nothing until
 every process of the stage is dead.
 """
+
 import enum
 import fcntl
 import os
@@ -43,12 +44,15 @@ from pathlib import Path
 from . import seccomp
 
 HERE = Path(__file__).resolve().parent
-NOBODY = 65534              # only the probe of bwrap_status runs as nobody; stages get a StageUser each
-UID_BASE, UID_COUNT = 1_900_000, 65_536     # stage users: above any account's uid and the usual subuid ranges
+NOBODY = 65534  # only the probe of bwrap_status runs as nobody; stages get a StageUser each
+UID_BASE, UID_COUNT = (
+    1_900_000,
+    65_536,
+)  # stage users: above any account's uid and the usual subuid ranges
 UID_LOCKS = Path("/run/ptm-grade-uids")
 CGROUP_ROOT = Path("/sys/fs/cgroup")
-MAX_CHANNEL = 8 << 20       # bytes the host keeps from a results pipe
-LIVE, LIVE_LOCK = set(), threading.Lock()   # stages running now (killed at once on an abort)
+MAX_CHANNEL = 8 << 20  # bytes the host keeps from a results pipe
+LIVE, LIVE_LOCK = set(), threading.Lock()  # stages running now (killed at once on an abort)
 STOPPING = threading.Event()
 
 
@@ -59,6 +63,7 @@ class Isolation(enum.Enum):
     ``NO_NAMESPACES`` (``--no-namespaces``, Gradescope's containers): a uid of its own per stage and the
     seccomp filter, without namespaces. ``TRUSTED`` (``--trusted``): no sandbox, the grader's own user.
     """
+
     BUBBLEWRAP = "bubblewrap"
     NO_NAMESPACES = "no-namespaces"
     TRUSTED = "trusted"
@@ -90,25 +95,27 @@ def abort_all():
 
 @dataclass
 class Limits:
-    timeout: float = 600.0       # seconds of wall clock for running the student's cells
+    timeout: float = 600.0  # seconds of wall clock for running the student's cells
     judge_timeout: float = 120.0  # seconds for the judge (tests against the graded definitions)
-    memory_gb: float = 4.0       # memory of all processes of a stage (cgroup), or per process (fallback);
-    pids: int = 256              # processes and threads of a stage; a submission's two stages run at
-                                 # once, each under these limits (so at most twice each per submission)
-    disk_mb: int = 512           # size of the work folder (tmpfs) and of /tmp
-    output_mb: float = 8.0       # printed output (cells) and raw stdout/stderr
+    memory_gb: float = (
+        4.0  # memory of all processes of a stage (cgroup), or per process (fallback);
+    )
+    pids: int = 256  # processes and threads of a stage; a submission's two stages run at
+    # once, each under these limits (so at most twice each per submission)
+    disk_mb: int = 512  # size of the work folder (tmpfs) and of /tmp
+    output_mb: float = 8.0  # printed output (cells) and raw stdout/stderr
 
 
 @dataclass
 class Outcome:
-    kind: str                    # "finished" or "timeout"
+    kind: str  # "finished" or "timeout"
     seconds: float
-    channel: bytes = b""         # what the stage's program wrote to the results pipe (hostile)
+    channel: bytes = b""  # what the stage's program wrote to the results pipe (hostile)
     returncode: int = None
     log_tail: str = ""
-    breaches: dict = field(default_factory=dict)   # memory/processes/disk/output -> detail
-    peak_memory: int = None      # bytes, from the cgroup
-    cpu_seconds: float = None    # CPU time of every process of the stage, from the cgroup
+    breaches: dict = field(default_factory=dict)  # memory/processes/disk/output -> detail
+    peak_memory: int = None  # bytes, from the cgroup
+    cpu_seconds: float = None  # CPU time of every process of the stage, from the cgroup
 
 
 def _lock_dir():
@@ -118,8 +125,12 @@ def _lock_dir():
     except FileExistsError:
         pass
     st = os.lstat(UID_LOCKS)
-    if not os.path.isdir(UID_LOCKS) or os.path.islink(UID_LOCKS) or st.st_uid != os.geteuid() or \
-            st.st_mode & 0o077:
+    if (
+        not os.path.isdir(UID_LOCKS)
+        or os.path.islink(UID_LOCKS)
+        or st.st_uid != os.geteuid()
+        or st.st_mode & 0o077
+    ):
         raise RuntimeError(f"{UID_LOCKS} is not a private folder of the grader's: remove it")
     return UID_LOCKS
 
@@ -140,13 +151,17 @@ class StageUser:
             uid = UID_BASE + (start + i) % UID_COUNT
             if uid in taken:
                 continue
-            fd = os.open(folder / str(uid), os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+            fd = os.open(
+                folder / str(uid), os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600
+            )
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                held = os.stat(folder / str(uid), follow_symlinks=False).st_ino == os.fstat(fd).st_ino
+                held = (
+                    os.stat(folder / str(uid), follow_symlinks=False).st_ino == os.fstat(fd).st_ino
+                )
             except (BlockingIOError, FileNotFoundError):
                 held = False
-            if not held:        # locked by another, or removed by its holder's release meanwhile
+            if not held:  # locked by another, or removed by its holder's release meanwhile
                 os.close(fd)
                 continue
             self.uid = self.gid = uid
@@ -159,7 +174,7 @@ class StageUser:
             return
         kill_user(self.uid)
         try:
-            os.unlink(self.path)    # while still locked: a grader that opened it sees it gone (above)
+            os.unlink(self.path)  # while still locked: a grader that opened it sees it gone (above)
         except OSError:
             pass
         os.close(self.fd)
@@ -180,7 +195,11 @@ def taken_ids():
         try:
             for line in Path(path).read_text().splitlines():
                 parts = line.split(":")
-                if len(parts) > 2 and parts[2].isdigit() and UID_BASE <= int(parts[2]) < UID_BASE + UID_COUNT:
+                if (
+                    len(parts) > 2
+                    and parts[2].isdigit()
+                    and UID_BASE <= int(parts[2]) < UID_BASE + UID_COUNT
+                ):
                     taken.add(int(parts[2]))
         except OSError:
             pass
@@ -236,10 +255,30 @@ def bwrap_status():
         return False, "setpriv (util-linux) is missing: cannot drop to an unprivileged user"
     if os.geteuid() != 0:
         return False, "the grader is not root, so bwrap cannot start the submission as another user"
-    probe = subprocess.run([exe, "--unshare-pid", "--unshare-net", "--unshare-ipc", "--die-with-parent",
-                            "--ro-bind", "/", "/", "--proc", "/proc", "--dev", "/dev",
-                            "setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", "true"],
-                           capture_output=True, text=True, timeout=30)
+    probe = subprocess.run(
+        [
+            exe,
+            "--unshare-pid",
+            "--unshare-net",
+            "--unshare-ipc",
+            "--die-with-parent",
+            "--ro-bind",
+            "/",
+            "/",
+            "--proc",
+            "/proc",
+            "--dev",
+            "/dev",
+            "setpriv",
+            f"--reuid={NOBODY}",
+            f"--regid={NOBODY}",
+            "--clear-groups",
+            "true",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     if probe.returncode != 0:
         return False, f"bwrap cannot create namespaces here ({probe.stderr.strip()[:200]})"
     return True, ""
@@ -262,7 +301,7 @@ class Cgroup:
             (d / "memory.max").write_text(str(mem))
             (d / "memory.swap.max").write_text("0") if (d / "memory.swap.max").exists() else None
             (d / "pids.max").write_text(pids)
-            try:   # a CPU share of its own (the cpu controller may not be delegated here)
+            try:  # a CPU share of its own (the cpu controller may not be delegated here)
                 (d / "cpu.weight").write_text("100")
             except OSError:
                 pass
@@ -273,13 +312,13 @@ class Cgroup:
                 self.dirs.append(d)
             (self.dirs[0] / "memory.limit_in_bytes").write_text(str(mem))
             (self.dirs[1] / "pids.max").write_text(pids)
-            try:   # accounting only: a missing cpuacct controller costs the CPU figure, nothing else
+            try:  # accounting only: a missing cpuacct controller costs the CPU figure, nothing else
                 d = CGROUP_ROOT / "cpuacct" / "ptm-grade" / name
                 d.mkdir(parents=True)
                 self.cpu_dir = d
             except OSError:
                 pass
-            try:   # a CPU share of its own: a neighbour's many processes cannot starve this stage
+            try:  # a CPU share of its own: a neighbour's many processes cannot starve this stage
                 d = CGROUP_ROOT / "cpu" / "ptm-grade" / name
                 d.mkdir(parents=True)
                 (d / "cpu.shares").write_text("1024")
@@ -373,7 +412,10 @@ def cgroup_status():
         probe.remove()
         return True, ""
     except OSError as e:
-        return False, f"no writable memory/pids cgroup ({e.strerror}): limits are per process (rlimits)"
+        return (
+            False,
+            f"no writable memory/pids cgroup ({e.strerror}): limits are per process (rlimits)",
+        )
 
 
 def mount_workdir(path, limits):
@@ -381,8 +423,18 @@ def mount_workdir(path, limits):
     path.mkdir(parents=True, exist_ok=True)
     if os.geteuid() != 0:
         return False
-    r = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={limits.disk_mb}m,mode=0755,nosuid,nodev",
-                        "ptm-grade", str(path)], capture_output=True)
+    r = subprocess.run(
+        [
+            "mount",
+            "-t",
+            "tmpfs",
+            "-o",
+            f"size={limits.disk_mb}m,mode=0755,nosuid,nodev",
+            "ptm-grade",
+            str(path),
+        ],
+        capture_output=True,
+    )
     return r.returncode == 0
 
 
@@ -410,26 +462,72 @@ def _python():
 def bwrap_argv(root, binds, env, argv, limits, uid=NOBODY, seccomp_fd=None):
     """bwrap command line: system read-only, ``root`` as /autograder, ``argv`` run as ``uid``, under the seccomp
     filter read from ``seccomp_fd`` (a number, or a placeholder the judge replaces)."""
-    out = ["bwrap", "--unshare-pid", "--unshare-ipc", "--unshare-net", "--unshare-uts",
-           "--unshare-cgroup-try", "--die-with-parent", "--new-session",
-           "--ro-bind", "/usr", "/usr", "--ro-bind", "/etc", "/etc"]
+    out = [
+        "bwrap",
+        "--unshare-pid",
+        "--unshare-ipc",
+        "--unshare-net",
+        "--unshare-uts",
+        "--unshare-cgroup-try",
+        "--die-with-parent",
+        "--new-session",
+        "--ro-bind",
+        "/usr",
+        "/usr",
+        "--ro-bind",
+        "/etc",
+        "/etc",
+    ]
     if seccomp_fd is not None:
         out += ["--seccomp", str(seccomp_fd)]
     for top in ("/bin", "/sbin", "/lib", "/lib64", "/lib32"):
         out += ["--ro-bind-try", top, top]
     size = str(limits.disk_mb << 20)
-    out += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--size", size, "--tmpfs", "/dev/shm", "--perms", "1777",
-            "--size", size, "--tmpfs", "/tmp"]
-    made = {"/", "/usr", "/etc", "/bin", "/sbin", "/lib", "/lib64", "/lib32", "/proc", "/dev", "/tmp"}
+    out += [
+        "--proc",
+        "/proc",
+        "--dev",
+        "/dev",
+        "--perms",
+        "1777",
+        "--size",
+        size,
+        "--tmpfs",
+        "/dev/shm",
+        "--perms",
+        "1777",
+        "--size",
+        size,
+        "--tmpfs",
+        "/tmp",
+    ]
+    made = {
+        "/",
+        "/usr",
+        "/etc",
+        "/bin",
+        "/sbin",
+        "/lib",
+        "/lib64",
+        "/lib32",
+        "/proc",
+        "/dev",
+        "/tmp",
+    }
 
-    def parents(path):   # bwrap makes missing parents 0700 as root: nobody could not enter them
+    def parents(path):  # bwrap makes missing parents 0700 as root: nobody could not enter them
         for parent in reversed(Path(path).parents):
             if str(parent) not in made:
                 made.add(str(parent))
                 out.extend(["--perms", "0755", "--dir", str(parent)])
 
-    for p in sorted({os.path.realpath(sys.prefix), os.path.realpath(sys.base_prefix),
-                     os.path.dirname(os.path.realpath(sys.executable))}):
+    for p in sorted(
+        {
+            os.path.realpath(sys.prefix),
+            os.path.realpath(sys.base_prefix),
+            os.path.dirname(os.path.realpath(sys.executable)),
+        }
+    ):
         parents(p)
         out += ["--ro-bind", p, p]
     out += ["--bind", str(root), "/autograder"]
@@ -445,16 +543,35 @@ def bwrap_argv(root, binds, env, argv, limits, uid=NOBODY, seccomp_fd=None):
 
 def setpriv_argv(argv, uid=NOBODY):
     """``argv`` started as ``uid``, with no capabilities and no_new_privs (bwrap's last step, or alone)."""
-    return ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--inh-caps=-all",
-            "--bounding-set=-all", "--no-new-privs", "--"] + list(argv)
+    return [
+        "setpriv",
+        f"--reuid={uid}",
+        f"--regid={uid}",
+        "--clear-groups",
+        "--inh-caps=-all",
+        "--bounding-set=-all",
+        "--no-new-privs",
+        "--",
+    ] + list(argv)
 
 
 def stage_env(home):
-    return {"HOME": home, "PATH": f"{os.path.realpath(sys.prefix)}/bin:/usr/bin:/bin", "LANG": "C.UTF-8",
-            "PYTHONDONTWRITEBYTECODE": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-            "MPLBACKEND": "Agg", "MPLCONFIGDIR": "/tmp/mpl", "IPYTHONDIR": "/autograder/ipython",
-            "JUPYTER_RUNTIME_DIR": "/tmp/jupyter", "JUPYTER_DATA_DIR": "/tmp/jupyter-data",
-            "JUPYTER_PLATFORM_DIRS": "1", "PTM_CACHE": "/tmp/ptm-cache", "PTM_RESULTS": "/tmp/results.json"}
+    return {
+        "HOME": home,
+        "PATH": f"{os.path.realpath(sys.prefix)}/bin:/usr/bin:/bin",
+        "LANG": "C.UTF-8",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "OMP_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+        "MPLBACKEND": "Agg",
+        "MPLCONFIGDIR": "/tmp/mpl",
+        "IPYTHONDIR": "/autograder/ipython",
+        "JUPYTER_RUNTIME_DIR": "/tmp/jupyter",
+        "JUPYTER_DATA_DIR": "/tmp/jupyter-data",
+        "JUPYTER_PLATFORM_DIRS": "1",
+        "PTM_CACHE": "/tmp/ptm-cache",
+        "PTM_RESULTS": "/tmp/results.json",
+    }
 
 
 def _preexec(limits, cgroup, fallback, program=None):
@@ -462,7 +579,8 @@ def _preexec(limits, cgroup, fallback, program=None):
         os.setsid()
         try:
             import ctypes
-            ctypes.CDLL(None).prctl(1, signal.SIGKILL, 0, 0, 0)   # PR_SET_PDEATHSIG
+
+            ctypes.CDLL(None).prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
         except Exception:  # noqa: BLE001 - not Linux
             pass
         if cgroup is not None:
@@ -470,11 +588,16 @@ def _preexec(limits, cgroup, fallback, program=None):
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
         disk = limits.disk_mb << 20
         resource.setrlimit(resource.RLIMIT_FSIZE, (disk, disk))
-        if fallback:   # no cgroup: per-process memory only (RLIMIT_DATA; torch reserves GBs of address space)
+        if (
+            fallback
+        ):  # no cgroup: per-process memory only (RLIMIT_DATA; torch reserves GBs of address space)
             mem = int(limits.memory_gb * (1 << 30))
             resource.setrlimit(resource.RLIMIT_DATA, (mem, mem))
-        if program is not None:     # no bubblewrap: the filter goes on here, before setpriv and the program
+        if (
+            program is not None
+        ):  # no bubblewrap: the filter goes on here, before setpriv and the program
             seccomp.install(program)
+
     return apply
 
 
@@ -490,7 +613,7 @@ class _Drain(threading.Thread):
             while chunk := f.read(1 << 16):
                 self.total += len(chunk)
                 if self.tail:
-                    self.buf = (self.buf + chunk)[-self.keep:]
+                    self.buf = (self.buf + chunk)[-self.keep :]
                 elif len(self.buf) < self.keep:
                     self.buf += chunk[: self.keep - len(self.buf)]
 
@@ -502,6 +625,7 @@ def _feed(fd, data):
                 f.write(data)
         except OSError:
             pass
+
     threading.Thread(target=run, daemon=True).start()
 
 
@@ -510,8 +634,24 @@ def backstop(timeout):
     return 3 * timeout + 60
 
 
-def run_stage(name, root, binds, argv, limits, timeout, isolation, stdin=b"", use_cgroup=True, cancel=None,
-              watch=None, channel_limit=MAX_CHANNEL, extra_cpu=None, user=None, pass_fds=(), wall=None):
+def run_stage(
+    name,
+    root,
+    binds,
+    argv,
+    limits,
+    timeout,
+    isolation,
+    stdin=b"",
+    use_cgroup=True,
+    cancel=None,
+    watch=None,
+    channel_limit=MAX_CHANNEL,
+    extra_cpu=None,
+    user=None,
+    pass_fds=(),
+    wall=None,
+):
     """Run ``argv`` (whose last argument gets the results fd) in the sandbox; an ``Outcome``.
 
     ``root`` is the work folder (already mounted and laid out), ``binds`` the
@@ -542,17 +682,33 @@ def run_stage(name, root, binds, argv, limits, timeout, isolation, stdin=b"", us
     mode = Isolation.of(isolation)
     uid = user.uid if user is not None else NOBODY
     program = filter_program() if mode.sandboxed else None
-    filter_fd = seccomp.memfd(program) if program is not None and mode is Isolation.BUBBLEWRAP else None
+    filter_fd = (
+        seccomp.memfd(program) if program is not None and mode is Isolation.BUBBLEWRAP else None
+    )
     if mode is Isolation.BUBBLEWRAP:
-        cmd, cwd, penv = bwrap_argv(root, binds, env, argv, limits, uid, filter_fd), "/", {"PATH": "/usr/bin:/bin"}
-    else:   # no namespaces: the student's code still runs as its own user (Gradescope's containers)
+        cmd, cwd, penv = (
+            bwrap_argv(root, binds, env, argv, limits, uid, filter_fd),
+            "/",
+            {"PATH": "/usr/bin:/bin"},
+        )
+    else:  # no namespaces: the student's code still runs as its own user (Gradescope's containers)
         no_ns = mode is Isolation.NO_NAMESPACES
         cmd, cwd = (setpriv_argv(argv, uid) if no_ns else argv), str(Path(root) / "submission")
-        penv = {**env, "HOME": str(Path(root) / "home"), "PTM_CACHE": str(Path(root) / "tmp" / "cache"),
-                "PTM_RESULTS": str(Path(root) / "tmp" / "results.json")}
-        penv.update({k: str(Path(root) / "tmp" / Path(v).name) for k, v in env.items()
-                     if k.startswith(("JUPYTER_", "MPLCONFIG"))}, IPYTHONDIR=str(Path(root) / "ipython"))
-        for hostdir, inside in binds:   # no bind mounts: put the support in place as links
+        penv = {
+            **env,
+            "HOME": str(Path(root) / "home"),
+            "PTM_CACHE": str(Path(root) / "tmp" / "cache"),
+            "PTM_RESULTS": str(Path(root) / "tmp" / "results.json"),
+        }
+        penv.update(
+            {
+                k: str(Path(root) / "tmp" / Path(v).name)
+                for k, v in env.items()
+                if k.startswith(("JUPYTER_", "MPLCONFIG"))
+            },
+            IPYTHONDIR=str(Path(root) / "ipython"),
+        )
+        for hostdir, inside in binds:  # no bind mounts: put the support in place as links
             target = Path(root) / inside.replace("/autograder/", "")
             if not target.exists():
                 target.parent.mkdir(parents=True, exist_ok=True)
@@ -560,9 +716,18 @@ def run_stage(name, root, binds, argv, limits, timeout, isolation, stdin=b"", us
     start = time.monotonic()
     fds = (w_res, *pass_fds) + ((filter_fd,) if filter_fd is not None else ())
     try:
-        proc = subprocess.Popen(cmd, cwd=cwd, env=penv, stdin=r_in, stdout=w_out, stderr=w_out, pass_fds=fds,
-                                preexec_fn=_preexec(limits, cgroup, cgroup is None,
-                                                    program if mode is Isolation.NO_NAMESPACES else None))
+        proc = subprocess.Popen(
+            cmd,
+            cwd=cwd,
+            env=penv,
+            stdin=r_in,
+            stdout=w_out,
+            stderr=w_out,
+            pass_fds=fds,
+            preexec_fn=_preexec(
+                limits, cgroup, cgroup is None, program if mode is Isolation.NO_NAMESPACES else None
+            ),
+        )
     finally:
         for fd in (w_res, w_out, r_in) + ((filter_fd,) if filter_fd is not None else ()):
             os.close(fd)
@@ -579,13 +744,21 @@ def run_stage(name, root, binds, argv, limits, timeout, isolation, stdin=b"", us
             break
         wall = time.monotonic() - start
         cpu = _cpu_used(cgroup, extra_cpu) if polls % 5 == 0 else None
-        limit = wall_limit if wall_limit is not None else backstop(timeout) if cgroup is not None else timeout
+        limit = (
+            wall_limit
+            if wall_limit is not None
+            else backstop(timeout)
+            if cgroup is not None
+            else timeout
+        )
         if wall > limit or (cpu is not None and cpu > timeout):
             kind = "timeout"
             break
         polls += 1
-        if polls % 5 == 0 and ((cgroup is not None and cgroup.breaches()) or (watch is not None and watch())):
-            break           # a limit was hit: the status is decided, stop the stage now
+        if polls % 5 == 0 and (
+            (cgroup is not None and cgroup.breaches()) or (watch is not None and watch())
+        ):
+            break  # a limit was hit: the status is decided, stop the stage now
         if cancel is None:
             time.sleep(0.1)
         elif cancel.wait(0.1):
@@ -594,7 +767,7 @@ def run_stage(name, root, binds, argv, limits, timeout, isolation, stdin=b"", us
     seconds = time.monotonic() - start
     _kill(proc, cgroup)
     if user is not None:
-        kill_user(user.uid)     # whatever the stage left, in any session
+        kill_user(user.uid)  # whatever the stage left, in any session
     with LIVE_LOCK:
         LIVE.discard(proc)
     channel.join(10)
@@ -607,8 +780,16 @@ def run_stage(name, root, binds, argv, limits, timeout, isolation, stdin=b"", us
         kind = "finished"
     if cgroup:
         cgroup.remove()
-    return Outcome(kind, seconds, bytes(channel.buf) if not channel.is_alive() else b"", proc.returncode,
-                   log.buf.decode("utf-8", "replace"), breaches, peak, cpu)
+    return Outcome(
+        kind,
+        seconds,
+        bytes(channel.buf) if not channel.is_alive() else b"",
+        proc.returncode,
+        log.buf.decode("utf-8", "replace"),
+        breaches,
+        peak,
+        cpu,
+    )
 
 
 def _cpu_used(cgroup, extra_cpu):

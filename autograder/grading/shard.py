@@ -12,6 +12,7 @@ exactly once, same N, same set of submissions, every owned row finished) and wri
 one-machine batch writes: ``grades.csv``, ``results/``, ``feedback/``, ``timings.json``,
 ``warnings.txt`` and ``report.html``. Anything else is an error that names the shard and the folder.
 """
+
 import argparse
 import hashlib
 import json
@@ -39,7 +40,9 @@ def parse(spec):
     except ValueError:
         raise argparse.ArgumentTypeError(f"--shard must be I/N (e.g. 2/8), got {spec!r}") from None
     if not 1 <= i <= n:
-        raise argparse.ArgumentTypeError(f"--shard I/N needs 1 <= I <= N (shards are numbered from 1), got {spec!r}")
+        raise argparse.ArgumentTypeError(
+            f"--shard I/N needs 1 <= I <= N (shards are numbered from 1), got {spec!r}"
+        )
     return i, n
 
 
@@ -63,22 +66,37 @@ def select(found, spec, out, isolation="", limits=""):
     earlier = _manifest(out)
     if spec is None:
         if earlier is not None:
-            raise ShardError(f"{out} holds shard {earlier['shard']}/{earlier['of']} of a sharded batch: grade it "
-                             f"again with --shard {earlier['shard']}/{earlier['of']}, or use another --out")
+            raise ShardError(
+                f"{out} holds shard {earlier['shard']}/{earlier['of']} of a sharded batch: grade it "
+                f"again with --shard {earlier['shard']}/{earlier['of']}, or use another --out"
+            )
         return found
     i, n = spec
     ids = [sid for sid, _, _ in found]
     mine = [t for t in found if owner(t[0], n) == i]
-    manifest = {"shard": i, "of": n, "ids": sorted(t[0] for t in mine), "all": len(ids),
-                "fingerprint": fingerprint(ids), "isolation": isolation, "limits": limits}
+    manifest = {
+        "shard": i,
+        "of": n,
+        "ids": sorted(t[0] for t in mine),
+        "all": len(ids),
+        "fingerprint": fingerprint(ids),
+        "isolation": isolation,
+        "limits": limits,
+    }
     if earlier is not None and (earlier.get("shard"), earlier.get("of")) != (i, n):
-        raise ShardError(f"{out} holds shard {earlier.get('shard')}/{earlier.get('of')}, not {i}/{n}: "
-                         f"use one --out folder per shard")
+        raise ShardError(
+            f"{out} holds shard {earlier.get('shard')}/{earlier.get('of')}, not {i}/{n}: "
+            f"use one --out folder per shard"
+        )
     if earlier is not None and earlier.get("fingerprint") != manifest["fingerprint"]:
-        raise ShardError(f"{out} holds shard {i}/{n} of another set of submissions ({earlier.get('all')} then, "
-                         f"{len(ids)} now): give every run of a shard the same submission folders, or use another --out")
+        raise ShardError(
+            f"{out} holds shard {i}/{n} of another set of submissions ({earlier.get('all')} then, "
+            f"{len(ids)} now): give every run of a shard the same submission folders, or use another --out"
+        )
     if earlier is None and store.read_rows(out / "grades.csv"):
-        raise ShardError(f"{out} holds the grades of a whole (unsharded) batch: use another --out for shard {i}/{n}")
+        raise ShardError(
+            f"{out} holds the grades of a whole (unsharded) batch: use another --out for shard {i}/{n}"
+        )
     store.atomic_write(out / MANIFEST, json.dumps(manifest, indent=1, ensure_ascii=False))
     return mine
 
@@ -90,9 +108,13 @@ def _manifest(folder):
     try:
         value = json.loads(data)
     except ValueError:
-        raise ShardError(f"{Path(folder) / MANIFEST} is not valid JSON: grade that shard again") from None
+        raise ShardError(
+            f"{Path(folder) / MANIFEST} is not valid JSON: grade that shard again"
+        ) from None
     if not isinstance(value, dict) or not {"shard", "of", "ids", "fingerprint"} <= set(value):
-        raise ShardError(f"{Path(folder) / MANIFEST} is not a shard manifest: grade that shard again")
+        raise ShardError(
+            f"{Path(folder) / MANIFEST} is not a shard manifest: grade that shard again"
+        )
     return value
 
 
@@ -104,41 +126,58 @@ def load_shards(folders):
             raise ShardError(f"shard folder {folder} does not exist")
         manifest = _manifest(folder)
         if manifest is None:
-            raise ShardError(f"{folder} is not a shard folder (no {MANIFEST}): grade it with "
-                             f"`python -m autograder grade ... --shard I/N --out {folder}`")
+            raise ShardError(
+                f"{folder} is not a shard folder (no {MANIFEST}): grade it with "
+                f"`python -m autograder grade ... --shard I/N --out {folder}`"
+            )
         shards.append((folder, manifest, store.read_rows(folder / "grades.csv")))
     if not shards:
         raise ShardError("no shard folders given")
     sizes = {m["of"] for _, m, _ in shards}
     if len(sizes) > 1:
-        raise ShardError("the shards come from different splits: " + ", ".join(
-            f"{f} is {m['shard']}/{m['of']}" for f, m, _ in shards))
+        raise ShardError(
+            "the shards come from different splits: "
+            + ", ".join(f"{f} is {m['shard']}/{m['of']}" for f, m, _ in shards)
+        )
     (n,) = sizes
     by_index = {}
     for folder, m, _ in shards:
         by_index.setdefault(m["shard"], []).append(folder)
     twice = {i: fs for i, fs in sorted(by_index.items()) if len(fs) > 1}
     if twice:
-        raise ShardError("; ".join(f"shard {i}/{n} is given twice: {', '.join(map(str, fs))}" for i, fs in twice.items()))
+        raise ShardError(
+            "; ".join(
+                f"shard {i}/{n} is given twice: {', '.join(map(str, fs))}"
+                for i, fs in twice.items()
+            )
+        )
     missing = [i for i in range(1, n + 1) if i not in by_index]
     if missing:
-        raise ShardError(f"shard{'s' if len(missing) > 1 else ''} {', '.join(f'{i}/{n}' for i in missing)} "
-                         f"missing (given: {', '.join(f'{i}/{n} in {by_index[i][0]}' for i in sorted(by_index))})")
+        raise ShardError(
+            f"shard{'s' if len(missing) > 1 else ''} {', '.join(f'{i}/{n}' for i in missing)} "
+            f"missing (given: {', '.join(f'{i}/{n} in {by_index[i][0]}' for i in sorted(by_index))})"
+        )
     first = shards[0]
     for folder, m, rows in shards:
         if m["fingerprint"] != first[1]["fingerprint"]:
-            raise ShardError(f"shard {m['shard']}/{n} ({folder}) saw another set of submissions ({m.get('all')}) "
-                             f"than shard {first[1]['shard']}/{n} ({first[0]}, {first[1].get('all')}): give every "
-                             f"shard the same submission folders")
+            raise ShardError(
+                f"shard {m['shard']}/{n} ({folder}) saw another set of submissions ({m.get('all')}) "
+                f"than shard {first[1]['shard']}/{n} ({first[0]}, {first[1].get('all')}): give every "
+                f"shard the same submission folders"
+            )
         unfinished = [sid for sid in m["ids"] if sid not in rows]
         if unfinished:
-            raise ShardError(f"shard {m['shard']}/{n} ({folder}) is unfinished: {len(unfinished)} of its "
-                             f"{len(m['ids'])} submissions have no row (first: {unfinished[0]}); run it again with "
-                             f"the same command, it resumes")
+            raise ShardError(
+                f"shard {m['shard']}/{n} ({folder}) is unfinished: {len(unfinished)} of its "
+                f"{len(m['ids'])} submissions have no row (first: {unfinished[0]}); run it again with "
+                f"the same command, it resumes"
+            )
         strays = sorted(set(rows) - set(m["ids"]))
         if strays:
-            raise ShardError(f"shard {m['shard']}/{n} ({folder}) has rows it does not own (first: {strays[0]}): "
-                             f"its folder was used for another grading; grade the shard again into an empty folder")
+            raise ShardError(
+                f"shard {m['shard']}/{n} ({folder}) has rows it does not own (first: {strays[0]}): "
+                f"its folder was used for another grading; grade the shard again into an empty folder"
+            )
     return sorted(shards, key=lambda s: s[1]["shard"])
 
 
@@ -149,9 +188,13 @@ def _prepare_out(out, shard_folders):
     if (out / MANIFEST).exists():
         raise ShardError(f"--out {out} is a shard folder: merge into a folder of its own")
     if any(p.name != store.LOCK for p in out.iterdir()) and not (out / MERGED).exists():
-        raise ShardError(f"--out {out} is not empty and holds no earlier merge: merge into an empty folder")
+        raise ShardError(
+            f"--out {out} is not empty and holds no earlier merge: merge into an empty folder"
+        )
     for sub in [*store.PER_SUBMISSION, store.MANUAL, store.REVIEW]:
-        shutil.rmtree(out / sub, ignore_errors=True)  # an earlier merge's: the new one replaces them
+        shutil.rmtree(
+            out / sub, ignore_errors=True
+        )  # an earlier merge's: the new one replaces them
     store.make_folders(out)
     return out
 
@@ -188,8 +231,13 @@ def merge(folders, out):
             about.append((m.get("isolation", ""), m.get("limits", "")))
         isolation, limits = about[0]
         if len(set(about)) > 1:
-            warnings.append("the shards ran under different isolation or limits: " + "; ".join(
-                f"shard {m['shard']}: {iso}, {lim}" for (_, m, _), (iso, lim) in zip(shards, about)))
+            warnings.append(
+                "the shards ran under different isolation or limits: "
+                + "; ".join(
+                    f"shard {m['shard']}: {iso}, {lim}"
+                    for (_, m, _), (iso, lim) in zip(shards, about)
+                )
+            )
         store.save_rows(out, rows)
         for name, points in maxima.items():
             store.save_maxima(out, name, points)
@@ -197,21 +245,35 @@ def merge(folders, out):
         store.save_warnings(out, warnings)
         store.save_context(out, warnings, isolation, limits)
         report.render_all(out)
-        summary = {"of": shards[0][1]["of"], "shards": [str(f) for f, _, _ in shards], "rows": len(rows)}
+        summary = {
+            "of": shards[0][1]["of"],
+            "shards": [str(f) for f, _, _ in shards],
+            "rows": len(rows),
+        }
         store.write_json(out / MERGED, summary)
     return rows
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(prog="python -m autograder merge", description=__doc__.split("\n")[0])
-    p.add_argument("shards", nargs="+", help="the --out folders of `grade --shard I/N`, one per shard")
-    p.add_argument("--out", required=True, help="folder for the merged grades.csv, results/, feedback/, report.html")
+    p = argparse.ArgumentParser(
+        prog="python -m autograder merge", description=__doc__.split("\n")[0]
+    )
+    p.add_argument(
+        "shards", nargs="+", help="the --out folders of `grade --shard I/N`, one per shard"
+    )
+    p.add_argument(
+        "--out",
+        required=True,
+        help="folder for the merged grades.csv, results/, feedback/, report.html",
+    )
     args = p.parse_args(sys.argv[1:] if argv is None else argv)
     try:
         rows = merge(args.shards, args.out)
     except store.Busy as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    print(f"merged {len(args.shards)} shards: {len(rows)} rows in {Path(args.out) / 'grades.csv'}; "
-          f"report: {Path(args.out) / 'report.html'}")
+    print(
+        f"merged {len(args.shards)} shards: {len(rows)} rows in {Path(args.out) / 'grades.csv'}; "
+        f"report: {Path(args.out) / 'report.html'}"
+    )
     return 0

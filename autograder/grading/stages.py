@@ -91,9 +91,15 @@ def worker_spec(tpl, root, isolation, limits=None, cgroup=None, program=None, us
         binds = [(host, f"/autograder/submission/{n}") for host, n in tpl.support]
         binds += [(PROGRAMS / f, f"/grader/{f}") for f in WORKER_FILES]
         command = [sandbox._python(), "-I", "/grader/worker.py"]
-        fd = "{seccomp_fd}" if bpf else None     # the judge puts the filter's descriptor here
+        fd = "{seccomp_fd}" if bpf else None  # the judge puts the filter's descriptor here
         argv = sandbox.bwrap_argv(root, binds, env, command, limits, uid, fd)
-        return {"argv": argv, "env": {"PATH": "/usr/bin:/bin"}, "cwd": "/", "cgroups": cgroups, **seal}
+        return {
+            "argv": argv,
+            "env": {"PATH": "/usr/bin:/bin"},
+            "cwd": "/",
+            "cgroups": cgroups,
+            **seal,
+        }
     for host, name in tpl.support:  # root lays out first ...
         target = root / "submission" / name
         if not target.exists():
@@ -225,7 +231,9 @@ def run(batch, sub, tpl, cancel=None):
         if batch.mode is not sandbox.Isolation.BUBBLEWRAP:  # no bind mounts: the support as links
             for host, name in tpl.support:
                 (root / "submission" / name).symlink_to(host)
-        if user is not None:  # ... and hands the stage's folders to its user last, following no link
+        if (
+            user is not None
+        ):  # ... and hands the stage's folders to its user last, following no link
             hand_over(root, ["submission", "home", "tmp"], user.uid)
             for d in (root / "ipython", root / "ipython" / "profile_default"):  # IPython's history
                 os.chown(d, user.uid, user.uid, follow_symlinks=False)

@@ -19,6 +19,7 @@ worklist over an index of which statement binds which name, linear in the size o
 Statements that change a needed name (``advice[k] = v``, a loop that assigns it) come along too; every other
 statement (prints, plots, training loops that change no answer, magics) never runs in the worker.
 """
+
 import ast
 import re
 import threading
@@ -34,17 +35,37 @@ def _ast_parse(text):
 
 
 GRADER_NAMES = {"grader", "otter"}
-GRADER_PATHS = ("/autograder", "driver.json", "results.pkl", "otter_config", ".OTTER_LOG", "judge.py",
-                "worker.py", "driver.py", "/sys/fs/cgroup")
+GRADER_PATHS = (
+    "/autograder",
+    "driver.json",
+    "results.pkl",
+    "otter_config",
+    ".OTTER_LOG",
+    "judge.py",
+    "worker.py",
+    "driver.py",
+    "/sys/fs/cgroup",
+)
 DYNAMIC_CALLS = {"exec", "eval", "compile", "__import__"}
-SHELL_MAGICS = ("%%bash", "%%sh", "%%script", "%%writefile", "%%python", "%%perl", "%%ruby", "%%file")
+SHELL_MAGICS = (
+    "%%bash",
+    "%%sh",
+    "%%script",
+    "%%writefile",
+    "%%python",
+    "%%perl",
+    "%%ruby",
+    "%%file",
+)
 
 
 def parse(source):
     """The cell as an ``ast.Module`` (magic and shell lines read as ``pass``), or None."""
     if source.lstrip().startswith("%%"):
         return None
-    lines = [("pass" if line.lstrip().startswith(("%", "!")) else line) for line in source.splitlines()]
+    lines = [
+        ("pass" if line.lstrip().startswith(("%", "!")) else line) for line in source.splitlines()
+    ]
     try:
         return _ast_parse("\n".join(lines))
     except (SyntaxError, ValueError, RecursionError, MemoryError):
@@ -67,7 +88,11 @@ def _dotted(node):
 def _findings(tree):
     for node in ast.walk(tree):
         if isinstance(node, (ast.Import, ast.ImportFrom)):
-            names = [node.module or ""] if isinstance(node, ast.ImportFrom) else [a.name for a in node.names]
+            names = (
+                [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else [a.name for a in node.names]
+            )
             for name in names:
                 if name.startswith("otter."):
                     yield f"imports otter internals ({name[:60]})"
@@ -81,7 +106,11 @@ def _findings(tree):
         for t in targets:
             if isinstance(t, (ast.Attribute, ast.Subscript)) and _root_name(t) in GRADER_NAMES:
                 yield f"replaces part of the grader ({_dotted(t)})"
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in DYNAMIC_CALLS:
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id in DYNAMIC_CALLS
+        ):
             yield f"runs code built at run time ({node.func.id})"
         if isinstance(node, ast.Constant) and isinstance(node.value, str):
             if any(p in node.value for p in GRADER_PATHS):
@@ -90,10 +119,15 @@ def _findings(tree):
 
 def _shell_findings(source):
     lines = source.splitlines()
-    shell = lines if source.lstrip().startswith(SHELL_MAGICS) else [
-        ln for ln in lines if ln.lstrip().startswith("!")]
+    shell = (
+        lines
+        if source.lstrip().startswith(SHELL_MAGICS)
+        else [ln for ln in lines if ln.lstrip().startswith("!")]
+    )
     text = "\n".join(shell)
-    if any(p in text for p in GRADER_PATHS) or re.search(r"(^|[\s/'\"])(tests|results)(/|\s|$)", text):
+    if any(p in text for p in GRADER_PATHS) or re.search(
+        r"(^|[\s/'\"])(tests|results)(/|\s|$)", text
+    ):
         yield "a shell command touches grader files"
 
 
@@ -112,13 +146,20 @@ def _bound(stmt):
     if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
         return {stmt.name}
     if isinstance(stmt, (ast.Import, ast.ImportFrom)):
-        if any((getattr(stmt, "module", None) or a.name).split(".")[0] == "otter" for a in stmt.names):
+        if any(
+            (getattr(stmt, "module", None) or a.name).split(".")[0] == "otter" for a in stmt.names
+        ):
             return None
         if any(a.name == "*" for a in stmt.names):
             return None
         return {(a.asname or a.name).split(".")[0] for a in stmt.names}
-    targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target] if isinstance(
-        stmt, ast.AnnAssign) and stmt.value is not None else None
+    targets = (
+        stmt.targets
+        if isinstance(stmt, ast.Assign)
+        else [stmt.target]
+        if isinstance(stmt, ast.AnnAssign) and stmt.value is not None
+        else None
+    )
     if not targets:
         return None
     names = set()
@@ -155,13 +196,26 @@ def _touched(stmt):
 def _uses(stmt):
     """Names a statement reads from the notebook's globals: for a function or a class, its free names only
     (its parameters and the names it assigns are its own; ``phi = ...`` inside ``headless`` needs no global)."""
-    loads = {n.id for n in ast.walk(stmt) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+    loads = {
+        n.id for n in ast.walk(stmt) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
+    }
     if not isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
         return loads
-    own = {n.id for n in ast.walk(stmt) if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load)}
-    own |= {a.arg for n in ast.walk(stmt) if isinstance(n, ast.arguments)
-            for a in n.posonlyargs + n.args + n.kwonlyargs + [x for x in (n.vararg, n.kwarg) if x]}
-    declared = {name for n in ast.walk(stmt) if isinstance(n, (ast.Global, ast.Nonlocal)) for name in n.names}
+    own = {
+        n.id for n in ast.walk(stmt) if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load)
+    }
+    own |= {
+        a.arg
+        for n in ast.walk(stmt)
+        if isinstance(n, ast.arguments)
+        for a in n.posonlyargs + n.args + n.kwonlyargs + [x for x in (n.vararg, n.kwarg) if x]
+    }
+    declared = {
+        name
+        for n in ast.walk(stmt)
+        if isinstance(n, (ast.Global, ast.Nonlocal))
+        for name in n.names
+    }
     return loads - (own - declared)
 
 
@@ -176,17 +230,22 @@ def _statements(cells):
     out, modules, normal = [], set(), set()
     for number, tags, source in cells:
         tree, ignored = parse(source), "otter_ignore" in tags
-        for stmt in (tree.body if tree else []):
+        for stmt in tree.body if tree else []:
             bound = _bound(stmt)
             if isinstance(stmt, (ast.Import, ast.ImportFrom)) and bound:
                 modules |= bound
             if bound:
                 out.append((number, stmt, bound, ignored))
                 normal |= set() if ignored else bound
-            elif not ignored and not isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            elif not ignored and not isinstance(
+                stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+            ):
                 out.append((number, stmt, None, False))
-    return [(number, stmt, _touched(stmt) - modules if bound is None else bound)
-            for number, stmt, bound, ignored in out if not (ignored and bound & normal)]
+    return [
+        (number, stmt, _touched(stmt) - modules if bound is None else bound)
+        for number, stmt, bound, ignored in out
+        if not (ignored and bound & normal)
+    ]
 
 
 def graded_definitions(cells, names):
@@ -221,7 +280,10 @@ def graded_definitions(cells, names):
 def _is_hidden_case(fn):
     for d in fn.decorator_list:
         if isinstance(d, ast.Call) and _dotted(d.func).endswith("test_case"):
-            if any(k.arg == "hidden" and isinstance(k.value, ast.Constant) and k.value.value for k in d.keywords):
+            if any(
+                k.arg == "hidden" and isinstance(k.value, ast.Constant) and k.value.value
+                for k in d.keywords
+            ):
                 return True
     return False
 
@@ -234,15 +296,23 @@ def split_tests(text):
     for fn in [n for n in tree.body if isinstance(n, ast.FunctionDef)]:
         params |= {a.arg for a in fn.args.args}
         start = min([d.lineno for d in fn.decorator_list] + [fn.lineno])
-        segment = "".join(lines[start - 1:fn.end_lineno])
+        segment = "".join(lines[start - 1 : fn.end_lineno])
         found = {ln.strip() for ln in segment.splitlines() if len(ln.strip()) >= 12}
-        found |= {n.value for n in ast.walk(fn) if isinstance(n, ast.Constant) and isinstance(n.value, str)
-                  and len(n.value) >= 12}
+        found |= {
+            n.value
+            for n in ast.walk(fn)
+            if isinstance(n, ast.Constant) and isinstance(n.value, str) and len(n.value) >= 12
+        }
         if _is_hidden_case(fn):
             drop |= set(range(start, fn.end_lineno + 1))
-            hints = {n.value for a in ast.walk(fn) if isinstance(a, ast.Assert) and a.msg is not None
-                     for n in ast.walk(a.msg) if isinstance(n, ast.Constant) and isinstance(n.value, str)}
-            secrets |= found - hints      # a failed test's hint is meant to be shown
+            hints = {
+                n.value
+                for a in ast.walk(fn)
+                if isinstance(a, ast.Assert) and a.msg is not None
+                for n in ast.walk(a.msg)
+                if isinstance(n, ast.Constant) and isinstance(n.value, str)
+            }
+            secrets |= found - hints  # a failed test's hint is meant to be shown
         else:
             public |= found
     kept = "".join(ln for i, ln in enumerate(lines, 1) if i not in drop)

@@ -312,7 +312,11 @@ def read_notes(out):
         return {}
     if not isinstance(value, dict):
         return {}
-    return {str(k): {str(q): str(n) for q, n in v.items()} for k, v in value.items() if isinstance(v, dict)}
+    return {
+        str(k): {str(q): str(n) for q, n in v.items()}
+        for k, v in value.items()
+        if isinstance(v, dict)
+    }
 
 
 def write_notes(out, notes):

@@ -7,6 +7,7 @@ possible points taken from the host's reading, never from the sandbox.
 Student-controlled text (exception names and messages, printed output) is
 stripped of control characters, bounded, and redacted of hidden-test content.
 """
+
 import json
 import math
 import re
@@ -21,10 +22,10 @@ LIMIT_STATUSES = ("memory", "processes", "disk", "output")
 class Verdict:
     status: str
     reason: str
-    questions: dict = None       # {question: (score, possible)} or None when not graded
-    cases: dict = field(default_factory=dict)      # {question: [case dicts]} for the feedback page
-    errors: list = field(default_factory=list)     # "cell N raised X: msg" lines for the feedback page
-    flags: list = field(default_factory=list)      # audit findings
+    questions: dict = None  # {question: (score, possible)} or None when not graded
+    cases: dict = field(default_factory=dict)  # {question: [case dicts]} for the feedback page
+    errors: list = field(default_factory=list)  # "cell N raised X: msg" lines for the feedback page
+    flags: list = field(default_factory=list)  # audit findings
 
 
 def clean(text, limit=200, secrets=(), one_line=True):
@@ -32,9 +33,11 @@ def clean(text, limit=200, secrets=(), one_line=True):
     text = unicodedata.normalize("NFKC", str(text))
     text = "".join(ch if ch.isprintable() or (ch == "\n" and not one_line) else " " for ch in text)
     text = re.sub(r"[ \t]+", " ", text).strip()
-    lines = ["[hidden test content removed]" if any(s in line for s in secrets) else line
-             for line in text.splitlines()]
-    text = ("\n".join(lines))
+    lines = [
+        "[hidden test content removed]" if any(s in line for s in secrets) else line
+        for line in text.splitlines()
+    ]
+    text = "\n".join(lines)
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
@@ -76,11 +79,20 @@ def judged(channel, possible, secrets):
         entry = entry if isinstance(entry, dict) else {}
         questions[q] = (min(max(_number(entry.get("score")), 0.0), maximum), maximum)
         raw = entry.get("cases") if isinstance(entry.get("cases"), list) else []
-        cases[q] = [{"name": clean(c.get("name", ""), 80), "hidden": bool(c.get("hidden", True)),
-                     "passed": c.get("passed") is True, "hint": clean(c.get("hint", ""), 300, secrets, False),
-                     "points": min(max(_number(c.get("points")), 0.0), maximum),
-                     "kind": c.get("kind") if c.get("kind") in ("assert", "raised", "lost", "wire") else ""}
-                    for c in raw[:50] if isinstance(c, dict)]
+        cases[q] = [
+            {
+                "name": clean(c.get("name", ""), 80),
+                "hidden": bool(c.get("hidden", True)),
+                "passed": c.get("passed") is True,
+                "hint": clean(c.get("hint", ""), 300, secrets, False),
+                "points": min(max(_number(c.get("points")), 0.0), maximum),
+                "kind": c.get("kind")
+                if c.get("kind") in ("assert", "raised", "lost", "wire")
+                else "",
+            }
+            for c in raw[:50]
+            if isinstance(c, dict)
+        ]
     return questions, cases
 
 
@@ -96,36 +108,84 @@ def where(cells, number):
 def stage_one(outcome, cells, secrets, limits):
     """(Verdict for a stage that did not finish cleanly, or None; errors; events)."""
     evs = events(outcome.channel)
-    started = [e.get("cell") for e in evs if e.get("event") == "start" and isinstance(e.get("cell"), int)]
+    started = [
+        e.get("cell") for e in evs if e.get("event") == "start" and isinstance(e.get("cell"), int)
+    ]
     at = where(cells, started[-1]) if started else "the start"
     errors = []
     for e in evs:
-        if e.get("event") == "cell" and isinstance(e.get("error"), dict) and isinstance(e.get("cell"), int):
+        if (
+            e.get("event") == "cell"
+            and isinstance(e.get("error"), dict)
+            and isinstance(e.get("cell"), int)
+        ):
             err = e["error"]
-            errors.append((e["cell"], f"{where(cells, e['cell'])} raised {name_of(err.get('ename'))}: "
-                                      f"{clean(err.get('evalue', ''), 200, secrets)}"))
+            errors.append(
+                (
+                    e["cell"],
+                    f"{where(cells, e['cell'])} raised {name_of(err.get('ename'))}: "
+                    f"{clean(err.get('evalue', ''), 200, secrets)}",
+                )
+            )
     if any(e.get("event") == "limit" and e.get("what") == "output" for e in evs):
-        outcome.breaches.setdefault("output", f"the submission printed more than {limits.output_mb:g} MB")
+        outcome.breaches.setdefault(
+            "output", f"the submission printed more than {limits.output_mb:g} MB"
+        )
     for status in LIMIT_STATUSES:
         if status in outcome.breaches:
-            limit = {"memory": f"{limits.memory_gb:g} GB", "processes": f"{limits.pids} processes",
-                     "disk": f"{limits.disk_mb} MB", "output": f"{limits.output_mb:g} MB"}[status]
-            when = f"while running {at}" if status == "output" else f"(the last cell started was {at})"
-            return Verdict(status, f"{outcome.breaches[status]} (limit {limit}) {when}; not graded",
-                           errors=[x for _, x in errors]), errors, evs
+            limit = {
+                "memory": f"{limits.memory_gb:g} GB",
+                "processes": f"{limits.pids} processes",
+                "disk": f"{limits.disk_mb} MB",
+                "output": f"{limits.output_mb:g} MB",
+            }[status]
+            when = (
+                f"while running {at}" if status == "output" else f"(the last cell started was {at})"
+            )
+            return (
+                Verdict(
+                    status,
+                    f"{outcome.breaches[status]} (limit {limit}) {when}; not graded",
+                    errors=[x for _, x in errors],
+                ),
+                errors,
+                evs,
+            )
     if outcome.kind == "timeout":
         used = "" if outcome.cpu_seconds is None else f", {outcome.cpu_seconds:.0f} s of CPU"
-        return Verdict("timeout", f"stopped after {outcome.seconds:.0f} s{used} (time limit {limits.timeout:g} s "
-                                  f"{_clock(outcome)}) while running {at}; infinite loop?",
-                       errors=[x for _, x in errors]), errors, evs
+        return (
+            Verdict(
+                "timeout",
+                f"stopped after {outcome.seconds:.0f} s{used} (time limit {limits.timeout:g} s "
+                f"{_clock(outcome)}) while running {at}; infinite loop?",
+                errors=[x for _, x in errors],
+            ),
+            errors,
+            evs,
+        )
     if any(e.get("event") == "died" for e in evs):
-        return Verdict("crashed", f"the Python kernel died while running {at} (os._exit, a fatal signal "
-                                  f"or a crash)", errors=[x for _, x in errors]), errors, evs
+        return (
+            Verdict(
+                "crashed",
+                f"the Python kernel died while running {at} (os._exit, a fatal signal or a crash)",
+                errors=[x for _, x in errors],
+            ),
+            errors,
+            evs,
+        )
     if not any(e.get("event") == "done" for e in evs):
         failed = next((e.get("error") for e in evs if e.get("event") == "failed"), None)
         tail = clean(failed or (outcome.log_tail.strip().splitlines() or ["no output"])[-1], 150)
-        return Verdict("crashed", f"the notebook runner ended without finishing (exit {outcome.returncode}) "
-                                  f"while running {at}: {tail}", errors=[x for _, x in errors]), errors, evs
+        return (
+            Verdict(
+                "crashed",
+                f"the notebook runner ended without finishing (exit {outcome.returncode}) "
+                f"while running {at}: {tail}",
+                errors=[x for _, x in errors],
+            ),
+            errors,
+            evs,
+        )
     return None, errors, evs
 
 
@@ -137,8 +197,13 @@ def review_flags(cases, written):
     """A failed 0-point case of an auto-graded question is a "how it was computed" check (issue 29 §4): what
     the judge cannot verify from returned values earns no points, and its failure asks a person to look. Only
     where the check itself fired (its assertion), not where the function raised or is missing."""
-    return [f"{q}: {clean(c.get('hint', ''), 120)}" for q, rows in cases.items() if q not in written
-            for c in rows if not c.get("passed") and not c.get("points") and c.get("kind") == "assert"]
+    return [
+        f"{q}: {clean(c.get('hint', ''), 120)}"
+        for q, rows in cases.items()
+        if q not in written
+        for c in rows
+        if not c.get("passed") and not c.get("points") and c.get("kind") == "assert"
+    ]
 
 
 def decide(run, judge, cells, tpl, flags, limits):
@@ -150,21 +215,38 @@ def decide(run, judge, cells, tpl, flags, limits):
     lines = [x for _, x in sorted(errors)]
     for status in LIMIT_STATUSES:
         if status in judge.breaches:
-            return Verdict(status, f"{judge.breaches[status]} while the tests called the graded functions; "
-                                   f"not graded", errors=lines, flags=flags)
+            return Verdict(
+                status,
+                f"{judge.breaches[status]} while the tests called the graded functions; not graded",
+                errors=lines,
+                flags=flags,
+            )
     if judge.kind == "timeout":
-        return Verdict("timeout", f"the tests of the graded functions ran over {limits.judge_timeout:g} s "
-                                  f"{_clock(judge)}; not graded", errors=lines, flags=flags)
+        return Verdict(
+            "timeout",
+            f"the tests of the graded functions ran over {limits.judge_timeout:g} s "
+            f"{_clock(judge)}; not graded",
+            errors=lines,
+            flags=flags,
+        )
     got = judged(judge.channel, tpl.possible, tpl.secrets)
     if got is None:
         tail = clean((judge.log_tail.strip().splitlines() or ["no output"])[-1], 150, tpl.secrets)
-        return Verdict("crashed", f"the judge ended without a result (exit {judge.returncode}): {tail}",
-                       errors=lines, flags=flags)
+        return Verdict(
+            "crashed",
+            f"the judge ended without a result (exit {judge.returncode}): {tail}",
+            errors=lines,
+            flags=flags,
+        )
     questions, cases = got
     flags = flags + review_flags(cases, tpl.manual or {})
     reason = ""
     if errors:
-        reason = f"{len(errors)} cell(s) raised errors: " + "; ".join(clean(x, 100) for x in lines[:3])
-    if flags:    # advice for the reviewer, never a verdict: the score stands
-        reason = (reason + "; " if reason else "") + f"flagged for review: {clean('; '.join(flags), 200)}"
+        reason = f"{len(errors)} cell(s) raised errors: " + "; ".join(
+            clean(x, 100) for x in lines[:3]
+        )
+    if flags:  # advice for the reviewer, never a verdict: the score stands
+        reason = (
+            reason + "; " if reason else ""
+        ) + f"flagged for review: {clean('; '.join(flags), 200)}"
     return Verdict("graded", reason, questions, cases, lines, flags)

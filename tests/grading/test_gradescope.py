@@ -6,6 +6,7 @@ to build the image, then ``run_autograder`` per submission, and reads
 ``/autograder/results/results.json``. The sandboxed batch's results are checked
 against the same schema in tests/grading/test_batch.py, on the attack batch it grades anyway.
 """
+
 import json
 import os
 import subprocess
@@ -14,11 +15,10 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from grading_fixtures import check_results_schema
 
 from autograder import DIST, check, zip_path
 from autograder.build import masters
-
-from grading_fixtures import check_results_schema
 
 
 @pytest.fixture
@@ -42,12 +42,23 @@ def test_zip_is_a_gradescope_autograder(built):
         run = zf.read("run_autograder").decode()
     assert config["assignment_name"] == built.stem
     assert config.get("lang", "python") == "python" and "token" not in config
-    assert run.startswith("#!") and "grader/autograder/grading/gradescope.py" in run and "run_otter.py" not in run
-    assert "grader/autograder/grading/programs/judge.py" in names and "grader/autograder/grading/programs/worker.py" in names
+    assert (
+        run.startswith("#!")
+        and "grader/autograder/grading/gradescope.py" in run
+        and "run_otter.py" not in run
+    )
+    assert (
+        "grader/autograder/grading/programs/judge.py" in names
+        and "grader/autograder/grading/programs/worker.py" in names
+    )
     assert "given_cells.json" in names
-    if built.stem != "01_ols_raw_pixels":   # its written questions, for the review pages and merge-manual
+    if (
+        built.stem != "01_ols_raw_pixels"
+    ):  # its written questions, for the review pages and merge-manual
         written = json.loads(zipfile.ZipFile(built).read("manual.json"))
-        assert written and all(spec["points"] > 0 and spec["rubric"] for spec in written.values()), written
+        assert written and all(
+            spec["points"] > 0 and spec["rubric"] for spec in written.values()
+        ), written
     for t in tests:
         text = zipfile.ZipFile(built).read(t).decode()
         assert "OK_FORMAT = False" in text, f"{t}: tests must be exception-based"
@@ -57,11 +68,26 @@ def test_zip_is_a_gradescope_autograder(built):
 def test_otter_run_writes_gradescope_results(tmp_path):
     """Grade the full sample with plain ``otter run`` (what run_autograder calls) and check the schema."""
     from autograder.demo import SAMPLES
+
     stem = "01_ols_raw_pixels"
     check.ensure_built([stem])
     sub = SAMPLES / f"{stem}-full.ipynb"
-    subprocess.run([sys.executable, "-m", "otter", "run", "-a", str(DIST / f"{stem}.zip"),
-                    "-o", str(tmp_path), str(sub)], check=True, capture_output=True, cwd=tmp_path)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "otter",
+            "run",
+            "-a",
+            str(DIST / f"{stem}.zip"),
+            "-o",
+            str(tmp_path),
+            str(sub),
+        ],
+        check=True,
+        capture_output=True,
+        cwd=tmp_path,
+    )
     results = json.loads((tmp_path / "results.json").read_text())
     check_results_schema(results)
     scored = [t for t in results["tests"] if "score" in t]
@@ -74,33 +100,48 @@ def test_otter_run_writes_gradescope_results(tmp_path):
 # service's own entry point runs as root, without bubblewrap when the container (like Gradescope's) has no
 # namespaces: student code as nobody, tests root-only.
 
+
 def _gradescope_cases():
-    from autograder.demo import SAMPLES
-    from grading_fixtures import attacks
     import tempfile
+
+    from grading_fixtures import attacks
+
+    from autograder.demo import SAMPLES
+
     cases = [(m.stem, "full", SAMPLES / f"{m.stem}-full.ipynb") for m in masters()]
     cases.append(("01_ols_raw_pixels", "partial", SAMPLES / "01_ols_raw_pixels-partial.ipynb"))
     built = attacks(Path(tempfile.mkdtemp(prefix="ptm-gs-attacks-")) / "subs")
-    cases += [("01_ols_raw_pixels", name, built[name]) for name in ("forger", "judge_attack", "snoop")]
+    cases += [
+        ("01_ols_raw_pixels", name, built[name]) for name in ("forger", "judge_attack", "snoop")
+    ]
     return cases
 
 
 def _run_gradescope(root, stem, notebook, namespaces):
     import shutil
     import zipfile
+
     (root / "submission").mkdir(parents=True)
     with zipfile.ZipFile(zip_path(stem)) as zf:
         zf.extractall(root / "source")
     shutil.copy(notebook, root / "submission" / "upload.ipynb")
     import tempfile
-    tmp = Path(tempfile.mkdtemp(prefix="ptm-gs-tmp-"))   # the entry point's TMPDIR: empty again afterwards
+
+    tmp = Path(
+        tempfile.mkdtemp(prefix="ptm-gs-tmp-")
+    )  # the entry point's TMPDIR: empty again afterwards
     os.chmod(tmp, 0o755)
     env = {**os.environ, "PTM_AUTOGRADER_ROOT": str(root), "TMPDIR": str(tmp)}
     if not namespaces:
         env["PTM_FORCE_NO_NAMESPACES"] = "1"
     try:
-        proc = subprocess.run([sys.executable, str(root / "source/grader/autograder/grading/gradescope.py")],
-                              env=env, capture_output=True, text=True, timeout=900)
+        proc = subprocess.run(
+            [sys.executable, str(root / "source/grader/autograder/grading/gradescope.py")],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
         left = sorted(p.name for p in tmp.iterdir())
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -109,25 +150,37 @@ def _run_gradescope(root, stem, notebook, namespaces):
 
 
 def _interpreter_modes():
-    return {str(d): d.stat().st_mode for top in {os.path.realpath(sys.prefix), os.path.realpath(sys.base_prefix)}
-            for d in Path(top).parents}
+    return {
+        str(d): d.stat().st_mode
+        for top in {os.path.realpath(sys.prefix), os.path.realpath(sys.base_prefix)}
+        for d in Path(top).parents
+    }
 
 
 @pytest.fixture(scope="module")
 def gradescope(tmp_path_factory):
     from concurrent.futures import ThreadPoolExecutor
+
     check.ensure_built([m.stem for m in masters()])
     cases = _gradescope_cases()
     base = tmp_path_factory.mktemp("gradescope")
     modes = _interpreter_modes()
     try:
         with ThreadPoolExecutor(2) as pool:
-            runs = list(pool.map(lambda i: _run_gradescope(base / str(i), cases[i][0], cases[i][2], i % 2 == 0),
-                                 range(len(cases))))
-    finally:   # without namespaces the snooping case shares the machine's /dev/shm (docs/grading.md)
+            runs = list(
+                pool.map(
+                    lambda i: _run_gradescope(base / str(i), cases[i][0], cases[i][2], i % 2 == 0),
+                    range(len(cases)),
+                )
+            )
+    finally:  # without namespaces the snooping case shares the machine's /dev/shm (docs/grading.md)
         Path("/dev/shm/ptm-attack-marker").unlink(missing_ok=True)
-    assert _interpreter_modes() == modes, "the entry point left a permission changed outside its folders"
-    assert all(not left for *_, left in runs), [left for *_, left in runs]   # its temporary folders are gone
+    assert _interpreter_modes() == modes, (
+        "the entry point left a permission changed outside its folders"
+    )
+    assert all(not left for *_, left in runs), [
+        left for *_, left in runs
+    ]  # its temporary folders are gone
     return {(stem, name): (path, *run[:2]) for (stem, name, path), run in zip(cases, runs)}
 
 
@@ -139,6 +192,7 @@ needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="Gradescope runs run_a
 def test_gradescope_scores_match_the_local_grader(gradescope):
     import nbformat
     from notebook_helpers import judge, manual_questions
+
     for (stem, name), (path, results, _) in gradescope.items():
         check_results_schema(results)
         local = judge(nbformat.read(str(path), as_version=4), stem)
@@ -146,22 +200,32 @@ def test_gradescope_scores_match_the_local_grader(gradescope):
         assert abs(results["score"] - expected) < 1e-6, (stem, name, results["score"], expected)
         if name == "full":
             assert results["score"] == pytest.approx(sum(q["possible"] for q in local.values()))
-        written = manual_questions(stem)     # read by a person: one 0-point line each, no claimed point
-        assert {f"{q} (written answer, graded by hand)" for q in written} <= {t["name"] for t in results["tests"]}
-        assert all(t["max_score"] == 0 for t in results["tests"] if t["name"].split(" ")[0] in written)
+        written = manual_questions(
+            stem
+        )  # read by a person: one 0-point line each, no claimed point
+        assert {f"{q} (written answer, graded by hand)" for q in written} <= {
+            t["name"] for t in results["tests"]
+        }
+        assert all(
+            t["max_score"] == 0 for t in results["tests"] if t["name"].split(" ")[0] in written
+        )
 
 
 @needs_root
 @pytest.mark.slow
 def test_gradescope_results_split_public_and_hidden_and_keep_tests_root_only(gradescope):
     import stat as st
+
     _, results, root = gradescope[("01_ols_raw_pixels", "partial")]
     names = {t["name"]: t for t in results["tests"]}
-    assert "ols_fit (public tests)" in names and names["ols_fit (hidden tests)"]["visibility"] == "after_published"
+    assert (
+        "ols_fit (public tests)" in names
+        and names["ols_fit (hidden tests)"]["visibility"] == "after_published"
+    )
     assert names["ols_fit (public tests)"]["visibility"] == "visible"
     assert sum(t["score"] for t in results["tests"]) == pytest.approx(results["score"])
     for folder in ("source", "results"):
         mode = (root / folder).stat()
         assert mode.st_uid == 0 and not mode.st_mode & (st.S_IRWXG | st.S_IRWXO), folder
     for _, run, _ in gradescope.values():
-        assert "def test_" not in json.dumps(run)                   # no test code in what students see
+        assert "def test_" not in json.dumps(run)  # no test code in what students see

@@ -5,12 +5,19 @@ it accepts a correct answer however a student writes it (loops, attribute assign
 other imports, other wordings). Every grading of every notebook is scored in ONE pool by the grading service's own
 judge (``notebook_helpers.judge``), with the rows packed into a few gradings per notebook (``notebook_helpers.pack``).
 """
-import pytest
 
-from honest_answers import HONEST, KNOWN_FAILING, SOLO
 import nbformat
-
-from notebook_helpers import hints, judge_all, load_built, manual_questions, mutate, pack, question_names
+import pytest
+from honest_answers import HONEST, KNOWN_FAILING, SOLO
+from notebook_helpers import (
+    hints,
+    judge_all,
+    load_built,
+    manual_questions,
+    mutate,
+    pack,
+    question_names,
+)
 
 STEMS = sorted(HONEST)
 MIN_ROWS = 3
@@ -24,7 +31,9 @@ def short(text):
 def test_every_question_has_three_honest_answers(stem):
     questions = question_names(load_built(stem)[0])
     counts = {q: sum(row[0] == q for row in HONEST[stem]) for q in questions}
-    assert {row[0] for row in HONEST[stem]} <= questions, "rows for questions the notebook does not have"
+    assert {row[0] for row in HONEST[stem]} <= questions, (
+        "rows for questions the notebook does not have"
+    )
     assert all(n >= MIN_ROWS for n in counts.values()), counts
 
 
@@ -34,7 +43,7 @@ def test_each_row_replaces_one_solution_text(stem):
     solution = load_built(stem)[0]
     for question, old, new in HONEST[stem] + KNOWN_FAILING.get(stem, []):
         assert old != new, question
-        mutate(solution, {old: new})   # asserts that ``old`` occurs exactly once
+        mutate(solution, {old: new})  # asserts that ``old`` occurs exactly once
 
 
 @pytest.fixture(scope="module")
@@ -62,6 +71,7 @@ def not_full(rounds, stem):
     import json
 
     from autograder.grading import manual
+
     written = manual_questions(stem)
     failures = []
     for rows, result in rounds:
@@ -69,12 +79,22 @@ def not_full(rounds, stem):
             got = result[question]
             if question in written:
                 nb = mutate(load_built(stem)[0], {new_old[1]: new_old[2] for new_old in rows})
-                seen = manual.extract(json.loads(nbformat.writes(nb)), {question: written[question]})[question]
-                if got["possible"] != 0 or not seen["answered"] or new.strip()[:40] not in seen["answer"]:
-                    failures.append(f"{question}: worth {got['possible']} to the autograder, or not found for the "
-                                    f"reader: {short(new)!r}")
+                seen = manual.extract(
+                    json.loads(nbformat.writes(nb)), {question: written[question]}
+                )[question]
+                if (
+                    got["possible"] != 0
+                    or not seen["answered"]
+                    or new.strip()[:40] not in seen["answer"]
+                ):
+                    failures.append(
+                        f"{question}: worth {got['possible']} to the autograder, or not found for the "
+                        f"reader: {short(new)!r}"
+                    )
             elif got["score"] < got["possible"] or got["possible"] <= 0:
-                failures.append(f"{question}: {got['score']}/{got['possible']} for {short(new)!r}\n  {hints(got)}")
+                failures.append(
+                    f"{question}: {got['score']}/{got['possible']} for {short(new)!r}\n  {hints(got)}"
+                )
     return failures
 
 
@@ -93,9 +113,10 @@ def test_honest_answers_are_never_flagged(stem):
     import json
 
     import nbformat
+    from notebook_helpers import template
 
     from autograder.grading import inputs, static
-    from notebook_helpers import template
+
     solution, given = load_built(stem)[0], template(stem).given
     flagged = []
     for question, old, new in HONEST[stem]:

@@ -4,8 +4,6 @@
 - a regraded row of the same file keeps the TA's scores; the feedback's score line says what is pending;
 - merge-manual puts the TA's note and score on the results JSON's written line, rounded."""
 
-import json
-
 from autograder.grading import manual, report, store
 from autograder.grading.assignment import Template
 

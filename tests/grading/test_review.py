@@ -5,7 +5,6 @@ the service's own judge, on notebook 01.
 """
 
 import pytest
-
 from notebook_helpers import judge_all, load_built, mutate
 
 from autograder.grading import verdict

@@ -12,6 +12,7 @@ kernel, running as the same user, cannot open it through /proc). Events, one
 JSON object a line: ``start`` (cell number), ``cell`` (bounded text and
 error), ``limit`` (output), ``died``, ``done``.
 """
+
 import ctypes
 import json
 import os
@@ -25,7 +26,7 @@ MAX_TEXT = 2000
 
 def _private(fd):
     try:
-        ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)   # PR_SET_DUMPABLE 0
+        ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE 0
     except Exception:  # noqa: BLE001 - not Linux
         pass
     os.set_inheritable(fd, False)
@@ -44,14 +45,17 @@ def _cell_report(cell):
         elif kind in ("execute_result", "display_data"):
             texts.append(str(out.get("data", {}).get("text/plain", ""))[:MAX_TEXT])
         elif kind == "error":
-            error = {"ename": str(out.get("ename", ""))[:200], "evalue": str(out.get("evalue", ""))[:MAX_TEXT]}
+            error = {
+                "ename": str(out.get("ename", ""))[:200],
+                "evalue": str(out.get("evalue", ""))[:MAX_TEXT],
+            }
     return "".join(texts)[:MAX_TEXT], error
 
 
 def main(nb_path, max_output, fd):
     fd, max_output = int(fd), int(max_output)
     _private(fd)
-    sys.modules["rfc3987_syntax"] = None   # jsonschema's optional IRI grammar: slow to build, unused
+    sys.modules["rfc3987_syntax"] = None  # jsonschema's optional IRI grammar: slow to build, unused
     import nbformat
     from nbclient import NotebookClient
     from nbclient.exceptions import DeadKernelError
@@ -67,8 +71,13 @@ def main(nb_path, max_output, fd):
             return super().output(outs, msg, display_id, cell_index)
 
     nb = nbformat.read(nb_path, as_version=4)
-    client = Client(nb, kernel_name="python3", allow_errors=True, timeout=None,
-                    resources={"metadata": {"path": os.getcwd()}})
+    client = Client(
+        nb,
+        kernel_name="python3",
+        allow_errors=True,
+        timeout=None,
+        resources={"metadata": {"path": os.getcwd()}},
+    )
     try:
         with client.setup_kernel():
             for index, cell in enumerate(nb.cells):
@@ -81,7 +90,7 @@ def main(nb_path, max_output, fd):
                 if text or error:
                     _send(fd, event="cell", cell=number, text=text, error=error)
             _send(fd, event="done", t=round(time.monotonic() - T0, 2))
-            os._exit(0)   # no graceful kernel shutdown: the host kills the whole sandbox
+            os._exit(0)  # no graceful kernel shutdown: the host kills the whole sandbox
     except DeadKernelError:
         _send(fd, event="died")
         os._exit(0)
@@ -89,7 +98,7 @@ def main(nb_path, max_output, fd):
         _send(fd, event="failed", error=f"{type(e).__name__}: {e}"[:500])
         os._exit(0)
     _send(fd, event="done", t=round(time.monotonic() - T0, 2))
-    os._exit(0)   # the sandbox is torn down; skip kernel shutdown waits
+    os._exit(0)  # the sandbox is torn down; skip kernel shutdown waits
 
 
 if __name__ == "__main__":

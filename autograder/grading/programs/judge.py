@@ -17,6 +17,7 @@ student sees of a failed hidden case is the test author's own message, with ever
 produced left out. A worker that dies, hangs or sends what cannot be decoded fails the case that was calling
 it, and a fresh worker serves the next case.
 """
+
 import ast
 import base64
 import builtins
@@ -56,6 +57,7 @@ def _student_exception(type_path, message):
         cls = getattr(builtins, name, None)
     elif type_path in STUDENT_EXCEPTIONS:
         import numpy.linalg
+
         cls = numpy.linalg.LinAlgError
     if not (isinstance(cls, type) and issubclass(cls, Exception)):
         cls = StudentError
@@ -68,6 +70,7 @@ def _student_exception(type_path, message):
 
 
 # ------------------------------------------------------------------------------------------- the worker
+
 
 class _SockFprog(ctypes.Structure):
     _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
@@ -126,7 +129,7 @@ class Worker:
         cgroups = list(spec.get("cgroups") or [])
         bpf = base64.b64decode(spec["seccomp"]) if spec.get("seccomp") else None
         argv, fds, filter_fd = list(spec["argv"]), [to_r, from_w], None
-        if bpf is not None and "{seccomp_fd}" in argv:      # bubblewrap installs it (--seccomp FD)
+        if bpf is not None and "{seccomp_fd}" in argv:  # bubblewrap installs it (--seccomp FD)
             filter_fd = os.memfd_create("ptm-seccomp", 0)
             os.write(filter_fd, bpf)
             os.lseek(filter_fd, 0, os.SEEK_SET)
@@ -137,27 +140,38 @@ class Worker:
         def setup():
             os.setsid()
             try:
-                ctypes.CDLL(None).prctl(1, signal.SIGKILL, 0, 0, 0)   # PR_SET_PDEATHSIG
+                ctypes.CDLL(None).prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
             except Exception:  # noqa: BLE001 - not Linux
                 pass
             for d in cgroups:
                 with open(os.path.join(d, "cgroup.procs"), "w") as f:
                     f.write(str(os.getpid()))
-            if bpf is not None:         # no bubblewrap: the filter goes on here, before setpriv and the worker
+            if (
+                bpf is not None
+            ):  # no bubblewrap: the filter goes on here, before setpriv and the worker
                 install_filter(bpf)
 
         argv += [str(to_r), str(from_w)]
         try:
-            self.proc = subprocess.Popen(argv, env=spec.get("env"), cwd=spec.get("cwd") or None, pass_fds=fds,
-                                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                         stderr=subprocess.DEVNULL, preexec_fn=setup)
+            self.proc = subprocess.Popen(
+                argv,
+                env=spec.get("env"),
+                cwd=spec.get("cwd") or None,
+                pass_fds=fds,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                preexec_fn=setup,
+            )
         finally:
             for fd in [to_r, from_w] + ([filter_fd] if filter_fd is not None else []):
                 os.close(fd)
         self.out = os.fdopen(to_w, "wb")
         self.reader = _Reader(from_r)
         self.definition_errors, self.ready = [], False
-        self.send({"op": "init", "definitions": definitions})   # the worker starts while the judge goes on
+        self.send(
+            {"op": "init", "definitions": definitions}
+        )  # the worker starts while the judge goes on
 
     def wait_ready(self):
         if self.ready:
@@ -184,9 +198,13 @@ class Worker:
         except TimeoutError:
             raise WorkerLost("your code ran over the time limit of one call") from None
         except (EOFError, OSError):
-            raise WorkerLost("the process running your code stopped (an exit, a crash or a limit)") from None
+            raise WorkerLost(
+                "the process running your code stopped (an exit, a crash or a limit)"
+            ) from None
         except wire.WireError:
-            raise WorkerLost("the process running your code broke its channel to the grader") from None
+            raise WorkerLost(
+                "the process running your code broke its channel to the grader"
+            ) from None
         if not isinstance(tree, dict):
             raise WorkerLost("the process running your code sent a malformed reply")
         return tree, buffers
@@ -211,7 +229,7 @@ class Session:
     def __init__(self, spec, definitions, timeout):
         self.spec, self.definitions, self.timeout = spec, definitions, timeout
         self.worker, self.respawns, self.callbacks, self.lost = None, 0, {}, None
-        self.writable = {}      # id -> object a test declared the function may change (checks.mutable)
+        self.writable = {}  # id -> object a test declared the function may change (checks.mutable)
 
     def live(self):
         if self.worker is None:
@@ -245,8 +263,12 @@ class Session:
             return {"$global": obj.name}
         if isinstance(obj, RemoteHandle):
             return {"$remote": obj.key}
-        if callable(obj) and not isinstance(obj, type) and not wire._is_module(obj) and \
-                not wire.is_activation(obj):
+        if (
+            callable(obj)
+            and not isinstance(obj, type)
+            and not wire._is_module(obj)
+            and not wire.is_activation(obj)
+        ):
             key = next(k for k in itertools.count(len(self.callbacks)) if k not in self.callbacks)
             self.callbacks[key] = obj
             return {"$callback": key}
@@ -275,6 +297,7 @@ class Session:
                 node["$src"] = node["$id"]
                 sent[node["$id"]] = obj
             return node
+
         enc.encode = tagging
         for key, value in values:
             tree[key] = tagging(value)
@@ -304,7 +327,9 @@ class Session:
         sync = reply.get("sync") or []
         for entry in sync[:100] if isinstance(sync, list) else ():
             if isinstance(entry, list) and len(entry) == 2 and entry[0] in targets:
-                dec.sync_root(*entry)   # only what the test declared writable; every other state is ignored
+                dec.sync_root(
+                    *entry
+                )  # only what the test declared writable; every other state is ignored
         return op, value
 
     def _run_callback(self, worker, reply, buffers):
@@ -334,7 +359,11 @@ def _reachable(roots, depth=0):
             continue
         seen.add(id(obj))
         if wire._is_module(obj):
-            stack += [(x, d + 1) for x in [*obj.modules(), *obj.parameters(), *obj.buffers()] if x is not obj]
+            stack += [
+                (x, d + 1)
+                for x in [*obj.modules(), *obj.parameters(), *obj.buffers()]
+                if x is not obj
+            ]
         elif isinstance(obj, (list, tuple)):
             stack += [(x, d + 1) for x in obj]
         elif isinstance(obj, dict):
@@ -346,7 +375,12 @@ def _filters():
     """The judge's warning filters the worker can apply too: [(action, builtin category name)]."""
     out = []
     for action, message, category, module, lineno in warnings.filters[:20]:
-        if message is None and module is None and not lineno and getattr(builtins, category.__name__, None) is category:
+        if (
+            message is None
+            and module is None
+            and not lineno
+            and getattr(builtins, category.__name__, None) is category
+        ):
             out.append([action, category.__name__])
     return out
 
@@ -359,8 +393,10 @@ class RemoteFunction:
         self.__name__ = self.__qualname__ = name
 
     def __call__(self, *args, **kwargs):
-        _, value = self.session.request({"op": "call", "target": self.name, "warnings": _filters()},
-                                        [("args", list(args)), ("kwargs", dict(kwargs))])
+        _, value = self.session.request(
+            {"op": "call", "target": self.name, "warnings": _filters()},
+            [("args", list(args)), ("kwargs", dict(kwargs))],
+        )
         return value
 
     def __repr__(self):
@@ -375,8 +411,10 @@ class RemoteHandle(RemoteFunction):
         self.key = key
 
     def __call__(self, *args, **kwargs):
-        _, value = self.session.request({"op": "call", "target": {"$remote": self.key}, "warnings": _filters()},
-                                        [("args", list(args)), ("kwargs", dict(kwargs))])
+        _, value = self.session.request(
+            {"op": "call", "target": {"$remote": self.key}, "warnings": _filters()},
+            [("args", list(args)), ("kwargs", dict(kwargs))],
+        )
         return value
 
 
@@ -415,7 +453,9 @@ class ProxyEnv(dict):
 
     @contextlib.contextmanager
     def count_calls(self, module, names):
-        self.session.request({"op": "count", "module": str(module), "names": [str(n) for n in names]})
+        self.session.request(
+            {"op": "count", "module": str(module), "names": [str(n) for n in names]}
+        )
         counts = {}
         try:
             yield counts
@@ -436,6 +476,7 @@ class ProxyEnv(dict):
 
 # ------------------------------------------------------------------------------------------- feedback
 
+
 def _static(node):
     """The text of an assert's message with every computed value left out ("…")."""
     if isinstance(node, ast.Constant) and isinstance(node.value, str):
@@ -453,8 +494,12 @@ def hidden_messages(source):
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.Assert) and node.msg is not None:
             text = _static(node.msg)
-        elif isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call) and node.exc.args and \
-                getattr(node.exc.func, "id", "") == "AssertionError":
+        elif (
+            isinstance(node, ast.Raise)
+            and isinstance(node.exc, ast.Call)
+            and node.exc.args
+            and getattr(node.exc.func, "id", "") == "AssertionError"
+        ):
             text = _static(node.exc.args[0])
         else:
             continue
@@ -487,26 +532,35 @@ def hint(exc, path, hidden, messages):
     """(hint, kind) for a failed case. Hidden: only the author's static text, never a value or a type name."""
     if _own_assertion(exc, path):
         if hidden:
-            return (messages.get(_test_line(exc, path)) or "a hidden test of this question failed")[:MAX_HINT], "assert"
+            return (messages.get(_test_line(exc, path)) or "a hidden test of this question failed")[
+                :MAX_HINT
+            ], "assert"
         return str(exc)[:MAX_HINT], "assert"
     if isinstance(exc, WorkerLost):
         return f"{exc}"[:MAX_HINT], "lost"
     if isinstance(exc, wire.WireError):
-        return (f"your function returned a value the grader cannot check: {exc}" if not hidden else
-                "your function returned a value the grader cannot check")[:MAX_HINT], "wire"
+        return (
+            f"your function returned a value the grader cannot check: {exc}"
+            if not hidden
+            else "your function returned a value the grader cannot check"
+        )[:MAX_HINT], "wire"
     if hidden:
         return "your code raised an exception on a hidden test case", "raised"
     if isinstance(exc, StudentError):
         return f"your code raised {exc.student_type}: {str(exc)[:MAX_HINT]}", "raised"
-    return f"the test could not use your answer ({type(exc).__name__}: {str(exc)[:200]})"[:MAX_HINT], "raised"
+    return f"the test could not use your answer ({type(exc).__name__}: {str(exc)[:200]})"[
+        :MAX_HINT
+    ], "raised"
 
 
 # ------------------------------------------------------------------------------------------- main
+
 
 def _light_imports():
     """Import otter's test classes without otter/__init__ (its API, export, PDF code: slow)."""
     import importlib.util
     import types
+
     spec = importlib.util.find_spec("otter")
     package = types.ModuleType("otter")
     package.__path__ = list(spec.submodule_search_locations)
@@ -519,7 +573,9 @@ def main(fd):
     os.set_inheritable(fd, False)
     payload = json.loads(sys.stdin.read())
     sys.stdin.close()
-    session = Session(payload["worker"], payload["definitions"], float(payload.get("call_timeout", 60)))
+    session = Session(
+        payload["worker"], payload["definitions"], float(payload.get("call_timeout", 60))
+    )
     session.start()
     _light_imports()
     if payload.get("support"):
@@ -534,16 +590,16 @@ def main(fd):
         tf.source = ""
         files.append((tf, path, hidden_messages(source)))
     if any("torchvision" in source for source in payload["tests"].values()):
-        wire.light_torchvision()   # the tests' own import, done while the worker starts
+        wire.light_torchvision()  # the tests' own import, done while the worker starts
     seed = int(payload.get("seed", 0))
     outcomes, seconds = {}, {}
     gate = payload.get("gate_fd")
     if isinstance(gate, int):
         os.set_inheritable(gate, False)
     try:
-        for phase in (False, True):            # every public case first, then the hidden ones
+        for phase in (False, True):  # every public case first, then the hidden ones
             if phase and isinstance(gate, int):
-                wait_gate(gate)                # ... once the run stage has ended: nothing it prints can hold them
+                wait_gate(gate)  # ... once the run stage has ended: nothing it prints can hold them
             for tf, path, messages in files:
                 for index, tc in enumerate(tf.test_cases):
                     if bool(tc.hidden) != phase:
@@ -566,15 +622,37 @@ def main(fd):
         results, cases = [], []
         for index, tc in enumerate(tf.test_cases):
             passed, text, kind = outcomes.get((tf.name, index), (False, "not run", "lost"))
-            results.append(TestCaseResult(test_case=tc, message="✅ Test case passed" if passed
-                                          else f"❌ Test case failed\n{text}", passed=passed))
-            cases.append({"name": tc.name, "hidden": bool(tc.hidden), "passed": passed, "hint": text, "kind": kind,
-                          "points": float(tc.points or 0), "seconds": seconds.get((tf.name, index))})
+            results.append(
+                TestCaseResult(
+                    test_case=tc,
+                    message="✅ Test case passed" if passed else f"❌ Test case failed\n{text}",
+                    passed=passed,
+                )
+            )
+            cases.append(
+                {
+                    "name": tc.name,
+                    "hidden": bool(tc.hidden),
+                    "passed": passed,
+                    "hint": text,
+                    "kind": kind,
+                    "points": float(tc.points or 0),
+                    "seconds": seconds.get((tf.name, index)),
+                }
+            )
         tf.test_case_results = results
         questions[tf.name] = {"score": tf.score, "possible": tf.possible, "cases": cases}
     with open(fd, "wb") as f:
-        f.write(json.dumps({"questions": questions, "definition_errors": errors[:50],
-                            "respawns": max(0, session.respawns - 1)}, default=str).encode())
+        f.write(
+            json.dumps(
+                {
+                    "questions": questions,
+                    "definition_errors": errors[:50],
+                    "respawns": max(0, session.respawns - 1),
+                },
+                default=str,
+            ).encode()
+        )
     os._exit(0)
 
 

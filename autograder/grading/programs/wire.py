@@ -27,6 +27,7 @@ shape, a callable: refused. Every other ``"$src"`` node decodes as a fresh value
 Decoding hostile data is bounded: depth, node count and bytes (``Limits``); anything else raises
 ``WireError`` with a short reason.
 """
+
 import importlib
 import json
 import math
@@ -36,15 +37,68 @@ import sys
 import numpy as np
 
 ALLOWED = ("torch.nn.", "torchvision.models.", "timm.layers.", "timm.models.", "torchvision.ops.")
-FUNCTIONS = ("torch.nn.functional",)       # where the functions that may cross live
-ACTIVATIONS = frozenset((                   # ... and which: public activation functions, nothing else
-    "celu", "elu", "gelu", "glu", "hardshrink", "hardsigmoid", "hardswish", "hardtanh", "leaky_relu",
-    "log_softmax", "logsigmoid", "mish", "prelu", "relu", "relu6", "rrelu", "selu", "sigmoid", "silu",
-    "softmax", "softmin", "softplus", "softshrink", "softsign", "tanh", "tanhshrink", "threshold"))
-DTYPES = {"bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
-          "float16", "float32", "float64", "complex64", "complex128"}
-TORCH_DTYPES = {"bool", "int8", "int16", "int32", "int64", "uint8", "float16", "bfloat16", "float32", "float64",
-                "complex64", "complex128"}
+FUNCTIONS = ("torch.nn.functional",)  # where the functions that may cross live
+ACTIVATIONS = frozenset(
+    (  # ... and which: public activation functions, nothing else
+        "celu",
+        "elu",
+        "gelu",
+        "glu",
+        "hardshrink",
+        "hardsigmoid",
+        "hardswish",
+        "hardtanh",
+        "leaky_relu",
+        "log_softmax",
+        "logsigmoid",
+        "mish",
+        "prelu",
+        "relu",
+        "relu6",
+        "rrelu",
+        "selu",
+        "sigmoid",
+        "silu",
+        "softmax",
+        "softmin",
+        "softplus",
+        "softshrink",
+        "softsign",
+        "tanh",
+        "tanhshrink",
+        "threshold",
+    )
+)
+DTYPES = {
+    "bool",
+    "int8",
+    "int16",
+    "int32",
+    "int64",
+    "uint8",
+    "uint16",
+    "uint32",
+    "uint64",
+    "float16",
+    "float32",
+    "float64",
+    "complex64",
+    "complex128",
+}
+TORCH_DTYPES = {
+    "bool",
+    "int8",
+    "int16",
+    "int32",
+    "int64",
+    "uint8",
+    "float16",
+    "bfloat16",
+    "float32",
+    "float64",
+    "complex64",
+    "complex128",
+}
 MODULE_SKIP = {"_parameters", "_buffers", "_modules", "_non_persistent_buffers_set", "training"}
 MAX_DEPTH, MAX_NODES, MAX_BYTES = 64, 2_000_000, 1 << 30
 
@@ -83,6 +137,7 @@ def light_torchvision():
         importlib.import_module("torchvision")
         return
     import types
+
     _torch()
     package, utils = types.ModuleType("torch._dynamo"), types.ModuleType("torch._dynamo.utils")
     package.__path__, utils.is_compile_supported = [], lambda device_type: False
@@ -99,7 +154,9 @@ def light_torchvision():
 def allowed_class(path):
     """The ``nn.Module`` class named ``path`` if it belongs to an allowed library, else ``WireError``."""
     if not isinstance(path, str) or not path.startswith(ALLOWED) or "<" in path:
-        raise WireError(f"a module of class {str(path)[:80]} (only torch, torchvision and timm modules cross)")
+        raise WireError(
+            f"a module of class {str(path)[:80]} (only torch, torchvision and timm modules cross)"
+        )
     module, _, name = path.rpartition(".")
     try:
         if module.startswith("torchvision"):
@@ -108,7 +165,9 @@ def allowed_class(path):
     except (ImportError, AttributeError):
         raise WireError(f"unknown module class {path[:80]}") from None
     torch = _torch()
-    if not (isinstance(cls, type) and issubclass(cls, torch.nn.Module) and _class_path(cls) == path):
+    if not (
+        isinstance(cls, type) and issubclass(cls, torch.nn.Module) and _class_path(cls) == path
+    ):
         raise WireError(f"{path[:80]} is not a module class")
     return cls
 
@@ -118,14 +177,20 @@ def is_activation(obj):
     object the module holds under that name: some are Python functions, some torch's builtins)."""
     name = getattr(obj, "__name__", None)
     module = sys.modules.get(FUNCTIONS[0])
-    return isinstance(name, str) and name in ACTIVATIONS and module is not None and \
-        getattr(module, name, None) is obj
+    return (
+        isinstance(name, str)
+        and name in ACTIVATIONS
+        and module is not None
+        and getattr(module, name, None) is obj
+    )
 
 
 def _allowed_function(path):
     module, _, name = str(path).rpartition(".")
     if module not in FUNCTIONS or name not in ACTIVATIONS:
-        raise WireError(f"a function {str(path)[:80]} (only torch.nn.functional's activation functions cross)")
+        raise WireError(
+            f"a function {str(path)[:80]} (only torch.nn.functional's activation functions cross)"
+        )
     fn = getattr(importlib.import_module(module), name, None)
     if not callable(fn) or isinstance(fn, type):
         raise WireError(f"unknown function {str(path)[:80]}")
@@ -137,7 +202,7 @@ class Encoder:
 
     def __init__(self, handle=None):
         self.buffers, self.memo, self.handle = [], {}, handle
-        self.keep = []      # objects referenced by id() must stay alive until the message is sent
+        self.keep = []  # objects referenced by id() must stay alive until the message is sent
 
     def encode(self, obj, depth=0):
         if depth > MAX_DEPTH:
@@ -155,7 +220,11 @@ class Encoder:
         key = id(obj)
         if key in self.memo:
             return {"$ref": self.memo[key]}
-        if isinstance(obj, (list, tuple, set, frozenset, dict, np.ndarray)) or _is_tensor(obj) or _is_module(obj):
+        if (
+            isinstance(obj, (list, tuple, set, frozenset, dict, np.ndarray))
+            or _is_tensor(obj)
+            or _is_module(obj)
+        ):
             self.memo[key] = len(self.memo)
             self.keep.append(obj)
             tag = self.memo[key]
@@ -171,7 +240,7 @@ class Encoder:
         return len(self.buffers) - 1
 
     def _encode(self, obj, depth):
-        enc = lambda v: self.encode(v, depth + 1)   # noqa: E731
+        enc = lambda v: self.encode(v, depth + 1)  # noqa: E731
         if isinstance(obj, complex) and not isinstance(obj, np.generic):
             return {"$complex": [repr(float(obj.real)), repr(float(obj.imag))]}
         if isinstance(obj, bytes):
@@ -214,7 +283,11 @@ class Encoder:
     def _array(self, a):
         if a.dtype.name not in DTYPES:
             raise WireError(f"a numpy array of dtype {a.dtype}")
-        return {"$ndarray": a.dtype.str, "shape": list(a.shape), "buf": self._buffer(a.tobytes(order="C"))}
+        return {
+            "$ndarray": a.dtype.str,
+            "shape": list(a.shape),
+            "buf": self._buffer(a.tobytes(order="C")),
+        }
 
     def _tensor(self, t, depth):
         torch = _torch()
@@ -223,28 +296,42 @@ class Encoder:
         if name not in TORCH_DTYPES:
             raise WireError(f"a tensor of dtype {name}")
         raw = data.view(torch.int16) if name == "bfloat16" else data
-        node = {"$tensor": name, "shape": list(data.shape), "buf": self._buffer(raw.numpy().tobytes()),
-                "requires_grad": bool(t.requires_grad), "parameter": isinstance(t, torch.nn.Parameter)}
+        node = {
+            "$tensor": name,
+            "shape": list(data.shape),
+            "buf": self._buffer(raw.numpy().tobytes()),
+            "requires_grad": bool(t.requires_grad),
+            "parameter": isinstance(t, torch.nn.Parameter),
+        }
         if t.grad is not None:
             node["grad"] = self.encode(t.grad, depth + 1)
         return node
 
     def _module(self, m, depth):
-        enc = lambda v: self.encode(v, depth + 1)   # noqa: E731
+        enc = lambda v: self.encode(v, depth + 1)  # noqa: E731
         path = _class_path(type(m))
         allowed_class(path) if path.startswith(ALLOWED) else _refuse_class(path)
         attrs = {}
         for k, v in vars(m).items():
-            if k in MODULE_SKIP or k.startswith("_") and k.endswith("hooks") or k.endswith("_hooks"):
+            if (
+                k in MODULE_SKIP
+                or k.startswith("_")
+                and k.endswith("hooks")
+                or k.endswith("_hooks")
+            ):
                 continue
             if k.startswith("_") and callable(v) or isinstance(v, type):
-                continue        # bound methods torch keeps, classes (ResNet's _norm_layer): never code
+                continue  # bound methods torch keeps, classes (ResNet's _norm_layer): never code
             attrs[k] = enc(v)
-        return {"$module": path, "training": bool(m.training), "attrs": attrs,
-                "params": {k: enc(v) for k, v in m._parameters.items()},
-                "buffers": {k: enc(v) for k, v in m._buffers.items()},
-                "transient": sorted(m._non_persistent_buffers_set),
-                "children": {k: enc(v) for k, v in m._modules.items()}}
+        return {
+            "$module": path,
+            "training": bool(m.training),
+            "attrs": attrs,
+            "params": {k: enc(v) for k, v in m._parameters.items()},
+            "buffers": {k: enc(v) for k, v in m._buffers.items()},
+            "transient": sorted(m._non_persistent_buffers_set),
+            "children": {k: enc(v) for k, v in m._modules.items()},
+        }
 
 
 def _is_module_class(cls):
@@ -257,8 +344,10 @@ def _key(value):
 
 
 def _refuse_class(path):
-    raise WireError(f"a module of class {path[:80]}, defined outside torch, torchvision and timm: build it from "
-                    f"their layers (nn.Sequential, nn.Identity, ...)")
+    raise WireError(
+        f"a module of class {path[:80]}, defined outside torch, torchvision and timm: build it from "
+        f"their layers (nn.Sequential, nn.Identity, ...)"
+    )
 
 
 class Decoder:
@@ -269,10 +358,18 @@ class Decoder:
     """
 
     def __init__(self, buffers, resolve=None, limit_nodes=MAX_NODES, targets=None, sent=None):
-        self.buffers, self.resolve, self.memo, self.nodes, self.limit = buffers, resolve, {}, 0, limit_nodes
+        self.buffers, self.resolve, self.memo, self.nodes, self.limit = (
+            buffers,
+            resolve,
+            {},
+            0,
+            limit_nodes,
+        )
         self.targets = targets or {}
         self.sent = self.targets if sent is None else sent
-        self.sealed = 0     # > 0 inside a module or a synced state: no handle to a callable decodes there
+        self.sealed = (
+            0  # > 0 inside a module or a synced state: no handle to a callable decodes there
+        )
 
     def decode(self, node, depth=0):
         self.nodes += 1
@@ -295,7 +392,7 @@ class Decoder:
             if self.resolve is None:
                 raise WireError("a function handle where none may be")
             return self.resolve(node)
-        if "$unchanged" in node:      # a tensor the judge sent, returned as it was
+        if "$unchanged" in node:  # a tensor the judge sent, returned as it was
             key = node["$unchanged"]
             target = self.sent.get(key) if _key(key) else None
             if not _is_tensor(target):
@@ -315,10 +412,10 @@ class Decoder:
             except WireError:
                 raise
             except (TypeError, ValueError, KeyError, IndexError, OverflowError, AttributeError):
-                raise WireError("malformed message") from None   # only WireError leaves a decode
+                raise WireError("malformed message") from None  # only WireError leaves a decode
             original = self.sent.get(key) if _key(key) else None
             if original is not None and same(value, original):
-                value = original    # an object the judge sent, unchanged: its identity survives, nothing written
+                value = original  # an object the judge sent, unchanged: its identity survives, nothing written
         if "$id" in node and isinstance(node["$id"], int):
             self.memo[node["$id"]] = value
         return value
@@ -329,8 +426,14 @@ class Decoder:
             raise WireError("the new state of an argument that may not change")
         if isinstance(node, dict) and (node.get("$unchanged") == key or "$ref" in node):
             ref = node.get("$ref")
-            if node.get("$unchanged") == key or _key(ref) and self.memo.get(ref) is self.targets[key]:
-                return self.targets[key]      # returned as it was, or synced already as the return value
+            if (
+                node.get("$unchanged") == key
+                or _key(ref)
+                and self.memo.get(ref) is self.targets[key]
+            ):
+                return self.targets[
+                    key
+                ]  # returned as it was, or synced already as the return value
             raise WireError("an argument's new state that does not match the argument")
         if not isinstance(node, dict) or node.get("$src") != key:
             raise WireError("an argument's new state that does not match the argument")
@@ -353,11 +456,12 @@ class Decoder:
             return self._sync_module(target, node, depth)
         for kind, types in (("$list", list), ("$tuple", tuple), ("$dict", dict), ("$set", set)):
             if kind in node and isinstance(target, types):
-                self._remember(node, target)       # the container stays; what it holds syncs in place
+                self._remember(node, target)  # the container stays; what it holds syncs in place
                 if kind == "$dict":
                     pairs = node["$dict"]
-                    if not isinstance(pairs, list) or \
-                            not all(isinstance(p, list) and len(p) == 2 for p in pairs):
+                    if not isinstance(pairs, list) or not all(
+                        isinstance(p, list) and len(p) == 2 for p in pairs
+                    ):
                         raise WireError("malformed dict")
                     for k, v in pairs:
                         self.decode(k, depth + 1)
@@ -365,8 +469,10 @@ class Decoder:
                 else:
                     self._seq(node, kind, depth)
                 return target
-        raise WireError(f"your function replaced an argument of type {type(target).__name__[:40]} "
-                        f"by another value")
+        raise WireError(
+            f"your function replaced an argument of type {type(target).__name__[:40]} "
+            f"by another value"
+        )
 
     def _sync_tensor(self, target, node, depth):
         torch = _torch()
@@ -386,21 +492,30 @@ class Decoder:
 
     def _sync_module(self, m, node, depth):
         if node["$module"] != _class_path(type(m)):
-            raise WireError(f"your function replaced a module of class {type(m).__name__} by another")
+            raise WireError(
+                f"your function replaced a module of class {type(m).__name__} by another"
+            )
         self._remember(node, m)
-        for section, table in (("params", m._parameters), ("buffers", m._buffers),
-                               ("children", m._modules)):
+        for section, table in (
+            ("params", m._parameters),
+            ("buffers", m._buffers),
+            ("children", m._modules),
+        ):
             given = node.get(section, {})
             if not isinstance(given, dict) or set(given) != set(table):
-                raise WireError(f"your function added or removed {section} of the {type(m).__name__} it was "
-                                f"given; it may change their values only (requires_grad, training, weights): "
-                                f"to change the layers, change a copy (copy.deepcopy)")
+                raise WireError(
+                    f"your function added or removed {section} of the {type(m).__name__} it was "
+                    f"given; it may change their values only (requires_grad, training, weights): "
+                    f"to change the layers, change a copy (copy.deepcopy)"
+                )
             for name, value in given.items():
                 got = self.decode(value, depth + 1)
                 if got is not table[name]:
-                    raise WireError(f"your function replaced {name!s:.40} of the {type(m).__name__} it was "
-                                    f"given; it may change its values only (requires_grad, training, weights): "
-                                    f"to change the layers, change a copy (copy.deepcopy)")
+                    raise WireError(
+                        f"your function replaced {name!s:.40} of the {type(m).__name__} it was "
+                        f"given; it may change its values only (requires_grad, training, weights): "
+                        f"to change the layers, change a copy (copy.deepcopy)"
+                    )
         m.training = bool(node.get("training"))
         return m
 
@@ -420,9 +535,11 @@ class Decoder:
                 if not isinstance(k, str) or k.startswith("__"):
                     raise WireError("malformed module attribute")
                 if k in MODULE_SKIP or k in internals or k.endswith("hooks"):
-                    continue        # nn.Module's own state (hooks, call paths): the fresh module keeps its own
+                    continue  # nn.Module's own state (hooks, call paths): the fresh module keeps its own
                 if _shadows(cls, k):
-                    raise WireError(f"a module attribute {k[:40]} that shadows a method of {cls.__name__}")
+                    raise WireError(
+                        f"a module attribute {k[:40]} that shadows a method of {cls.__name__}"
+                    )
                 value = self.decode(v, depth + 1)
                 _plain(value)
                 object.__setattr__(m, k, value)
@@ -437,8 +554,9 @@ class Decoder:
                     raise WireError("a module buffer that is not a tensor")
                 m._buffers[str(k)] = b
             transient = node.get("transient", [])
-            m._non_persistent_buffers_set = {str(k) for k in transient} if isinstance(transient, list) \
-                else set()
+            m._non_persistent_buffers_set = (
+                {str(k) for k in transient} if isinstance(transient, list) else set()
+            )
             for k, v in node.get("children", {}).items():
                 child = self.decode(v, depth + 1)
                 if child is not None and not _is_module(child):
@@ -461,7 +579,7 @@ class Decoder:
         return [self.decode(v, depth + 1) for v in items]
 
     def _decode(self, node, depth):
-        dec = lambda v: self.decode(v, depth + 1)   # noqa: E731
+        dec = lambda v: self.decode(v, depth + 1)  # noqa: E731
         if "$int" in node:
             text = str(node["$int"])
             if len(text) > 4000:
@@ -554,7 +672,11 @@ class Decoder:
 
     def _shape(self, node, itemsize):
         shape = node.get("shape")
-        if not isinstance(shape, list) or len(shape) > 32 or not all(isinstance(s, int) and s >= 0 for s in shape):
+        if (
+            not isinstance(shape, list)
+            or len(shape) > 32
+            or not all(isinstance(s, int) and s >= 0 for s in shape)
+        ):
             raise WireError("malformed shape")
         count = math.prod(shape)
         data = self._buf(node["buf"])
@@ -610,15 +732,30 @@ def same(a, b, depth=0):
     if type(a) is not type(b) or depth > MAX_DEPTH:
         return False
     if isinstance(b, np.ndarray):
-        return a.shape == b.shape and a.dtype == b.dtype and np.array_equal(a, b, equal_nan=a.dtype.kind in "fc")
+        return (
+            a.shape == b.shape
+            and a.dtype == b.dtype
+            and np.array_equal(a, b, equal_nan=a.dtype.kind in "fc")
+        )
     if _is_tensor(b):
         torch = _torch()
-        return a.shape == b.shape and a.dtype == b.dtype and a.requires_grad == b.requires_grad and \
-            a.grad is None and b.grad is None and bool(torch.equal(a.detach(), b.detach()))
+        return (
+            a.shape == b.shape
+            and a.dtype == b.dtype
+            and a.requires_grad == b.requires_grad
+            and a.grad is None
+            and b.grad is None
+            and bool(torch.equal(a.detach(), b.detach()))
+        )
     if _is_module(b):
         return a.training == b.training and all(
             set(ta) == set(tb) and all(same(ta[k], tb[k], depth + 1) for k in tb)
-            for ta, tb in ((a._parameters, b._parameters), (a._buffers, b._buffers), (a._modules, b._modules)))
+            for ta, tb in (
+                (a._parameters, b._parameters),
+                (a._buffers, b._buffers),
+                (a._modules, b._modules),
+            )
+        )
     if isinstance(b, (list, tuple)):
         return len(a) == len(b) and all(same(x, y, depth + 1) for x, y in zip(a, b))
     if isinstance(b, dict):
@@ -632,6 +769,7 @@ def same(a, b, depth=0):
 def _shadows(cls, name):
     """True when ``name`` is a method, property or other descriptor of ``cls`` (an instance value would hide it)."""
     import inspect
+
     missing = object()
     attr = inspect.getattr_static(cls, name, missing)
     return attr is not missing and (callable(attr) or hasattr(type(attr), "__get__"))
@@ -649,13 +787,15 @@ def _plain(value, depth=0):
             _plain(k, depth + 1)
             _plain(v, depth + 1)
     elif callable(value) and not is_activation(value):
-        raise WireError(f"a module attribute holding a callable ({type(value).__name__[:40]}): only data and "
-                        f"torch.nn.functional's activation functions cross")
+        raise WireError(
+            f"a module attribute holding a callable ({type(value).__name__[:40]}): only data and "
+            f"torch.nn.functional's activation functions cross"
+        )
 
 
 # ------------------------------------------------------------------------------------------- framing
 
-HEADER = struct.Struct("<QI")     # JSON length, buffer count
+HEADER = struct.Struct("<QI")  # JSON length, buffer count
 
 
 def pack(tree, buffers):

@@ -14,6 +14,7 @@ Standalone (standard library, numpy, ``wire.py`` beside it; torch when a value n
 Nothing this program does is trusted: whatever it sends is data, decoded by the judge with limits, and its
 answers can only be right or wrong. It never sees the tests, only the values a test passes to a function.
 """
+
 import builtins
 import importlib
 import os
@@ -48,15 +49,21 @@ class Worker:
     def callback(self, k):
         def call(*args, **kwargs):
             enc = wire.Encoder(handle=self._handle)
-            tree = {"op": "callback", "id": k, "args": enc.encode(list(args)), "kwargs": enc.encode(kwargs)}
+            tree = {
+                "op": "callback",
+                "id": k,
+                "args": enc.encode(list(args)),
+                "kwargs": enc.encode(kwargs),
+            }
             self.ch.send(tree, enc.buffers)
-            while True:     # the judge may call back into this worker while it runs the callback
+            while True:  # the judge may call back into this worker while it runs the callback
                 reply, buffers = self.ch.receive()
                 if reply.get("op") == "callback_error":
                     raise RuntimeError(str(reply.get("message", ""))[:MAX_TEXT])
                 if reply.get("op") == "reply":
                     return wire.Decoder(buffers, self._resolve).decode(reply.get("value"))
                 self.dispatch(reply, buffers)
+
         call.__name__ = call.__qualname__ = f"callback_{k}"
         call._ptm_callback = k
         return call
@@ -75,7 +82,8 @@ class Worker:
         if k is not None:
             return {"$callback": k}
         if isinstance(obj, (types.FunctionType, types.BuiltinFunctionType, types.MethodType)) or (
-                type(obj).__name__ == "partial" and callable(obj)):
+            type(obj).__name__ == "partial" and callable(obj)
+        ):
             if wire.is_activation(obj):
                 return None
             k = len(self.remotes)
@@ -93,9 +101,12 @@ class Worker:
                 value = wire.Decoder.decode(inner, node, depth)
                 if isinstance(node, dict) and isinstance(node.get("$src"), int):
                     origin[id(value)] = node["$src"]
-                    if wire._is_tensor(value):      # torch counts in-place changes: unchanged ones need not return
+                    if wire._is_tensor(
+                        value
+                    ):  # torch counts in-place changes: unchanged ones need not return
                         versions[id(value)] = (value._version, value.requires_grad)
                 return value
+
         return Tagging(buffers, self._resolve), origin
 
     # -------------------------------------------------------------- requests
@@ -149,7 +160,11 @@ class Worker:
         dec, origin = self._origins(tree, buffers)
         args, kwargs = list(dec.decode(tree.get("args"))), dict(dec.decode(tree.get("kwargs")))
         target = tree.get("target")
-        fn = self.remotes.get(target["$remote"]) if isinstance(target, dict) else self.env.get(str(target))
+        fn = (
+            self.remotes.get(target["$remote"])
+            if isinstance(target, dict)
+            else self.env.get(str(target))
+        )
         if not callable(fn):
             raise NameError(f"{str(target)[:60]} is not defined")
         with warnings.catch_warnings():
@@ -166,20 +181,28 @@ class Worker:
         tag = enc.encode
 
         def encode(obj, depth=0):
-            if wire._is_tensor(obj) and id(obj) in origin and obj.grad is None and \
-                    self.versions.get(id(obj)) == (obj._version, obj.requires_grad):
+            if (
+                wire._is_tensor(obj)
+                and id(obj) in origin
+                and obj.grad is None
+                and self.versions.get(id(obj)) == (obj._version, obj.requires_grad)
+            ):
                 return {"$unchanged": origin[id(obj)]}
             node = tag(obj, depth)
             if isinstance(node, dict) and "$id" in node and id(obj) in origin:
                 node["$src"] = origin[id(obj)]
             return node
+
         enc.encode = encode
         tree = {"op": "result", "value": encode(value), "sync": [[k, encode(v)] for k, v in sync]}
         self.ch.send(tree, enc.buffers)
 
     def op_count(self, tree, _):
         self.counts = {}
-        from utils import checks   # the tests' own helper (support files): torch's operators, counted in its dispatcher
+        from utils import (
+            checks,
+        )  # the tests' own helper (support files): torch's operators, counted in its dispatcher
+
         if str(tree.get("module")) == checks.ATEN:
             block = checks.count_calls({}, checks.ATEN, [str(n) for n in tree.get("names", [])])
             self.counts = block.__enter__()
@@ -193,6 +216,7 @@ class Worker:
             def counted(*a, _real=real, _name=name, **kw):
                 self.counts[_name] = self.counts.get(_name, 0) + 1
                 return _real(*a, **kw)
+
             self.saved.append((module, name, real))
             setattr(module, name, counted)
         self.ch.send({"op": "result", "value": None})
@@ -220,8 +244,8 @@ class Worker:
 
 
 def main(read_fd, write_fd):
-    sys.modules["rfc3987_syntax"] = None   # jsonschema's optional IRI grammar: slow to build, unused
-    sys.path.insert(0, os.getcwd())        # the support files (utils/), read-only
+    sys.modules["rfc3987_syntax"] = None  # jsonschema's optional IRI grammar: slow to build, unused
+    sys.path.insert(0, os.getcwd())  # the support files (utils/), read-only
     Worker(Channel(read_fd, write_fd)).run()
     os._exit(0)
 
