@@ -24,6 +24,7 @@ writing to the same DIR.
 import argparse
 import dataclasses
 import os
+import platform
 import shutil
 import signal
 import sys
@@ -90,6 +91,12 @@ class Batch:
         cg_ok, cg_why = sandbox.cgroup_status()
         if not cg_ok:
             self.warnings.append(cg_why)
+        if self.mode is not sandbox.Isolation.TRUSTED and sandbox.filter_program() is None:
+            self.warnings.append(
+                f"no seccomp filter on {platform.machine()} (its system call numbers are written for "
+                f"x86-64 only): student code may use the kernel keyrings and the other calls "
+                f"grading/seccomp.py denies"
+            )
         # assignment names come only from the built zips, and are never used as paths
         self.known = {p.stem: p for p in sorted(self.dist.glob("*.zip")) if p.is_file()}
         self.preset = dict(templates or {})

@@ -307,3 +307,24 @@ def test_hidden_cases_wait_for_the_run_stage(tmp_path):
     hidden = [t for t, shape in calls if shape.strip() == "(2, 2)"]
     assert public and hidden
     assert max(public) < opened[0] <= min(hidden)
+
+
+@pytest.mark.skipif(
+    os.geteuid() != 0 or not shutil.which("setpriv"), reason="needs root and setpriv"
+)
+def test_a_batch_without_the_filter_says_so(tmp_path, monkeypatch):
+    """Where seccomp.py has no system call numbers (not x86-64), the batch still grades, as a user of
+    its own per stage, and its warnings (report.html, warnings.txt) say that no filter is installed."""
+    monkeypatch.setattr(sandbox, "filter_program", lambda: None)
+    b = batch.Batch(tmp_path / "out", use_bwrap=False, nobody=True)
+    try:
+        assert any("no seccomp filter" in w for w in b.warnings), b.warnings
+    finally:
+        batch._remove_work(b.work)
+    monkeypatch.undo()
+    b = batch.Batch(tmp_path / "out2", use_bwrap=False, nobody=True)
+    try:
+        if sandbox.filter_program() is not None:
+            assert not any("no seccomp filter" in w for w in b.warnings), b.warnings
+    finally:
+        batch._remove_work(b.work)
