@@ -237,12 +237,16 @@ def with_grading_service(
         info.external_attr = 0o755 << 16
         dst.writestr(info, RUN_AUTOGRADER.format(activate=activate))
         dst.writestr("given_cells.json", json.dumps(given, indent=0))
+        specs = {}
         if master is not None:
             specs = manual.manifest(
                 json.loads(master.read_text(encoding="utf-8")),
                 json.loads(student_nb.read_text(encoding="utf-8")),
             )
             dst.writestr(manual.MANIFEST, json.dumps(specs, indent=1, ensure_ascii=False))
+        tests = [Path(n).stem for n in src.namelist() if re.fullmatch(r"tests/[^/]+\.py", n)]
+        order = notebook_order(nb, [*tests, *specs])
+        dst.writestr(QUESTIONS, json.dumps(order, indent=0))
         dst.write(GRADING.parent / "__init__.py", "grader/autograder/__init__.py")
         for f in (
             sorted(GRADING.glob("*.py"))
@@ -250,6 +254,22 @@ def with_grading_service(
             + sorted((GRADING / "templates").glob("*.j2"))
         ):
             dst.write(f, f"grader/autograder/{f.relative_to(GRADING.parent)}")
+
+
+QUESTIONS = "questions.json"  # in the zip: every question, in the order the notebook asks them
+
+
+def notebook_order(nb, names):
+    """``names`` (questions) in the order the notebook ``nb`` checks them (``grader.check("q")``),
+    else first mentions them; names it never mentions go last, sorted."""
+    text = "\n".join(c.source for c in nb.cells)
+    first = {}
+    for name in names:
+        m = re.search(rf"check\(\s*[\"']{re.escape(name)}[\"']", text) or re.search(
+            rf"\b{re.escape(name)}\b", text
+        )
+        first[name] = m.start() if m else len(text)
+    return sorted(dict.fromkeys(names), key=lambda q: (first[q], q))
 
 
 def _id_prefix(master: Path) -> str:

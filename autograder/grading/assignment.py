@@ -30,6 +30,7 @@ class Template:
     given: frozenset = frozenset()  # code cells the course ships (setup cell...): not audited
     files: Path = None  # the zip's files/ folder (utils/): on the judge's path, in every sandbox
     manual: dict = None  # {question: spec} of the written questions (manual.json; manual.py)
+    order: tuple = ()  # every question in the notebook's order (the zip's questions.json)
 
     def fingerprint(self):
         """What a grade depends on in this assignment: its tests (their code and points) and its written
@@ -45,7 +46,9 @@ class Template:
         """{question: points} of every question, the written ones included (rounded: otter's
         split points sum to 2.9999999999999996 or 3.0000000000000004 for 3)."""
         points = {**self.possible, **{q: s["points"] for q, s in (self.manual or {}).items()}}
-        return {q: round(p, 6) for q, p in points.items()}
+        rank = {q: i for i, q in enumerate(self.order)}
+        ordered = sorted(points, key=lambda q: (rank.get(q, len(rank)), q))  # notebook order
+        return {q: round(points[q], 6) for q in ordered}
 
 
 def _possible(tests):
@@ -97,6 +100,8 @@ def load_folder(dest, public, given=None):
         given = frozenset(json.loads((dest / "given_cells.json").read_text(encoding="utf-8")))
     specs_path = dest / manual.MANIFEST
     specs = json.loads(specs_path.read_text(encoding="utf-8")) if specs_path.is_file() else {}
+    order_path = dest / "questions.json"  # written by the build (build.notebook_order)
+    order = json.loads(order_path.read_text(encoding="utf-8")) if order_path.is_file() else []
     files = dest / "files"
     support = [(p, p.name) for p in sorted(files.iterdir())] if files.is_dir() else []
     return Template(
@@ -111,4 +116,5 @@ def load_folder(dest, public, given=None):
         given or frozenset(),
         files,
         specs,
+        tuple(q for q in order if isinstance(q, str)),
     )

@@ -40,6 +40,12 @@ SCORE_BINS = range(0, 105, 5)  # % of the maximum
 # ------------------------------------------------------------------ one submission
 
 
+def _in_order(questions, order):
+    """``questions`` ({question: ...}) in the notebook's ``order``, the others after, sorted."""
+    rank = {q: i for i, q in enumerate(order or ())}
+    return {q: questions[q] for q in sorted(questions, key=lambda q: (rank.get(q, len(rank)), q))}
+
+
 def score_line(row, manual=None):
     """The score the student reads: while written points await a reader, the automatic points and
     what is pending ("13 of 13 automatic points; 2 written points not yet graded"), never
@@ -66,12 +72,14 @@ def score_line(row, manual=None):
     ))  # fmt: skip
 
 
-def feedback_html(row, data, specs, notes=None):
+def feedback_html(row, data, specs, notes=None, order=()):
     """The student's page from its row, its verdict (``store.verdict``), the written specs and
-    the TA's notes on them (``store.read_notes``)."""
+    the TA's notes on them (``store.read_notes``), its questions in the notebook's ``order``."""
     questions = data.get("questions")
+    if questions is not None:
+        questions = _in_order(questions, order)
     points = {q: tuple(sp) for q, sp in (questions or {}).items() if q not in specs}
-    cases = {q: c for q, c in (data.get("cases") or {}).items() if q in points}
+    cases = {q: (data.get("cases") or {})[q] for q in points if q in (data.get("cases") or {})}
     notes = notes or {}
     written = []
     if questions is not None:
@@ -97,7 +105,7 @@ def _case_lines(mine):
     return "\n".join(lines)
 
 
-def gradescope_results(data, specs, row=None, notes=None):
+def gradescope_results(data, specs, row=None, notes=None, order=()):
     """Gradescope's results.json from a graded verdict's clamped scores (``store.verdict``).
 
     Per question a visible test for its public cases and one for its hidden cases,
@@ -124,7 +132,7 @@ def gradescope_results(data, specs, row=None, notes=None):
                 f"question, not by the autograder."
             )
         tests.append(line)
-    questions = {q: tuple(sp) for q, sp in data["questions"].items()}
+    questions = {q: tuple(sp) for q, sp in _in_order(data["questions"], order).items()}
     for q, (_, possible) in questions.items():
         if q in specs:
             continue
@@ -157,10 +165,12 @@ def render_submission(out, row, specs=None):
     if specs is None:
         specs = store.manifests(out).get(row.get("assignment", ""), {})
     notes = store.read_notes(out).get(sid, {})
-    store.atomic_write(store.entry(out, "feedback", sid), feedback_html(row, data, specs, notes))
+    order = list(store.maxima(out).get(row.get("assignment", ""), {}))  # the notebook's order
+    page = feedback_html(row, data, specs, notes, order)
+    store.atomic_write(store.entry(out, "feedback", sid), page)
     results = store.entry(out, "results", sid)
     if data.get("questions") is not None:
-        store.write_json(results, gradescope_results(data, specs, row, notes))
+        store.write_json(results, gradescope_results(data, specs, row, notes, order))
     else:
         results.unlink(missing_ok=True)
 
@@ -319,9 +329,9 @@ def _figures(rows, questions, maxima):
 def _section(name, mine, maxima, reviews):
     fixed = set(store.FIXED_HEAD + store.FIXED_TAIL)
     graded = [store.number(r["total"]) for r in mine if r["status"] == "graded"]
-    questions = sorted(
-        {k for r in mine for k in r if k not in fixed and r.get(k) not in ("", None)} | set(maxima)
-    )
+    seen = {k for r in mine for k in r if k not in fixed and r.get(k) not in ("", None)}
+    rank = {q: i for i, q in enumerate(maxima)}  # maxima.json keeps the notebook's order
+    questions = sorted(seen | set(maxima), key=lambda q: (rank.get(q, len(rank)), q))
     full = sum(
         1
         for r in mine

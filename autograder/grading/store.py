@@ -190,14 +190,25 @@ def read_rows(csv_path):
     return {row["id"]: row for row in rows if row.get("id")}
 
 
-def question_columns(rows):
+def question_columns(rows, order=()):
+    """The question columns of ``rows``: those of ``order`` (the notebooks' order) first, in it, then
+    any other, sorted."""
     fixed = set(FIXED_HEAD + FIXED_TAIL)
-    return sorted({k for r in rows.values() for k in r if k not in fixed and k is not None})
+    seen = {k for r in rows.values() for k in r if k not in fixed and k is not None}
+    rank = {q: i for i, q in enumerate(dict.fromkeys(order))}
+    return sorted(seen, key=lambda q: (rank.get(q, len(rank)), q))
+
+
+def question_order(out):
+    """Every question of ``out``'s assignments in notebook order (``maxima.json`` keeps it)."""
+    return [q for qs in maxima(out).values() for q in qs]
 
 
 def write_rows(csv_path, rows):
-    """All rows, one column per question seen in any row; atomic, formula-escaped."""
-    header = FIXED_HEAD + question_columns(rows) + FIXED_TAIL
+    """All rows, one column per question seen in any row, in the notebooks' order; atomic,
+    formula-escaped."""
+    order = question_order(Path(csv_path).parent)
+    header = FIXED_HEAD + question_columns(rows, order) + FIXED_TAIL
     lines = [header] + [[rows[key].get(k, "") for k in header] for key in sorted(rows)]
     write_csv(csv_path, lines)
 

@@ -85,3 +85,33 @@ def test_every_page_renders_again_from_the_files_to_the_same_bytes(graded, tmp_p
     report.render_all(copy)
     assert {p: (copy / p).read_bytes() for p in pages} == before
     assert (copy / "report.html").read_bytes() == (out / "report.html").read_bytes()
+
+
+@pytest.mark.slow
+def test_questions_appear_in_the_notebooks_order_everywhere(graded):
+    """grades.csv's columns, the report's table, the feedback page and results.json list the
+    questions as the student notebook checks them, not alphabetically (issue 30 §5)."""
+    import csv
+    import json
+
+    from autograder import NOTEBOOKS
+
+    out, _ = graded
+    nb = json.loads((NOTEBOOKS / f"{STEM}.ipynb").read_text())
+    asked = []
+    for cell in nb["cells"]:
+        for q in re.findall(r'grader\.check\("(\w+)"\)', "".join(cell["source"])):
+            asked.append(q) if q not in asked else None
+    assert asked != sorted(asked), (
+        "the notebook asks in alphabetical order: this test tells nothing"
+    )
+    with open(out / "grades.csv", newline="") as f:
+        header = next(csv.reader(f))
+    assert [h for h in header if h in asked] == asked
+    table = numbers((out / "report.html").read_text(), "pass rate per question")
+    assert [q for q, *_ in table] == asked
+    page = store.entry(out, "feedback", "full").read_text()
+    assert [q for q in re.findall(r"<h3>(\w+):", page) if q in asked] == asked
+    results = json.loads(store.entry(out, "results", "full").read_text())
+    named = [t["name"].split(" ")[0] for t in results["tests"]]
+    assert list(dict.fromkeys(q for q in named if q in asked)) == asked
