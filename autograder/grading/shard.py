@@ -238,9 +238,9 @@ def merge(folders, out):
                     for (_, m, _), (iso, lim) in zip(shards, about)
                 )
             )
-        store.save_rows(out, rows)
-        for name, points in maxima.items():
+        for name, points in maxima.items():  # first: grades.csv takes its columns' order from them
             store.save_maxima(out, name, points)
+        store.save_rows(out, rows)
         store.save_timings(out, timings)
         store.save_warnings(out, warnings)
         store.save_context(out, warnings, isolation, limits)

@@ -200,8 +200,10 @@ def question_columns(rows, order=()):
 
 
 def question_order(out):
-    """Every question of ``out``'s assignments in notebook order (``maxima.json`` keeps it)."""
-    return [q for qs in maxima(out).values() for q in qs]
+    """Every question of ``out``'s assignments, by assignment name (``01_...`` before ``02_...``),
+    each in its notebook's order (``maxima.json`` keeps it)."""
+    known = maxima(out)
+    return [q for name in sorted(known) for q in known[name]]
 
 
 def write_rows(csv_path, rows):
