@@ -152,7 +152,7 @@ def run_notebook(
                 kernel_name="python3",
                 allow_errors=allow_errors,
                 resources={"metadata": {"path": str(NOTEBOOKS)}},
-            ).execute()
+            ).execute(cleanup_kc=True)  # nbclient keeps a kernel it did not create alive: not ours
         except Exception as err:  # noqa: BLE001 - every failure is recorded in words and the caller goes on
             error = describe(err, tracker)
         finally:

@@ -8,6 +8,7 @@ error is raised where nbclient would raise it.
 
 import errno
 import json
+import time
 
 import nbformat
 import pytest
@@ -161,3 +162,24 @@ def test_the_notebooks_own_kernels_use_ipc_not_tcp(tmp_path):
 
     km = nbrun._kernel_manager(tmp_path)
     assert km.transport == "ipc" and km.ip.startswith(str(tmp_path))
+
+
+def test_a_notebook_run_leaves_no_kernel_behind(tmp_path):
+    """run_notebook shuts its kernel down, also after a cell overran its limit: a timed-out cell
+    must not go on computing beside the next notebook (nbclient keeps alive a kernel it did not
+    create)."""
+    import psutil
+
+    from autograder import nbrun
+
+    slow = _notebook(tmp_path / "slow.ipynb", "x = 1", "while True:\n    pass", "y = 2")
+    done = nbrun.run_notebook(slow, tmp_path / "out", timeout=3)
+    assert done["error"].startswith("timed out after 3 s in cell 2"), done
+    me = psutil.Process()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        kernels = [p for p in me.children(recursive=True) if "ipykernel" in " ".join(p.cmdline())]
+        if not kernels:
+            break
+        time.sleep(0.2)
+    assert not kernels, "the kernel outlived its run"
