@@ -110,23 +110,7 @@ def test_a_solution_cell_becomes_what_a_student_writes():
     )
 
 
-NOT_RERUN = (
-    "04_",
-)  # not yet rerun with the fixed generator: `demo --samples-only` (see the commit)
-
-
-@pytest.mark.parametrize(
-    "sample",
-    [
-        pytest.param(
-            p, marks=pytest.mark.xfail(strict=True, reason="regenerate: demo --samples-only")
-        )
-        if p.name.startswith(NOT_RERUN)
-        else p
-        for p in sorted(demo.SAMPLES.glob("*.ipynb"))
-    ],
-    ids=lambda p: p.stem,
-)
+@pytest.mark.parametrize("sample", sorted(demo.SAMPLES.glob("*.ipynb")), ids=lambda p: p.stem)
 def test_committed_samples_read_like_a_students_notebook(sample):
     """No otter marker in any cell, and the outputs of a run (a review page shows them beside an answer)."""
     nb = nbformat.read(str(sample), as_version=4)
