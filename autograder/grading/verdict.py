@@ -193,14 +193,17 @@ def _clock(outcome):
     return "of CPU time" if outcome.cpu_seconds is not None else "of wall-clock time"
 
 
-def review_flags(cases, written):
+def review_flags(cases, written, questions):
     """A failed 0-point case of an auto-graded question is a "how it was computed" check (issue 29 §4): what
-    the judge cannot verify from returned values earns no points, and its failure asks a person to look. Only
-    where the check itself fired (its assertion), not where the function raised or is missing."""
+    the judge cannot verify from returned values earns no points, and its failure asks a person to look at
+    points the question earned anyway. Only where the check itself fired (its assertion), not where the
+    function raised or is missing, and only beside points: a question that earned none (an unanswered
+    multiple-choice letter, a missing function) has nothing for a person to confirm.
+    ``questions``: {question: (score, possible)}, as :func:`judged` gives."""
     return [
         f"{q}: {clean(c.get('hint', ''), 120)}"
         for q, rows in cases.items()
-        if q not in written
+        if q not in written and questions.get(q, (0.0, 0.0))[0] > 0
         for c in rows
         if not c.get("passed") and not c.get("points") and c.get("kind") == "assert"
     ]
@@ -239,7 +242,7 @@ def decide(run, judge, cells, tpl, flags, limits):
             flags=flags,
         )
     questions, cases = got
-    flags = flags + review_flags(cases, tpl.manual or {})
+    flags = flags + review_flags(cases, tpl.manual or {}, questions)
     reason = ""
     if errors:
         reason = f"{len(errors)} cell(s) raised errors: " + "; ".join(

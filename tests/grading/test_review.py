@@ -28,17 +28,28 @@ def cases(result):
     return {q: r["cases"] for q, r in result.items()}
 
 
+def scores(result):
+    return {q: (r["score"], r["possible"]) for q, r in result.items()}
+
+
+def flags(result):
+    return verdict.review_flags(cases(result), {}, scores(result))
+
+
 def test_a_counted_shortcut_keeps_its_points_and_is_flagged(judged):
     inverse, _, full = judged
     assert (
         inverse["ols_fit"]["score"] == inverse["ols_fit"]["possible"] == full["ols_fit"]["possible"]
     )
-    flags = verdict.review_flags(cases(inverse), {})
+    flags = verdict.review_flags(cases(inverse), {}, scores(inverse))
     assert flags and all(f.startswith("ols_fit: ") for f in flags), flags
     assert any("you formed an inverse" in f for f in flags), flags
 
 
 def test_no_flag_for_the_solution_nor_for_functions_that_only_raise(judged):
     _, untouched, full = judged
-    assert verdict.review_flags(cases(full), {}) == []
-    assert verdict.review_flags(cases(untouched), {}) == []  # NotImplementedError is not a finding
+    assert flags(full) == []
+    # NotImplementedError is not a finding, nor is the unanswered letter of a multiple-choice question
+    # (its format check fires on `...`, beside no points)
+    assert any(not c["passed"] and c["kind"] == "assert" for c in untouched["ols_mc"]["cases"])
+    assert flags(untouched) == []
