@@ -202,6 +202,13 @@ def build_one(
 
 
 GRADING = Path(__file__).resolve().parent / "grading"
+SETUP_TAIL = """
+# The course's grading service (run_autograder) starts student code as unprivileged uids. Without namespaces
+# they start the interpreter from the host's file system: traversal (o+x, never read) on /root, where the
+# conda above lives, is what they need. Done once, here, when the image is built.
+chmod o+x /root
+"""
+
 RUN_AUTOGRADER = """#!/usr/bin/env bash
 # Gradescope runs this as root for each submission. It grades with the course's grading service
 # (grader/autograder/grading/gradescope.py): the student's code runs as nobody, the tests stay root-only.
@@ -231,7 +238,9 @@ def with_grading_service(
         original = src.read("run_autograder").decode()
         activate = "\n".join(ln for ln in original.splitlines()[1:] if "run_otter.py" not in ln)
         for item in src.infolist():
-            if item.filename != "run_autograder":
+            if item.filename == "setup.sh":
+                dst.writestr(item, src.read(item).decode().rstrip("\n") + "\n" + SETUP_TAIL)
+            elif item.filename != "run_autograder":
                 dst.writestr(item, src.read(item))
         info = zipfile.ZipInfo("run_autograder", date_time=(2020, 1, 1, 0, 0, 0))
         info.external_attr = 0o755 << 16

@@ -13,7 +13,9 @@ root. This program
 4. writes ``/autograder/results/results.json`` in Gradescope's schema: per question a visible test for the
    public cases and an ``after_published`` one for the hidden cases; a submission that cannot be graded gets
    a score of 0 and one visible test that says why;
-5. removes its temporary folders, and gives back the modes it opened on the interpreter's folders.
+5. removes its temporary folders. It changes no permission outside its own folders: where the interpreter
+   sits below a folder an unprivileged uid cannot enter (``/root``, where otter's ``setup.sh`` installs
+   conda), the zip's ``setup.sh`` opens traversal once, when the image is built.
 
 ``PTM_AUTOGRADER_ROOT`` replaces ``/autograder`` (the tests run it in a simulated layout).
 """
@@ -37,25 +39,20 @@ def _lock_down(path, mode=0o700):
     os.chmod(path, mode)
 
 
-def _reachable_interpreter():
-    """The stages' users must be able to start the interpreter: traversal (o+x, never read) on the folders
-    above it, where it is missing. {folder: its mode before}, for ``_restore``."""
-    changed = {}
-    for top in {os.path.realpath(sys.prefix), os.path.realpath(sys.base_prefix)}:
-        for parent in reversed(Path(top).parents):
-            mode = parent.stat().st_mode
-            if not mode & stat.S_IXOTH and str(parent) not in changed:
-                os.chmod(parent, mode | stat.S_IXOTH)
-                changed[str(parent)] = stat.S_IMODE(mode)
-    return changed
-
-
-def _restore(changed):
-    for folder, mode in changed.items():
-        try:
-            os.chmod(folder, mode)
-        except OSError:
-            pass
+def unreachable_folders(tops=None):
+    """The folders above the interpreter that an unprivileged uid cannot traverse (no ``o+x``): without
+    namespaces a stage starts Python as its own uid on the host's file system, and cannot through them. The
+    zip's ``setup.sh`` opens them once, when Gradescope builds the image (``autograder/build.py``); this
+    program changes no permission outside its own folders."""
+    tops = tops or {os.path.realpath(sys.prefix), os.path.realpath(sys.base_prefix)}
+    return sorted(
+        {
+            str(parent)
+            for top in tops
+            for parent in (Path(top), *Path(top).parents)
+            if not parent.stat().st_mode & stat.S_IXOTH
+        }
+    )
 
 
 def template_from_source(source, work):
@@ -95,11 +92,9 @@ def main():
     work = Path(
         tempfile.mkdtemp(prefix="ptm-gradescope-")
     )  # 0700, root's: public tests and the grades
-    opened = _reachable_interpreter()
     try:
         data, row = _grade(source, submission, work)
     finally:
-        _restore(opened)
         shutil.rmtree(work, ignore_errors=True)
     store.atomic_write(results / "results.json", json.dumps(data, indent=1))
     print(f"{row['status']}: {data['score']} points", file=sys.stderr)
@@ -125,6 +120,16 @@ def _grade(source, submission, work):
         }
     else:
         nobody = not sandbox.bwrap_status()[0] or os.environ.get("PTM_FORCE_NO_NAMESPACES") == "1"
+        closed = unreachable_folders() if nobody else []
+        if closed:  # inside bubblewrap the interpreter's folders are made anew, 0755
+            row = {
+                "status": "error",
+                "reason": "not graded: the autograder's Python is out of reach of the sandbox's users "
+                f"(no traversal on {', '.join(closed)}); the instructor must rebuild the autograder zip "
+                "with the course's build, whose setup.sh opens it",
+                "maximum": "",
+            }
+            return results_for(row, work / "none"), row
         rows = batch.grade(
             [str(found[0])],
             out,

@@ -19,6 +19,7 @@ from grading_fixtures import check_results_schema
 
 from autograder import DIST, check, zip_path
 from autograder.build import masters
+from autograder.grading import gradescope as entry_point
 
 
 @pytest.fixture
@@ -52,6 +53,8 @@ def test_zip_is_a_gradescope_autograder(built):
         and "grader/autograder/grading/programs/worker.py" in names
     )
     assert "given_cells.json" in names
+    setup = zipfile.ZipFile(built).read("setup.sh").decode()
+    assert "mamba env create" in setup and setup.rstrip().endswith("chmod o+x /root"), setup[-400:]
     if (
         built.stem != "01_ols_raw_pixels"
     ):  # its written questions, for the review pages and merge-manual
@@ -147,6 +150,24 @@ def _run_gradescope(root, stem, notebook, namespaces):
         shutil.rmtree(tmp, ignore_errors=True)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return json.loads((root / "results" / "results.json").read_text()), root, left
+
+
+def test_an_interpreter_out_of_reach_is_named_not_opened(tmp_path):
+    """Without namespaces a stage's uid must traverse the folders above the interpreter; the entry point names
+    those it cannot (the zip's setup.sh opens /root when the image is built) and changes no mode itself."""
+    closed = tmp_path / "root"
+    prefix = closed / "miniforge3" / "envs" / "otter-env"
+    prefix.mkdir(parents=True)
+    closed.chmod(0o700)
+    above = set(
+        entry_point.unreachable_folders({str(tmp_path)})
+    )  # pytest's own folders may be 0700
+    before = {p: p.stat().st_mode for p in (closed, prefix)}
+    assert set(entry_point.unreachable_folders({str(prefix)})) - above == {str(closed)}
+    closed.chmod(0o711)
+    assert set(entry_point.unreachable_folders({str(prefix)})) - above == set()
+    closed.chmod(before[closed])
+    assert {p: p.stat().st_mode for p in (closed, prefix)} == before
 
 
 def _interpreter_modes():

@@ -20,3 +20,18 @@ def test_grad_numerical(logistic_grad):
     assert not np.allclose(g, -numeric, atol=1e-05), 'logistic_grad: your gradient has the wrong sign (it points downhill)'
     assert np.allclose(g, numeric, atol=1e-05), 'logistic_grad: differs from the numerical gradient (central differences): check the chain rule step by step, in particular which σ (of m or of -m) multiplies y_i x_i'
 
+@test_case(points=0, hidden=False)
+def test_grad_derived_not_autograd(logistic_grad, env):
+    import numpy as np
+    from utils import checks
+    rng = np.random.default_rng(3)
+    X = np.hstack([np.ones((9, 1)), rng.normal(size=(9, 2))])
+    Y, w = (rng.choice([-1, 1], size=9), rng.normal(size=3))
+    engines = {'torch.autograd': ('backward', 'grad'), 'torch.func': ('grad', 'grad_and_value', 'vjp')}
+    used = []
+    for module, names in engines.items():
+        with checks.count_calls(env, module, names) as calls:
+            logistic_grad(w, X, Y)
+        used += [f'{module}.{name}' for name, count in calls.items() if count]
+    assert not used, f"logistic_grad: your function asks torch's autograd for the gradient ({', '.join(used)} ran): this question asks for the gradient you derived by the chain rule, written as matrix products (the points stand; a person will look at how it was computed)"
+
