@@ -235,10 +235,7 @@ def is_late(shown):
 
 
 def _num(value):
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None
+    return store.number(value, None)
 
 
 def load_grades(folders, submitted=None):

@@ -66,12 +66,9 @@ class Work:
 
 
 def safe_text(text: str, limit: int) -> str:
-    """Student-controlled text for a page or a CSV cell: printable and bounded (the page escapes it
-    with Jinja2's autoescape, the CSV with ``store.escape_cell``)."""
-    text = "".join(
-        ch if ch.isprintable() or ch in "\n\t" else "\N{REPLACEMENT CHARACTER}" for ch in str(text)
-    )
-    return text[:limit] + "…" if len(text) > limit else text
+    """Student-controlled text for a page or a CSV cell: ``store.printable``, kept as a block (the page
+    escapes it with Jinja2's autoescape, the CSV with ``store.escape_cell``)."""
+    return store.printable(text, limit, one_line=False)
 
 
 # --- reading submissions ------------------------------------------------------------------------------

@@ -125,14 +125,9 @@ def _text(value):
     return value if isinstance(value, str) else ""
 
 
-ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
-
-
 def clean_block(text, limit=LIMIT):
     """Student text kept as a block (indentation and line breaks), printable, bounded; Jinja2 escapes it."""
-    text = ANSI.sub("", str(text)).replace("\r\n", "\n").replace("\t", "    ")
-    text = "".join(ch if ch.isprintable() or ch == "\n" else " " for ch in text)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return store.printable(text, limit, one_line=False)
 
 
 def _is_stub(source, spec):

@@ -18,8 +18,8 @@ Every other module asks this one where a file lies and how it reads; nothing els
 - ``.grading.lock``: one grader at a time.
 
 One escaping for every CSV the project writes (``escape_cell``: a cell a spreadsheet would run as
-a formula gets a leading quote), one reader of our own JSON (``read_json``), one number parser
-(``number``). ``safe_read`` is how the host opens anything a sandbox could have touched: no links
+a formula gets a leading quote), one cleaning of text a student controls (``printable``), one reader
+of our own JSON (``read_json``), one number parser (``number``). ``safe_read`` is how the host opens anything a sandbox could have touched: no links
 followed, no FIFOs, bounded size.
 """
 
@@ -29,8 +29,10 @@ import io
 import json
 import math
 import os
+import re
 import stat
 import time
+import unicodedata
 from pathlib import Path
 
 FIXED_HEAD = ["id", "file", "assignment"]
@@ -137,6 +139,33 @@ def number(value, default=0.0):
     except (TypeError, ValueError):
         return default
     return x if math.isfinite(x) else default
+
+
+# ------------------------------------------------------------------ text a student controls
+
+ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")  # terminal colours and cursor moves
+REDACTED = "[hidden test content removed]"
+
+
+def printable(text, limit=200, secrets=(), one_line=True):
+    """The one cleaning of text a student controls, before a page, a CSV cell, a log or a reason shows it:
+    printable and bounded (``limit`` characters, the last an ellipsis), a line holding a hidden test's text
+    (``secrets``) replaced. ``one_line``: a reason or a hint, with runs of blanks collapsed; otherwise a block
+    (an answer, a listing) that keeps its line breaks and indentation. Pages escape the result with Jinja2's
+    autoescape and CSV files with :func:`escape_cell`: this function makes text readable, not safe for HTML."""
+    text = ANSI.sub("", str(text)).replace("\r\n", "\n")
+    if one_line or secrets:  # compatibility forms (full-width letters...) cannot hide a secret
+        text = unicodedata.normalize("NFKC", text)
+    if not one_line:
+        text = text.replace("\t", "    ")
+    text = "".join(ch if ch.isprintable() or (ch == "\n" and not one_line) else " " for ch in text)
+    if one_line:
+        text = re.sub(r"[ \t]+", " ", text).strip()
+    if secrets:
+        text = "\n".join(
+            REDACTED if any(s in line for s in secrets) else line for line in text.split("\n")
+        )
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 # ------------------------------------------------------------------ CSV

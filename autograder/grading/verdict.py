@@ -9,10 +9,10 @@ stripped of control characters, bounded, and redacted of hidden-test content.
 """
 
 import json
-import math
 import re
-import unicodedata
 from dataclasses import dataclass, field
+
+from . import store
 
 MAX_EVENTS = 5000
 LIMIT_STATUSES = ("memory", "processes", "disk", "output")
@@ -28,17 +28,7 @@ class Verdict:
     flags: list = field(default_factory=list)  # audit findings
 
 
-def clean(text, limit=200, secrets=(), one_line=True):
-    """Printable, bounded, redacted text from anything a student controls."""
-    text = unicodedata.normalize("NFKC", str(text))
-    text = "".join(ch if ch.isprintable() or (ch == "\n" and not one_line) else " " for ch in text)
-    text = re.sub(r"[ \t]+", " ", text).strip()
-    lines = [
-        "[hidden test content removed]" if any(s in line for s in secrets) else line
-        for line in text.splitlines()
-    ]
-    text = "\n".join(lines)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+clean = store.printable  # the one cleaning of student text (store.py)
 
 
 def name_of(text):
@@ -59,12 +49,6 @@ def events(channel):
     return out
 
 
-def _number(value):
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return 0.0
-    return 0.0 if math.isnan(value) else float(value)
-
-
 def judged(channel, possible, secrets):
     """({question: (score, possible)}, {question: cases}) from the judge's output, or None."""
     try:
@@ -77,7 +61,7 @@ def judged(channel, possible, secrets):
     for q, maximum in possible.items():
         entry = data["questions"].get(q)
         entry = entry if isinstance(entry, dict) else {}
-        questions[q] = (min(max(_number(entry.get("score")), 0.0), maximum), maximum)
+        questions[q] = (min(max(store.number(entry.get("score")), 0.0), maximum), maximum)
         raw = entry.get("cases") if isinstance(entry.get("cases"), list) else []
         cases[q] = [
             {
@@ -85,7 +69,7 @@ def judged(channel, possible, secrets):
                 "hidden": bool(c.get("hidden", True)),
                 "passed": c.get("passed") is True,
                 "hint": clean(c.get("hint", ""), 300, secrets, False),
-                "points": min(max(_number(c.get("points")), 0.0), maximum),
+                "points": min(max(store.number(c.get("points")), 0.0), maximum),
                 "kind": c.get("kind")
                 if c.get("kind") in ("assert", "raised", "lost", "wire")
                 else "",

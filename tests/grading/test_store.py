@@ -75,3 +75,25 @@ def test_our_own_json_is_read_safely(tmp_path):
         and store.number("nan") == 0.0
         and store.number(None, None) is None
     )
+
+
+def test_student_text_is_cleaned_one_way():
+    """store.printable is the one cleaning of what a student controls (reasons, hints, answers, similarity
+    snippets): printable, bounded, a hidden test's line redacted even in full-width letters."""
+    hostile = "\x1b[31mred\x1b[0m\tand\x00 \u202eevil\r\n    indented"
+    assert store.printable(hostile) == "red and evil indented"
+    block = store.printable(hostile, one_line=False)
+    assert block.splitlines() == ["red    and   evil", "    indented"]
+    secret = "assert fit(X) == 42"
+    leaked = "ok\n" + "".join(chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else c for c in secret)
+    assert store.printable(leaked, 500, (secret,), one_line=False) == "ok\n" + store.REDACTED
+    assert store.printable("x" * 50, 10) == "x" * 9 + "…"
+
+
+def test_the_modules_that_show_student_text_clean_it_with_store():
+    from autograder import similarity
+    from autograder.grading import manual, verdict
+
+    text = "a\tb\x07\r\nc"
+    assert verdict.clean(text, 50, (), False) == store.printable(text, 50, one_line=False)
+    assert manual.clean_block(text, 50) == similarity.safe_text(text, 50) == "a    b \nc"
