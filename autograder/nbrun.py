@@ -8,7 +8,8 @@
 - The kernel talks to the client over IPC sockets in a private folder, not TCP on localhost: nothing goes
   over the network, and ipykernel has no reason to print its "running over TCP without encryption" warning.
 - ``progress``: a callable given one line whenever the run enters a new section (a markdown heading) or
-  ten seconds have passed since the last line, so ``make demo`` is never silent for minutes in one notebook.
+  ten seconds have passed since the last line, and every ``HEARTBEAT`` seconds while one cell runs (Figure 5's
+  grid takes minutes on an empty cache), so ``make demo`` is never silent for minutes in one notebook.
 - ``warnings_once()``: the process's stderr (file descriptor 2, which kernels and other children inherit)
   passes through a filter that prints a repeated warning line once.
 """
@@ -26,6 +27,8 @@ from pathlib import Path
 
 from . import NOTEBOOKS
 
+HEARTBEAT = 30.0  # seconds of one running cell between two "still running" lines
+
 
 class _CellTracker:
     """Which cell is running and under which time limit (nbclient's ``on_cell_start`` hook and ``timeout_func``)."""
@@ -40,6 +43,18 @@ class _CellTracker:
         )
         self.progress, self.sections, self.said, self.section = progress, _sections(nb), 0.0, None
         self.begun = time.monotonic()
+        self.done = threading.Event()
+
+    def heartbeat(self):
+        """Until ``done``: a line every HEARTBEAT seconds while the same cell runs (a daemon thread)."""
+        while not self.done.wait(HEARTBEAT / 3):
+            now, started = time.monotonic(), self.started
+            if started is not None and now - started >= HEARTBEAT and now - self.said >= HEARTBEAT:
+                self.said = now
+                self.progress(
+                    f"cell {self.cell} of {len(self.sections)} still running, {now - started:.0f} s in it, "
+                    f"{now - self.begun:.0f} s in all"
+                )
 
     def start(self, cell, cell_index):
         self.cell, self.started = cell_index + 1, time.monotonic()
@@ -140,6 +155,8 @@ def run_notebook(
 
     nb = nbformat.read(str(src), as_version=4)
     tracker = _CellTracker(timeout, deadline, nb, progress)
+    if progress is not None:
+        threading.Thread(target=tracker.heartbeat, daemon=True).start()
     start, error = time.perf_counter(), None
     log = NOTEBOOKS / ".OTTER_LOG"
     with tempfile.TemporaryDirectory(prefix="ptm-kernel-") as sockets:
@@ -156,6 +173,7 @@ def run_notebook(
         except Exception as err:  # noqa: BLE001 - every failure is recorded in words and the caller goes on
             error = describe(err, tracker)
         finally:
+            tracker.done.set()
             log.unlink(missing_ok=True)
     seconds = time.perf_counter() - start
     out_dir.mkdir(parents=True, exist_ok=True)

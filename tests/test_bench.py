@@ -183,3 +183,19 @@ def test_a_notebook_run_leaves_no_kernel_behind(tmp_path):
             break
         time.sleep(0.2)
     assert not kernels, "the kernel outlived its run"
+
+
+def test_a_long_cell_says_it_is_still_running(tmp_path, monkeypatch):
+    """make demo's progress lines go on while one cell runs for minutes (Figure 5's grid, cold)."""
+    from autograder import nbrun
+
+    monkeypatch.setattr(nbrun, "HEARTBEAT", 1.0)
+    lines = []
+    slow = _notebook(tmp_path / "slow.ipynb", "import time", "time.sleep(4)", "x = 1")
+    done = nbrun.run_notebook(slow, tmp_path / "out", timeout=60, progress=lines.append)
+    assert done["error"] is None, done
+    still = [line for line in lines if "still running" in line]
+    assert still and all(line.startswith("cell 2 of 3 still running") for line in still), lines
+    count = len(lines)
+    time.sleep(1.5)
+    assert len(lines) == count, "the heartbeat outlived its run"
