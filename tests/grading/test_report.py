@@ -115,3 +115,19 @@ def test_questions_appear_in_the_notebooks_order_everywhere(graded):
     results = json.loads(store.entry(out, "results", "full").read_text())
     named = [t["name"].split(" ")[0] for t in results["tests"]]
     assert list(dict.fromkeys(q for q in named if q in asked)) == asked
+
+
+@pytest.mark.slow
+def test_each_figure_says_its_numbers_to_a_screen_reader(graded):
+    """The alt text of a figure is its kind, its title and the rows of the table beside it (issue 30 §9)."""
+    out, _ = graded
+    html = (out / "report.html").read_text()
+    alts = {
+        title: alt
+        for alt, title in re.findall(
+            r'<img alt="((?:Bar chart|Histogram) of ([^"(]+?) \([^"]*)"', html
+        )
+    }
+    assert set(alts) == {"score histogram", "pass rate per question", "runtime"}, alts
+    for q, *line in numbers(html, "pass rate per question"):
+        assert f"{q} {' '.join(line)}" in alts["pass rate per question"], (q, alts)
