@@ -304,7 +304,7 @@ def _figures(rows, questions, maxima):
     fig, ax = plt.subplots(figsize=(6, 2.6))
     ax.hist(percents, bins=SCORE_BINS)
     ax.set(xlabel="score (% of maximum)", ylabel="submissions", title=f"{len(percents)} graded")
-    figs.append({"title": "score histogram", "kind": "Histogram", "png": _png(fig), "timing": False,
+    figs.append({"title": "score histogram", "kind": "histogram", "png": _png(fig), "timing": False,
                  "head": ["score", "submissions"], "rows": bins})  # fmt: skip
     if questions:
         rates = pass_rates(rows, questions, maxima)
@@ -313,14 +313,14 @@ def _figures(rows, questions, maxima):
         ax.set(xlabel="% of graded submissions with full points", xlim=(0, 100),
                title="pass rate per question")  # fmt: skip
         ax.invert_yaxis()
-        figs.append({"title": "pass rate per question", "kind": "Bar chart", "png": _png(fig), "timing": False,
+        figs.append({"title": "pass rate per question", "kind": "bar chart", "png": _png(fig), "timing": False,
                      "head": ["question", "points", "full points", "graded", "%"],
                      "rows": rates})  # fmt: skip
     seconds, stats = runtime_table(rows)
     fig, ax = plt.subplots(figsize=(6, 2.6))
     ax.hist(seconds, bins=20)
     ax.set(xlabel="seconds per submission", ylabel="submissions", title="grading time")
-    figs.append({"title": "runtime", "kind": "Histogram", "png": _png(fig), "timing": True,
+    figs.append({"title": "runtime", "kind": "histogram", "png": _png(fig), "timing": True,
                  "head": ["seconds per submission", ""], "rows": stats})  # fmt: skip
     plt.close("all")
     return figs

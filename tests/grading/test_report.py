@@ -125,9 +125,9 @@ def test_each_figure_says_its_numbers_to_a_screen_reader(graded):
     alts = {
         title: alt
         for alt, title in re.findall(
-            r'<img alt="((?:Bar chart|Histogram) of ([^"(]+?) \([^"]*)"', html
+            r'<img alt="(([^",]+), a (?:bar chart|histogram) \([^"]*)"', html
         )
     }
-    assert set(alts) == {"score histogram", "pass rate per question", "runtime"}, alts
+    assert set(alts) == {"Score histogram", "Pass rate per question", "Runtime"}, alts
     for q, *line in numbers(html, "pass rate per question"):
-        assert f"{q} {' '.join(line)}" in alts["pass rate per question"], (q, alts)
+        assert f"{q} {' '.join(line)}" in alts["Pass rate per question"], (q, alts)
