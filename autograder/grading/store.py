@@ -19,8 +19,8 @@ Every other module asks this one where a file lies and how it reads; nothing els
 
 One escaping for every CSV the project writes (``escape_cell``: a cell a spreadsheet would run as
 a formula gets a leading quote), one cleaning of text a student controls (``printable``), one reader
-of our own JSON (``read_json``), one number parser (``number``). ``safe_read`` is how the host opens anything a sandbox could have touched: no links
-followed, no FIFOs, bounded size.
+of our own JSON (``read_json``), one number parser (``number``). ``safe_read`` is how the host
+opens anything a sandbox could have touched: no links followed, no FIFOs, bounded size.
 """
 
 import csv
