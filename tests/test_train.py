@@ -456,6 +456,55 @@ def test_transfer_grid_rows_are_cached_and_record_both_ends_of_fine_tuning(tmp_p
         transfer.transfer_grid(task, [tail], (3,), 2, seed=1)
 
 
+def test_stage_sweep_largest_k_is_the_grids_run_and_smaller_k_freeze_the_first_stages(
+    tmp_path, monkeypatch
+):
+    """Notebook 04 chooses how many stages to fine-tune from a sweep (issue 27 §3): its largest k is the grid's own
+    fine-tuning row (same split, recipe and seed), a smaller k trains only the last k stages; cached like the grid."""
+    from utils import transfer
+
+    monkeypatch.setenv("PTM_CACHE", str(tmp_path))
+    tail, X, y, _ = _tiny_tail_task(n=60)
+    second = nn.Sequential(nn.Conv2d(8, 8, 1), nn.BatchNorm2d(8), nn.ReLU()).eval()
+    y = torch.arange(60) % 3
+    X[:, 1] += y.float().view(-1, 1, 1)
+    task = {
+        "name": "tiny",
+        "y": y,
+        "pool_idx": np.arange(45),
+        "test_idx": np.arange(45, 60),
+        "pooled": {s: torch.randn(60, 4) for s in ("a", "b", "pooled")},
+        "map": X,
+        "pixels": X.flatten(1),
+        "images": X[:, :1].repeat(1, 1, 2, 2),
+        "flip": False,
+    }
+    before = [m.state_dict() for m in (tail, second)]
+    before = [{k: v.clone() for k, v in sd.items()} for sd in before]
+    grid_row = next(
+        r
+        for r in transfer.transfer_grid(task, [tail, second], (3,), 2, seed=0)
+        if r["strategy"] == transfer.FINE_TUNED[0]
+    )
+    sweep = transfer.stage_sweep(task, [tail, second], 3, 2, (1, 2), seed=0)
+    assert [r["k"] for r in sweep] == [1, 2]
+    assert {k: sweep[1][k] for k in ("val_before", "val_after", "test_before", "test_acc")} == {
+        k: grid_row[k] for k in ("val_before", "val_after", "test_before", "test_acc")
+    }, (sweep[1], grid_row)
+    assert sweep[0]["val_before"] == grid_row["val_before"]  # every k starts from the same probe
+    for module, sd in zip((tail, second), before):  # the caller's stages are copied, never trained
+        assert all(torch.equal(v, module.state_dict()[k]) for k, v in sd.items())
+        assert not module.training
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("the cached sweep should have been reused")
+
+    monkeypatch.setattr(transfer, "_sweep_rows", no_training)
+    assert transfer.stage_sweep(task, [tail, second], 3, 2, (1, 2), seed=0) == sweep
+    with pytest.raises(ValueError, match="between 1 and 2"):
+        transfer.stage_sweep(task, [tail, second], 3, 2, (0, 1))
+
+
 def test_paired_difference_is_seed_by_seed():
     """Notebook 04 judges a difference by the standard error of the paired (same seed) differences."""
     from utils import transfer

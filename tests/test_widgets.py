@@ -373,21 +373,14 @@ def _rows():
     ]
 
 
-def test_stages_slider_shows_parameters_and_measured_accuracy():
-    from utils import widgets
-
-    box = widgets.stages_slider(_rows())
-    assert (box.slider.min, box.slider.max) == (0, 2)
-    assert "2,562" in box.info.value and "0.990" in box.info.value
-    box.slider.value = 1
-    assert "400,000" in box.info.value and "not trained" in box.info.value
-    box.slider.value = 2
-    assert "1,200,000" in box.info.value and "0.985" in box.info.value and "35.3%" in box.info.value
-
-
-def test_stages_figure_is_the_static_version():
+def test_stages_figure_labels_each_measured_k():
     from utils import widgets
 
     fig = widgets.stages_figure(_rows())
     texts = [t.get_text() for t in fig.axes[0].texts]
     assert texts == ["test 0.990", "test 0.985"]
+    rows = [dict(row, val_acc=acc) for row, acc in zip(_rows(), (0.95, None, 0.99))]
+    fig = widgets.stages_figure(rows)
+    texts = [t.get_text() for t in fig.axes[0].texts]
+    assert texts == ["val 0.950\ntest 0.990", "val 0.990\ntest 0.985"]
+    assert [int(t) for t in fig.axes[0].get_xticks()] == [0, 1, 2]

@@ -14,6 +14,7 @@ each backbone's frozen features transfer to the pets, by cross-validation on tra
 
 from __future__ import annotations
 
+import copy
 import time
 from contextlib import contextmanager
 
@@ -306,6 +307,86 @@ def _grid_rows(task, tail_stages, n, val_per_class, seed):
             row["test_acc"] = round(out, 4)
         row["seconds"] = round(time.perf_counter() - start, 2)
         rows.append({**row, **chosen} if strategy == STRATEGIES[2] else row)
+    return rows
+
+
+def stage_sweep(task, tail_stages, n, val_per_class, ks, seed=0, cached=True) -> list[dict]:
+    """How many stages to fine-tune, measured (notebook 04): fine-tuning the last ``k`` of ``tail_stages`` for
+    each ``k`` in ``ks``, on one training set of ``n`` examples per class and the split of :func:`transfer_grid`
+    with the same ``seed`` (so its fine-tuning row is the sweep's ``k = len(tail_stages)``).
+
+    ``task`` as in :func:`transfer_grid`; ``task["map"]`` is the map before ``tail_stages``. For ``k`` below
+    ``len(tail_stages)`` the first stages stay frozen: they run once per image (the maps are cached, as everywhere
+    in the notebook) and the last ``k`` train with the grid's recipe. Returns one row per ``k``:
+    ``{"k", "val_before", "val_after", "test_before", "test_acc", "kept_epoch", "epochs", "seconds"}`` (the start,
+    ``val_before``, is the probe on the final features: the sweep's ``k = 0``). Cached like the grid's rows.
+    """
+    ks = [int(k) for k in ks]
+    if not all(1 <= k <= len(tail_stages) for k in ks):
+        raise ValueError(
+            f"every k must be between 1 and {len(tail_stages)} (the tail's stages), got {ks}"
+        )
+
+    def compute():
+        return {"rows": _sweep_rows(task, list(tail_stages), n, val_per_class, ks, seed)}
+
+    if not cached:
+        return compute()["rows"]
+    name = cache.key(
+        "stage-sweep-v1",
+        _digest(task["name"], task["y"], task["pool_idx"], task["test_idx"], task["map"]),
+        _weights(tail_stages),
+        _recipe(),
+        task.get("flip", True),
+        task.get("tail_epochs", TAIL_EPOCHS),
+        int(n),
+        int(val_per_class),
+        int(seed),
+        tuple(ks),
+    )
+    return cache.load_or_compute("arrays", name, compute)["rows"]
+
+
+def _sweep_rows(task, tail_stages, n, val_per_class, ks, seed):
+    from . import finetune
+
+    y, pool = torch.as_tensor(task["y"]), np.asarray(task["pool_idx"])
+    val_idx, train_idx = (pool[i] for i in per_class_split(y[pool], (val_per_class, n), seed))
+    idx, epochs = (
+        (train_idx, val_idx, np.asarray(task["test_idx"])),
+        task.get("tail_epochs", TAIL_EPOCHS),
+    )
+    rows = []
+    for k in ks:
+        start = time.perf_counter()
+        with one_thread():
+            frozen = nn.Sequential(*copy.deepcopy(tail_stages[: len(tail_stages) - k])).eval()
+            with torch.inference_mode():
+                maps = torch.cat([frozen(m) for m in task["map"].split(256)])
+            out = finetune.fine_tune_tail(
+                tail_stages[len(tail_stages) - k :],
+                maps,
+                y,
+                idx,
+                int(y.max()) + 1,
+                epochs,
+                TAIL_LR,
+                seed=seed,
+                verbose=False,
+                flip=task.get("flip", True),
+            )
+        rows.append(
+            {
+                "k": k,
+                "val_before": round(out["val_before"], 4),
+                "val_after": round(out["val_after"], 4),
+                "test_before": round(out["test_before"], 4),
+                "test_acc": round(out["test_after"], 4),
+                "kept_epoch": int(out["kept_epoch"]),
+                "epochs": int(epochs),
+                "seconds": round(time.perf_counter() - start, 2),
+            }
+        )
     return rows
 
 

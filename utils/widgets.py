@@ -442,54 +442,23 @@ def pet_upload(predict):
 # --- notebook 04: fine-tuning -------------------------------------------------
 
 
-def _stage_text(row):
-    share = row["trainable"] / row["total"]
-    acc = (
-        f"measured test accuracy <b>{row['test_acc']:.3f}</b>"
-        if row.get("test_acc") is not None
-        else "not trained in this notebook"
-    )
-    bar = (
-        f"<div style='background:#ddd;width:300px'><div style='background:#1f77b4;height:10px;"
-        f"width:{max(1, round(300 * share))}px'></div></div>"
-    )
-    return (
-        f"k = {row['k']} stages fine-tuned: <b>{row['trainable']:,}</b> of {row['total']:,} parameters "
-        f"trainable ({share:.1%}); {acc}{bar}"
-    )
-
-
-def stages_slider(rows):
-    """A slider for the number k of fine-tuned stages (notebook 04): trainable parameters and measured accuracy.
-
-    rows: one dict per k, ``{"k", "trainable", "total", "test_acc"}`` (test_acc None
-    where no run was made); nothing trains when the slider moves. Returns a VBox
-    whose ``slider`` is the IntSlider and ``info`` the HTML it updates.
-    """
-    by_k = {row["k"]: row for row in rows}
-    slider = ipw.IntSlider(min(by_k), min(by_k), max(by_k), description="k stages")
-    info = ipw.HTML()
-
-    def show(change=None):
-        info.value = _stage_text(by_k[slider.value])
-
-    slider.observe(show, names="value")
-    show()
-    box = ipw.VBox([slider, info])
-    box.slider, box.info = slider, info
-    return box
-
-
 def stages_figure(rows, title="Fine-tuning the last k stages"):
-    """The static version of :func:`stages_slider`: trainable parameters and measured accuracy against k."""
-    fig, ax = plt.subplots(figsize=(6, 3))
+    """How many stages to fine-tune (notebook 04): trainable parameters against k (a log axis), each bar annotated
+    with the accuracies measured for it. rows: one dict per k, ``{"k", "trainable", "total"}`` and, where a run
+    was made, ``test_acc`` and optionally ``val_acc``."""
+    fig, ax = plt.subplots(figsize=(7, 3.4))
     ks = [row["k"] for row in rows]
     ax.bar(ks, [row["trainable"] for row in rows], color="tab:blue", alpha=0.6)
     ax.set(yscale="log", xlabel="k (stages fine-tuned)", ylabel="trainable parameters", title=title)
+    ax.set_xticks(ks)
+    ax.set_ylim(
+        top=max(row["trainable"] for row in rows) * 30
+    )  # room for the labels above the tallest bar
     for row in rows:
         if row.get("test_acc") is not None:
+            val = f"val {row['val_acc']:.3f}\n" if row.get("val_acc") is not None else ""
             ax.annotate(
-                f"test {row['test_acc']:.3f}",
+                f"{val}test {row['test_acc']:.3f}",
                 (row["k"], row["trainable"]),
                 ha="center",
                 xytext=(0, 3),
