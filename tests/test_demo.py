@@ -125,6 +125,26 @@ def test_committed_samples_read_like_a_students_notebook(sample):
     )
 
 
+def test_committed_samples_answer_with_the_current_masters(tmp_path):
+    """The samples are rewritten by hand (`python -m autograder demo --samples-only`) when a question changes: a
+    sample left behind grades below full marks on Gradescope (CI found one). Their cells are the built notebook's,
+    answered with today's solution: the same sources, cell by cell, as make_samples would write now."""
+    from autograder import check
+
+    check.ensure_built([m.stem for m in check.masters()])
+    fresh = {p.name: p for p in demo.make_samples(dest=tmp_path, log=lambda line: None)}
+    assert sorted(fresh) == sorted(p.name for p in demo.SAMPLES.glob("*.ipynb"))
+    stale = []
+    for name, path in fresh.items():
+        now = nbformat.read(str(path), as_version=4)
+        committed = nbformat.read(str(demo.SAMPLES / name), as_version=4)
+        if [(c.get("id"), c.source) for c in now.cells] != [
+            (c.get("id"), c.source) for c in committed.cells
+        ]:
+            stale.append(name)
+    assert not stale, f"rewrite the samples (python -m autograder demo --samples-only): {stale}"
+
+
 def test_report_lists_the_stages_in_the_modules_order(tmp_path, monkeypatch):
     monkeypatch.setattr(demo, "BUILD", tmp_path)
     report = _report()
