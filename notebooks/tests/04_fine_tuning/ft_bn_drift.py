@@ -3,7 +3,7 @@ from otter.test_files import test_case
 OK_FORMAT = False
 
 name = "ft_bn_drift"
-points = 2
+points = 3
 
 @test_case(points=None, hidden=False)
 def test_fraction_after_one_and_more_passes(fraction_moved):
