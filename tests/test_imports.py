@@ -150,3 +150,11 @@ def test_student_code_never_imports_instructor_code():
         assert not {m for m in names if m.split(".")[0] in ("autograder", "benchmarks", "tests")}, (
             path.name
         )
+
+
+def test_every_module_of_the_grading_wing_has_a_test_module_of_its_name():
+    """tests/grading mirrors autograder/grading (issue 28 §1): a new module comes with its own tests."""
+    wing = AUTOGRADER / "grading"
+    modules = {p.stem for p in [*wing.glob("*.py"), *(wing / "programs").glob("*.py")]}
+    tested = {p.stem.removeprefix("test_") for p in (REPO / "tests" / "grading").glob("test_*.py")}
+    assert modules - {"__init__"} <= tested, sorted(modules - {"__init__"} - tested)
