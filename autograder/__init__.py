@@ -1,7 +1,7 @@
 """Instructor tools: build the assignment, self-check it, grade submissions.
 
-Run as ``python -m autograder build|check|grade|merge|export|demo|bench|release|similarity``. Nothing here is
-imported by a student notebook; ``utils/`` holds what notebooks import.
+Run as ``python -m autograder build|check|grade|merge|export|demo|bench|release|similarity``.
+Nothing here is imported by a student notebook; ``utils/`` holds what notebooks import.
 """
 
 from pathlib import Path

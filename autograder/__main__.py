@@ -8,7 +8,8 @@ VERBS = {
     "check": "autograder.check",  # grade built solutions and blank notebooks
     "grade": "autograder.grading.batch",  # sandboxed parallel batch grading
     "merge": "autograder.grading.shard",  # the shards of `grade --shard I/N` into one batch
-    "merge-manual": "autograder.grading.manual",  # the TA's scores of the written answers into grades.csv
+    # the TA's scores of the written answers into grades.csv
+    "merge-manual": "autograder.grading.manual",
     "export": "autograder.lms",  # grades by student: Canvas gradebook CSV, one CSV per student
     "demo": "autograder.demo",  # the main job: build, run, grade, report
     "bench": "benchmarks.bench",  # speed figures into build/bench.json

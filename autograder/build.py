@@ -41,7 +41,8 @@ IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", ".ipynb_checkpoints")
 
 
 def course_config(path: Path = COURSE_TOML) -> dict:
-    """The ``[course]`` table of ``course.toml``: ``name``, ``release_url`` (may be empty), ``branch``, ``licence``."""
+    """The ``[course]`` table of ``course.toml``: ``name``, ``release_url`` (may be empty),
+    ``branch``, ``licence``."""
     try:
         course = tomllib.loads(path.read_text())["course"]
     except (OSError, tomllib.TOMLDecodeError, KeyError) as err:
@@ -55,7 +56,8 @@ def course_config(path: Path = COURSE_TOML) -> dict:
 
 
 def colab_link(repo_url: str, branch: str, notebook: str) -> str | None:
-    """Colab's address for ``notebooks/<notebook>`` of a github.com repository (None for other hosts)."""
+    """Colab's address for ``notebooks/<notebook>`` of a github.com repository (None for other
+    hosts)."""
     m = re.match(r"^(?:https://|git@)github\.com[/:]([\w.-]+)/([\w.-]+?)(?:\.git)?/?$", repo_url)
     if not m:
         return None
@@ -65,7 +67,8 @@ def colab_link(repo_url: str, branch: str, notebook: str) -> str | None:
 
 
 def question_order(notebook: Path, names) -> list:
-    """``names`` in the order the notebook asks them (its ``grader.check("…")`` cells), then any others."""
+    """``names`` in the order the notebook asks them (its ``grader.check("…")`` cells), then any
+    others."""
     text = "\n".join(
         c.source for c in nbformat.read(str(notebook), as_version=4).cells if c.cell_type == "code"
     )
@@ -74,7 +77,8 @@ def question_order(notebook: Path, names) -> list:
 
 
 def point_at_tests(nb_path: Path, stem: str) -> None:
-    """Write ``TESTS = "tests/<stem>"`` (the notebook's own public tests) into a built notebook's setup cell."""
+    """Write ``TESTS = "tests/<stem>"`` (the notebook's own public tests) into a built notebook's
+    setup cell."""
     nb = nbformat.read(str(nb_path), as_version=4)
     cell = setup_cell.first_code_cell(nb)
     cell.source = setup_cell.with_tests(cell.source, stem)
@@ -91,8 +95,8 @@ def personalize(nb_path: Path, repo_url: str, branch: str, prefix: str) -> None:
         text = (
             f"[![Open In Colab]({COLAB_BADGE})]({link})"
             if link
-            else f"**Colab:** upload this notebook (File → Upload notebook) and run its first cell; "
-            f"it fetches the course from `{repo_url}`."
+            else f"**Colab:** upload this notebook (File → Upload notebook) and run its "
+            f"first cell; it fetches the course from `{repo_url}`."
         )
         badge = nbformat.v4.new_markdown_cell(text)
         badge["id"] = f"{prefix}-colab"
@@ -207,14 +211,14 @@ SETUP_TAIL = """
 # they start the interpreter from the host's file system: traversal (o+x, never read) on /root, where the
 # conda above lives, is what they need. Done once, here, when the image is built.
 chmod o+x /root
-"""
+"""  # noqa: E501
 
 RUN_AUTOGRADER = """#!/usr/bin/env bash
 # Gradescope runs this as root for each submission. It grades with the course's grading service
 # (grader/autograder/grading/gradescope.py): the student's code runs as nobody, the tests stay root-only.
 {activate}
 exec python /autograder/source/grader/autograder/grading/gradescope.py
-"""
+"""  # noqa: E501
 
 
 def with_grading_service(
@@ -222,10 +226,11 @@ def with_grading_service(
 ) -> None:
     """Otter's zip with the grading service in ``grader/`` and a ``run_autograder`` that calls it.
 
-    Otter's ``setup.sh`` (the image: its environment, the requirements) is kept; only the grading step is
-    replaced, so that Gradescope grades a submission the way the local batch does (docs/grading.md).
-    ``given_cells.json`` holds the code cells the course ships (the setup cell...), which the audit skips;
-    ``manual.json`` the written questions a person grades (``autograder/grading/manual.py``).
+    Otter's ``setup.sh`` (the image: its environment, the requirements) is kept; only the grading
+    step is replaced, so that Gradescope grades a submission the way the local batch does
+    (docs/grading.md). ``given_cells.json`` holds the code cells the course ships (the setup
+    cell...), which the audit skips; ``manual.json`` the written questions a person grades
+    (``autograder/grading/manual.py``).
     """
     import json
     import zipfile
@@ -300,7 +305,8 @@ def build(
 ) -> dict[str, list[str]]:
     """Build every master (or those in ``stems``). Returns ``{stem: [public test names]}``.
 
-    ``repo_url`` overrides course.toml's ``release_url`` (what the student notebooks clone on Colab).
+    ``repo_url`` overrides course.toml's ``release_url`` (what the student notebooks clone on
+    Colab).
 
     A full build also removes what in ``out/tests`` no master owns any more (a removed master's
     folder, loose files from the older flat layout). Raises ``ValueError`` when two masters define
@@ -315,8 +321,8 @@ def build(
         course["release_url"] = repo_url
     if not course["release_url"]:
         print(
-            "note: course.toml has no release_url, so the notebooks cannot fetch the course on Colab "
-            "(their setup cell says so); set it before you share them",
+            "note: course.toml has no release_url, so the notebooks cannot fetch the course on "
+            "Colab (their setup cell says so); set it before you share them",
             file=sys.stderr,
         )
     owners: dict[str, str] = {}
@@ -359,7 +365,8 @@ def main(argv=None) -> int:
     parser.add_argument(
         "--repo-url",
         default=None,
-        help="the student release's git URL for the setup cells (default: course.toml's release_url)",
+        help="the student release's git URL for the setup cells (default: course.toml's "
+        "release_url)",
     )
     args = parser.parse_args(argv)
     built = build(args.stems or None, args.out, args.dist, args.run_tests, args.repo_url)

@@ -12,8 +12,9 @@ batch:
 Both notebooks are the course's own, so they are graded in the sandbox where bubblewrap works and
 without one (``trusted``) where it does not.
 
-A written question (otter ``manual: true``, listed in the zip's ``manual.json``) is read by a person: its
-completion checks are worth 0 points, so it must claim nothing (0 possible) from either notebook.
+A written question (otter ``manual: true``, listed in the zip's ``manual.json``) is read by a
+person: its completion checks are worth 0 points, so it must claim nothing (0 possible) from either
+notebook.
 
 It prints one table and exits non-zero on any failure. It builds first when a
 zip is missing or older than its master or
@@ -96,7 +97,8 @@ def time_grade_one(stem: str) -> float:
 
 
 def manual_questions(stem: str) -> dict:
-    """{question: spec} of the written questions in ``stem``'s zip (``manual.json``), {} when it has none."""
+    """{question: spec} of the written questions in ``stem``'s zip (``manual.json``), {} when it has
+    none."""
     import json
     import zipfile
 
@@ -173,7 +175,8 @@ def main(argv=None) -> int:
     failed = [f"{r['notebook']}:{r['question']}" for r in rows if not r["ok"]]
     if failed:
         print(
-            f"\nFAILED: {', '.join(failed)} (solutions must score full points, untouched notebooks 0)",
+            f"\nFAILED: {', '.join(failed)} (solutions must score full points, "
+            "untouched notebooks 0)",
             file=sys.stderr,
         )
         return 1

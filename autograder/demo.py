@@ -52,8 +52,9 @@ def answer_ids(student):
 def clean_source(source) -> str:
     """A solution cell's code as a student would have written it: otter's markers gone.
 
-    ``# BEGIN/END SOLUTION`` lines go, a ``# BEGIN PROMPT … # END PROMPT`` block (what the student was
-    shown instead) goes whole, and a trailing ``# SOLUTION`` / ``# SEED`` comment leaves its line."""
+    ``# BEGIN/END SOLUTION`` lines go, a ``# BEGIN PROMPT … # END PROMPT`` block (what the student
+    was shown instead) goes whole, and a trailing ``# SOLUTION`` / ``# SEED`` comment leaves its
+    line."""
     text = "".join(source) if isinstance(source, list) else source
     lines, prompt = [], False
     for line in text.splitlines(keepends=True):
@@ -68,7 +69,8 @@ def clean_source(source) -> str:
 
 
 def fill(student, solution, ids=None):
-    """The student notebook with the answer cells in ``ids`` (default all) taken from the solution."""
+    """The student notebook with the answer cells in ``ids`` (default all) taken from the
+    solution."""
     import copy
 
     nb = copy.deepcopy(student)
@@ -86,7 +88,8 @@ def pair(stem, dist=DIST, notebooks=NOTEBOOKS):
 
 
 def _text_outputs(nb):
-    """``nb`` with its figures dropped from the outputs (their text stays): samples stay small in git."""
+    """``nb`` with its figures dropped from the outputs (their text stays): samples stay small in
+    git."""
     for cell in nb.cells:
         for out in cell.get("outputs", []):
             if "data" in out:
@@ -99,8 +102,8 @@ def _text_outputs(nb):
 
 
 def run_sample(path, log=print):
-    """Run the sample at ``path`` in notebooks/ as a student would (a failing cell recorded, the run going
-    on), and save it with its outputs, figures dropped."""
+    """Run the sample at ``path`` in notebooks/ as a student would (a failing cell recorded, the run
+    going on), and save it with its outputs, figures dropped."""
     import nbformat
 
     with tempfile.TemporaryDirectory(prefix="ptm-sample-") as tmp:
@@ -123,8 +126,9 @@ def run_sample(path, log=print):
 def make_samples(dest=SAMPLES, dist=DIST, notebooks=NOTEBOOKS, execute=False, log=print):
     """Full, partial and broken submission of every built notebook, in autograder/samples/.
 
-    Answers are the solution's code without otter's markers; ``execute``: each sample is then run as a
-    student would run it, so it carries its outputs (what review pages show beside a written answer)."""
+    Answers are the solution's code without otter's markers; ``execute``: each sample is then run as
+    a student would run it, so it carries its outputs (what review pages show beside a written
+    answer)."""
     dest = Path(dest)
     dest.mkdir(parents=True, exist_ok=True)
     paths = []
@@ -195,7 +199,8 @@ def self_check(stems) -> list[dict]:
                 "questions": len(questions),
                 "ok": not failed,
                 "failed": ", ".join(failed),
-                "solution": f"{sum(q['solution'] for q in questions):g} / {sum(q['possible'] for q in questions):g}",
+                "solution": f"{sum(q['solution'] for q in questions):g} / "
+                f"{sum(q['possible'] for q in questions):g}",
                 "untouched": f"{sum(q['untouched'] or 0 for q in questions):g}",
             }
         )
@@ -220,8 +225,9 @@ def grading_summary(report_path) -> dict | None:
 
 
 def _scenario_rows(grid):
-    """The Figure 5 grid, one row per (task, train_per_class), one column per strategy: mean ± standard error over
-    the seeds, the verdict (a winner beyond 2 standard errors of the paired difference, else a tie) as in notebook 04."""
+    """The Figure 5 grid, one row per (task, train_per_class), one column per strategy: mean ±
+    standard error over the seeds, the verdict (a winner beyond 2 standard errors of the paired
+    difference, else a tie) as in notebook 04."""
     from utils import transfer
 
     grid = [{"seed": 0, **cell} for cell in grid]
@@ -246,7 +252,8 @@ def _scenario_rows(grid):
 
 
 def _module_order(stages) -> list:
-    """Stage names in the module's order (ols, edges, frozen, finetune), not results.json's alphabetical one."""
+    """Stage names in the module's order (ols, edges, frozen, finetune), not results.json's
+    alphabetical one."""
     from utils import plots
 
     return [s for s in plots.STAGE_LABELS if s in stages] + sorted(

@@ -1,20 +1,22 @@
-"""Late work for ``python -m autograder export``: due dates, extensions, when each file came in, the penalty.
+"""Late work for ``python -m autograder export``: due dates, extensions, when each file came in, the
+penalty.
 
-- **Due dates** per assignment and the **penalty** live in ``course.toml`` (``[late]``: ``per_day``, a fraction
-  of the score taken per started day late, ``flat``, a fraction taken once from any late file, ``grace_minutes``;
-  ``[due]``: one ISO 8601 date and time, with its UTC offset, per assignment). The penalty is
-  ``flat + per_day × days late``, at most the whole score.
-- **Extensions** (``--extensions extensions.csv``): ``student_id, assignment`` and either ``due`` (a new date
-  and time) or ``days`` (added to the course's due date). A student's id is the roster's ``student_id`` or
-  Canvas's user ``ID``.
+- **Due dates** per assignment and the **penalty** live in ``course.toml`` (``[late]``: ``per_day``,
+  a fraction of the score taken per started day late, ``flat``, a fraction taken once from any late
+  file, ``grace_minutes``; ``[due]``: one ISO 8601 date and time, with its UTC offset, per
+  assignment). The penalty is ``flat + per_day × days late``, at most the whole score.
+- **Extensions** (``--extensions extensions.csv``): ``student_id, assignment`` and either ``due`` (a
+  new date and time) or ``days`` (added to the course's due date). A student's id is the roster's
+  ``student_id`` or Canvas's user ``ID``.
 - **When a file came in** (``--submitted ASSIGNMENT=FILE``): Canvas's own record of one assignment's
   submissions, as its Submissions API returns it (JSON: ``user_id``, ``submitted_at``; with
-  ``include[]=submission_history`` every attempt with its attachments' ids) or as a CSV with ``submitted_at``
-  and one of ``attachment_id``, ``user_id`` / ``ID`` or ``file`` (the path in ``grades.csv``). A file from
-  Canvas's "Download Submissions" zip is found by the user and attachment ids in its name
-  (``smithann_late_1234_5678_01_ols_raw_pixels.ipynb``: user 1234, attachment 5678).
-- Without a time, a file is late only when Canvas's file name says ``late`` (Canvas's own due date and
-  its own extensions decided it), and counts as one started day late.
+  ``include[]=submission_history`` every attempt with its attachments' ids) or as a CSV with
+  ``submitted_at`` and one of ``attachment_id``, ``user_id`` / ``ID`` or ``file`` (the path in
+  ``grades.csv``). A file from Canvas's "Download Submissions" zip is found by the user and
+  attachment ids in its name (``smithann_late_1234_5678_01_ols_raw_pixels.ipynb``: user 1234,
+  attachment 5678).
+- Without a time, a file is late only when Canvas's file name says ``late`` (Canvas's own due date
+  and its own extensions decided it), and counts as one started day late.
 
 The penalty is applied to a file's score before the student's best file is chosen.
 """
@@ -44,7 +46,8 @@ class LateError(SystemExit):
 
 
 def parse_time(text, where) -> dt.datetime:
-    """An ISO 8601 date and time with its UTC offset (``Z`` allowed); a LateError names ``where``."""
+    """An ISO 8601 date and time with its UTC offset (``Z`` allowed); a LateError names
+    ``where``."""
     try:
         value = dt.datetime.fromisoformat(str(text).strip().replace("Z", "+00:00"))
     except ValueError:
@@ -77,7 +80,8 @@ class Policy:
         return bool(self.per_day or self.flat)
 
     def due_for(self, student, assignment):
-        """The due date of ``assignment`` for ``student`` (a roster Student): an extension's, else the course's."""
+        """The due date of ``assignment`` for ``student`` (a roster Student): an extension's, else
+        the course's."""
         for key in (student.student_id, student.canvas_id):
             if key and (key, assignment) in self.extensions:
                 return self.extensions[(key, assignment)]
@@ -110,8 +114,9 @@ def _fraction(value, where):
 
 
 def load_policy(course_toml=None, extensions=None, flat=None) -> Policy:
-    """The course's late policy from ``course.toml`` (``[late]``, ``[due]``), with ``extensions`` (a CSV) and a
-    ``flat`` fraction given on the command line (``--late-penalty``, which replaces ``[late]``)."""
+    """The course's late policy from ``course.toml`` (``[late]``, ``[due]``), with ``extensions`` (a
+    CSV) and a ``flat`` fraction given on the command line (``--late-penalty``, which replaces
+    ``[late]``)."""
     config = {}
     if course_toml is not None and Path(course_toml).is_file():
         try:
@@ -152,7 +157,8 @@ def _csv_rows(path, what):
 
 
 def read_extensions(path, due) -> dict:
-    """``{(student id, assignment): new due date}`` from ``student_id,assignment,due`` or ``...,days`` rows."""
+    """``{(student id, assignment): new due date}`` from ``student_id,assignment,due`` or
+    ``...,days`` rows."""
     reader = _csv_rows(path, "extensions file")
     head = set(reader.fieldnames)
     if not {"student_id", "assignment"} <= head or not head & {"due", "days"}:
@@ -183,8 +189,9 @@ def read_extensions(path, due) -> dict:
 
 
 def read_submitted(path) -> dict:
-    """``{key: submitted_at}`` from Canvas's submissions record of one assignment (see the module's docstring);
-    keys are ``("attachment", id)``, ``("user", id)`` (the latest attempt) and ``("file", path)``."""
+    """``{key: submitted_at}`` from Canvas's submissions record of one assignment (see the module's
+    docstring); keys are ``("attachment", id)``, ``("user", id)`` (the latest attempt) and
+    ``("file", path)``."""
     path = Path(path)
     times = {}
 
@@ -232,7 +239,8 @@ def read_submitted(path) -> dict:
 
 
 def submitted_at(shown, times):
-    """When the file ``shown`` (its path in ``grades.csv``) came in, from ``times`` (read_submitted), or None."""
+    """When the file ``shown`` (its path in ``grades.csv``) came in, from ``times``
+    (read_submitted), or None."""
     shown = str(shown).lstrip("'")
     user, attachment = canvas_ids(shown)
     for key in (("file", shown), ("attachment", attachment), ("user", user)):

@@ -1,24 +1,28 @@
-"""``python -m autograder export GRADES_DIR... --roster roster.csv --out DIR [--canvas]``: grades by student.
+"""``python -m autograder export GRADES_DIR... --roster roster.csv --out DIR [--canvas]``: grades \
+by student.
 
-``grades.csv`` has one row per submission file. The roster says whose each one is: either Canvas's own
-gradebook export (Grades → Export: ``Student, ID, SIS User ID, SIS Login ID, Section, …``; Canvas puts the
-``ID`` in every downloaded submission's file name, ``smithann_late_1234_5678_01.ipynb`` for user 1234), or a
-``roster.csv`` (``student_id``, ``name``, ``email``, ``submission``; optional ``section``, ``sis_login_id``,
-``canvas_id``) whose ``submission`` is the student's folder or file name as it lies in the submissions folder,
-or the name key Canvas puts in front of downloaded files (``smithann``).
+``grades.csv`` has one row per submission file. The roster says whose each one is: either Canvas's
+own gradebook export (Grades → Export: ``Student, ID, SIS User ID, SIS Login ID, Section, …``;
+Canvas puts the ``ID`` in every downloaded submission's file name,
+``smithann_late_1234_5678_01.ipynb`` for user 1234), or a ``roster.csv`` (``student_id``, ``name``,
+``email``, ``submission``; optional ``section``, ``sis_login_id``, ``canvas_id``) whose
+``submission`` is the student's folder or file name as it lies in the submissions folder, or the
+name key Canvas puts in front of downloaded files (``smithann``).
 
-Late work (due dates, extensions, when each file came in, the penalty) is :mod:`autograder.late`'s; the
-penalty is applied to each file's score before a student's best file is chosen.
+Late work (due dates, extensions, when each file came in, the penalty) is :mod:`autograder.late`'s;
+the penalty is applied to each file's score before a student's best file is chosen.
 
 DIR receives, per run:
 
-- ``canvas.csv`` (with ``--canvas``): Canvas's gradebook import: ``Student, ID, SIS User ID, SIS Login ID,
-  Section``, one column per assignment, and the ``Points Possible`` row; a blank cell leaves Canvas's grade alone;
+- ``canvas.csv`` (with ``--canvas``): Canvas's gradebook import:
+  ``Student, ID, SIS User ID, SIS Login ID, Section``, one column per assignment, and the
+  ``Points Possible`` row; a blank cell leaves Canvas's grade alone;
 - ``grades_by_student.csv``: the same table for any other LMS or spreadsheet;
-- ``students/<student id>.csv``: one plain CSV per student (assignment, file, status, score, late, reason);
-- ``report.html``: submissions no roster row claims, students without a submission, students with two,
-  late files, and rows that need a person (a grader crash, a withheld score, a written answer not scored yet:
-  ``python -m autograder merge-manual`` first).
+- ``students/<student id>.csv``: one plain CSV per student (assignment, file, status, score, late,
+  reason);
+- ``report.html``: submissions no roster row claims, students without a submission, students with
+  two, late files, and rows that need a person (a grader crash, a withheld score, a written answer
+  not scored yet: ``python -m autograder merge-manual`` first).
 
 Every cell goes through ``store.escape_cell`` (no spreadsheet formula from a name or a file name).
 """
@@ -98,12 +102,14 @@ class Export:
 
 
 def _canvas_key(name):
-    """The name key Canvas puts in front of a downloaded file: the sortable name, lower case, letters only."""
+    """The name key Canvas puts in front of a downloaded file: the sortable name, lower case,
+    letters only."""
     return re.sub(r"[^\w]|_", "", unicodedata.normalize("NFC", name).casefold())
 
 
 def read_canvas_gradebook(path, rows):
-    """The students of Canvas's gradebook export (``rows``: its header first); ``ID`` is Canvas's user id."""
+    """The students of Canvas's gradebook export (``rows``: its header first); ``ID`` is Canvas's
+    user id."""
     header = [h.strip() for h in rows[0]]
     at = {h: header.index(h) for h in CANVAS_HEAD if h in header}
     if set(at) < {"Student", "ID"}:
@@ -207,7 +213,8 @@ def read_roster(path):
         if key in by_sub:
             raise RosterError(
                 f"roster {path} line {line}: submission {s.submission!r} is already "
-                f"{by_sub[key].student_id}'s (line {by_sub[key].line}): each name must be one student's"
+                f"{by_sub[key].student_id}'s (line {by_sub[key].line}): "
+                "each name must be one student's"
             )
         by_id[s.student_id], by_sub[key] = s, s
         students.append(s)
@@ -226,7 +233,8 @@ def keys_of(shown):
 
 
 def is_late(shown):
-    """Canvas marks a file handed in after its due date with a ``late`` field in its downloaded name."""
+    """Canvas marks a file handed in after its due date with a ``late`` field in its downloaded
+    name."""
     return any(
         tok.casefold() == "late"
         for part in PurePosixPath(str(shown)).parts
@@ -239,7 +247,8 @@ def _num(value):
 
 
 def load_grades(folders, submitted=None):
-    """[Match] of every row of every ``<folder>/grades.csv``; a row without an assignment takes its folder's only one.
+    """[Match] of every row of every ``<folder>/grades.csv``; a row without an assignment takes its
+    folder's only one.
 
     ``submitted``: ``{assignment: times}`` (:func:`late.read_submitted`), when each file came in."""
     submitted = submitted or {}
@@ -269,8 +278,8 @@ def load_grades(folders, submitted=None):
 
 
 def _rank(m):
-    """How a submission competes with the same student's others for one assignment: graded first, then its
-    score after the late penalty, then on time before late."""
+    """How a submission competes with the same student's others for one assignment: graded first,
+    then its score after the late penalty, then on time before late."""
     return (
         m.row.get("status") == "graded",
         (_num(m.row.get("total")) or 0.0) * (1.0 - m.penalty),
@@ -279,8 +288,9 @@ def _rank(m):
 
 
 def judge_lateness(m, policy):
-    """Set ``m.late``, ``m.days_late`` and ``m.penalty`` from the student's due date and when ``m`` came in;
-    without a time (or a due date), Canvas's ``late`` in the file name decides, as one started day."""
+    """Set ``m.late``, ``m.days_late`` and ``m.penalty`` from the student's due date and when ``m``
+    came in; without a time (or a due date), Canvas's ``late`` in the file name decides, as one
+    started day."""
     due = policy.due_for(m.student, m.assignment)
     if m.submitted is not None and due is not None:
         m.days_late = late_work.days_late(m.submitted, due, policy.grace)
@@ -291,8 +301,8 @@ def judge_lateness(m, policy):
 
 
 def match(students, matches, policy=None):
-    """Attribute every row to a student; the best row per (student, assignment), after the late penalty, counts;
-    the rest are listed."""
+    """Attribute every row to a student; the best row per (student, assignment), after the late
+    penalty, counts; the rest are listed."""
     policy = policy or late_work.Policy()
     by_key = {s.submission.casefold(): s for s in students if s.submission}
     by_canvas = {s.canvas_id: s for s in students if s.canvas_id}
@@ -343,7 +353,8 @@ def match(students, matches, policy=None):
 
 
 def score(m):
-    """The gradebook cell of a submission: its points (less the late penalty), or "" where a person must look."""
+    """The gradebook cell of a submission: its points (less the late penalty), or "" where a person
+    must look."""
     if m is None or m.row.get("status") == REVIEW or m.row.get("flags") or m.pending:
         return ""
     total = (_num(m.row.get("total")) or 0.0) * (1.0 - m.penalty)
@@ -437,7 +448,8 @@ def write_csv(path, rows):
 
 
 def file_name(student_id, used):
-    """A safe, unique file name for a student's CSV (ids are the roster's, so they may hold any character)."""
+    """A safe, unique file name for a student's CSV (ids are the roster's, so they may hold any
+    character)."""
     base = (
         re.sub(r"[^A-Za-z0-9_.-]+", "_", unicodedata.normalize("NFKC", student_id)).strip("._")[:60]
         or "student"
@@ -462,8 +474,8 @@ def export(
 ):
     """Write the export into ``out``; returns the Export (who matched, who is missing).
 
-    ``policy``: the late policy (:func:`late.load_policy`; default none, or a flat ``late_penalty``);
-    ``submitted``: ``{assignment: times}`` of :func:`late.read_submitted`."""
+    ``policy``: the late policy (:func:`late.load_policy`; default none, or a flat
+    ``late_penalty``); ``submitted``: ``{assignment: times}`` of :func:`late.read_submitted`."""
     if policy is None:
         policy = late_work.Policy(flat=late_penalty or 0.0)
     students = read_roster(roster)
@@ -555,13 +567,15 @@ def main(argv=None):
         action="append",
         default=[],
         metavar="ASSIGNMENT=HEADING",
-        help="the Canvas column of an assignment, e.g. its existing 'Notebook 1 (4711)' (default: its name)",
+        help="the Canvas column of an assignment, e.g. its existing 'Notebook 1 (4711)' "
+        "(default: its name)",
     )
     p.add_argument(
         "--course",
         default=str(REPO_TOML),
         metavar="course.toml",
-        help="due dates ([due]) and the late penalty ([late]) (default: the repository's course.toml)",
+        help="due dates ([due]) and the late penalty ([late]) (default: the repository's "
+        "course.toml)",
     )
     p.add_argument(
         "--extensions",
@@ -586,7 +600,8 @@ def main(argv=None):
     p.add_argument(
         "--missing-zero",
         action="store_true",
-        help="0 for a student without a submission (default: blank, which leaves Canvas's grade as it is)",
+        help="0 for a student without a submission (default: blank, which leaves Canvas's "
+        "grade as it is)",
     )
     args = p.parse_args(sys.argv[1:] if argv is None else argv)
     policy = late_work.load_policy(args.course, args.extensions, args.late_penalty)
@@ -606,7 +621,8 @@ def main(argv=None):
     )
     missing = sum(len(v) for v in result.missing.values())
     print(
-        f"{len(result.students)} students, {len(result.best)} submissions counted, {len(result.unmatched)} unmatched, "
-        f"{missing} missing, {len(result.duplicates)} students with several: {Path(args.out) / 'report.html'}"
+        f"{len(result.students)} students, {len(result.best)} submissions counted, "
+        f"{len(result.unmatched)} unmatched, {missing} missing, "
+        f"{len(result.duplicates)} students with several: {Path(args.out) / 'report.html'}"
     )
     return 0

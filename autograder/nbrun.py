@@ -1,17 +1,21 @@
-"""Run a notebook with nbclient for ``make demo`` and ``make bench``, and say in words why a run failed.
+"""Run a notebook with nbclient for ``make demo`` and ``make bench``, and say in words why a run
+failed.
 
-- ``run_notebook(src, out_dir, timeout, deadline)``: executes ``src`` in ``notebooks/`` (where its relative
-  paths point), saves the executed copy, and returns ``{"seconds", "error", "cell"}``. ``error`` is None or a
-  sentence: "timed out after 600 s in cell 37", "kernel died in cell 12", "cell 5 raised ValueError: ...".
-  Each cell's time limit is the smaller of ``timeout`` and what is left before ``deadline``, so a caller with a
-  time budget (the bench) is never held past it by one long notebook.
-- The kernel talks to the client over IPC sockets in a private folder, not TCP on localhost: nothing goes
-  over the network, and ipykernel has no reason to print its "running over TCP without encryption" warning.
-- ``progress``: a callable given one line whenever the run enters a new section (a markdown heading) or
-  ten seconds have passed since the last line, and every ``HEARTBEAT`` seconds while one cell runs (Figure 5's
-  grid takes minutes on an empty cache), so ``make demo`` is never silent for minutes in one notebook.
-- ``warnings_once()``: the process's stderr (file descriptor 2, which kernels and other children inherit)
-  passes through a filter that prints a repeated warning line once.
+- ``run_notebook(src, out_dir, timeout, deadline)``: executes ``src`` in ``notebooks/`` (where its
+  relative paths point), saves the executed copy, and returns ``{"seconds", "error", "cell"}``.
+  ``error`` is None or a sentence: "timed out after 600 s in cell 37", "kernel died in cell 12",
+  "cell 5 raised ValueError: ...". Each cell's time limit is the smaller of ``timeout`` and what is
+  left before ``deadline``, so a caller with a time budget (the bench) is never held past it by one
+  long notebook.
+- The kernel talks to the client over IPC sockets in a private folder, not TCP on localhost: nothing
+  goes over the network, and ipykernel has no reason to print its "running over TCP without
+  encryption" warning.
+- ``progress``: a callable given one line whenever the run enters a new section (a markdown heading)
+  or ten seconds have passed since the last line, and every ``HEARTBEAT`` seconds while one cell
+  runs (Figure 5's grid takes minutes on an empty cache), so ``make demo`` is never silent for
+  minutes in one notebook.
+- ``warnings_once()``: the process's stderr (file descriptor 2, which kernels and other children
+  inherit) passes through a filter that prints a repeated warning line once.
 """
 
 from __future__ import annotations
@@ -31,7 +35,8 @@ HEARTBEAT = 30.0  # seconds of one running cell between two "still running" line
 
 
 class _CellTracker:
-    """Which cell is running and under which time limit (nbclient's ``on_cell_start`` hook and ``timeout_func``)."""
+    """Which cell is running and under which time limit (nbclient's ``on_cell_start`` hook and
+    ``timeout_func``)."""
 
     def __init__(self, timeout, deadline, nb=None, progress=None):
         self.timeout, self.deadline, self.cell, self.limit, self.started = (
@@ -46,14 +51,15 @@ class _CellTracker:
         self.done = threading.Event()
 
     def heartbeat(self):
-        """Until ``done``: a line every HEARTBEAT seconds while the same cell runs (a daemon thread)."""
+        """Until ``done``: a line every HEARTBEAT seconds while the same cell runs (a daemon
+        thread)."""
         while not self.done.wait(HEARTBEAT / 3):
             now, started = time.monotonic(), self.started
             if started is not None and now - started >= HEARTBEAT and now - self.said >= HEARTBEAT:
                 self.said = now
                 self.progress(
-                    f"cell {self.cell} of {len(self.sections)} still running, {now - started:.0f} s in it, "
-                    f"{now - self.begun:.0f} s in all"
+                    f"cell {self.cell} of {len(self.sections)} still running, "
+                    f"{now - started:.0f} s in it, {now - self.begun:.0f} s in all"
                 )
 
     def start(self, cell, cell_index):
@@ -103,14 +109,16 @@ def _sections(nb) -> list:
 
 
 def describe(err, tracker):
-    """One sentence for a failed run: what happened, in which cell (1-based, counting every cell)."""
+    """One sentence for a failed run: what happened, in which cell (1-based, counting every
+    cell)."""
     from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
     where = f"in cell {tracker.cell}" if tracker.cell else "before the first cell"
     if isinstance(err, CellTimeoutError) or (
         not isinstance(err, (CellExecutionError, DeadKernelError)) and tracker.overran()
     ):
-        # nbclient sometimes fails its own kernel-alive check (an AssertionError) once a cell outlived its limit
+        # nbclient sometimes fails its own kernel-alive check (an AssertionError) once a cell
+        # outlived its limit
         cause = (
             ""
             if isinstance(err, CellTimeoutError)
@@ -146,10 +154,12 @@ def _kernel_manager(folder):
 def run_notebook(
     src: Path, out_dir: Path, timeout=900, deadline=None, progress=None, allow_errors=False
 ) -> dict:
-    """Execute ``src`` in notebooks/ with nbclient; save it with outputs; return seconds and what failed.
+    """Execute ``src`` in notebooks/ with nbclient; save it with outputs; return seconds and what
+    failed.
 
-    ``progress``: called with a line of where the run is (see the module's docstring); ``allow_errors``: a
-    cell that raises is recorded in its outputs and the run goes on (a sample submission's syntax error)."""
+    ``progress``: called with a line of where the run is (see the module's docstring);
+    ``allow_errors``: a cell that raises is recorded in its outputs and the run goes on (a sample
+    submission's syntax error)."""
     import nbformat
     from nbclient import NotebookClient
 
@@ -205,7 +215,8 @@ def _pump(read_fd, write_fd, seen):
 
 @contextlib.contextmanager
 def warnings_once():
-    """Within the block, a warning line printed to stderr again (by this process or a child) is dropped."""
+    """Within the block, a warning line printed to stderr again (by this process or a child) is
+    dropped."""
     sys.stderr.flush()
     saved = os.dup(2)
     read_fd, write_fd = os.pipe()

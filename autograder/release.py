@@ -1,4 +1,5 @@
-"""``python -m autograder release --out DIR [--repo-url URL]``: the student repository, ready to push.
+"""``python -m autograder release --out DIR [--repo-url URL]``: the student repository, ready to \
+push.
 
 It builds the student notebooks afresh (with the release URL in every setup cell
 and Colab badge) and copies only what a student needs:
@@ -8,8 +9,9 @@ and Colab badge) and copies only what a student needs:
 * ``notebooks/`` with the public tests;
 * ``utils/``;
 * ``data/``: ``download.py``, ``README.md`` and the course split lists;
-* ``requirements.txt`` (the instructor repository's ``requirements-student.txt``: only what the notebooks
-  import, PyTorch's CPU wheels), ``environment.yml`` written from it, ``requirements-colab.txt``;
+* ``requirements.txt`` (the instructor repository's ``requirements-student.txt``: only what the
+  notebooks import, PyTorch's CPU wheels), ``environment.yml`` written from it,
+  ``requirements-colab.txt``;
 * a ``Makefile`` with ``make lab`` and ``make data``.
 
 Never solutions, hidden tests, sample submissions, autograder zips or instructor
@@ -39,7 +41,8 @@ STUDENT_REQUIREMENTS = REPO / "requirements-student.txt"
 
 
 def _prepare(out: Path) -> None:
-    """Empty ``out`` for a fresh release, keeping only its ``.git``; refuse a folder with other content."""
+    """Empty ``out`` for a fresh release, keeping only its ``.git``; refuse a folder with other
+    content."""
     if out.exists() and any(out.iterdir()) and not (out / ".git").is_dir():
         raise SystemExit(
             f"release: {out} is not empty and not a git repository; give a new or empty folder, "
@@ -61,7 +64,8 @@ def _copy(rel: str, out: Path) -> None:
 
 
 def _student_environment(out: Path) -> None:
-    """The release's ``requirements.txt`` (the student pins) and a conda ``environment.yml`` with the same."""
+    """The release's ``requirements.txt`` (the student pins) and a conda ``environment.yml`` with
+    the same."""
     text = STUDENT_REQUIREMENTS.read_text()
     (out / "requirements.txt").write_text(text)
     pins = [
@@ -72,8 +76,8 @@ def _student_environment(out: Path) -> None:
     (out / "environment.yml").write_text(
         "# Conda environment for students who use conda: `conda env create -f environment.yml`.\n"
         "# The same packages as requirements.txt (PyTorch's CPU wheels where its index has them).\n"
-        "name: ptm-course\nchannels:\n  - conda-forge\ndependencies:\n  - python=3.11\n  - pip\n  - pip:\n"
-        + "".join(f"      - {pin}\n" for pin in pins)
+        "name: ptm-course\nchannels:\n  - conda-forge\ndependencies:\n"
+        "  - python=3.11\n  - pip\n  - pip:\n" + "".join(f"      - {pin}\n" for pin in pins)
     )
 
 
@@ -186,7 +190,8 @@ def main(argv=None) -> int:
     print(
         f"next: push it to {url}"
         if url
-        else "next: create the public repository, set release_url in course.toml (or pass --repo-url), re-run this"
+        else "next: create the public repository, set release_url in course.toml "
+        "(or pass --repo-url), re-run this"
     )
     return 0
 

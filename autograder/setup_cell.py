@@ -95,7 +95,7 @@ def attempt(fn, *args, **kwargs):
         return print(f"to do: {todo}")
 
 
-print("utils from", Path(data.__file__).parent)"""
+print("utils from", Path(data.__file__).parent)"""  # noqa: E501
 
 
 URL_LINE = re.compile(r'^REPO_URL = "[^"\n]*"', re.M)
@@ -120,16 +120,19 @@ def with_repo_url(source: str, url: str) -> str:
 
 
 def with_tests(source: str, stem: str) -> str:
-    """The setup cell's source with ``TESTS`` set to ``tests/<stem>``, the public tests of notebook ``stem``."""
+    """The setup cell's source with ``TESTS`` set to ``tests/<stem>``, the public tests of notebook
+    ``stem``."""
     if not STEM.match(stem):
         raise ValueError(
-            f"a notebook name for the tests folder must be letters, digits, '.', '_' or '-': {stem!r}"
+            "a notebook name for the tests folder must be letters, digits, '.', '_' or '-': "
+            f"{stem!r}"
         )
     return _set_line(source, TESTS_LINE, f'TESTS = "tests/{stem}"', "the notebook's tests folder")
 
 
 def for_notebook(stem: str, url: str) -> str:
-    """The setup cell of the built notebook ``stem``: :data:`SOURCE` with its tests folder and the course URL."""
+    """The setup cell of the built notebook ``stem``: :data:`SOURCE` with its tests folder and the
+    course URL."""
     return with_tests(with_repo_url(SOURCE, url), stem)
 
 

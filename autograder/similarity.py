@@ -1,4 +1,5 @@
-"""``python -m autograder similarity SUBMISSIONS... --out DIR``: pairs of submissions far more alike than the class.
+"""``python -m autograder similarity SUBMISSIONS... --out DIR``: pairs of submissions far more \
+alike than the class.
 
 For each assignment, the code each student wrote is compared with every other student's, with
 copydetect's winnowed fingerprints of the tokenized code (names, strings and comments do not
@@ -66,14 +67,15 @@ class Work:
 
 
 def safe_text(text: str, limit: int) -> str:
-    """Student-controlled text for a page or a CSV cell: ``store.printable``, kept as a block (the page
-    escapes it with Jinja2's autoescape, the CSV with ``store.escape_cell``)."""
+    """Student-controlled text for a page or a CSV cell: ``store.printable``, kept as a block (the
+    page escapes it with Jinja2's autoescape, the CSV with ``store.escape_cell``)."""
     return store.printable(text, limit, one_line=False)
 
 
-# --- reading submissions ------------------------------------------------------------------------------
+# --- reading submissions --------------------------------------------------------------------------
 def collect(paths):
-    """(id, path, shown path) of every submission under ``paths``, as ``grade`` finds and names them."""
+    """(id, path, shown path) of every submission under ``paths``, as ``grade`` finds and names
+    them."""
     for raw in paths:
         if not Path(raw).exists():
             raise FileNotFoundError(
@@ -86,7 +88,8 @@ def collect(paths):
 
 
 def read_notebook(sub_id, path, shown=None):
-    """(notebook dict, sha256 of its bytes) read with the grading service's bounds; ValueError says why not."""
+    """(notebook dict, sha256 of its bytes) read with the grading service's bounds; ValueError says
+    why not."""
     sub, data = inputs.read(sub_id, path, shown)
     if sub.problem:
         raise ValueError(sub.problem)
@@ -118,10 +121,11 @@ def own_cells(nb: dict, starter_cells: set[str]) -> list[str]:
     return [src for src in code_cells(nb) if src.strip() and src.strip() not in starter_cells]
 
 
-# --- comparing ----------------------------------------------------------------------------------------
+# --- comparing ------------------------------------------------------------------------------------
 def fingerprint(cells: list[str], boilerplate=frozenset()) -> CodeFingerprint:
-    """copydetect's fingerprint of ``cells`` joined, without boilerplate hashes and without the k-grams
-    that straddle two cells (artefacts of joining them, which would make two untouched cells look new)."""
+    """copydetect's fingerprint of ``cells`` joined, without boilerplate hashes and without the
+    k-grams that straddle two cells (artefacts of joining them, which would make two untouched cells
+    look new)."""
     k = defaults.NOISE_THRESHOLD
     code = CELL_SEPARATOR.join(cells)
     print_ = CodeFingerprint(
@@ -162,7 +166,8 @@ def starter(assignment: str, notebooks: Path):
 
 
 def compare(a: Work, b: Work) -> dict:
-    """Similarity of two submissions: the larger of the two shared fractions, and the copied slices."""
+    """Similarity of two submissions: the larger of the two shared fractions, and the copied
+    slices."""
     _, (sim_a, sim_b), (slices_a, slices_b) = compare_files(a.fingerprint, b.fingerprint)
     return {
         "a": a.id,
@@ -175,7 +180,8 @@ def compare(a: Work, b: Work) -> dict:
 
 
 def robust_threshold(scores, min_z=MIN_Z, min_score=MIN_SCORE):
-    """(median, scale, threshold) of a class's pair scores: median + min_z robust SDs, at least min_score."""
+    """(median, scale, threshold) of a class's pair scores: median + min_z robust SDs, at least
+    min_score."""
     median = statistics.median(scores) if scores else 0.0
     mad = statistics.median([abs(s - median) for s in scores]) if scores else 0.0
     scale = max(1.4826 * mad, MIN_SPREAD)
@@ -234,9 +240,10 @@ def load_works(submissions, notebooks: Path, default_assignment=None):
     return by_assignment, skipped
 
 
-# --- writing ----------------------------------------------------------------------------------------
+# --- writing --------------------------------------------------------------------------------------
 def segments(code: str, slices) -> list[tuple[str, bool]]:
-    """``code`` cut into (text, copied?) pieces along copydetect's slices, bounded to MAX_CODE_CHARS."""
+    """``code`` cut into (text, copied?) pieces along copydetect's slices, bounded to
+    MAX_CODE_CHARS."""
     pieces, at = [], 0
     for start, end in zip(*slices) if len(slices) == 2 and len(slices[0]) else []:
         start, end = int(start), int(end)
@@ -361,7 +368,8 @@ def run(
     min_z=MIN_Z,
     min_score=MIN_SCORE,
 ):
-    """Compare ``submissions`` (paths) and write the report into ``out``; returns (results, skipped, paths)."""
+    """Compare ``submissions`` (paths) and write the report into ``out``; returns (results, skipped,
+    paths)."""
     by_assignment, skipped = load_works(collect(submissions), Path(notebooks), assignment)
     results = {name: analyse(works, min_z, min_score) for name, works in by_assignment.items()}
     works_by_id = {w.id: w for works in by_assignment.values() for w in works}

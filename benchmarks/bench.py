@@ -15,16 +15,18 @@ Measured in one run, on whatever machine runs it (the figures say which):
   memory of its run and judge stages, ``grade_stage_max`` the largest of each.
 - ``batch_vs_serial``: 40 submissions of notebook 01, ``--jobs 2`` against
   ``otter run`` one after another (goal: batch wall time <= 0.6 x serial).
-- ``submissions_per_minute``: one sandboxed batch of 100 copies of notebook 01's samples and 20 of notebook
-  03's at ``--jobs 2``: per notebook, submissions graded per minute of the batch's wall time (goal for 01:
-  >= 50 on the 2-core machine), with the load average before and after (quick mode: 10 and 2 copies).
+- ``submissions_per_minute``: one sandboxed batch of 100 copies of notebook 01's samples and 20 of
+  notebook 03's at ``--jobs 2``: per notebook, submissions graded per minute of the batch's wall
+  time (goal for 01: >= 50 on the 2-core machine), with the load average before and after (quick
+  mode: 10 and 2 copies).
 - ``notebook_seconds.<stem>``: each solution notebook end to end on the real
   data, ``cold`` (empty feature cache) and ``warm`` (a student's second run);
   goal <= 180 s.
-- ``colab_notebook_seconds.<stem>``: each solution notebook on the stand-in of Colab's published runtime
-  (tools/colab_runtime.py: Python 3.13, Colab's versions), in the simulated Colab kernel, cold as on a
-  fresh Colab runtime: the setup cell clones the release and installs what Colab lacks, the feature
-  cache and torch hub are empty (goal <= 480 s each, issue 20). Beside ``notebook_seconds``.
+- ``colab_notebook_seconds.<stem>``: each solution notebook on the stand-in of Colab's published
+  runtime (tools/colab_runtime.py: Python 3.13, Colab's versions), in the simulated Colab kernel,
+  cold as on a fresh Colab runtime: the setup cell clones the release and installs what Colab lacks,
+  the feature cache and torch hub are empty (goal <= 480 s each, issue 20). Beside
+  ``notebook_seconds``.
 - ``gpu``: AMP against fp32 figures from benchmarks/gpu_check.py when CUDA is present.
 
 Each pair is timed alternately, best of ``repeats``, so that a busy machine
@@ -32,12 +34,14 @@ slows both sides alike.
 
 Two modes, both written to build/bench.json with ``mode`` saying which ran:
 
-- *quick* (``make bench``, the default): every figure above on a smaller workload (one repeat, 64 test images
-  for the extraction figures, notebooks 01 and 02 once each, notebook 01's samples, 6 submissions for
-  ``batch_vs_serial``), under a time budget
-  (``--budget``, 420 s, leaving room for the step that is running when it runs out): a step that would start after the budget is spent is recorded under ``skipped``,
-  and a notebook's cells share what is left, so the bench finishes on a loaded 2-core machine;
-- *full* (``make bench-full``, ``--full``): the workloads above, no budget (the figures of docs/performance.md).
+- *quick* (``make bench``, the default): every figure above on a smaller workload (one repeat, 64
+  test images for the extraction figures, notebooks 01 and 02 once each, notebook 01's samples, 6
+  submissions for ``batch_vs_serial``), under a time budget
+  (``--budget``, 420 s, leaving room for the step that is running when it runs out): a step that
+  would start after the budget is spent is recorded under ``skipped``, and a notebook's cells share
+  what is left, so the bench finishes on a loaded 2-core machine;
+- *full* (``make bench-full``, ``--full``): the workloads above, no budget (the figures of
+  docs/performance.md).
 """
 
 from __future__ import annotations
@@ -92,7 +96,8 @@ class Budget:
         return None if self.deadline is None else self.deadline - time.monotonic()
 
     def allows(self, step, needs=0.0):
-        """Whether ``step`` may start (at least ``needs`` seconds left); a refused step is recorded."""
+        """Whether ``step`` may start (at least ``needs`` seconds left); a refused step is
+        recorded."""
         left = self.left()
         if left is None or left > needs:
             return True
@@ -110,7 +115,8 @@ def _best(fn, repeats):
 
 
 def _pair(utils_fn, hand_fn, repeats, check=None):
-    """Best time of each, interleaved: (utils seconds, hand seconds); ``check(utils out, hand out)`` on the warm-up."""
+    """Best time of each, interleaved: (utils seconds, hand seconds); ``check(utils out, hand out)``
+    on the warm-up."""
     hand_out, utils_out = (
         hand_fn(),
         utils_fn(),
@@ -125,10 +131,12 @@ def _pair(utils_fn, hand_fn, repeats, check=None):
 
 
 def bench_extract(backbone, repeats=2, images=None):
-    """utils' extraction against a hand loop; ``images``: the first n test images only (quick mode), else the split.
+    """utils' extraction against a hand loop; ``images``: the first n test images only (quick mode),
+    else the split.
 
-    On the whole split "ours" is ``train.extract_features``; on a subset it is ``train.compute_features``, the
-    code ``extract_features`` runs below its cache, and the cache is timed through ``utils.cache`` directly.
+    On the whole split "ours" is ``train.extract_features``; on a subset it is
+    ``train.compute_features``, the code ``extract_features`` runs below its cache, and the cache is
+    timed through ``utils.cache`` directly.
     """
     import torch
     from torch.utils.data import DataLoader, Subset
@@ -241,9 +249,10 @@ def bench_grading(n=40, jobs=2, grade_stems=None, sample_stems=None, budget=None
 
 
 def bench_throughput(copies, jobs=2):
-    """One sandboxed batch of ``copies`` ({stem: how many}) of each notebook's committed samples, ``--jobs``:
-    submissions per minute of the batch's wall time, per notebook (the rows finish interleaved, so each
-    notebook's figure is its count over the wall time of the rows of that notebook) and for the whole batch."""
+    """One sandboxed batch of ``copies`` ({stem: how many}) of each notebook's committed samples,
+    ``--jobs``: submissions per minute of the batch's wall time, per notebook (the rows finish
+    interleaved, so each notebook's figure is its count over the wall time of the rows of that
+    notebook) and for the whole batch."""
     from autograder.demo import SAMPLES
     from autograder.grading import batch, sandbox
 
@@ -334,7 +343,8 @@ def bench_samples(jobs=1, stems=None):
 
 
 def bench_batch_vs_serial(n=40, jobs=2):
-    """``n`` notebook-01 samples graded by ``grade --jobs`` vs one plain ``otter run`` after another.
+    """``n`` notebook-01 samples graded by ``grade --jobs`` vs one plain ``otter run`` after
+    another.
 
     Returns wall times, submissions per minute, their ratio (goal <= 0.6) and
     whether both ways gave the same totals.
@@ -391,11 +401,12 @@ def bench_batch_vs_serial(n=40, jobs=2):
 
 
 def bench_notebooks(paths=None, runs=2, budget=None, timeout=900):
-    """Each solution notebook (``paths``: default, every master, built when stale) ``runs`` times: cold, then warm.
+    """Each solution notebook (``paths``: default, every master, built when stale) ``runs`` times:
+    cold, then warm.
 
-    A run that fails is recorded under ``error`` in words ("timed out after 600 s in cell 37", "kernel died in
-    cell 12", "cell 5 raised ValueError: ...") and the next run goes on. With a ``budget``, a run starts only
-    while time is left, and its cells share what is left.
+    A run that fails is recorded under ``error`` in words ("timed out after 600 s in cell 37",
+    "kernel died in cell 12", "cell 5 raised ValueError: ...") and the next run goes on. With a
+    ``budget``, a run starts only while time is left, and its cells share what is left.
     """
     if paths is None:
         from autograder import check
@@ -433,7 +444,8 @@ def bench_notebooks(paths=None, runs=2, budget=None, timeout=900):
 
 
 def bench_colab(stems=None, timeout=1800):
-    """Each solution, cold, on the Colab stand-in: a fresh session (thin venv, /content, caches) per notebook."""
+    """Each solution, cold, on the Colab stand-in: a fresh session (thin venv, /content, caches) per
+    notebook."""
     import nbformat
     from nbclient import NotebookClient
 
@@ -505,7 +517,8 @@ def bench_gpu():
 
 
 def write(figures, path=None, groups=()):
-    """Merge ``figures`` into bench.json; a failure recorded by an earlier run of one of ``groups`` is dropped."""
+    """Merge ``figures`` into bench.json; a failure recorded by an earlier run of one of ``groups``
+    is dropped."""
     path = path or BUILD / "bench.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     old = json.loads(path.read_text()) if path.exists() else {}
@@ -554,7 +567,8 @@ def _main(argv=None):
     if args.budget is not None:
         mode["budget"] = args.budget
     budget = Budget(mode["budget"])
-    # the Colab stand-in's cold runs take many minutes: the full mode (make bench-full), or --only colab
+    # the Colab stand-in's cold runs take many minutes: the full mode (make bench-full), or --only
+    # colab
     groups = args.only or ["utils", "notebooks", "grading", "gpu"] + (
         ["colab"] if args.full else []
     )

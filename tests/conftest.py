@@ -1,16 +1,18 @@
-"""Shared fixtures: the real pets data, and caches kept out of the user's home; how `make test` splits the suite.
+"""Shared fixtures: the real pets data, and caches kept out of the user's home; how `make test`
+splits the suite.
 
-``make test`` runs the suite in two processes (pytest-xdist, ``-n 2 --dist loadscope``). Each test belongs
-to a group (``group_of``) that one process runs whole, in collection order: by default its module, so
-that a module's expensive fixtures are built once. The exceptions are the notebook runs: the browser
-test runs each notebook ``answered`` and ``untouched`` in JupyterLab, and the tests that read what those
-runs printed (``tests/fixtures/executions.py``) must run in the same process, after them, or they would run the
-notebook again. Each notebook is therefore one group, ``notebook NN``. The groups start longest first
-(``FIRST``), so that the short ones even out the end. A plain ``pytest`` runs the same groups in the same
-order, in one process.
+``make test`` runs the suite in two processes (pytest-xdist, ``-n 2 --dist loadscope``). Each test
+belongs to a group (``group_of``) that one process runs whole, in collection order: by default its
+module, so that a module's expensive fixtures are built once. The exceptions are the notebook runs:
+the browser test runs each notebook ``answered`` and ``untouched`` in JupyterLab, and the tests that
+read what those runs printed (``tests/fixtures/executions.py``) must run in the same process, after
+them, or they would run the notebook again. Each notebook is therefore one group, ``notebook NN``.
+The groups start longest first (``FIRST``), so that the short ones even out the end. A plain
+``pytest`` runs the same groups in the same order, in one process.
 
-(xdist's ``--dist loadgroup`` marks do not work here: xdist 3.8 writes the group into ``item._nodeid``,
-which pytest 9 no longer reads, so they are silently ignored. Hence a scheduler of our own.)
+(xdist's ``--dist loadgroup`` marks do not work here: xdist 3.8 writes the group into
+``item._nodeid``, which pytest 9 no longer reads, so they are silently ignored. Hence a scheduler of
+our own.)
 """
 
 import os
@@ -23,23 +25,26 @@ import pytest
 
 matplotlib.use("Agg")
 REPO = Path(__file__).resolve().parent.parent
-# The answer corpora and helpers (tests/fixtures/) are imported by name: `from notebook_helpers import ...`.
+# The answer corpora and helpers (tests/fixtures/) are imported by name:
+# `from notebook_helpers import ...`.
 sys.path.insert(0, str(Path(__file__).resolve().parent / "fixtures"))
 # One feature/array cache for the whole test session (reused across local runs,
 # fresh in CI's clean clone); results of notebook runs go to a throwaway file.
 os.environ.setdefault("PTM_CACHE", str(REPO / ".cache" / "test"))
-# Two test processes share the cores, and so do the kernels they start (which inherit this environment).
-# Threads that wait for work sleep instead of spinning: with OpenMP's default spin-waits the two processes
-# burned a third more CPU time (1,054 CPU-s for the suite instead of ~790). One thread per process instead
-# left a core idle whenever the other process waited.
+# Two test processes share the cores, and so do the kernels they start (which inherit this
+# environment). Threads that wait for work sleep instead of spinning: with OpenMP's default
+# spin-waits the two processes burned a third more CPU time (1,054 CPU-s for the suite instead of
+# ~790). One thread per process instead left a core idle whenever the other process waited.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-# Progress bars redraw once a second instead of ten times: each redraw is a widget update that Chromium
-# renders, and a running progress bar cost the browser a tenth of a core (measured) in the JupyterLab runs.
+# Progress bars redraw once a second instead of ten times: each redraw is a widget update that
+# Chromium renders, and a running progress bar cost the browser a tenth of a core (measured) in the
+# JupyterLab runs.
 os.environ.setdefault("TQDM_MININTERVAL", "1")
 
-# The notebook runs and the tests that read them (nodeid prefixes, module::name): for each notebook, the
-# browser's answered and untouched runs, then test_notebooks' checks of what they printed, the per-notebook
-# ones (test_01_... to test_04_...) included (the few of those that read only the source cost nothing).
+# The notebook runs and the tests that read them (nodeid prefixes, module::name): for each notebook,
+# the browser's answered and untouched runs, then test_notebooks' checks of what they printed, the
+# per-notebook ones (test_01_... to test_04_...) included (the few of those that read only the
+# source cost nothing).
 RUN_TESTS = (
     "tests/test_browser.py::test_answered_",
     "tests/test_browser.py::test_untouched_",
@@ -98,7 +103,8 @@ def pytest_collection_modifyitems(config, items):
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config, log):
-    """xdist's scheduler of scopes (a unit to one process, whole; first units first), ``group_of`` as the scope."""
+    """xdist's scheduler of scopes (a unit to one process, whole; first units first), ``group_of``
+    as the scope."""
     from xdist.scheduler import LoadScopeScheduling
 
     class NotebookRunGroups(LoadScopeScheduling):

@@ -1,4 +1,5 @@
-"""`make bench` finishes every time: a failed notebook run is recorded in words, and the next one still runs.
+"""`make bench` finishes every time: a failed notebook run is recorded in words, and the next one
+still runs.
 
 Issue 12 §3: twice on a busy machine the kernel running notebook 04 died (a ZMQ
 "Socket operation on non-socket" error) and the whole bench stopped. Here a real
@@ -51,7 +52,8 @@ def test_a_lost_zmq_socket_in_the_client_is_recorded(tmp_path, monkeypatch):
 
 @pytest.fixture(autouse=True)
 def _keep_env(monkeypatch):
-    """bench_notebooks points PTM_CACHE/PTM_RESULTS at a temp folder while it runs, then restores them."""
+    """bench_notebooks points PTM_CACHE/PTM_RESULTS at a temp folder while it runs, then restores
+    them."""
     monkeypatch.setenv("PTM_CACHE", "/nonexistent-cache-before")
     yield
     import os
@@ -85,7 +87,8 @@ def test_a_cell_over_its_time_limit_and_a_cell_error_are_told_in_words(tmp_path)
 
 
 def test_an_error_of_the_client_after_a_cell_overran_is_a_time_out():
-    """nbclient's kernel-alive check can fail with a bare AssertionError once a cell outlived its limit."""
+    """nbclient's kernel-alive check can fail with a bare AssertionError once a cell outlived its
+    limit."""
     import time
 
     from autograder import nbrun
@@ -128,7 +131,8 @@ def test_the_mode_that_ran_is_in_bench_json(tmp_path, monkeypatch):
 
 
 def test_a_repeated_warning_is_printed_once(tmp_path):
-    """Kernels and grading stages inherit stderr: each would print ipykernel's transport warning again."""
+    """Kernels and grading stages inherit stderr: each would print ipykernel's transport warning
+    again."""
     import subprocess
     import sys
 
@@ -139,8 +143,8 @@ def test_a_repeated_warning_is_printed_once(tmp_path):
         "from autograder.nbrun import warnings_once\n"
         "with warnings_once():\n"
         "    for i in range(3):\n"
-        "        subprocess.run(['sh', '-c', 'echo \"[IPKernelApp] WARNING | Kernel is running over TCP\" >&2; "
-        "echo step >&2'])\n"
+        "        subprocess.run(['sh', '-c', 'echo \"[IPKernelApp] WARNING | "
+        "Kernel is running over TCP\" >&2; echo step >&2'])\n"
         "    print('WARNING: once from here', file=sys.stderr)\n"
         "    print('WARNING: once from here', file=sys.stderr)\n"
         "print('after', file=sys.stderr)\n"

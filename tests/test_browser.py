@@ -53,7 +53,8 @@ def lab(tmp_path_factory, pets_root):
 
 
 def _run(lab, stem, variant):
-    """Open ``stem``'s ``variant`` in the lab's student folder, run every cell, and record the run."""
+    """Open ``stem``'s ``variant`` in the lab's student folder, run every cell, and record the
+    run."""
     name = f"{stem}-answered.ipynb" if variant == "answered" else f"{stem}.ipynb"
     nbformat.write(executions.notebook(stem, variant), str(lab.notebooks / name))
     lab.results.unlink(missing_ok=True)  # the results this run's cells store, and no other's
@@ -103,7 +104,8 @@ def _save_screen(page, stem):
     at = "first widget" if widgets else "top (no widget)"
     page.screenshot(SCREENS / f"{stem}.png", cell_index=widgets[0][0] if widgets else None)
     index = SCREENS / "index.json"
-    try:  # keep the entries of notebooks this run did not reach (a -k selection, an earlier failure)
+    # keep the entries of notebooks this run did not reach (a -k selection, an earlier failure)
+    try:
         entries = {
             e["notebook"]: e
             for e in json.loads(index.read_text())
@@ -179,16 +181,19 @@ def show(change=None):
 for control in controls:
     control.observe(show, "value")
 show()
-w.VBox(controls + [out])"""
-DEAD_CONTROL = 'import ipywidgets as w\nw.interactive(lambda k: print("always the same"), k=w.IntSlider(0, 0, 5))'
+w.VBox(controls + [out])"""  # noqa: E501
+DEAD_CONTROL = (
+    "import ipywidgets as w\n"
+    'w.interactive(lambda k: print("always the same"), k=w.IntSlider(0, 0, 5))'
+)
 BROKEN_VIEW = """from IPython.display import display
 display({"application/vnd.jupyter.widget-view+json": {"model_id": "no-such-model", "version_major": 2,
-         "version_minor": 0}, "text/plain": "a widget whose model is gone"}, raw=True)"""
+         "version_minor": 0}, "text/plain": "a widget whose model is gone"}, raw=True)"""  # noqa: E501
 
 
 def test_widget_checks_see_live_dead_and_broken_widgets(lab, pets_root):
-    """The checks above can fail: every kind of control is changed and seen to act, a control that changes
-    nothing is reported, and a widget view whose model is missing is reported as broken."""
+    """The checks above can fail: every kind of control is changed and seen to act, a control that
+    changes nothing is reported, and a widget view whose model is missing is reported as broken."""
     nb = nbformat.v4.new_notebook(
         metadata={
             "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}
@@ -247,8 +252,9 @@ widgets.with_still(w.IntSlider(3, 0, 5), still)"""
 
 
 def test_a_widget_with_a_still_shows_only_the_live_widget(lab):
-    """JupyterLab with a kernel renders the widget view of ``widgets.with_still`` and not its PNG still, which the
-    kernel sent in the same output (for static pages): one output, one live slider, no image."""
+    """JupyterLab with a kernel renders the widget view of ``widgets.with_still`` and not its PNG
+    still, which the kernel sent in the same output (for static pages): one output, one live slider,
+    no image."""
     nb = nbformat.v4.new_notebook(
         metadata={
             "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}

@@ -1,4 +1,5 @@
-"""The assignment build: masters are well formed, share the setup cell, and rebuild byte for byte."""
+"""The assignment build: masters are well formed, share the setup cell, and rebuild byte for
+byte."""
 
 import filecmp
 import shutil
@@ -73,7 +74,8 @@ def test_rebuild_gives_no_diff(fresh):
         assert filecmp.cmp(
             tmp_path / "notebooks" / f"{stem}.ipynb", NOTEBOOKS / f"{stem}.ipynb", shallow=False
         ), (
-            f"notebooks/{stem}.ipynb differs from a fresh build: run `python -m autograder build` and commit"
+            f"notebooks/{stem}.ipynb differs from a fresh build: run `python -m autograder build` "
+            "and commit"
         )
     public = lambda root: sorted(
         str(p.relative_to(root)) for p in (root / "tests").rglob("*") if p.is_file()
@@ -102,8 +104,8 @@ def test_build_twice_is_identical(tmp_path):
 
 
 def test_each_notebook_has_its_own_public_tests(fresh):
-    """tests/<stem>/ holds exactly the questions that notebook checks, and its setup cell points otter there,
-    so the closing grader.check_all() runs this notebook's questions and no other's."""
+    """tests/<stem>/ holds exactly the questions that notebook checks, and its setup cell points
+    otter there, so the closing grader.check_all() runs this notebook's questions and no other's."""
     tmp, built = fresh
     folders = sorted(p.name for p in (tmp / "notebooks" / "tests").iterdir())
     assert folders == sorted(IDS), "one folder per notebook, nothing else"
@@ -130,8 +132,9 @@ def test_each_notebook_has_its_own_public_tests(fresh):
 
 
 def test_full_build_removes_what_no_master_owns(fresh, tmp_path, monkeypatch):
-    """Stale public tests (a removed notebook's folder, the old flat layout, a renamed question) do not survive
-    a full build. The course is cut to its first master, so the others' folders count as removed ones."""
+    """Stale public tests (a removed notebook's folder, the old flat layout, a renamed question) do
+    not survive a full build. The course is cut to its first master, so the others' folders count as
+    removed ones."""
     out = tmp_path / "notebooks"
     shutil.copytree(fresh[0] / "notebooks", out)
     (out / "tests" / "ols_fit.py").write_text("# the old flat layout\n")
@@ -158,7 +161,8 @@ def test_staging_leaves_out_bytecode(tmp_path):
 
 
 def test_zips_install_cpu_torch_on_python_311(fresh):
-    """otter's environment.yml in each zip: the students' Python, CPU torch, nothing for a front end."""
+    """otter's environment.yml in each zip: the students' Python, CPU torch, nothing for a front
+    end."""
     tmp, _ = fresh
     for stem in IDS:
         with zipfile.ZipFile(tmp / "dist" / f"{stem}.zip") as zf:

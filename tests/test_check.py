@@ -1,6 +1,7 @@
-"""`python -m autograder check`: its verdicts and table. Whether the real zips score each solution full and each
-untouched notebook zero is asserted in test_notebooks (scored once, by the grading service's judge, with every
-other grading of the module); `make demo` runs this command on the real zips with the grading service."""
+"""`python -m autograder check`: its verdicts and table. Whether the real zips score each solution
+full and each untouched notebook zero is asserted in test_notebooks (scored once, by the grading
+service's judge, with every other grading of the module); `make demo` runs this command on the real
+zips with the grading service."""
 
 from pathlib import Path
 

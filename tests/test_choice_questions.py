@@ -1,6 +1,6 @@
-"""A multiple-choice question (ols_mc): the public format check earns nothing and says the answer is only
-recorded; the point is the hidden test's, for the right letter. Read from the built public tests and the
-built autograder zip, as the student's grader.check and the grader run them."""
+"""A multiple-choice question (ols_mc): the public format check earns nothing and says the answer is
+only recorded; the point is the hidden test's, for the right letter. Read from the built public
+tests and the built autograder zip, as the student's grader.check and the grader run them."""
 
 import zipfile
 

@@ -30,7 +30,8 @@ STEM = "01_ols_raw_pixels"
 
 @pytest.fixture(scope="module")
 def colab_kernel(tmp_path_factory):
-    """The kernelspec name of the simulated Colab kernel (JUPYTER_PATH points at it for this module)."""
+    """The kernelspec name of the simulated Colab kernel (JUPYTER_PATH points at it for this
+    module)."""
     path = colab_sim.write_kernelspec(
         tmp_path_factory.mktemp("colab-sim"), sys.executable, "colab-sim"
     )
@@ -44,7 +45,8 @@ def colab_kernel(tmp_path_factory):
 
 
 def run_in(folder, nb, kernel, allow_errors=False, timeout=600):
-    """Execute ``nb`` as ``folder/<STEM>.ipynb`` (the folder holds only it) and return the executed notebook."""
+    """Execute ``nb`` as ``folder/<STEM>.ipynb`` (the folder holds only it) and return the executed
+    notebook."""
     folder.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, str(folder / f"{STEM}.ipynb"))
     assert [p.name for p in folder.iterdir()] == [f"{STEM}.ipynb"]
@@ -93,7 +95,8 @@ def test_untouched_student_notebook_runs_to_the_end_on_colab(
     probe = nbformat.v4.new_notebook(
         cells=[
             nbformat.v4.new_code_cell(
-                "import otter.check.utils as u; print(u.IPythonInterpreter.COLAB.value.running(), type(get_ipython()).__module__)"
+                "import otter.check.utils as u; "
+                "print(u.IPythonInterpreter.COLAB.value.running(), type(get_ipython()).__module__)"
             )
         ]
     )
@@ -135,7 +138,8 @@ def test_repo_url_that_does_not_clone_leaves_nothing(student_nb, colab_kernel, t
 
 
 def test_no_repo_url_tells_the_student_what_to_do(student_nb, colab_kernel, tmp_path):
-    """A student who opens a notebook built without release_url: what to do first, the instructor's fix last."""
+    """A student who opens a notebook built without release_url: what to do first, the instructor's
+    fix last."""
     nb = run_in(tmp_path / "content", only_setup(student_nb, ""), colab_kernel, allow_errors=True)
     message = error_text(nb)
     student, _, instructor = message.partition("Instructors:")
@@ -185,7 +189,8 @@ def test_missing_tests_folder_is_reported(student_nb, tmp_path):
     assert "No tests/ folder next to this notebook" in outputs_text(nb)
 
 
-# --- utils.colab.install: only what Colab lacks, without dependencies; nothing Colab ships is changed ---
+# --- utils.colab.install: only what Colab lacks, without dependencies; nothing Colab ships is
+# changed ---
 
 COLAB_HAS = {
     "torch": "2.11.0+cpu",
@@ -251,7 +256,8 @@ def test_install_never_lets_pip_resolve_and_reports_pip_failure(tmp_path, monkey
 
 
 def test_missing_package_is_not_mistaken_for_a_missing_utils(student_nb, tmp_path):
-    """utils/ is there but a package it needs is not installed: the cell says to install the packages."""
+    """utils/ is there but a package it needs is not installed: the cell says to install the
+    packages."""
     folder = tmp_path / "no-package"
     (folder / "utils").mkdir(parents=True)
     (folder / "utils" / "__init__.py").write_text("")
@@ -279,7 +285,8 @@ def run_in_plain(folder, nb):
 
 
 def test_no_data_downloads_with_make_datas_script(pets_root, tmp_path, monkeypatch, capsys):
-    """No data anywhere: prepare runs the release's data/download.py (what `make data` runs), then checks."""
+    """No data anywhere: prepare runs the release's data/download.py (what `make data` runs), then
+    checks."""
     from utils import colab, data
 
     monkeypatch.delenv("PTM_DATA")
@@ -322,7 +329,8 @@ def test_every_notebook_has_the_submit_cell(stem):
 
 
 def test_submit_on_colab_says_in_one_line_how_to_hand_in(student_nb, colab_kernel, tmp_path):
-    """SUBMIT = True on Colab: one line (download the .ipynb, where to hand it in), never otter's raw RuntimeError."""
+    """SUBMIT = True on Colab: one line (download the .ipynb, where to hand it in), never otter's
+    raw RuntimeError."""
     nb = only_setup(student_nb)
     nb.cells.append(_submit_cell(student_nb))
     run_in(tmp_path / "content", nb, colab_kernel)

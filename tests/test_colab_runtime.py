@@ -1,10 +1,12 @@
-"""Colab as it really is: the published runtime (``../shared/colab``), Python 3.13, ipywidgets 7.7.1.
+"""Colab as it really is: the published runtime (``../shared/colab``), Python 3.13, ipywidgets
+7.7.1.
 
 ``tools/colab_runtime.py`` builds (once per machine, cached by the list's content) a Python 3.13
 virtualenv with Colab's versions of every package the course, otter and the kernel import. Each test
-here works in a thin virtualenv layered on it (``colab_runtime.layer``), so what the setup cell's pip
-installs never reaches the cached one. The kernel is the simulated Colab kernel (``tools/colab_sim.py``),
-running that virtualenv's Python; the course comes from a student release cloned from its ``file://`` URL.
+here works in a thin virtualenv layered on it (``colab_runtime.layer``), so what the setup cell's
+pip installs never reaches the cached one. The kernel is the simulated Colab kernel
+(``tools/colab_sim.py``), running that virtualenv's Python; the course comes from a student release
+cloned from its ``file://`` URL.
 
 What the stand-in has instead of Colab's exact entries is ``colab_runtime.NEAREST``;
 ``test_stand_in_has_colabs_versions`` checks every other package against Colab's list.
@@ -40,7 +42,8 @@ STEMS = sorted(p.stem for p in SOLUTIONS.glob("0*.ipynb"))
 
 @pytest.fixture(scope="module")
 def base():
-    """The cached stand-in of Colab's runtime (built here on a cold machine: see docs/colab.md for its cost)."""
+    """The cached stand-in of Colab's runtime (built here on a cold machine: see docs/colab.md for
+    its cost)."""
     start = time.monotonic()
     venv = colab_runtime.ensure()
     print(f"Colab runtime stand-in {venv}: ready in {time.monotonic() - start:.0f} s")
@@ -69,7 +72,8 @@ def stand_in_cache(run_tmp):
 
 @pytest.fixture(scope="module")
 def colab(base, stand_in_cache, tmp_path_factory):
-    """(python, kernel name) of a fresh Colab session: a thin layer on the stand-in and its kernel."""
+    """(python, kernel name) of a fresh Colab session: a thin layer on the stand-in and its
+    kernel."""
     root = tmp_path_factory.mktemp("colab-runtime")
     python = colab_runtime.layer(base, root / "venv")
     # The kernel's own torch hub, empty: a fresh Colab runtime has none.
@@ -92,7 +96,8 @@ def _kernel(root, python, name, cache):
 
 
 def run_in(folder, stem, nb, kernel, timeout=1800):
-    """Execute ``nb`` as ``folder/<stem>.ipynb``, a folder holding only it, like Colab's /content."""
+    """Execute ``nb`` as ``folder/<stem>.ipynb``, a folder holding only it, like Colab's
+    /content."""
     folder.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, str(folder / f"{stem}.ipynb"))
     NotebookClient(
@@ -102,7 +107,8 @@ def run_in(folder, stem, nb, kernel, timeout=1800):
 
 
 def test_stand_in_has_colabs_versions(base):
-    """Every package of the stand-in that Colab lists is at Colab's version, but those in NEAREST."""
+    """Every package of the stand-in that Colab lists is at Colab's version, but those in
+    NEAREST."""
     colab, have = colab_runtime.colab_versions(), freeze(base / "bin" / "python")
     nearest = {entry.split()[0] for entry in colab_runtime.NEAREST}
     differ = {
@@ -126,7 +132,8 @@ def test_stand_in_has_colabs_versions(base):
 
 
 def test_setup_cell_changes_nothing_colab_ships(colab, student_release, tmp_path):
-    """pip freeze before and after the setup cell: every package of Colab's list unchanged; one printed line."""
+    """pip freeze before and after the setup cell: every package of Colab's list unchanged; one
+    printed line."""
     python, kernel = colab
     before = freeze(python)
     stem = STEMS[0]
@@ -162,7 +169,8 @@ def test_setup_cell_changes_nothing_colab_ships(colab, student_release, tmp_path
 
 
 def test_widgets_under_colabs_ipywidgets(base, tmp_path):
-    """tests/test_widgets.py, every widget built and driven, with Colab's ipywidgets 7.7.1 on Python 3.13."""
+    """tests/test_widgets.py, every widget built and driven, with Colab's ipywidgets 7.7.1 on Python
+    3.13."""
     python = colab_runtime.layer(base, tmp_path / "venv")
     code = (
         "import sys; sys.path.insert(0, '.'); from pathlib import Path; from utils import colab; "
@@ -171,8 +179,9 @@ def test_widgets_under_colabs_ipywidgets(base, tmp_path):
     subprocess.run([str(python), "-c", code], cwd=build.REPO, check=True)
     subprocess.run([str(python), "-m", "pip", "install", "-q", "pytest==9.2.0"], check=True)
     env = {**os.environ, "PTM_CACHE": str(tmp_path / "cache")}
-    # The static-page test renders with nbconvert's "lab" template, which this layered stand-in does not carry
-    # (a static renderer, not Colab's ipywidgets); it runs in the project's own environment.
+    # The static-page test renders with nbconvert's "lab" template, which this layered stand-in does
+    # not carry (a static renderer, not Colab's ipywidgets); it runs in the project's own
+    # environment.
     run = subprocess.run(
         [
             str(python),
@@ -213,7 +222,8 @@ def test_untouched_notebook_runs_to_the_end(colab, student_release, stem, tmp_pa
 
 
 def run_solution(stem, kernel, student_release, tmp_path):
-    """The solution of ``stem`` with the release's setup cell, run in ``kernel``: every check must pass."""
+    """The solution of ``stem`` with the release's setup cell, run in ``kernel``: every check must
+    pass."""
     build.build_one(SOLUTIONS / f"{stem}.ipynb", tmp_path / "nb", tmp_path / "dist")
     solution = nbformat.read(str(tmp_path / "dist" / f"{stem}-solution.ipynb"), as_version=4)
     released = nbformat.read(str(student_release / "notebooks" / f"{stem}.ipynb"), as_version=4)
@@ -236,8 +246,8 @@ def test_solution_passes_every_check(colab, student_release, stem, tmp_path):
 
 @pytest.fixture(scope="module")
 def colab_resnet18(base, stand_in_cache, tmp_path_factory):
-    """A Colab session whose torch hub holds stand-in ResNet-18 weights, where torchvision's cache expects them:
-    what a student on Colab gets (there, the real weights download on first use)."""
+    """A Colab session whose torch hub holds stand-in ResNet-18 weights, where torchvision's cache
+    expects them: what a student on Colab gets (there, the real weights download on first use)."""
     import torch
     from torchvision import models as tvm
 
@@ -253,8 +263,9 @@ def colab_resnet18(base, stand_in_cache, tmp_path_factory):
 
 @pytest.mark.parametrize("stem", [s for s in STEMS if s.startswith(("03", "04"))])
 def test_resnet18_solution_passes_every_check(colab_resnet18, student_release, stem, tmp_path):
-    """Notebooks 03-04 on ResNet-18, the backbone "auto" picks wherever its weights can be had (Colab, any
-    connected machine). The untouched notebooks on it are not run too: their ResNet-18 cells are the
-    solution's, and the untouched path is run above on EfficientNet-Lite0 (that would add ~280 s)."""
+    """Notebooks 03-04 on ResNet-18, the backbone "auto" picks wherever its weights can be had
+    (Colab, any connected machine). The untouched notebooks on it are not run too: their ResNet-18
+    cells are the solution's, and the untouched path is run above on EfficientNet-Lite0 (that would
+    add ~280 s)."""
     shown = run_solution(stem, colab_resnet18[1], student_release, tmp_path)
     assert "resnet18" in shown and "using efficientnet_lite0" not in shown

@@ -121,7 +121,8 @@ def test_arrays_are_cached_by_content(pets_root, tmp_path, monkeypatch):
 
 
 def test_an_entry_is_computed_once_when_two_need_it_at_the_same_time(tmp_path, monkeypatch):
-    """Two notebooks (or test processes) asking for the same features: one computes, the other waits and loads."""
+    """Two notebooks (or test processes) asking for the same features: one computes, the other waits
+    and loads."""
     from concurrent.futures import ThreadPoolExecutor
 
     from utils import cache
@@ -158,7 +159,8 @@ EXTRA_PER_BREED = 60  # 37 breeds x 60 = 2,220 extra files, like a full download
 @pytest.fixture(scope="module")
 def full_download(pets_root, tmp_path_factory):
     """A synthetic full torchvision download: every mirror file hard-linked, plus 2,220 more
-    official-style names (<Breed>_<n>.jpg) and official-style lists whose split is not the course's."""
+    official-style names (<Breed>_<n>.jpg) and official-style lists whose split is not the
+    course's."""
     src = pets_root / "oxford-iiit-pet"
     root = tmp_path_factory.mktemp("full-download")
     images = root / "oxford-iiit-pet" / "images"
@@ -185,7 +187,10 @@ def full_download(pets_root, tmp_path_factory):
     )  # not the course split
     ann = root / "oxford-iiit-pet" / "annotations"
     ann.mkdir()
-    header = "#Image CLASS-ID SPECIES BREED ID\n#ID: 1:37 Class ids\n#SPECIES: 1:Cat 2:Dog\n#BREED ID: 1-25:Cat 1:12:Dog\n"
+    header = (
+        "#Image CLASS-ID SPECIES BREED ID\n#ID: 1:37 Class ids\n#SPECIES: 1:Cat 2:Dog\n"
+        "#BREED ID: 1-25:Cat 1:12:Dog\n"
+    )
     (ann / "list.txt").write_text(header + "\n".join(sorted(rows)) + "\n")
     (ann / "trainval.txt").write_text("\n".join(ordered[: len(ordered) // 2]) + "\n")
     (ann / "test.txt").write_text("\n".join(ordered[len(ordered) // 2 :]) + "\n")

@@ -96,8 +96,10 @@ def test_report_shows_figure_5_with_its_uncertainty_and_ties(tmp_path, monkeypat
 
 def test_a_solution_cell_becomes_what_a_student_writes():
     solution = (
-        "def phi(images):\n    # BEGIN SOLUTION\n    flat = images.reshape(len(images), -1)  # SOLUTION\n"
-        '    return flat\n    # END SOLUTION\n    """ # BEGIN PROMPT\n    raise NotImplementedError("phi")\n'
+        "def phi(images):\n    # BEGIN SOLUTION\n"
+        "    flat = images.reshape(len(images), -1)  # SOLUTION\n"
+        '    return flat\n    # END SOLUTION\n    """ # BEGIN PROMPT\n'
+        '    raise NotImplementedError("phi")\n'
         '    """ # END PROMPT\nrng = np.random.default_rng(0)  # SEED\n'
     )
     assert demo.clean_source(solution) == (
@@ -112,7 +114,8 @@ def test_a_solution_cell_becomes_what_a_student_writes():
 
 @pytest.mark.parametrize("sample", sorted(demo.SAMPLES.glob("*.ipynb")), ids=lambda p: p.stem)
 def test_committed_samples_read_like_a_students_notebook(sample):
-    """No otter marker in any cell, and the outputs of a run (a review page shows them beside an answer)."""
+    """No otter marker in any cell, and the outputs of a run (a review page shows them beside an
+    answer)."""
     nb = nbformat.read(str(sample), as_version=4)
     code = [c for c in nb.cells if c.cell_type == "code"]
     for cell in code:
@@ -126,9 +129,10 @@ def test_committed_samples_read_like_a_students_notebook(sample):
 
 
 def test_committed_samples_answer_with_the_current_masters(tmp_path):
-    """The samples are rewritten by hand (`python -m autograder demo --samples-only`) when a question changes: a
-    sample left behind grades below full marks on Gradescope (CI found one). Their cells are the built notebook's,
-    answered with today's solution: the same sources, cell by cell, as make_samples would write now."""
+    """The samples are rewritten by hand (`python -m autograder demo --samples-only`) when a
+    question changes: a sample left behind grades below full marks on Gradescope (CI found one).
+    Their cells are the built notebook's, answered with today's solution: the same sources, cell by
+    cell, as make_samples would write now."""
     from autograder import check
 
     check.ensure_built([m.stem for m in check.masters()])

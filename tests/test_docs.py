@@ -1,5 +1,6 @@
-"""The documentation a newcomer reads: a short README, links that lead somewhere, examples that run our commands,
-and no measured figure in a code comment (the figure lives in docs/performance.md and the bench)."""
+"""The documentation a newcomer reads: a short README, links that lead somewhere, examples that run
+our commands, and no measured figure in a code comment (the figure lives in docs/performance.md and
+the bench)."""
 
 import io
 import re
@@ -35,7 +36,8 @@ def test_every_relative_link_leads_to_a_file(page):
 
 @pytest.mark.parametrize("page", [REPO / "README.md"] + DOCS, ids=lambda p: p.name)
 def test_every_command_is_spelled_one_way(page):
-    """The venv's interpreter, spelled out: a bare `python -m autograder` fails unless .venv is active."""
+    """The venv's interpreter, spelled out: a bare `python -m autograder` fails unless .venv is
+    active."""
     for line in page.read_text().splitlines():
         for hit in re.finditer(r"(\S*)python3?(?:\.\d+)? (-m autograder|tools/)", line):
             assert hit[1].endswith(".venv/bin/"), (

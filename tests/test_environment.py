@@ -74,7 +74,8 @@ def test_ci_runs_the_readme_test_command():
 
 
 def test_jupyter_lab_serves_the_notebooks(tmp_path):
-    """`make lab`'s command starts JupyterLab on notebooks/ (headless here), and it lists the notebooks."""
+    """`make lab`'s command starts JupyterLab on notebooks/ (headless here), and it lists the
+    notebooks."""
     import json
     import socket
     import subprocess
@@ -144,8 +145,9 @@ def _installer():
 
 
 def test_installer_passes_pips_settings_to_uv(tmp_path, monkeypatch):
-    """uv does not read pip's configuration: the installer reads it with `pip config list` (files, then
-    [install] over [global], then PIP_* variables over both) and hands uv the same indexes and limits."""
+    """uv does not read pip's configuration: the installer reads it with `pip config list` (files,
+    then [install] over [global], then PIP_* variables over both) and hands uv the same indexes and
+    limits."""
     installer = _installer()
     config = tmp_path / "pip.conf"
     config.write_text(
@@ -185,7 +187,8 @@ def test_installer_passes_pips_settings_to_uv(tmp_path, monkeypatch):
 
 
 def test_installer_falls_back_to_pip(tmp_path, monkeypatch, capsys):
-    """Whatever goes wrong with uv, pip installs the same requirements; only pip's own failure fails."""
+    """Whatever goes wrong with uv, pip installs the same requirements; only pip's own failure
+    fails."""
     installer = _installer()
     requirements = tmp_path / "requirements.txt"
     requirements.write_text("numpy\n")
@@ -227,7 +230,8 @@ def test_installer_falls_back_to_pip(tmp_path, monkeypatch, capsys):
     assert "no such file" in capsys.readouterr().err
 
 
-# What a student installs (requirements-student.txt, the release's requirements.txt): what the notebooks import.
+# What a student installs (requirements-student.txt, the release's requirements.txt): what the
+# notebooks import.
 PROVIDES = {
     "PIL": "pillow",
     "sklearn": "scikit-learn",

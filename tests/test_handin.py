@@ -1,9 +1,10 @@
-"""Handing a notebook in (utils/handin.py, the submit cell): the zip holds the right notebook, and it grades.
+"""Handing a notebook in (utils/handin.py, the submit cell): the zip holds the right notebook, and
+it grades.
 
-The end-to-end test plays a local student: the release's notebooks/ folder (four notebooks side by side,
-where otter 7 alone cannot tell which one is running), the solution's answers saved in the notebook, the
-setup cell and the submit cell run in a real kernel with nbclient, and the zip it writes graded with
-``python -m autograder grade``.
+The end-to-end test plays a local student: the release's notebooks/ folder (four notebooks side by
+side, where otter 7 alone cannot tell which one is running), the solution's answers saved in the
+notebook, the setup cell and the submit cell run in a real kernel with nbclient, and the zip it
+writes graded with ``python -m autograder grade``.
 """
 
 import os
@@ -99,8 +100,9 @@ def test_when_otter_refuses_colab_the_submit_cell_prints_the_line(tmp_path, monk
 @pytest.mark.slow
 @pytest.mark.skipif(not sandbox.bwrap_status()[0], reason=sandbox.bwrap_status()[1])
 def test_submit_cell_in_the_release_writes_a_zip_that_grades_full_marks(student_release, tmp_path):
-    """A local student: answers saved in notebooks/01_ols_raw_pixels.ipynb of the release (three other
-    notebooks beside it), the setup and submit cells run in a kernel; `grade` scores the zip in full."""
+    """A local student: answers saved in notebooks/01_ols_raw_pixels.ipynb of the release (three
+    other notebooks beside it), the setup and submit cells run in a kernel; `grade` scores the zip
+    in full."""
     release = tmp_path / "release"
     shutil.copytree(student_release, release, ignore=shutil.ignore_patterns(".git"))
     folder = release / "notebooks"

@@ -2,7 +2,8 @@
 included), no instructor code in student code.
 
 Read from the source with ``ast``, not by importing: a circle hidden in a function body (a lazy
-``from . import x``) counts as much as one at the top, because it ties two modules' internals together.
+``from . import x``) counts as much as one at the top, because it ties two modules' internals
+together.
 """
 
 import ast
@@ -42,7 +43,8 @@ def graph(folder, package):
 
 
 def circles(edges):
-    """Every elementary circle found by a depth-first walk, each as [a, b, ..., a] starting at its smallest name."""
+    """Every elementary circle found by a depth-first walk, each as [a, b, ..., a] starting at its
+    smallest name."""
     found = set()
 
     def walk(node, path):
@@ -60,7 +62,8 @@ def circles(edges):
 
 
 def module_names(root):
-    """{dotted name: path} of every module under the package folder ``root``, subpackages included."""
+    """{dotted name: path} of every module under the package folder ``root``, subpackages
+    included."""
     names = {}
     for path in sorted(Path(root).rglob("*.py")):
         parts = list(path.relative_to(root.parent).with_suffix("").parts)
@@ -69,7 +72,8 @@ def module_names(root):
 
 
 def _resolve(name, imported, level, names, path):
-    """The modules of ``names`` that one import statement of module ``name`` (file ``path``) loads."""
+    """The modules of ``names`` that one import statement of module ``name`` (file ``path``)
+    loads."""
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
     if level:
         package = ".".join(package.split(".")[: len(package.split(".")) - level + 1])
@@ -153,7 +157,8 @@ def test_student_code_never_imports_instructor_code():
 
 
 def test_every_module_of_the_grading_wing_has_a_test_module_of_its_name():
-    """tests/grading mirrors autograder/grading (issue 28 §1): a new module comes with its own tests."""
+    """tests/grading mirrors autograder/grading (issue 28 §1): a new module comes with its own
+    tests."""
     wing = AUTOGRADER / "grading"
     modules = {p.stem for p in [*wing.glob("*.py"), *(wing / "programs").glob("*.py")]}
     tested = {p.stem.removeprefix("test_") for p in (REPO / "tests" / "grading").glob("test_*.py")}

@@ -1,9 +1,11 @@
-"""Grades into the gradebook: the roster, ``export --canvas`` and the per-student CSVs (autograder/lms.py).
+"""Grades into the gradebook: the roster, ``export --canvas`` and the per-student CSVs
+(autograder/lms.py).
 
-The grades folders are written as ``grade`` writes them (``store.write_rows``), so no notebook runs here: the
-point is who gets which score. The roster has a missing submission, a student with two, a name with non-ASCII
-characters (and its folder name in the decomposed form macOS writes), a late file as Canvas names it, a name
-that a spreadsheet would run as a formula, and a submission nobody claims.
+The grades folders are written as ``grade`` writes them (``store.write_rows``), so no notebook runs
+here: the point is who gets which score. The roster has a missing submission, a student with two, a
+name with non-ASCII characters (and its folder name in the decomposed form macOS writes), a late
+file as Canvas names it, a name that a spreadsheet would run as a formula, and a submission nobody
+claims.
 """
 
 import csv
@@ -255,7 +257,8 @@ def test_the_export_verb_runs_from_the_command_line(course):
 GRADEBOOK = (
     "Student,ID,SIS User ID,SIS Login ID,Section,Notebook 1 (4711),Current Points,Final Points,"
     "Current Score,Unposted Current Score,Final Score,Unposted Final Score\n"
-    "    Points Possible,,,,,11,(read only),(read only),(read only),(read only),(read only),(read only)\n"
+    "    Points Possible,,,,,11,(read only),(read only),"
+    "(read only),(read only),(read only),(read only)\n"
     ",,,,,Manual Posting,,,,,,\n"
     '"Alvarez, Ana",1234,S1001,ana@uni.edu,A,,0,0,,,0,\n'
     '"Bell, Bob",1235,,bob@uni.edu,A,,0,0,,,0,\n'
@@ -267,7 +270,8 @@ DUE = "2027-02-01T23:59:00-05:00"
 
 
 def _late_course(tmp_path, policy="per_day = 0.1\n"):
-    """Canvas's download of notebook 01: Ana twice (an on-time 7 and a late 11), Bob late, two John Smiths."""
+    """Canvas's download of notebook 01: Ana twice (an on-time 7 and a late 11), Bob late, two John
+    Smiths."""
     rows = dict(
         [
             _row("a1", f"alvarezana_1234_501_{A1}.ipynb", A1, total="7"),
@@ -329,7 +333,8 @@ def _export(root, *extra):
 
 
 def test_the_penalty_comes_before_the_best_copy_is_chosen(tmp_path):
-    """Ana's late 11 (2 started days late at 10 % a day: 8.8) beats her on-time 7; at 50 % flat (5.5) it does not."""
+    """Ana's late 11 (2 started days late at 10 % a day: 8.8) beats her on-time 7; at 50 % flat
+    (5.5) it does not."""
     root = _late_course(tmp_path)
     by_id, out = _export(root)
     assert by_id["1234"][5] == "8.8"
@@ -344,7 +349,8 @@ def test_days_late_come_from_canvas_times_and_the_students_due_date(tmp_path):
     by_id, out = _export(root)
     # Bob: 05:30 UTC on the 2nd is 00:30 EST, 31 minutes late: one started day, 10 %
     assert by_id["1235"][:3] == ["Bell, Bob", "1235", "1235"] and by_id["1235"][5] == "9"
-    # the two John Smiths, told apart by Canvas's ID only: 9 on time; 8 at 3 days and 1 s late (4 started days): 40 % off
+    # the two John Smiths, told apart by Canvas's ID only: 9 on time; 8 at 3 days and 1 s late (4
+    # started days): 40 % off
     assert by_id["1236"][5] == "9" and by_id["1237"][5] == "4.8"
     assert set(by_id) == {"1234", "1235", "1236", "1237"}  # the test student is not exported
     report = (out / "report.html").read_text(encoding="utf-8")

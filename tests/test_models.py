@@ -44,8 +44,9 @@ def test_lite0_weights_load_strictly_and_name_pets(lite0, pets_root):
 
 @pytest.mark.parametrize("name, size", [("efficientnet_lite1", 240), ("efficientnet_lite2", 260)])
 def test_lite1_lite2_load_strictly_at_their_native_size_and_name_pets(name, size, pets_root):
-    """The same publisher's Lite1/Lite2 weights: every tensor has its place in timm's tf_ model, the transform
-    gives the native resolution with the TF-Lite normalisation, and the top-1 of real pets is a cat or dog class."""
+    """The same publisher's Lite1/Lite2 weights: every tensor has its place in timm's tf_ model, the
+    transform gives the native resolution with the TF-Lite normalisation, and the top-1 of real pets
+    is a cat or dog class."""
     import timm
 
     fresh = timm.create_model(f"tf_{name}")
@@ -67,7 +68,8 @@ def test_lite1_lite2_load_strictly_at_their_native_size_and_name_pets(name, size
 
 
 def test_lite_weights_that_do_not_fit_are_refused():
-    """Lite1's file in Lite0's model: the shapes differ and the loader says which tensor, never loads loosely."""
+    """Lite1's file in Lite0's model: the shapes differ and the loader says which tensor, never
+    loads loosely."""
     import timm
 
     with pytest.raises(models.BackboneUnavailableError, match="tensors|does not fit"):
@@ -145,8 +147,9 @@ def test_resnet18_from_torchvision_cache(empty_torch_home, monkeypatch):
 def test_resnet18_path_of_notebooks_03_04_on_stand_in_weights(
     empty_torch_home, monkeypatch, pets_root
 ):
-    """The path a connected student takes ("auto" -> resnet18), on stand-in weights in torchvision's cache:
-    the dataset transform's shapes, every stage's shape, Figure 3's 7×7 filters, the fine-tuning stages."""
+    """The path a connected student takes ("auto" -> resnet18), on stand-in weights in torchvision's
+    cache: the dataset transform's shapes, every stage's shape, Figure 3's 7×7 filters, the
+    fine-tuning stages."""
     from utils import plots
 
     monkeypatch.setattr(
@@ -233,7 +236,8 @@ def test_freezing_counts(lite0):
 
 
 def test_all_metadata_covers_torchvision_zoo_offline():
-    """Figure 4 of notebook 03: every torchvision ImageNet classifier, read offline, plus EfficientNet-Lite0/1/2."""
+    """Figure 4 of notebook 03: every torchvision ImageNet classifier, read offline, plus
+    EfficientNet-Lite0/1/2."""
     from torchvision import models as tvm
 
     zoo = models.all_metadata()
@@ -243,7 +247,8 @@ def test_all_metadata_covers_torchvision_zoo_offline():
     assert (resnet18["acc1"], resnet18["gflops"], resnet18["params"]) == (69.758, 1.814, 11689512)
     lite = [next(m for m in zoo if m["name"] == name) for name in models.LITE]
     assert all(m["offline"] for m in lite)
-    # measured at each native resolution (224, 240, 260): larger models cost more, as the TF release lists them
+    # measured at each native resolution (224, 240, 260): larger models cost more, as the TF release
+    # lists them
     assert [m["gflops"] for m in lite] == sorted(m["gflops"] for m in lite) and 0.3 < lite[0][
         "gflops"
     ] < 1.2
@@ -273,7 +278,8 @@ def test_top_patches_are_the_receptive_fields_of_the_strongest_responses(conv):
 
 
 def test_top_patches_follow_tensorflow_same_padding():
-    """timm's tf_ EfficientNet pads asymmetrically at run time; the patches must still be what the filter saw."""
+    """timm's tf_ EfficientNet pads asymmetrically at run time; the patches must still be what the
+    filter saw."""
     import timm
 
     conv = timm.create_model("tf_efficientnet_lite0", pretrained=False).conv_stem
@@ -286,8 +292,9 @@ def test_top_patches_follow_tensorflow_same_padding():
 
 
 def test_importing_the_course_modules_leaves_torchvision_unloaded():
-    """`import torchvision` loads torch._dynamo (~2 s). The judge of notebooks 03-04 runs only the notebook's
-    import cell and the tests, so utils must import torchvision where it is used, not at the top."""
+    """`import torchvision` loads torch._dynamo (~2 s). The judge of notebooks 03-04 runs only the
+    notebook's import cell and the tests, so utils must import torchvision where it is used, not at
+    the top."""
     import subprocess
     import sys
     from pathlib import Path

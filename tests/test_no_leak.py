@@ -1,4 +1,5 @@
-"""No solution and no hidden test reaches a student: scan every built notebook and public test file."""
+"""No solution and no hidden test reaches a student: scan every built notebook and public test
+file."""
 
 import re
 
@@ -34,8 +35,8 @@ TEST_CONFIG = re.compile(r'^"""\s*# BEGIN TEST CONFIG\n(.*?)\n"""\s*# END TEST C
 
 
 def case_kind(source):
-    """'hidden', 'public' or None for a master's test cell: `# HIDDEN` first, or otter's TEST CONFIG block
-    (``hidden: true``; the written questions' 0-point checks say ``points: 0`` there)."""
+    """'hidden', 'public' or None for a master's test cell: `# HIDDEN` first, or otter's TEST CONFIG
+    block (``hidden: true``; the written questions' 0-point checks say ``points: 0`` there)."""
     source = source.lstrip()
     config = TEST_CONFIG.match(source)
     if config:
@@ -50,7 +51,8 @@ def case_kind(source):
 
 
 def master_blocks(master):
-    """(solution cells, hidden test cells, every other cell) of a master, by the raw block markers."""
+    """(solution cells, hidden test cells, every other cell) of a master, by the raw block
+    markers."""
     nb = nbformat.read(str(master), as_version=4)
     solutions, hidden, other, block = [], [], [], []
     for cell in nb.cells:

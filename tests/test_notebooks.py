@@ -1,11 +1,12 @@
-"""The four notebooks, table-driven: each runs end to end answered and untouched, its zip scores the solution full
-and the untouched notebook zero, every wrong answer of its table loses points and shows its hint, and what each
-notebook prints holds on the real data.
+"""The four notebooks, table-driven: each runs end to end answered and untouched, its zip scores the
+solution full and the untouched notebook zero, every wrong answer of its table loses points and
+shows its hint, and what each notebook prints holds on the real data.
 
-Costs are shared: each notebook is executed once per session and version (``executions``: the browser test's
-JupyterLab runs when they exist), and every grading of the module (solutions, untouched notebooks and all the
-wrong-answer rounds of the four notebooks) is scored in ONE pool by the grading service's own judge
-(``notebook_helpers.judge``: the program and payload that score a student's submission).
+Costs are shared: each notebook is executed once per session and version (``executions``: the
+browser test's JupyterLab runs when they exist), and every grading of the module (solutions,
+untouched notebooks and all the wrong-answer rounds of the four notebooks) is scored in ONE pool by
+the grading service's own judge (``notebook_helpers.judge``: the program and payload that score a
+student's submission).
 """
 
 import re
@@ -55,7 +56,7 @@ def run(stem, variant="answered"):
     return executions.get(stem, variant)
 
 
-# ------------------------------------------------------------------------------------------- every notebook
+# ------------------------------------------------------------------------------ every notebook
 
 
 @by_stem
@@ -70,7 +71,8 @@ def test_markdown_states_no_measured_numbers(stem):
 
 @pytest.fixture(scope="module")
 def judged():
-    """Every grading of the module scored in one pool: {stem: {"solution", "untouched", "rounds": [(rows, result)]}}."""
+    """Every grading of the module scored in one pool: {stem: {"solution", "untouched", "rounds":
+    [(rows, result)]}}."""
     jobs, where = [], []
     for stem in STEMS:
         solution, student = load_built(stem)
@@ -104,15 +106,17 @@ def test_zip_scores_the_solution_full_and_the_untouched_notebook_zero(judged, st
 
 
 def review_hints(question_result) -> str:
-    """The hints of failed 0-point cases: what the judge cannot verify from returned values (issue 29 §4) is
-    shown and flagged for review (autograder/grading/verdict.py, review_flags), never scored."""
+    """The hints of failed 0-point cases: what the judge cannot verify from returned values (issue
+    29 §4) is shown and flagged for review (autograder/grading/verdict.py, review_flags), never
+    scored."""
     return "\n".join(
         c["hint"] for c in question_result["cases"] if not c["passed"] and not c["points"]
     )
 
 
 def wrong_answer_failures(rounds, stem):
-    """What each graded round of wrong answers got wrong: full marks, or a missing hint (see the tables' docstrings)."""
+    """What each graded round of wrong answers got wrong: full marks, or a missing hint (see the
+    tables' docstrings)."""
     failures, written = [], manual_questions(stem)
     for rows, result in rounds:
         for question, _, new, hint in rows:
@@ -122,8 +126,8 @@ def wrong_answer_failures(rounds, stem):
             ):  # 0 points: the completion check's hint (what grader.check shows) is the point
                 if got["possible"] != 0 or hint not in hints(got):
                     failures.append(
-                        f"{question}: a written question must claim 0 points and show {hint!r}; got "
-                        f"{got['possible']} and:\n{hints(got)}"
+                        f"{question}: a written question must claim 0 points and show {hint!r}; "
+                        f"got {got['possible']} and:\n{hints(got)}"
                     )
             elif got["score"] >= got["possible"]:
                 if hint not in review_hints(
@@ -134,7 +138,8 @@ def wrong_answer_failures(rounds, stem):
                     )
             elif hint not in hints(got):
                 failures.append(
-                    f"{question}: hint {hint!r} missing for {new.strip()[:80]!r}; shown:\n{hints(got)}"
+                    f"{question}: hint {hint!r} missing for {new.strip()[:80]!r}; shown:\n"
+                    f"{hints(got)}"
                 )
     return failures
 
@@ -147,8 +152,8 @@ def test_wrong_answers_lose_points_and_show_their_hint(judged, stem):
 
 @slow_by_stem
 def test_a_wider_hidden_set_of_wrong_answers_is_caught_by_the_same_checks(judged, stem):
-    """The issue-21 mistakes in other spellings (tests/wrong_answers_hidden.py): a check that recognised the table's
-    spelling instead of the property would pass one of them."""
+    """The issue-21 mistakes in other spellings (tests/wrong_answers_hidden.py): a check that
+    recognised the table's spelling instead of the property would pass one of them."""
     assert HIDDEN[stem], f"{stem}: no hidden wrong answers"
     failures = wrong_answer_failures(judged[stem]["hidden"], stem)
     assert not failures, "\n".join(failures)
@@ -165,7 +170,8 @@ def errors(nb):
 
 
 def summary(nb):
-    """What the notebook's closing ``grader.check_all()`` cell showed, and the questions named there."""
+    """What the notebook's closing ``grader.check_all()`` cell showed, and the questions named
+    there."""
     code = [c for c in nb.cells if c.cell_type == "code" and c.source.strip()]
     summaries = [i for i, c in enumerate(code) if c.source.strip() == "grader.check_all()"]
     assert summaries and all("grader.check(" not in c.source for c in code[summaries[-1] :]), (
@@ -211,7 +217,7 @@ def code_before(nb, heading):
     return join(nb.cells[:at]), join(nb.cells[at:])
 
 
-# ------------------------------------------------------------------------------------------- 01: OLS
+# ------------------------------------------------------------------------------ 01: OLS
 
 
 @pytest.mark.slow
@@ -253,8 +259,8 @@ def test_01_majority_baseline_comes_from_training_labels():
 
 
 def test_01_weight_legend_matches_the_colour_map():
-    """The module's signed convention (plots.SIGNED_CMAP, symmetric limits): the top of the scale (positive weights,
-    towards cat = +1) is red, and Step 8 says so."""
+    """The module's signed convention (plots.SIGNED_CMAP, symmetric limits): the top of the scale
+    (positive weights, towards cat = +1) is red, and Step 8 says so."""
     from utils import plots
 
     r, g, b, _ = matplotlib.colormaps[plots.SIGNED_CMAP](1.0)
@@ -270,11 +276,15 @@ def test_01_weight_legend_matches_the_colour_map():
     )
 
 
-GROUP_ROW = r"^(\S.*?)?\s+(all images|\d+ big breeds|\d+ other breeds)\s+(\d+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)$"
+GROUP_ROW = (
+    r"^(\S.*?)?\s+(all images|\d+ big breeds|\d+ other breeds)\s+(\d+)"
+    r"\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)$"
+)
 
 
 def group_rows(text):
-    """The rows of utils.results.group_table tables: [(group, n, accuracy, balanced, always cat, always dog)]."""
+    """The rows of utils.results.group_table tables: [(group, n, accuracy, balanced, always cat,
+    always dog)]."""
     return [
         (m[2], int(m[3]), *map(float, m.groups()[3:]))
         for m in re.finditer(GROUP_ROW, text, flags=re.M)
@@ -282,7 +292,8 @@ def group_rows(text):
 
 
 def assert_groups_add_up(rows):
-    """Per model: the groups partition the images, and their n-weighted accuracies give the overall one."""
+    """Per model: the groups partition the images, and their n-weighted accuracies give the overall
+    one."""
     for start in [i for i, r in enumerate(rows) if r[0] == "all images"]:
         whole, parts = rows[start], rows[start + 1 : start + 3]
         assert [p[0].split(" ", 1)[1] for p in parts] == ["big breeds", "other breeds"], rows
@@ -293,7 +304,8 @@ def assert_groups_add_up(rows):
 
 @pytest.mark.slow
 def test_01_shows_the_composition_and_the_accuracy_by_group():
-    """Three breeds hold most images: the table and the verdict per group are printed, and they add up."""
+    """Three breeds hold most images: the table and the verdict per group are printed, and they add
+    up."""
     from utils import data
 
     nb, recorded = run("01_ols_raw_pixels")
@@ -318,11 +330,12 @@ def test_01_shows_the_composition_and_the_accuracy_by_group():
     assert recorded["ols"]["balanced_test_acc"] == pytest.approx(rows[0][3], abs=1e-3)
 
 
-# ------------------------------------------------------------------------------------------- 02: edges
+# ------------------------------------------------------------------------------ 02: edges
 
 
 def solution_scope(stem, *names):
-    """The solution's definitions of ``names`` (functions and the cells that define them), run here."""
+    """The solution's definitions of ``names`` (functions and the cells that define them), run
+    here."""
     scope = {"np": np, "POOL": 8}
     for name in names:
         exec(
@@ -366,8 +379,9 @@ def question_cells(stem, question):
 
 
 def test_02_design_prompt_states_exactly_what_its_tests_measure():
-    """Every 3×3 kernel of -1, 0, 1 (and its copy scaled by 0.01) passes the public and hidden tests of edges_design
-    exactly when it meets the three criteria the prompt states (issue 21: 356 of 638 did not)."""
+    """Every 3×3 kernel of -1, 0, 1 (and its copy scaled by 0.01) passes the public and hidden tests
+    of edges_design exactly when it meets the three criteria the prompt states (issue 21: 356 of 638
+    did not)."""
     import ast
     import itertools
 
@@ -432,13 +446,15 @@ def test_02_design_prompt_states_exactly_what_its_tests_measure():
 
 
 def test_02_control_matches_the_edge_features_in_number_and_blocks():
-    """The control has exactly as many features as the edges, pooled over the same blocks, and no filter."""
+    """The control has exactly as many features as the edges, pooled over the same blocks, and no
+    filter."""
     scope = solution_scope("02_logistic_regression_edges", "conv2d_valid", "block_stats")
     images = np.random.default_rng(0).uniform(size=(3, 64, 64))
     kernels = [np.array([[1, 0, -1]] * 3, float), np.array([[1, 0, -1]] * 3, float).T]
     edges, control = scope["edge_features"](images, kernels), scope["block_stats"](images)
     assert edges.shape == control.shape == (3, 98)
-    # block (0, 0) of the control covers the centre pixels of the windows pooled into block (0, 0) of the edges
+    # block (0, 0) of the control covers the centre pixels of the windows pooled into block (0, 0)
+    # of the edges
     assert np.isclose(control[0, 0], images[0, 1:9, 1:9].mean())
     assert np.isclose(control[0, 49], images[0, 1:9, 1:9].std())
 
@@ -447,9 +463,9 @@ def test_02_control_matches_the_edge_features_in_number_and_blocks():
 def test_02_comparison_is_printed_with_its_uncertainty():
     text = outputs_text(run("02_logistic_regression_edges")[0])
     m = re.search(
-        r"edges ([\d.]+) vs control ([\d.]+) on (\d+) test images: (edges|control|neither) higher by "
-        r"([\d.]+); standard error of the difference ≈ ([\d.]+), so the gap is (larger|within) two "
-        r"standard errors",
+        r"edges ([\d.]+) vs control ([\d.]+) on (\d+) test images: (edges|control|neither) "
+        r"higher by ([\d.]+); standard error of the difference ≈ ([\d.]+), so the gap is "
+        r"(larger|within) two standard errors",
         text,
     )
     assert m, text[-3000:]
@@ -461,7 +477,8 @@ def test_02_comparison_is_printed_with_its_uncertainty():
 
 
 def test_02_curves_are_labelled_with_the_split_they_show():
-    """Learning curves come from the training and validation parts; the test set is touched once, in Step 10."""
+    """Learning curves come from the training and validation parts; the test set is touched once, in
+    Step 10."""
     before, _ = code_before(load_built("02_logistic_regression_edges")[0], "## Step 10")
     assert 'pets_arrays("test"' not in before and "Y_test" not in before and "A_test" not in before
     assert "training and validation parts" in before
@@ -476,7 +493,7 @@ def test_02_accuracy_by_group_for_each_feature_set():
     assert recorded["edges"]["balanced_test_acc"] == pytest.approx(rows[0][3], abs=1e-3)
 
 
-# ------------------------------------------------------------------------------------------- 03: frozen features
+# ------------------------------------------------------------------------------ 03: frozen features
 
 
 @pytest.mark.slow
@@ -492,7 +509,8 @@ def test_03_reaches_its_accuracy_and_the_random_control_does_not():
 
 @pytest.mark.slow
 def test_03_every_offline_backbone_is_a_measured_point_on_both_tasks():
-    """Figure 4's measured points: each backbone available here, probed on cats vs dogs and on the 37 breeds."""
+    """Figure 4's measured points: each backbone available here, probed on cats vs dogs and on the
+    37 breeds."""
     from utils import models, transfer
 
     text = outputs_text(run("03_pretrained_features")[0])
@@ -542,14 +560,15 @@ def test_03_primer_footnote_wordnet_and_groups_print_what_they_claim():
     assert recorded["frozen"]["balanced_test_acc"] == pytest.approx(rows[0][3], abs=1e-3)
 
 
-# ------------------------------------------------------------------------------------------- 04: fine-tuning
+# ------------------------------------------------------------------------------ 04: fine-tuning
 
 
 @pytest.mark.slow
 def test_04_judgement_cells_measure_what_their_questions_ask():
-    """Batch norm's running mean moves under model.train() although the stem is frozen, by batch norm's momentum per
-    pass, as fraction_moved says after 10 passes, and not at all under set_train_mode; k is chosen on the digits'
-    sweep, where the k differ on validation (the cheapest within one standard error of the best); a flip hurts the digits."""
+    """Batch norm's running mean moves under model.train() although the stem is frozen, by batch
+    norm's momentum per pass, as fraction_moved says after 10 passes, and not at all under
+    set_train_mode; k is chosen on the digits' sweep, where the k differ on validation (the cheapest
+    within one standard error of the best); a flip hurts the digits."""
     nb, _ = run("04_fine_tuning")
     text = outputs_text(nb)
     assert "any parameter trainable? False; running_mean changed? True" in text, text[-3000:]
@@ -576,11 +595,13 @@ def test_04_judgement_cells_measure_what_their_questions_ask():
     )
     assert measured > first and abs(measured - predicted) < 0.01, (measured, predicted)
     assert "with your set_train_mode instead: running_mean unchanged? True" in text
-    # issue 27 §3: how many stages is chosen where the k differ on validation (the digits' large set)
+    # issue 27 §3: how many stages is chosen where the k differ on validation (the digits' large
+    # set)
     sweep = {
         int(k): (int(params.replace(",", "")), float(val))
         for k, params, val in re.findall(
-            r"^k = (\d+): .*\s([\d,]+) of [\d,]+ parameters train; validation (\d\.\d+), test \d\.\d+$",
+            r"^k = (\d+): .*\s([\d,]+) of [\d,]+ parameters train; "
+            r"validation (\d\.\d+), test \d\.\d+$",
             text,
             flags=re.M,
         )
@@ -633,14 +654,16 @@ def test_04_reaches_its_accuracy_and_records_the_measured_grid():
         == len(transfer.STRATEGIES) * len(seeds)
         for t, n in cells
     )
-    # issue 27 §1: where the note says fine-tuning pays (many images unlike ImageNet), it beats the frozen final
-    # features beyond two standard errors of the paired difference, in the notebook's own run
+    # issue 27 §1: where the note says fine-tuning pays (many images unlike ImageNet), it beats the
+    # frozen final features beyond two standard errors of the paired difference, in the notebook's
+    # own run
     large = max(n for t, n in cells if t == "digits")
     d, se, _ = transfer.paired_difference(
         grid, "digits", large, transfer.FINE_TUNED[0], transfer.STRATEGIES[1]
     )
     assert d > 2 * se, (d, se)
-    # the fine-tuning row's start is the frozen final-features probe: the same test accuracy, seed by seed
+    # the fine-tuning row's start is the frozen final-features probe: the same test accuracy, seed
+    # by seed
     final = {
         (r["task"], r["train_per_class"], r["seed"]): r["test_acc"]
         for r in grid
@@ -656,7 +679,8 @@ def test_04_reaches_its_accuracy_and_records_the_measured_grid():
         r["se"] >= 0 and r["seeds"] == len(seeds) for r in summary
     )
     assert all(0 <= r["test_acc"] <= 1 for r in grid)
-    # the grid is a real measurement: chance is 1/3 and 1/10, the pre-trained features are far above it
+    # the grid is a real measurement: chance is 1/3 and 1/10, the pre-trained features are far above
+    # it
     final = {
         (r["task"], r["train_per_class"]): r["test_acc"]
         for r in grid
@@ -669,11 +693,13 @@ def test_04_reaches_its_accuracy_and_records_the_measured_grid():
 
 @pytest.mark.slow
 def test_04_negative_transfer_verdict_follows_its_numbers():
-    """§3.4.4: the digits' final-stage probe against raw pixels, with the verdict its standard error allows."""
+    """§3.4.4: the digits' final-stage probe against raw pixels, with the verdict its standard error
+    allows."""
     text = outputs_text(run("04_fine_tuning")[0])
     m = re.search(
         r"raw pixels ([\d.]+), final stage ([\d.]+), chosen stage \S+ [\d.]+\n"
-        r"final stage minus raw pixels: ([+-][\d.]+) \(standard error of the difference ≈ ([\d.]+)\): "
+        r"final stage minus raw pixels: ([+-][\d.]+) "
+        r"\(standard error of the difference ≈ ([\d.]+)\): "
         r"(below|within|above)",
         text,
     )

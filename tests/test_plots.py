@@ -54,7 +54,8 @@ def test_arc_curves_and_tradeoff():
 
 
 def test_accuracy_arc_skips_records_without_a_test_accuracy():
-    """Notebook 04 records its Figure 5 grid under "scenarios": the arc must still draw the four stages."""
+    """Notebook 04 records its Figure 5 grid under "scenarios": the arc must still draw the four
+    stages."""
     fig = plots.accuracy_arc(
         {"frozen": {"test_acc": 0.98}, "scenarios": {"grid": [], "seconds": 3.0}}
     )
@@ -75,8 +76,9 @@ def test_model_zoo_names_offline_models_and_explains_macs():
 
 
 def test_model_zoo_marks_measured_points():
-    """Figure 4 with measured points: a star on the zoo for each measured backbone, and beside it each task's
-    measured accuracy (error bar = standard error) against that backbone's ImageNet top-1."""
+    """Figure 4 with measured points: a star on the zoo for each measured backbone, and beside it
+    each task's measured accuracy (error bar = standard error) against that backbone's ImageNet
+    top-1."""
     metas = [
         {"name": "a", "acc1": 70.0, "gflops": 1.0, "params": 5e6, "offline": True},
         {"name": "b", "acc1": 80.0, "gflops": 4.0, "params": 25e6, "offline": False},
@@ -135,7 +137,8 @@ def _master_cell(stem, start):
 
 
 def _assert_signed_convention(fig, expected):
-    """Every 2-D image of ``fig`` showing negative values (``expected`` of them) uses SIGNED_CMAP on symmetric limits, with a colour bar."""
+    """Every 2-D image of ``fig`` showing negative values (``expected`` of them) uses SIGNED_CMAP on
+    symmetric limits, with a colour bar."""
     images = [im for ax in fig.axes for im in ax.images]
     signed = [
         im
@@ -158,8 +161,9 @@ def _assert_signed_convention(fig, expected):
 
 
 def test_signed_images_follow_one_convention(pets_root):
-    """The module's signed figures, drawn from the masters' own inputs: notebook 02's filter bank (and 03's copy of
-    it), ridge weights on real pixels (notebook 01's Step 8) and both widgets' figures."""
+    """The module's signed figures, drawn from the masters' own inputs: notebook 02's filter bank
+    (and 03's copy of it), ridge weights on real pixels (notebook 01's Step 8) and both widgets'
+    figures."""
     from utils import data, widgets
 
     scope = {"np": np}
@@ -190,8 +194,8 @@ def test_signed_images_follow_one_convention(pets_root):
 
 
 def test_no_other_diverging_colour_map_is_named():
-    """Signed images go through plots.signed_image: no master and no utils module names a colour map of its own
-    for them (the old two conventions: bwr with red > 0, RdBu with blue > 0)."""
+    """Signed images go through plots.signed_image: no master and no utils module names a colour map
+    of its own for them (the old two conventions: bwr with red > 0, RdBu with blue > 0)."""
     diverging = re.compile(
         r"""cmap\s*=\s*["'](bwr|seismic|coolwarm|RdBu|RdBu_r|PiYG|PRGn|BrBG|PuOr|RdGy|RdYlBu)["']"""
     )
@@ -210,8 +214,9 @@ def test_no_other_diverging_colour_map_is_named():
 
 
 def test_model_zoo_names_every_family_and_marks_the_picks():
-    """On torchvision's real metadata: every model belongs to a named family, ResNet and MobileNet can be found in
-    the legend (outside the data), and the two picks of Question 8 are named with an arrow."""
+    """On torchvision's real metadata: every model belongs to a named family, ResNet and MobileNet
+    can be found in the legend (outside the data), and the two picks of Question 8 are named with an
+    arrow."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -246,8 +251,8 @@ def test_model_zoo_names_every_family_and_marks_the_picks():
 
 
 def test_accuracy_arc_shows_the_control_and_the_test_sets_noise():
-    """Issue 19 §4: notebook 02's dimension-matched control beside the edges, whiskers of one binomial standard
-    error, and no "best" where the test set cannot tell two models apart."""
+    """Issue 19 §4: notebook 02's dimension-matched control beside the edges, whiskers of one
+    binomial standard error, and no "best" where the test set cannot tell two models apart."""
     recorded = {
         "ols": {"test_acc": 0.55},
         "edges": {"test_acc": 0.62, "control_test_acc": 0.60},
@@ -277,8 +282,8 @@ def test_accuracy_arc_shows_the_control_and_the_test_sets_noise():
 
 
 def test_fine_tuning_curves_start_at_epoch_zero_beside_the_probe(tmp_path):
-    """Notebook 04 (issue 27): every fine-tuning curve is drawn from its start, the frozen probe a reference line;
-    the seeds of one run share a colour and one legend entry."""
+    """Notebook 04 (issue 27): every fine-tuning curve is drawn from its start, the frozen probe a
+    reference line; the seeds of one run share a colour and one legend entry."""
     curves = {
         "digits 100/class (seed 0)": [0.94, 0.9, 0.97],
         "digits 100/class (seed 1)": [0.93, 0.95, 0.98],

@@ -1,4 +1,5 @@
-"""The student release (`python -m autograder release`): what it holds, and that nothing secret leaks into it."""
+"""The student release (`python -m autograder release`): what it holds, and that nothing secret
+leaks into it."""
 
 import re
 import subprocess
@@ -128,8 +129,9 @@ def test_no_leak_of_otter_markup_samples_or_instructor_code(texts):
 @pytest.mark.parametrize("master", MASTERS, ids=[m.stem for m in MASTERS])
 def test_no_leak_of_solutions_or_hidden_tests(master, texts):
     solutions, hidden, _ = master_blocks(master)
-    # utils/ is public by design (students import it); its generic lines (`def forward(self, x):`) are not secrets
-    # and a line that another master shows in public (`rng = np.random.default_rng(0)`) is no secret of this one
+    # utils/ is public by design (students import it); its generic lines (`def forward(self, x):`)
+    # are not secrets and a line that another master shows in public
+    # (`rng = np.random.default_rng(0)`) is no secret of this one
     public = "\n".join(
         [cell for m in MASTERS for cell in master_blocks(m)[2]]
         + [p.read_text() for p in sorted((REPO / "utils").glob("*.py"))]
@@ -163,7 +165,8 @@ def test_release_refuses_a_folder_with_other_content(tmp_path):
 
 
 def test_releasing_again_into_the_clone_changes_nothing(student_release):
-    """The instructor's update flow: release into the release repository again; unchanged masters, no new commit."""
+    """The instructor's update flow: release into the release repository again; unchanged masters,
+    no new commit."""
     head = lambda: (
         subprocess.run(
             ["git", "-C", str(student_release), "rev-parse", "HEAD"], capture_output=True, text=True

@@ -1,4 +1,5 @@
-"""utils.results: balanced and per-group accuracy, and the course data's composition they are read against."""
+"""utils.results: balanced and per-group accuracy, and the course data's composition they are read
+against."""
 
 import numpy as np
 import pytest

@@ -1,24 +1,26 @@
-"""A semester, end to end, through the commands an instructor, a TA and three students use (issue 30 §1).
+"""A semester, end to end, through the commands an instructor, a TA and three students use (issue 30
+§1).
 
-Notebook 02, the cheapest with written answers (edges_predict and edges_explain, 1 point each; 13 automatic
-points). The story, and what a careful person computes by hand at each step:
+Notebook 02, the cheapest with written answers (edges_predict and edges_explain, 1 point each; 13
+automatic points). The story, and what a careful person computes by hand at each step:
 
-1. The instructor releases the course (``release``) and, by mistake, ships an autograder whose hidden
-   ``test_loss_large_margins`` fails every answer (a bug in the test).
+1. The instructor releases the course (``release``) and, by mistake, ships an autograder whose
+   hidden ``test_loss_large_margins`` fails every answer (a bug in the test).
 2. Three students hand in, as Canvas's "Download Submissions" zip names their files
    (``<name>[_late]_<user id>_<attachment id>_<file>``):
-   - Ana answers everything and submits with the submit cell (``grader.export``) from the release's folder;
+   - Ana answers everything and submits with the submit cell (``grader.export``) from the release's
+     folder;
    - Bob answers edges_conv and edges_loss, and hands in the ``.ipynb`` as downloaded from Colab;
    - Cara hands in edges_conv, edges_design and edges_loss on time, then everything two days late.
-3. ``grade``: Ana 13 automatic points less the buggy case's share of edges_loss, written answers pending;
-   Bob's and Cara's first stubs of written answers score 0 with no reader.
+3. ``grade``: Ana 13 automatic points less the buggy case's share of edges_loss, written answers
+   pending; Bob's and Cara's first stubs of written answers score 0 with no reader.
 4. The TA reads ``review/<question>.html`` and fills the scores template with scores and notes;
    ``merge-manual`` adds them.
-5. The instructor fixes the test and runs ``grade`` again, without ``--force``: the changed autograder
-   regrades every row, and the TA's scores and notes survive.
-6. ``export`` from Canvas's own gradebook export, the course's due date and a 10 % per-day penalty, with
-   Canvas's record of when each file came in: Ana 14.5, Bob 5, Cara's late 15 less 20 % = 12 beats her
-   on-time 7.
+5. The instructor fixes the test and runs ``grade`` again, without ``--force``: the changed
+   autograder regrades every row, and the TA's scores and notes survive.
+6. ``export`` from Canvas's own gradebook export, the course's due date and a 10 % per-day penalty,
+   with Canvas's record of when each file came in: Ana 14.5, Bob 5, Cara's late 15 less 20 % = 12
+   beats her on-time 7.
 """
 
 import csv
@@ -62,7 +64,8 @@ pytestmark = [
 
 
 def _autograder(dist, fixed):
-    """notebook 02's autograder in ``dist``: as built (``fixed``), or with the instructor's bug in edges_loss."""
+    """notebook 02's autograder in ``dist``: as built (``fixed``), or with the instructor's bug in
+    edges_loss."""
     src = zip_path(STEM)
     dst = dist / src.name
     if fixed:
@@ -84,7 +87,8 @@ def _autograder(dist, fixed):
 
 
 def _loss_case_share():
-    """What one test case of edges_loss is worth: its points over its cases (otter splits them evenly)."""
+    """What one test case of edges_loss is worth: its points over its cases (otter splits them
+    evenly)."""
     with zipfile.ZipFile(zip_path(STEM)) as zf:
         text = zf.read("tests/edges_loss.py").decode()
     return float(re.search(r"^points = (\S+)", text, re.M)[1]) / text.count("@test_case(")
@@ -95,8 +99,9 @@ def _canvas_name(key, user, attachment, file, late=False):
 
 
 def _grade(subs, out, dist):
-    """`grade`, with limits wide enough for a busy shared machine: the story is about the joins, and a call
-    that outlives the default limit under load would cost a point no careful person would take."""
+    """`grade`, with limits wide enough for a busy shared machine: the story is about the joins, and
+    a call that outlives the default limit under load would cost a point no careful person would
+    take."""
     done = subprocess.run(
         [
             sys.executable,
@@ -206,9 +211,11 @@ def semester(student_release, tmp_path_factory):
     regrade_log = _grade(subs, out, dist)
     final = _rows_by_student(out, names)
 
-    # Canvas: its gradebook export as the roster, its record of when each file came in, the course's due date
+    # Canvas: its gradebook export as the roster, its record of when each file came in, the course's
+    # due date
     (root / "gradebook.csv").write_text(
-        "Student,ID,SIS User ID,SIS Login ID,Section,Notebook 2 (4712),Current Points,Final Points\n"
+        "Student,ID,SIS User ID,SIS Login ID,Section,Notebook 2 (4712),"
+        "Current Points,Final Points\n"
         "    Points Possible,,,,,15,(read only),(read only)\n"
         '"Alvarez, Ana",1234,S1001,ana,A,,0,0\n"Bell, Bob",1235,S1002,bob,A,,0,0\n'
         '"Chen, Cara",1236,S1003,cara,B,,0,0\n"Student, Test",9999,,,A,,0,0\n',

@@ -111,7 +111,8 @@ def _answer_cells(nb):
 
 
 def _fill(student, bodies):
-    """The student notebook with each ``raise NotImplementedError`` replaced by the body of ``bodies``."""
+    """The student notebook with each ``raise NotImplementedError`` replaced by the body of
+    ``bodies``."""
     nb = nbformat.from_dict(student)
     for cell in _answer_cells(nb):
         cell.source = RAISE.sub(
@@ -135,7 +136,8 @@ def _course_solution(student, solution):
 
 
 def _renamed_copy(nb):
-    """``nb`` with the names of RENAMES changed (tokens only), respaced and commented: a disguised copy."""
+    """``nb`` with the names of RENAMES changed (tokens only), respaced and commented: a disguised
+    copy."""
     nb = nbformat.from_dict(nb)
     for cell in _answer_cells(nb):
         tokens = list(tokenize.generate_tokens(io.StringIO(cell.source).readline))
@@ -234,7 +236,8 @@ def test_copy_with_renamed_variables_is_flagged_and_independent_solutions_are_no
 
 
 def test_starter_code_alone_makes_nobody_alike(notebooks):
-    """The given signatures, docstrings and prompts leave no fingerprint once the starter is boilerplate."""
+    """The given signatures, docstrings and prompts leave no fingerprint once the starter is
+    boilerplate."""
     _, boilerplate = similarity.starter(STEM, NOTEBOOKS)
     starter_cells = [
         c.source + "\n# I have not started yet\n" for c in _answer_cells(notebooks["untouched"])

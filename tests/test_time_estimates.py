@@ -1,4 +1,5 @@
-"""tools/time_estimates.py: each intro's "Estimated time" is what the tool derives from the notebooks now."""
+"""tools/time_estimates.py: each intro's "Estimated time" is what the tool derives from the
+notebooks now."""
 
 import json
 import sys
@@ -13,11 +14,13 @@ import time_estimates as te  # noqa: E402
 
 @pytest.mark.parametrize("stem", te.STEMS)
 def test_intro_says_the_tools_estimate(stem):
-    """The master's and the student notebook's intro carry the tool's rounded estimate, and only that figure."""
+    """The master's and the student notebook's intro carry the tool's rounded estimate, and only
+    that figure."""
     record = te.derive(json.loads(te.RECORD.read_text()))
     expected = te.intro_for(record["notebooks"][stem])
     assert te.intro_estimate(stem) == expected, (
-        f"{stem}: the intro's estimate is not the tool's; run python tools/time_estimates.py, then autograder build"
+        f"{stem}: the intro's estimate is not the tool's; run python tools/time_estimates.py, "
+        "then autograder build"
     )
     student = "\n".join(
         "".join(c["source"])
@@ -27,7 +30,8 @@ def test_intro_says_the_tools_estimate(stem):
 
 
 def test_docs_page_and_record_are_current():
-    """docs/time-estimates.{json,md} are what the tool writes from the current notebooks (--check)."""
+    """docs/time-estimates.{json,md} are what the tool writes from the current notebooks
+    (--check)."""
     assert te.main(["--check"]) == 0
     page = te.PAGE.read_text()
     assert "Brysbaert" in page and f"{te.WPM} words per minute" in page
@@ -47,7 +51,8 @@ def test_question_types_read_from_the_masters():
 
 
 def test_run_seconds_come_from_nbclients_cell_timings(tmp_path):
-    """A cell that sleeps is timed at least as long as its sleep; a notebook without timings is refused."""
+    """A cell that sleeps is timed at least as long as its sleep; a notebook without timings is
+    refused."""
     from nbclient import NotebookClient
 
     nb = nbformat.v4.new_notebook(
@@ -73,8 +78,8 @@ def test_rounding_is_up_to_the_half_hour():
 
 
 def test_an_observed_read_replaces_the_derived_estimate(tmp_path, monkeypatch):
-    """Timed reads (--observed) give the intro their median; the page lists them beside the derivation; bad input
-    is refused with what to fix, and the record is left as it was."""
+    """Timed reads (--observed) give the intro their median; the page lists them beside the
+    derivation; bad input is refused with what to fix, and the record is left as it was."""
     monkeypatch.setattr(te, "RECORD", tmp_path / "record.json")
     monkeypatch.setattr(te, "PAGE", tmp_path / "page.md")
     te.RECORD.write_text(

@@ -185,8 +185,9 @@ def test_per_class_split_is_disjoint_and_per_class():
 
 
 def test_probe_backbones_on_the_pets(features, pets_root):
-    """The cross-validated probe on real cached features: near perfect on cats vs dogs, far above chance (1/37)
-    and below perfect on the breeds; cv_probe is the mean and standard error of linear_probe over the folds."""
+    """The cross-validated probe on real cached features: near perfect on cats vs dogs, far above
+    chance (1/37) and below perfect on the breeds; cv_probe is the mean and standard error of
+    linear_probe over the folds."""
     from utils import transfer
 
     rows = transfer.probe_backbones(["efficientnet_lite0"], progress=False)
@@ -213,7 +214,8 @@ def test_probe_backbones_on_the_pets(features, pets_root):
 
 
 def test_a_backbone_used_for_features_can_still_be_trained(lite0):
-    """Extraction runs in inference mode and puts the model in channels-last: its parameters must stay trainable."""
+    """Extraction runs in inference mode and puts the model in channels-last: its parameters must
+    stay trainable."""
     images = torch.utils.data.TensorDataset(
         torch.randn(3, 3, 64, 64), torch.zeros(3, dtype=torch.long)
     )
@@ -235,7 +237,8 @@ def test_a_backbone_used_for_features_can_still_be_trained(lite0):
 
 
 def _tiny_tail_task(n=96, seed=0):
-    """Maps (n, 4, 4, 4) whose class (0/1) moves channel 0, and a pre-trained-looking tail: conv + BN + ReLU."""
+    """Maps (n, 4, 4, 4) whose class (0/1) moves channel 0, and a pre-trained-looking tail: conv +
+    BN + ReLU."""
     g = torch.Generator().manual_seed(seed)
     y = torch.arange(n) % 2
     X = torch.randn(n, 4, 4, 4, generator=g)
@@ -248,7 +251,8 @@ def _tiny_tail_task(n=96, seed=0):
 
 @pytest.mark.parametrize("lr", [3e-3, 30.0])
 def test_fine_tuning_never_ends_below_its_start_on_validation(lr, capsys):
-    """Epoch 0 (the probe) is evaluated and may be kept: even a destructive rate cannot end below the start."""
+    """Epoch 0 (the probe) is evaluated and may be kept: even a destructive rate cannot end below
+    the start."""
     from utils import finetune
 
     tail, X, y, idx = _tiny_tail_task()
@@ -307,8 +311,9 @@ def test_augmentation_is_random_resized_crop_and_flip():
 
 
 def test_augmented_probe_is_paired_by_seed_and_a_mirror_hurts_digits():
-    """The digits' augmentation measurement (notebook 04): the same seed gives the same views, no transform is the
-    plain probe, and mirrored digits (other symbols) lower validation accuracy on every seed."""
+    """The digits' augmentation measurement (notebook 04): the same seed gives the same views, no
+    transform is the plain probe, and mirrored digits (other symbols) lower validation accuracy on
+    every seed."""
     from sklearn.datasets import load_digits
     from torchvision.transforms import v2 as T
 
@@ -346,9 +351,10 @@ def test_augmented_probe_is_paired_by_seed_and_a_mirror_hurts_digits():
 
 @pytest.mark.slow
 def test_fine_tuning_from_a_middle_stage_leaves_the_probe_on_digits(lite0, tmp_path, monkeypatch):
-    """Issue 27 §1: digits (unlike ImageNet) at 64 x 64, 100 per class, Lite0's stages after stage4 fine-tuned on
-    cached maps with the grid's recipe: the probe on the final features is weak, and fine-tuning gains on
-    validation and on the test images (notebook 04's large digits cell, seed 0)."""
+    """Issue 27 §1: digits (unlike ImageNet) at 64 x 64, 100 per class, Lite0's stages after stage4
+    fine-tuned on cached maps with the grid's recipe: the probe on the final features is weak, and
+    fine-tuning gains on validation and on the test images (notebook 04's large digits cell, seed
+    0)."""
     import torch.nn.functional as F
     from sklearn.datasets import load_digits
 
@@ -411,7 +417,8 @@ def test_verdicts_call_a_win_only_beyond_two_standard_errors():
 
 
 def test_transfer_grid_rows_are_cached_and_record_both_ends_of_fine_tuning(tmp_path, monkeypatch):
-    """A second run of notebook 04's grid reuses its rows (issue 19 §5), keyed by every input: other seeds recompute."""
+    """A second run of notebook 04's grid reuses its rows (issue 19 §5), keyed by every input: other
+    seeds recompute."""
     from utils import transfer
 
     monkeypatch.setenv("PTM_CACHE", str(tmp_path))
@@ -459,8 +466,9 @@ def test_transfer_grid_rows_are_cached_and_record_both_ends_of_fine_tuning(tmp_p
 def test_stage_sweep_largest_k_is_the_grids_run_and_smaller_k_freeze_the_first_stages(
     tmp_path, monkeypatch
 ):
-    """Notebook 04 chooses how many stages to fine-tune from a sweep (issue 27 §3): its largest k is the grid's own
-    fine-tuning row (same split, recipe and seed), a smaller k trains only the last k stages; cached like the grid."""
+    """Notebook 04 chooses how many stages to fine-tune from a sweep (issue 27 §3): its largest k is
+    the grid's own fine-tuning row (same split, recipe and seed), a smaller k trains only the last k
+    stages; cached like the grid."""
     from utils import transfer
 
     monkeypatch.setenv("PTM_CACHE", str(tmp_path))
@@ -506,7 +514,8 @@ def test_stage_sweep_largest_k_is_the_grids_run_and_smaller_k_freeze_the_first_s
 
 
 def test_paired_difference_is_seed_by_seed():
-    """Notebook 04 judges a difference by the standard error of the paired (same seed) differences."""
+    """Notebook 04 judges a difference by the standard error of the paired (same seed)
+    differences."""
     from utils import transfer
 
     grid = [

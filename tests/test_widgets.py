@@ -80,7 +80,8 @@ def test_ols_explorer_reports_unfinished_functions(pets_root):
 
 
 def _one_output(shown, widget_type):
-    """What the notebook's cell shows: ONE mimebundle holding the live view and the PNG still (never two outputs)."""
+    """What the notebook's cell shows: ONE mimebundle holding the live view and the PNG still (never
+    two outputs)."""
     bundle = shown._repr_mimebundle_()
     assert set(bundle) == {widgets.WIDGET_MIME, "image/png", "text/plain"}, set(bundle)
     view = bundle[widgets.WIDGET_MIME]
@@ -143,9 +144,11 @@ def test_kernel_editor_function_shows_the_still_only_without_a_kernel():
 
 
 def test_a_static_page_shows_the_still_and_a_live_page_the_widget():
-    """nbconvert's HTML (a static renderer: no widget state saved) shows the PNG, once; the live view needs a kernel.
+    """nbconvert's HTML (a static renderer: no widget state saved) shows the PNG, once; the live
+    view needs a kernel.
 
-    The output is what IPython's display formatter makes of the cell's value, as a kernel would send it."""
+    The output is what IPython's display formatter makes of the cell's value, as a kernel would send
+    it."""
     import nbformat
     from IPython.core.formatters import DisplayFormatter
     from nbconvert import HTMLExporter
@@ -180,7 +183,8 @@ import pytest
 
 @pytest.fixture(scope="module")
 def lite0_and_head():
-    """The offline backbone and a seeded 2-class head on its features (the classifier notebook 03 trains)."""
+    """The offline backbone and a seeded 2-class head on its features (the classifier notebook 03
+    trains)."""
     import torch
     from torch import nn
 
@@ -229,7 +233,8 @@ def _uploaded_v7(content, name):
 
 
 def _choose_file(upload, content, name):
-    """What the front end sends when a file is chosen, in the installed ipywidgets' own message format."""
+    """What the front end sends when a file is chosen, in the installed ipywidgets' own message
+    format."""
     if widgets.ipw.__version__.startswith("7."):
         upload.set_state(
             {
@@ -262,7 +267,8 @@ def _choose_file(upload, content, name):
 
 
 def test_photo_probabilities_match_the_dataset_pipeline(pets_root, lite0_and_head):
-    """A real pets file, uploaded as bytes, gets the probabilities of the same image through the dataset's transform."""
+    """A real pets file, uploaded as bytes, gets the probabilities of the same image through the
+    dataset's transform."""
     import torch
 
     from utils import data, widgets
@@ -322,7 +328,8 @@ def test_pet_upload_shows_the_prediction_and_errors(pets_root):
 
 
 def test_pet_upload_predicts_a_jpeg_and_names_a_non_image(pets_root, lite0_and_head):
-    """The notebook's own wiring (photo_probabilities behind the box), through the front end's message."""
+    """The notebook's own wiring (photo_probabilities behind the box), through the front end's
+    message."""
     from utils import data, widgets
 
     backbone, head = lite0_and_head

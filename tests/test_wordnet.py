@@ -1,4 +1,5 @@
-"""utils.wordnet on the real WordNet 3.0 files (Debian's wordnet-base, installed by .ci/run): ImageNet's ids."""
+"""utils.wordnet on the real WordNet 3.0 files (Debian's wordnet-base, installed by .ci/run):
+ImageNet's ids."""
 
 import os
 import zipfile
@@ -19,7 +20,8 @@ def wn():
 
 
 def test_imagenet_classes_are_their_synsets(wn):
-    """torchvision's category names map to ImageNet's own WordNet ids (n + offset), e.g. tabby n02123045."""
+    """torchvision's category names map to ImageNet's own WordNet ids (n + offset), e.g. tabby
+    n02123045."""
     ids = {
         "tabby": 2123045,
         "Egyptian cat": 2124075,
@@ -71,7 +73,8 @@ def test_missing_wordnet_says_where_and_how(tmp_path, monkeypatch):
 
 
 def test_imagenet_classes_counted_by_their_ids(wn):
-    """Issue 27 §4: ILSVRC-2012 has 118 dog classes and 5 domestic-cat classes; matching by name found 116 and 4."""
+    """Issue 27 §4: ILSVRC-2012 has 118 dog classes and 5 domestic-cat classes; matching by name
+    found 116 and 4."""
     ids = wordnet.imagenet_ids()
     assert (
         len(ids) == len(set(ids)) == 1000 and ids[281] == 2123045 and ids[162] == 2088364

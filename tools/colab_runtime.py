@@ -1,18 +1,21 @@
-"""Build (or reuse) a stand-in of Google Colab's runtime: a Python 3.13 virtualenv at Colab's versions.
+"""Build (or reuse) a stand-in of Google Colab's runtime: a Python 3.13 virtualenv at Colab's
+versions.
 
 Colab publishes what its runtime ships (``../shared/colab/pip-freeze.txt``, copied from Colab's own
-``googlecolab/backend-info``). The stand-in installs :data:`NAMES` (every package the course, otter's
-student-side API and the kernel import) with that file as uv's constraints, so each one, and each of its
-dependencies that Colab also ships, comes at Colab's version. What cannot be installed here at Colab's
-exact version is in :data:`NEAREST` (``tests/test_colab_runtime.py`` lists it in its report).
+``googlecolab/backend-info``). The stand-in installs :data:`NAMES` (every package the course,
+otter's student-side API and the kernel import) with that file as uv's constraints, so each one, and
+each of its dependencies that Colab also ships, comes at Colab's version. What cannot be installed
+here at Colab's exact version is in :data:`NEAREST` (``tests/test_colab_runtime.py`` lists it in its
+report).
 
-The virtualenv is cached between runs on one machine, in ``$PTM_COLAB_RUNTIME_CACHE/colab-runtime-<key>`` (default
-``~/.cache/ptm-course``), where ``<key>`` hashes the freeze file, this file's lists and the Python
-version: a warm CI reuses it; a new Colab list builds a new one. It is built in a temporary folder and
-renamed into place only when complete. Tests never install into it: :func:`layer` makes a thin
-virtualenv on top of it (a ``.pth`` line), which the setup cell's pip installs into.
+The virtualenv is cached between runs on one machine, in
+``$PTM_COLAB_RUNTIME_CACHE/colab-runtime-<key>`` (default ``~/.cache/ptm-course``), where ``<key>``
+hashes the freeze file, this file's lists and the Python version: a warm CI reuses it; a new Colab
+list builds a new one. It is built in a temporary folder and renamed into place only when complete.
+Tests never install into it: :func:`layer` makes a thin virtualenv on top of it (a ``.pth`` line),
+which the setup cell's pip installs into.
 
-    python tools/colab_runtime.py          # prints the cached virtualenv's path (builds it when absent)
+    python tools/colab_runtime.py  # prints the cached virtualenv's path (builds it when absent)
 """
 
 from __future__ import annotations
@@ -28,7 +31,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 FREEZE = Path(os.environ.get("PTM_COLAB_INFO", REPO.parent / "shared" / "colab")) / "pip-freeze.txt"
-# Colab's Python is 3.13: $PTM_COLAB_PYTHON, else pyenv's 3.13.0 (the build machine's), else python3.13 on PATH.
+# Colab's Python is 3.13: $PTM_COLAB_PYTHON, else pyenv's 3.13.0 (the build machine's), else
+# python3.13 on PATH.
 PYTHON = os.environ.get("PTM_COLAB_PYTHON") or next(
     (
         p
@@ -38,8 +42,8 @@ PYTHON = os.environ.get("PTM_COLAB_PYTHON") or next(
     "python3.13",
 )
 
-# What the course (utils/, the notebooks), otter's student-side API (otter.Notebook, check, check_all,
-# export) and the kernel import, every one shipped by Colab. Their dependencies follow.
+# What the course (utils/, the notebooks), otter's student-side API (otter.Notebook, check,
+# check_all, export) and the kernel import, every one shipped by Colab. Their dependencies follow.
 NAMES = """
 torch torchvision numpy scipy scikit-learn threadpoolctl matplotlib pillow tqdm
 timm huggingface_hub safetensors pyyaml
@@ -52,16 +56,17 @@ pip setuptools
 # Colab's entry -> what the stand-in has instead, and why.
 NEAREST = {
     "python 3.13.15": "3.13.0 (the newest 3.13 that pyenv holds on the build machine)",
-    "torch 2.11.0+cpu": "2.11.0 from PyPI, the CUDA build (download.pytorch.org's +cpu wheel is not "
-    "reachable here); CUDA is never used, its runtime libraries below only let libtorch load",
+    "torch 2.11.0+cpu": "2.11.0 from PyPI, the CUDA build (download.pytorch.org's +cpu wheel is "
+    "not reachable here); CUDA is never used, its runtime libraries below only let libtorch load",
     "torchvision 0.26.0+cpu": "0.26.0 from PyPI",
-    "(no CUDA on Colab's CPU runtime)": "the CUDA runtime libraries torch 2.11.0 links against, at the "
-    "versions already on this machine (torch asks for cudnn 9.19.0.56, "
+    "(no CUDA on Colab's CPU runtime)": "the CUDA runtime libraries torch 2.11.0 links against, "
+    "at the versions already on this machine (torch asks for cudnn 9.19.0.56, "
     "nccl 2.28.9, cusparselt 0.8.0, cuda-toolkit 13.0.2); triton left out",
-    "nvidia-nccl-cu13 2.31.2": "2.30.7 (the version on this machine, as above; the course never uses NCCL)",
+    "nvidia-nccl-cu13 2.31.2": "2.30.7 (the version on this machine, as above; "
+    "the course never uses NCCL)",
 }
-# uv overrides: torch's CUDA libraries at the versions in this machine's wheel mirror and uv cache (no GB
-# download), and no triton (Colab's +cpu torch has none).
+# uv overrides: torch's CUDA libraries at the versions in this machine's wheel mirror and uv cache
+# (no GB download), and no triton (Colab's +cpu torch has none).
 OVERRIDES = """
 nvidia-cudnn-cu13==9.24.0.43
 nvidia-nccl-cu13==2.30.7
@@ -76,7 +81,8 @@ WHEEL_VERSION = re.compile(r"/[A-Za-z0-9_.]+?-([0-9][^-/]*?)(?:%2B|\+)[a-z0-9]+-
 
 
 def colab_versions(freeze: Path = FREEZE) -> dict[str, str]:
-    """``{name: version}`` from Colab's ``pip freeze`` (``torch @ .../torch-2.11.0%2Bcpu-...whl`` -> 2.11.0)."""
+    """``{name: version}`` from Colab's ``pip freeze`` (``torch @ .../torch-2.11.0%2Bcpu-...whl`` ->
+    2.11.0)."""
     versions = {}
     for line in freeze.read_text().splitlines():
         line = line.strip()
@@ -120,7 +126,8 @@ def uv() -> list[str]:
 
 
 def index_options() -> tuple[list[str], dict[str, str]]:
-    """pip's index settings (the build machine's mirrors) as uv options, like `make venv` uses them."""
+    """pip's index settings (the build machine's mirrors) as uv options, like `make venv` uses
+    them."""
     sys.path.insert(0, str(REPO / "tools"))
     import install_requirements as ir
 
@@ -134,8 +141,8 @@ def build(target: Path) -> None:
     """Create the virtualenv in ``target`` (a fresh folder)."""
     if not shutil.which(PYTHON):
         raise RuntimeError(
-            f"no Python 3.13 at {PYTHON!r} for the Colab stand-in: install one (pyenv install 3.13) "
-            "or set PTM_COLAB_PYTHON to its path"
+            f"no Python 3.13 at {PYTHON!r} for the Colab stand-in: install one "
+            "(pyenv install 3.13) or set PTM_COLAB_PYTHON to its path"
         )
     versions = colab_versions()
     options, env = index_options()
@@ -201,7 +208,8 @@ def site_packages(venv: Path) -> Path:
 
 
 def layer(base: Path, target: Path) -> Path:
-    """A thin virtualenv in ``target`` that sees ``base``'s packages; pip installs into it, never into base.
+    """A thin virtualenv in ``target`` that sees ``base``'s packages; pip installs into it, never
+    into base.
 
     Returns its python. Packages pip adds land in ``target``; the base stays as Colab ships it."""
     # No --seed: the layer's pip is the base's (Colab's 24.1.2), found through the .pth line.

@@ -1,7 +1,8 @@
-"""The simulated Colab kernel, shared by tests/test_colab.py (project env), tests/test_colab_runtime.py
-and `make bench` (Colab's published runtime): a real IPython kernel whose shell class lives in
-``google.colab._shell``, so the setup cell (``"google.colab" in sys.modules``) and otter's own detection
-(``str(get_ipython())``) see Colab. The fake ``google/colab`` package is on a path only this kernel sees (its kernelspec's PYTHONPATH).
+"""The simulated Colab kernel, shared by tests/test_colab.py (project env),
+tests/test_colab_runtime.py and `make bench` (Colab's published runtime): a real IPython kernel
+whose shell class lives in ``google.colab._shell``, so the setup cell
+(``"google.colab" in sys.modules``) and otter's own detection (``str(get_ipython())``) see Colab.
+The fake ``google/colab`` package is on a path only this kernel sees (its kernelspec's PYTHONPATH).
 """
 
 import json
@@ -13,7 +14,7 @@ from ipykernel.zmqshell import ZMQInteractiveShell
 
 class Shell(ZMQInteractiveShell):
     pass
-'''
+'''  # noqa: E501
 LAUNCHER = '''"""Start an IPython kernel whose shell is google.colab._shell.Shell, as Colab's is."""
 from ipykernel.ipkernel import IPythonKernel
 from ipykernel.kernelapp import IPKernelApp
@@ -32,7 +33,8 @@ if __name__ == "__main__":
 
 
 def write_kernelspec(root: Path, python: str, name: str, env=None) -> Path:
-    """Write the fake google.colab package and the kernelspec ``name`` (running ``python``) under ``root``.
+    """Write the fake google.colab package and the kernelspec ``name`` (running ``python``) under
+    ``root``.
 
     Returns the folder to put on JUPYTER_PATH."""
     pkg = (

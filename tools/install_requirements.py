@@ -1,10 +1,11 @@
 """Install a requirements file into this virtual environment: with uv when it can, else with pip.
 
-Run by `make` with the venv's own Python: `.venv/bin/python tools/install_requirements.py requirements.txt`.
+Run by `make` with the venv's own Python:
+`.venv/bin/python tools/install_requirements.py requirements.txt`.
 
 Why uv: pip unpacks and byte-compiles wheels one at a time, and torch's CUDA build unpacks to
-gigabytes; uv does both in parallel, for the same pinned versions (checked with `pip freeze`), byte-compiled
-like pip does. The measured times: docs/performance.md, "Installing the venv".
+gigabytes; uv does both in parallel, for the same pinned versions (checked with `pip freeze`),
+byte-compiled like pip does. The measured times: docs/performance.md, "Installing the venv".
 
 uv does not read pip's configuration. The settings pip would use here (its config files and PIP_*
 variables, as `pip config list` reports them) are passed to uv as options. If a setting has no uv

@@ -1,35 +1,40 @@
-"""Each notebook's "Estimated time", derived instead of guessed: reading + questions + the cells' run time.
+"""Each notebook's "Estimated time", derived instead of guessed: reading + questions + the cells' \
+run time.
 
-    python tools/time_estimates.py                       # recompute from the notebooks; rewrite docs and intros
-    python tools/time_estimates.py --executed build/notebooks   # also take new run times from executed copies
-    python tools/time_estimates.py --check               # exit 1 when an intro or the docs are out of date
+    python tools/time_estimates.py          # recompute from the notebooks; rewrite docs and intros
+    python tools/time_estimates.py --executed build/notebooks
+                                            # also take new run times from executed copies
+    python tools/time_estimates.py --check  # exit 1 when an intro or the docs are out of date
 
 Three parts, per notebook:
 
-* **reading**: the words a student reads (whitespace-separated tokens of the student notebook's markdown, and of
-  its code cells except the setup cell), at :data:`WPM` words per minute: the average silent reading rate of
-  English non-fiction in the meta-analysis of M. Brysbaert, "How many words do we read per minute? A review and
-  meta-analysis of reading rate", *Journal of Memory and Language* 109 (2019) 104047,
-  doi:10.1016/j.jml.2019.104047. Technical text with formulas and code is read more slowly, so this part is
-  a lower bound.
-* **questions**: minutes per graded question by its type (:data:`MINUTES`: the course's planning assumptions,
-  not measurements), the type read from the master (:func:`question_type`).
+* **reading**: the words a student reads (whitespace-separated tokens of the student notebook's
+  markdown, and of its code cells except the setup cell), at :data:`WPM` words per minute: the
+  average silent reading rate of English non-fiction in the meta-analysis of M. Brysbaert, "How many
+  words do we read per minute? A review and meta-analysis of reading rate", *Journal of Memory and
+  Language* 109 (2019) 104047, doi:10.1016/j.jml.2019.104047. Technical text with formulas and code
+  is read more slowly, so this part is a lower bound.
+* **questions**: minutes per graded question by its type (:data:`MINUTES`: the course's planning
+  assumptions, not measurements), the type read from the master (:func:`question_type`).
 * **running**: the seconds the cells took in an executed copy of the solution (nbclient's per-cell
   ``execution`` timestamps), on an empty feature cache: what a student's first run costs; or ``make
-  bench-full``'s cold runs (``--bench build/bench.json``). Recorded in ``docs/time-estimates.json`` with where
-  each figure comes from, so that later runs of this tool need no execution; pass ``--executed DIR`` (``make
-  demo`` writes ``build/notebooks/``) or ``--bench FILE`` to measure again.
+  bench-full``'s cold runs (``--bench build/bench.json``). Recorded in ``docs/time-estimates.json``
+  with where each figure comes from, so that later runs of this tool need no execution; pass
+  ``--executed DIR`` (``make demo`` writes ``build/notebooks/``) or ``--bench FILE`` to measure
+  again.
 
-**Observed reads** replace the derivation where they exist: a person new to the notebook (a TA, a pilot student)
-timed from the first cell to the closing check with every question attempted, recorded with ``--observed STEM
-MINUTES WHO`` (WHO: who, when, where, e.g. "TA pilot, 2027-01-12, Colab CPU"). A notebook with observed reads gets
-their median in its intro; the derived parts stay on the page beside it, for comparison.
+**Observed reads** replace the derivation where they exist: a person new to the notebook (a TA, a
+pilot student) timed from the first cell to the closing check with every question attempted,
+recorded with ``--observed STEM MINUTES WHO`` (WHO: who, when, where, e.g. "TA pilot, 2027-01-12,
+Colab CPU"). A notebook with observed reads gets their median in its intro; the derived parts stay
+on the page beside it, for comparison.
 
-The total is rounded **up** to the next half hour (:func:`rounded_hours`). That rounded figure is the only
-number written into a notebook (its intro: "about N hours", with a pointer to ``docs/time-estimates.md``):
-it is a planning estimate derived by this tool, and every measured part (words, seconds) stays in the docs.
-``tests/test_time_estimates.py`` fails when an intro or the docs differ from what this tool derives now
-(after an edit of the prose or a new question, run this tool, then ``python -m autograder build``).
+The total is rounded **up** to the next half hour (:func:`rounded_hours`). That rounded figure is
+the only number written into a notebook (its intro: "about N hours", with a pointer to
+``docs/time-estimates.md``): it is a planning estimate derived by this tool, and every measured part
+(words, seconds) stays in the docs. ``tests/test_time_estimates.py`` fails when an intro or the docs
+differ from what this tool derives now (after an edit of the prose or a new question, run this tool,
+then ``python -m autograder build``).
 """
 
 from __future__ import annotations
@@ -48,9 +53,12 @@ REPO = Path(__file__).resolve().parent.parent
 SOLUTIONS, NOTEBOOKS = REPO / "solutions", REPO / "notebooks"
 RECORD, PAGE = REPO / "docs" / "time-estimates.json", REPO / "docs" / "time-estimates.md"
 
-WPM = 238  # words per minute, silent reading of English non-fiction (Brysbaert 2019, see the module docstring)
-MINUTES = {  # minutes per graded question, by type: planning assumptions, stated in docs/time-estimates.md
-    "function": 10,  # write a function from its docstring and signature, run its public check, fix it
+# words per minute, silent reading of English non-fiction (Brysbaert 2019, see the module docstring)
+WPM = 238
+# minutes per graded question, by type: planning assumptions, stated in docs/time-estimates.md
+MINUTES = {
+    # write a function from its docstring and signature, run its public check, fix it
+    "function": 10,
     "value": 6,  # compute or design one value from earlier results (a filter, a max, a kernel)
     "written": 6,  # a prediction or explanation in a few sentences, citing printed numbers
     "choice": 3,  # pick among given options (multiple choice, a table of named strategies)
@@ -68,7 +76,8 @@ def _source(cell) -> str:
 
 
 def reading_words(stem: str) -> dict:
-    """{"prose", "code"}: the words of the student notebook's markdown, and of its code cells after the setup cell."""
+    """{"prose", "code"}: the words of the student notebook's markdown, and of its code cells after
+    the setup cell."""
     cells = _cells(NOTEBOOKS / f"{stem}.ipynb")
     code = [c for c in cells if c["cell_type"] == "code"][1:]
     return {
@@ -86,10 +95,12 @@ def _solution_code(text: str) -> str:
 
 
 def question_type(config: str, solution: str) -> str:
-    """ "function", "value", "written" or "choice", from a question's config and its solution cell's code.
+    """ "function", "value", "written" or "choice", from a question's config and its solution cell's
+    code.
 
-    A function definition is "function"; an otter manual question, or an answer holding a text of 10 words or
-    more, is "written"; answers that are only literals or named constants are "choice"; anything computed is "value".
+    A function definition is "function"; an otter manual question, or an answer holding a text of 10
+    words or more, is "written"; answers that are only literals or named constants are "choice";
+    anything computed is "value".
     """
     code = _solution_code(solution)
     tree = ast.parse(code)
@@ -143,7 +154,8 @@ def questions(stem: str) -> dict:
 
 
 def run_seconds(executed: Path) -> float:
-    """Seconds the code cells of an executed notebook took (nbclient's ``execution`` metadata, input to reply)."""
+    """Seconds the code cells of an executed notebook took (nbclient's ``execution`` metadata, input
+    to reply)."""
 
     def stamp(text):
         return _dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
@@ -167,7 +179,8 @@ def run_seconds(executed: Path) -> float:
         )
     if timed < code:
         raise SystemExit(
-            f"{executed}: only {timed} of {code} code cells ran: the run stopped early; run it again"
+            f"{executed}: only {timed} of {code} code cells ran: the run stopped early; "
+            "run it again"
         )
     return total
 
@@ -182,8 +195,9 @@ def hours_text(hours: float) -> str:
 
 
 def estimate(stem: str, seconds: float, observed=()) -> dict:
-    """Every part of ``stem``'s estimate (minutes), from its notebooks now and the recorded run ``seconds``; with
-    ``observed`` reads ([{"minutes", "who"}]), the hours come from their median instead of the derived total."""
+    """Every part of ``stem``'s estimate (minutes), from its notebooks now and the recorded run
+    ``seconds``; with ``observed`` reads ([{"minutes", "who"}]), the hours come from their median
+    instead of the derived total."""
     words, types = reading_words(stem), questions(stem)
     parts = {
         "reading": (words["prose"] + words["code"]) / WPM,
@@ -208,12 +222,12 @@ def intro_text(hours: float, observed=False) -> str:
     """The sentence each intro carries (the only figure in it is the tool's rounded estimate)."""
     if observed:
         return (
-            f"**Estimated time:** {hours_text(hours)} (the median of timed reads by people new to the notebook, "
-            "recorded in the\ncourse's `docs/time-estimates.md`)."
+            f"**Estimated time:** {hours_text(hours)} (the median of timed reads by people new to "
+            "the notebook, recorded in the\ncourse's `docs/time-estimates.md`)."
         )
     return (
-        f"**Estimated time:** {hours_text(hours)} (reading, the questions and the cells' run time, as the "
-        "course's\n`tools/time_estimates.py` derives them in its `docs/time-estimates.md`)."
+        f"**Estimated time:** {hours_text(hours)} (reading, the questions and the cells' run time, "
+        "as the course's\n`tools/time_estimates.py` derives them in its `docs/time-estimates.md`)."
     )
 
 
@@ -230,7 +244,8 @@ def intro_estimate(stem: str) -> str | None:
 
 
 def write_intro(stem: str, entry: dict) -> bool:
-    """Replace the master's "Estimated time" sentence with :func:`intro_for` ``entry``; True when it changed."""
+    """Replace the master's "Estimated time" sentence with :func:`intro_for` ``entry``; True when it
+    changed."""
     path = SOLUTIONS / f"{stem}.ipynb"
     nb = json.loads(path.read_text())
     for cell in nb["cells"]:
@@ -251,8 +266,8 @@ def write_intro(stem: str, entry: dict) -> bool:
 def page(record: dict) -> str:
     """docs/time-estimates.md from the record."""
     rows = [
-        "| notebook | prose words | code words | reading (min) | questions (types) | questions (min) | "
-        "run (s) | total (min) | observed reads (min) | intro says |",
+        "| notebook | prose words | code words | reading (min) | questions (types) | "
+        "questions (min) | run (s) | total (min) | observed reads (min) | intro says |",
         "| --- | ---: | ---: | ---: | --- | ---: | ---: | ---: | --- | --- |",
     ]
     observed = record.get("observed", {})
@@ -263,7 +278,8 @@ def page(record: dict) -> str:
         kinds = ", ".join(f"{n} {t}" for t, n in sorted(counts.items()))
         reads = ", ".join(f"{float(r['minutes']):g}" for r in observed.get(stem, [])) or "none yet"
         rows.append(
-            f"| `{stem}` | {e['words']['prose']} | {e['words']['code']} | {e['minutes']['reading']} | {kinds} | "
+            f"| `{stem}` | {e['words']['prose']} | {e['words']['code']} | "
+            f"{e['minutes']['reading']} | {kinds} | "
             f"{e['minutes']['questions']} | {e['run_seconds']} | {e['total_minutes']} | {reads} | "
             f"{hours_text(e['hours'])} |"
         )
@@ -319,7 +335,7 @@ that rounded planning figure goes into the intro ("about N hours"), with a point
 (words, seconds) stay here. After editing a notebook's prose or adding a question, run
 `.venv/bin/python tools/time_estimates.py` (it rewrites this page and the intros) and `.venv/bin/python -m autograder build`; pass
 `--executed build/notebooks` after `make demo` to measure the run times again.
-"""
+"""  # noqa: E501
 
 
 def derive(record: dict) -> dict:
@@ -381,7 +397,8 @@ def main(argv=None) -> int:
             seconds = bench["notebook_seconds"][stem]["cold"]
             when = _dt.date.fromtimestamp(args.bench.stat().st_mtime).isoformat()
             source = (
-                f"make bench-full (`notebook_seconds.{stem}.cold`: the whole notebook, kernel start included), "
+                f"make bench-full (`notebook_seconds.{stem}.cold`: the whole notebook, "
+                "kernel start included), "
                 f"{when}, {bench.get('machine', {}).get('cpus', '?')} CPUs"
             )
         record["run_seconds"][stem], record["run_source"][stem] = round(seconds, 1), source
@@ -398,7 +415,8 @@ def main(argv=None) -> int:
             ) from None
         if not 0 < minutes < 24 * 60 or not who.strip():
             raise SystemExit(
-                "--observed: MINUTES must be between 0 and a day, and WHO must say who, when and where"
+                "--observed: MINUTES must be between 0 and a day, "
+                "and WHO must say who, when and where"
             )
         record.setdefault("observed", {}).setdefault(stem, []).append(
             {"minutes": minutes, "who": who.strip()}
@@ -406,7 +424,8 @@ def main(argv=None) -> int:
     missing = [s for s in STEMS if s not in record.get("run_seconds", {})]
     if missing:
         raise SystemExit(
-            f"no run time recorded for {missing}: pass --executed DIR (make demo writes build/notebooks)"
+            f"no run time recorded for {missing}: pass --executed DIR "
+            "(make demo writes build/notebooks)"
         )
     record = derive(record)
     stale = [s for s in STEMS if intro_estimate(s) != intro_for(record["notebooks"][s])]

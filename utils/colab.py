@@ -42,7 +42,8 @@ def installed_version(package: str) -> str | None:
 
 
 def to_install(pins: dict[str, str], have=None) -> list[str]:
-    """The ``name==version`` pins of packages that are absent. A package Colab has, at any version, is kept.
+    """The ``name==version`` pins of packages that are absent. A package Colab has, at any version,
+    is kept.
 
     ``have(name)`` gives an installed version or None (default: :func:`installed_version`)."""
     have = have or installed_version
@@ -50,10 +51,11 @@ def to_install(pins: dict[str, str], have=None) -> list[str]:
 
 
 def install(requirements: Path) -> list[str]:
-    """pip-install the absent packages without their dependencies, in one printed line; returns them.
+    """pip-install the absent packages without their dependencies, in one printed line; returns
+    them.
 
-    ``--no-deps``: otter-grader's own requirements would upgrade Colab's ipywidgets and downgrade its
-    wrapt (and add playwright); requirements-colab.txt lists, pinned, every module that otter's
+    ``--no-deps``: otter-grader's own requirements would upgrade Colab's ipywidgets and downgrade
+    its wrapt (and add playwright); requirements-colab.txt lists, pinned, every module that otter's
     student-side API and the course import and Colab lacks, so nothing else is needed."""
     needed = to_install(pinned(requirements))
     if not needed:
@@ -96,7 +98,8 @@ def link_tests(repo: Path, here: Path) -> Path:
 
 
 def find_or_download_data(repo: Path) -> Path:
-    """The data root with every course image: found, or downloaded into ``repo/data`` like ``make data``."""
+    """The data root with every course image: found, or downloaded into ``repo/data`` like
+    ``make data``."""
     from . import data
 
     try:
@@ -106,8 +109,8 @@ def find_or_download_data(repo: Path) -> Path:
     except data.DataNotFoundError:
         pass
     print(
-        f"data: downloading Oxford-IIIT Pet (about 800 MB, a few minutes) into {repo / 'data'} with "
-        "data/download.py ...",
+        "data: downloading Oxford-IIIT Pet (about 800 MB, a few minutes) into "
+        f"{repo / 'data'} with data/download.py ...",
         flush=True,
     )
     if subprocess.run([sys.executable, str(repo / "data" / "download.py")]).returncode:
@@ -133,13 +136,14 @@ def on_colab() -> bool:
 
 
 def submit(grader, tests: str):
-    """The submit cell of every notebook: on Colab, one line on what to do; elsewhere, a zip to hand in.
+    """The submit cell of every notebook: on Colab, one line on what to do; elsewhere, a zip to hand
+    in.
 
     otter's export cannot run on Colab (it raises ``RuntimeError: This method is not compatible with
     Google Colab``); there the student downloads the notebook and hands in that file. Elsewhere
     :func:`utils.handin.export` finds this notebook's saved file (otter alone cannot when the folder
-    holds several notebooks) and zips it. ``tests`` is the setup cell's ``TESTS`` (``tests/<notebook>``),
-    which names the notebook."""
+    holds several notebooks) and zips it. ``tests`` is the setup cell's ``TESTS``
+    (``tests/<notebook>``), which names the notebook."""
     from utils import handin
 
     name = f"{Path(tests).name}.ipynb"

@@ -47,7 +47,10 @@ SPLITS = ("trainval", "test")
 SUBSETS = ("course", "full")
 CAT, DOG = +1, -1  # the note's convention for OLS: y = +1 cat, -1 dog
 _FOLDER = "oxford-iiit-pet"
-_GET_DATA = "run `make data` (downloads into data/) or set PTM_DATA to the folder that contains oxford-iiit-pet/"
+_GET_DATA = (
+    "run `make data` (downloads into data/) or set PTM_DATA to the folder that contains "
+    "oxford-iiit-pet/"
+)
 
 
 class DataNotFoundError(FileNotFoundError):
@@ -80,7 +83,8 @@ def find_root(root=None) -> Path:
 
 
 def course_counts() -> dict[str, dict[str, int]]:
-    """Size of the course subset per split, read from its lists: ``{"trainval": {"n", "cat", "dog"}, ...}``.
+    """Size of the course subset per split, read from its lists:
+    ``{"trainval": {"n", "cat", "dog"}, ...}``.
 
     Needs no image (used by ``make demo`` and the notebooks' text)."""
     counts = {}
@@ -91,7 +95,8 @@ def course_counts() -> dict[str, dict[str, int]]:
 
 
 def check_course(root=None) -> Path:
-    """The data root, once every course image of both splits is there (else :class:`MissingImagesError`).
+    """The data root, once every course image of both splits is there (else
+    :class:`MissingImagesError`).
 
     Cheap (file names only); the setup cell uses it to say whether the data is ready."""
     found = find_root(root)
@@ -183,12 +188,14 @@ def pets_arrays(split="trainval", size=16, root=None, subset="course"):
 
 
 def breed_of(name: str) -> str:
-    """The breed in an Oxford-IIIT Pet image name: ``"american_bulldog_12"`` -> ``"american_bulldog"``."""
+    """The breed in an Oxford-IIIT Pet image name: ``"american_bulldog_12"``
+    -> ``"american_bulldog"``."""
     return name.rsplit("_", 1)[0]
 
 
 def breeds(split="trainval") -> list[str]:
-    """The breed of every image of the course ``split``, in the order of :func:`pets_arrays` (notebook 01).
+    """The breed of every image of the course ``split``, in the order of :func:`pets_arrays`
+    (notebook 01).
 
     Read from the course list alone (no image): the same order as ``pets_arrays(split)``'s rows and
     ``pets_dataset(split)``'s items."""
@@ -199,7 +206,8 @@ def breeds(split="trainval") -> list[str]:
 def composition() -> list[dict]:
     """How many images each breed holds in each split of the course subset (notebook 01).
 
-    One dict per breed, the largest first: ``{"breed", "species" ("cat"/"dog"), "trainval", "test"}``."""
+    One dict per breed, the largest first:
+    ``{"breed", "species" ("cat"/"dog"), "trainval", "test"}``."""
     rows = {}
     for split in SPLITS:
         for name, _, species in read_list(course_list(split)):
@@ -216,7 +224,8 @@ def composition() -> list[dict]:
 
 
 def big_breeds() -> list[str]:
-    """The breeds that hold far more images than the others: more than twice the median count (notebook 01).
+    """The breeds that hold far more images than the others: more than twice the median count
+    (notebook 01).
 
     Computed from :func:`composition`; empty when every breed has about as many images."""
     totals = [r["trainval"] + r["test"] for r in composition()]
@@ -226,7 +235,8 @@ def big_breeds() -> list[str]:
 
 def breed_groups(split="trainval") -> np.ndarray:
     """For every image of ``split`` (order of :func:`pets_arrays`), its group: ``"N big breeds"`` or
-    ``"M other breeds"`` (:func:`big_breeds`). str array of shape (n,), for per-group accuracies (notebooks 01-03)."""
+    ``"M other breeds"`` (:func:`big_breeds`). str array of shape (n,), for per-group accuracies
+    (notebooks 01-03)."""
     big = set(big_breeds())
     n_other = len(composition()) - len(big)
     names = (f"{len(big)} big breeds", f"{n_other} other breeds")

@@ -2,24 +2,28 @@
 
 The recipe, shared by both strategies:
 
-* the head starts as a logistic-regression probe on the pooled features, so before any step the model IS the
-  linear probe; the starting point is evaluated ("epoch 0") and selection on validation may keep it, so fine-tuning
-  never ends below its start on validation (:func:`utils.train.fit` with ``eval_start=True``);
-* every batch-norm layer keeps its ImageNet running statistics (eval mode; its affine weight and bias still train).
-  With batches of 32 and maps of 7 × 7 or smaller, a batch's mean and variance are noisy estimates from a few
-  hundred values, unlike ImageNet's, and training would overwrite the averages the pre-trained layers expect
-  (the first-epoch collapse itself came from a few huge gradients, which the clipping below stops);
-* the pre-trained layers learn ``body_factor`` times more slowly than the head, after a linear warm-up of one epoch
-  (a third of the run when it is shorter than three epochs) and then a cosine decay (:func:`warmup_cosine`), so the first, largest gradients do not wreck them;
-* SGD with momentum (Adam's first steps have the same size whatever the gradient, which from a probe that already
-  fits the training set is noise) and the gradient's norm clipped at 1: a few batches of a few images give
-  gradients ten times larger than the rest, and one such step wrecked the pre-trained stages;
+* the head starts as a logistic-regression probe on the pooled features, so before any step the
+  model IS the linear probe; the starting point is evaluated ("epoch 0") and selection on validation
+  may keep it, so fine-tuning never ends below its start on validation (:func:`utils.train.fit` with
+  ``eval_start=True``);
+* every batch-norm layer keeps its ImageNet running statistics (eval mode; its affine weight and
+  bias still train). With batches of 32 and maps of 7 × 7 or smaller, a batch's mean and variance
+  are noisy estimates from a few hundred values, unlike ImageNet's, and training would overwrite
+  the averages the pre-trained layers expect (the first-epoch collapse itself came from a few huge
+  gradients, which the clipping below stops);
+* the pre-trained layers learn ``body_factor`` times more slowly than the head, after a linear
+  warm-up of one epoch (a third of the run when it is shorter than three epochs) and then a cosine
+  decay (:func:`warmup_cosine`), so the first, largest gradients do not wreck them;
+* SGD with momentum (Adam's first steps have the same size whatever the gradient, which from a probe
+  that already fits the training set is noise) and the gradient's norm clipped at 1: a few batches
+  of a few images give gradients ten times larger than the rest, and one such step wrecked the
+  pre-trained stages;
 * horizontal flips of the cached maps where a mirrored image keeps its label (pets yes, digits no).
 
-:func:`fine_tune_tail` trains the last stages on the cached maps of the frozen first stages, computed once: a
-crop of a 4 × 4 map is not a crop of the image, so flips are the only augmentation there. How many stages train is
-the caller's choice (notebook 04: more of them on a task unlike ImageNet). Training from scratch is
-:func:`utils.transfer.train_scratch`.
+:func:`fine_tune_tail` trains the last stages on the cached maps of the frozen first stages,
+computed once: a crop of a 4 × 4 map is not a crop of the image, so flips are the only augmentation
+there. How many stages train is the caller's choice (notebook 04: more of them on a task unlike
+ImageNet). Training from scratch is :func:`utils.transfer.train_scratch`.
 """
 
 from __future__ import annotations
@@ -36,8 +40,9 @@ from . import train
 
 
 def augmentation(size=None, flip=True, scale=(0.6, 1.0)):
-    """Random resized crop to ``size`` (skipped when None) and a horizontal flip (only where a mirrored image keeps
-    its label: pets yes, digits no), for one (c, h, w) tensor; the identity when neither is asked for."""
+    """Random resized crop to ``size`` (skipped when None) and a horizontal flip (only where a
+    mirrored image keeps its label: pets yes, digits no), for one (c, h, w) tensor; the identity
+    when neither is asked for."""
     from torchvision.transforms import v2 as T
 
     steps = [T.RandomResizedCrop(size, scale=scale, antialias=True)] if size else []
@@ -49,7 +54,8 @@ def augmentation(size=None, flip=True, scale=(0.6, 1.0)):
 
 
 class Augmented(Dataset):
-    """(transform(X[i]), y[i]) for tensors X (n, c, h, w) and y (n,): a fresh random view every epoch."""
+    """(transform(X[i]), y[i]) for tensors X (n, c, h, w) and y (n,): a fresh random view every
+    epoch."""
 
     def __init__(self, X, y, transform):
         self.X, self.y, self.transform = torch.as_tensor(X), torch.as_tensor(y), transform
@@ -62,7 +68,8 @@ class Augmented(Dataset):
 
 
 def warmup_cosine(optimizer, warmup_steps, total_steps):
-    """Per-batch schedule: the rate rises linearly to its value over ``warmup_steps``, then decays as a cosine."""
+    """Per-batch schedule: the rate rises linearly to its value over ``warmup_steps``, then decays
+    as a cosine."""
 
     def factor(step):
         if step < warmup_steps:
@@ -74,8 +81,9 @@ def warmup_cosine(optimizer, warmup_steps, total_steps):
 
 
 class Standardize(nn.Module):
-    """(f - mean) / std with fixed buffers: the probe's standardization, kept outside the head's weights (folding
-    it in divides by near-zero stds and turns tiny changes of the body into huge logits)."""
+    """(f - mean) / std with fixed buffers: the probe's standardization, kept outside the head's
+    weights (folding it in divides by near-zero stds and turns tiny changes of the body into huge
+    logits)."""
 
     def __init__(self, mean, std):
         super().__init__()
@@ -87,8 +95,10 @@ class Standardize(nn.Module):
 
 
 def probe_head(pooled, y, num_classes):
-    """Standardize + nn.Linear equal to a logistic-regression probe fitted on ``pooled`` (n, d) (notebook 04).
-    Stds below a quarter of the median std are raised to it, so a nearly constant feature cannot dominate the logits."""
+    """Standardize + nn.Linear equal to a logistic-regression probe fitted on ``pooled`` (n, d)
+    (notebook 04).
+    Stds below a quarter of the median std are raised to it, so a nearly constant feature cannot
+    dominate the logits."""
     pooled = np.asarray(pooled, dtype=np.float64)
     mean, std = pooled.mean(0), pooled.std(0)
     std = np.maximum(std, 0.25 * np.median(std) + 1e-12)
@@ -109,9 +119,10 @@ def probe_head(pooled, y, num_classes):
 def fine_tune(
     model, body, head, train_loader, val_loader, num_epochs=15, lr=0.1, body_factor=0.1, seed=0
 ):
-    """Train ``model`` (SGD: body params at lr * body_factor, head at lr, warm-up + cosine, frozen BN statistics,
-    gradient norm clipped at 1),
-    keeping the best validation epoch, the start included. Returns :func:`utils.train.fit`'s history."""
+    """Train ``model`` (SGD: body params at lr * body_factor, head at lr, warm-up + cosine, frozen
+    BN statistics, gradient norm clipped at 1),
+    keeping the best validation epoch, the start included. Returns :func:`utils.train.fit`'s
+    history."""
     for p in model.parameters():
         p.requires_grad_(True)
     groups = [
@@ -140,8 +151,9 @@ def fine_tune(
 
 
 def _run(model, body, head, X, y, idx, transform, name, num_epochs, lr, body_factor, seed, verbose):
-    """fine_tune on X[train], selected on X[val]; prints and returns validation and test accuracy before and after,
-    and the validation accuracy of every epoch, the start (epoch 0) first (``val_curve``)."""
+    """fine_tune on X[train], selected on X[val]; prints and returns validation and test accuracy
+    before and after, and the validation accuracy of every epoch, the start (epoch 0) first
+    (``val_curve``)."""
     train_idx, val_idx, test_idx = idx
     loader = lambda i: train.feature_loaders(X[i], y[i], shuffle=False, batch_size=256)  # noqa: E731
     test_before = train.evaluate(model, loader(test_idx))[1]
@@ -168,8 +180,9 @@ def _run(model, body, head, X, y, idx, transform, name, num_epochs, lr, body_fac
     }
     if verbose:
         print(
-            f"{name}: validation {out['val_before']:.3f} -> {out['val_after']:.3f} (kept epoch {out['kept_epoch']} "
-            f"of {num_epochs}; 0 = the start), test {out['test_before']:.3f} -> {out['test_after']:.3f}"
+            f"{name}: validation {out['val_before']:.3f} -> {out['val_after']:.3f} "
+            f"(kept epoch {out['kept_epoch']} of {num_epochs}; 0 = the start), "
+            f"test {out['test_before']:.3f} -> {out['test_after']:.3f}"
         )
     return out
 
@@ -187,10 +200,12 @@ def fine_tune_tail(
     flip=True,
     body_factor=0.1,
 ):
-    """Fine-tune copies of the last stages and a probe-initialized head on cached maps (n, c, h, w) (notebook 04).
+    """Fine-tune copies of the last stages and a probe-initialized head on cached maps (n, c, h, w)
+    (notebook 04).
 
-    idx: (train_idx, val_idx, test_idx); the head learns at ``lr``, the stages at ``lr * body_factor``. Returns the
-    dict of :func:`_run` (accuracies before and after, the validation curve from epoch 0).
+    idx: (train_idx, val_idx, test_idx); the head learns at ``lr``, the stages at
+    ``lr * body_factor``. Returns the dict of :func:`_run` (accuracies before and after, the
+    validation curve from epoch 0).
     """
     torch.manual_seed(seed)
     body = nn.Sequential(*copy.deepcopy(list(tail_stages))).eval()
@@ -217,11 +232,13 @@ def fine_tune_tail(
 
 
 def augmented_probe(images, y, train_idx, val_idx, transform=None, copies=8, seed=0) -> float:
-    """Validation accuracy of a linear probe on the pixels of ``images[train_idx]`` and, when ``transform`` is
-    given, ``copies`` random views of each training image (notebook 04: an augmentation chosen and measured).
+    """Validation accuracy of a linear probe on the pixels of ``images[train_idx]`` and, when
+    ``transform`` is given, ``copies`` random views of each training image (notebook 04: an
+    augmentation chosen and measured).
 
-    images: float tensor (n, c, h, w); y: (n,) labels; the probe is :func:`utils.train.linear_probe`. The same
-    ``seed`` draws the same views, so a run with and a run without the augmentation differ only by it.
+    images: float tensor (n, c, h, w); y: (n,) labels; the probe is
+    :func:`utils.train.linear_probe`. The same ``seed`` draws the same views, so a run with and a
+    run without the augmentation differ only by it.
     """
     torch.manual_seed(seed)
     X, y = torch.as_tensor(images), np.asarray(y)

@@ -1,8 +1,10 @@
-"""The course's image files on disk: split lists, decoding, and what is missing or unreadable (notebook 01).
+"""The course's image files on disk: split lists, decoding, and what is missing or unreadable
+(notebook 01).
 
-Shared by :mod:`utils.data` (arrays, the data root) and :mod:`utils.pets` (the torch dataset), which both read
-the same files; a module of its own so that neither imports the other's internals. ``utils.data`` re-exports
-the public names (``data.open_rgb``, ``data.read_list``, ``data.MissingImagesError``...).
+Shared by :mod:`utils.data` (arrays, the data root) and :mod:`utils.pets` (the torch dataset), which
+both read the same files; a module of its own so that neither imports the other's internals.
+``utils.data`` re-exports the public names (``data.open_rgb``, ``data.read_list``,
+``data.MissingImagesError``...).
 """
 
 from __future__ import annotations
@@ -58,7 +60,8 @@ def stat_key(path: Path):
 
 
 def read_list(ann_file) -> list[tuple[str, int, int]]:
-    """(image name, CLASS-ID, SPECIES) per line of an official-format annotation list (1-based ids)."""
+    """(image name, CLASS-ID, SPECIES) per line of an official-format annotation list
+    (1-based ids)."""
     rows = []
     for line in Path(ann_file).read_text().splitlines():
         if line.strip() and not line.startswith("#"):

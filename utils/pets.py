@@ -1,7 +1,9 @@
-"""``PetsBinary``: torchvision's ``OxfordIIITPet`` with binary labels, as :func:`utils.data.pets_dataset` returns it.
+"""``PetsBinary``: torchvision's ``OxfordIIITPet`` with binary labels, as
+:func:`utils.data.pets_dataset` returns it.
 
-A module of its own so that ``import utils.data`` does not import torchvision (seconds of CPU: docs/performance.md):
-notebooks 01 and 02, and the grader's run of any notebook (which has no data), never pay for it.
+A module of its own so that ``import utils.data`` does not import torchvision (seconds of CPU:
+docs/performance.md): notebooks 01 and 02, and the grader's run of any notebook (which has no data),
+never pay for it.
 """
 
 from __future__ import annotations

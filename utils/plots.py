@@ -46,7 +46,8 @@ def signed_image(ax, values, label, lim=None, colorbar=True):
 
 
 def signed_colorbar(fig, shown, label):
-    """One colour bar at the right of ``fig`` for images drawn with :func:`signed_image` on shared limits."""
+    """One colour bar at the right of ``fig`` for images drawn with :func:`signed_image` on shared
+    limits."""
     width = fig.get_figwidth()
     fig.set_figwidth(width + 1.6)  # room for the bar, the images keep their size
     right = width / (width + 1.6)
@@ -135,7 +136,8 @@ def filter_grid(weights, ncols=8, max_filters=64, title=None):
 
 
 def weight_image(w, s, title=None):
-    """OLS or ridge weights w[1:] (the bias w[0] left out) as an s × s image (notebook 01, note §1.1).
+    """OLS or ridge weights w[1:] (the bias w[0] left out) as an s × s image
+    (notebook 01, note §1.1).
 
     w: (s*s + 1,) with y = +1 for cat and -1 for dog, so red pixels push towards cat.
     """
@@ -168,11 +170,13 @@ def learning_curves(history, title="Learning curves"):
 
 
 def fine_tuning_curves(curves, reference, ax=None, title="Fine-tuning, from its start"):
-    """Validation accuracy of fine-tuning runs epoch by epoch, drawn from epoch 0 (the start), with the frozen
-    probe as a dashed reference line (notebook 04: a curve that leaves its start is fine-tuning that moves).
+    """Validation accuracy of fine-tuning runs epoch by epoch, drawn from epoch 0 (the start), with
+    the frozen probe as a dashed reference line (notebook 04: a curve that leaves its start is
+    fine-tuning that moves).
 
-    curves: {label: [accuracy at epoch 0, 1, ...]} (several runs, e.g. one per seed, share a colour when their
-    labels are equal up to a trailing " (seed k)"); reference: (label, accuracy) of the frozen probe.
+    curves: {label: [accuracy at epoch 0, 1, ...]} (several runs, e.g. one per seed, share a colour
+    when their labels are equal up to a trailing " (seed k)"); reference: (label, accuracy) of the
+    frozen probe.
     """
     fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(6, 3.4))
     colours = {}
@@ -237,9 +241,10 @@ def accuracy_arc(
     results: ``{stage: {"test_acc": float}}`` as ``utils.results.load()`` returns,
     or ``{name: float}``. Notebook 02's dimension-matched control (``control_test_acc``: as many
     features as the edges, no filter) is drawn hatched beside the edges, so that the edges' gain is
-    read against it. ``baseline``: the majority-class accuracy, drawn as a line. ``n_test``: the number
-    of test images; each bar then gets whiskers of ± one binomial standard error sqrt(p (1 - p) / n),
-    the noise of a test set that size: bars whose whiskers overlap are not told apart by it.
+    read against it. ``baseline``: the majority-class accuracy, drawn as a line. ``n_test``: the
+    number of test images; each bar then gets whiskers of ± one binomial standard error
+    sqrt(p (1 - p) / n), the noise of a test set that size: bars whose whiskers overlap are not told
+    apart by it.
     """
     results = {
         s: r for s, r in results.items() if not isinstance(r, dict) or "test_acc" in r
@@ -316,8 +321,9 @@ def model_tradeoff(metas, highlight=None):
 
 # --- notebooks 03/04 ----------------------------------------------------------------
 
-# The families of torchvision's ImageNet classifiers, by name prefix; the note's own first (§2.4: ResNet, MobileNet,
-# EfficientNet), each a colour and a marker, so that a family can be found in Figure 4 and its members read as a curve.
+# The families of torchvision's ImageNet classifiers, by name prefix; the note's own first (§2.4:
+# ResNet, MobileNet, EfficientNet), each a colour and a marker, so that a family can be found in
+# Figure 4 and its members read as a curve.
 FAMILIES = (
     ("ResNet / Wide ResNet", ("resnet", "wide_resnet"), "tab:red", "o"),
     ("ResNeXt", ("resnext",), "tab:red", "s"),
@@ -340,7 +346,8 @@ FAMILIES = (
 )
 
 
-# Named in Figure 4 beside the offline models and the picks: the note's first backbones, one per main family.
+# Named in Figure 4 beside the offline models and the picks: the note's first backbones, one per
+# main family.
 NAMED_MODELS = (
     "resnet18",
     "resnet50",
@@ -352,12 +359,14 @@ NAMED_MODELS = (
 
 
 def model_family(name):
-    """The family label of a model name in :data:`FAMILIES` ("resnet18" -> "ResNet / Wide ResNet"), or "other"."""
+    """The family label of a model name in :data:`FAMILIES` ("resnet18" -> "ResNet / Wide ResNet"),
+    or "other"."""
     return next((label for label, prefixes, *_ in FAMILIES if name.startswith(prefixes)), "other")
 
 
 def model_zoo(metas, highlight=None, measured=None, picks=None):
-    """Figure 4 for a whole model zoo: ImageNet top-1 against GMACs, marker area = parameters (notebook 03).
+    """Figure 4 for a whole model zoo: ImageNet top-1 against GMACs, marker area = parameters
+    (notebook 03).
 
     metas: dicts with ``name``, ``acc1``, ``gflops`` (multiply-adds), ``params`` and
     ``offline`` (as ``utils.models.all_metadata()`` gives). Each family of
@@ -421,7 +430,8 @@ def model_zoo(metas, highlight=None, measured=None, picks=None):
 
 
 def _zoo_families(ax, metas):
-    """One scatter (and one line through its members, by compute) per family; offline weights with a black edge."""
+    """One scatter (and one line through its members, by compute) per family; offline weights with a
+    black edge."""
     groups = {}
     for m in metas:
         groups.setdefault(model_family(m["name"]), []).append(m)
@@ -479,7 +489,8 @@ def _zoo_picks(ax, metas, picks):
 
 
 def _measured_points(ax, right, metas, measured):
-    """Stars on the zoo for the measured backbones; beside it, their pets accuracy against ImageNet top-1."""
+    """Stars on the zoo for the measured backbones; beside it, their pets accuracy against ImageNet
+    top-1."""
     zoo = {m["name"]: m for m in metas}
     names = sorted({r["name"] for r in measured}, key=lambda n: zoo[n]["acc1"])
     ax.scatter(
@@ -523,7 +534,8 @@ def _measured_points(ax, right, metas, measured):
 
 
 def filter_patches(weights, patches, channels, title=None):
-    """First-layer filters (left column) beside the input patches that excite them most (notebook 03, Figure 3).
+    """First-layer filters (left column) beside the input patches that excite them most
+    (notebook 03, Figure 3).
 
     weights: (k, 3, kh, kw) filters; patches: (len(channels), m, 3, kh, kw) as
     ``utils.models.top_patches`` returns; channels: the filter indices shown.

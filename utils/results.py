@@ -4,9 +4,10 @@
 (default ``~/.cache/ptm-course/results.json``); ``load()`` reads them back, so
 notebook 04 can draw the arc across all four notebooks.
 
-How to read an accuracy on the course data, whose breeds are unequal (``data.composition``): ``balanced_accuracy``
-(0.5 for any constant answer) and ``by_group`` / ``group_table`` (all images, the big breeds, the others, beside the
-constant answers), printed next to each notebook's test accuracy (notebooks 01-03).
+How to read an accuracy on the course data, whose breeds are unequal (``data.composition``):
+``balanced_accuracy`` (0.5 for any constant answer) and ``by_group`` / ``group_table`` (all images,
+the big breeds, the others, beside the constant answers), printed next to each notebook's test
+accuracy (notebooks 01-03).
 """
 
 from __future__ import annotations
@@ -48,10 +49,11 @@ def record(stage: str, **metrics) -> dict:
 
 
 def balanced_accuracy(y_hat, y) -> float:
-    """The mean over the classes present in ``y`` of the share of that class predicted right (notebooks 01-03).
+    """The mean over the classes present in ``y`` of the share of that class predicted right
+    (notebooks 01-03).
 
-    ``y_hat``, ``y``: arrays (or tensors) of shape (n,) holding the same label values (±1 or 0/1). Always
-    answering one class scores 0.5 on two classes, whatever their proportions."""
+    ``y_hat``, ``y``: arrays (or tensors) of shape (n,) holding the same label values (±1 or 0/1).
+    Always answering one class scores 0.5 on two classes, whatever their proportions."""
     y_hat, y = _labels(y_hat), _labels(y)
     return float(np.mean([np.mean(y_hat[y == c] == c) for c in np.unique(y)]))
 
@@ -63,13 +65,16 @@ def _labels(a) -> np.ndarray:
 def by_group(y_hat, y, groups, labels) -> list[dict]:
     """Accuracy on all images and on each group of them (notebooks 01-03).
 
-    ``y_hat``, ``y``, ``groups``: shape (n,); ``labels``: ``{label value: name}``, e.g. ``{1: "cat", -1: "dog"}``.
-    One dict per row, all images first: ``{"group", "n", "accuracy", "balanced", "always <name>" ...}``: the last
-    ones are the accuracy of always answering that label on the row's images (the constant baselines)."""
+    ``y_hat``, ``y``, ``groups``: shape (n,); ``labels``: ``{label value: name}``, e.g.
+    ``{1: "cat", -1: "dog"}``.
+    One dict per row, all images first:
+    ``{"group", "n", "accuracy", "balanced", "always <name>" ...}``: the last ones are the accuracy
+    of always answering that label on the row's images (the constant baselines)."""
     y_hat, y, groups = _labels(y_hat), _labels(y), np.asarray(groups).reshape(-1)
     if not len(y_hat) == len(y) == len(groups):
         raise ValueError(
-            f"y_hat, y and groups must have one entry per image, got {len(y_hat)}, {len(y)}, {len(groups)}"
+            "y_hat, y and groups must have one entry per image, got "
+            f"{len(y_hat)}, {len(y)}, {len(groups)}"
         )
     rows = []
     for group in ["all images", *dict.fromkeys(groups.tolist())]:
@@ -90,7 +95,8 @@ def by_group(y_hat, y, groups, labels) -> list[dict]:
 
 
 def group_table(predictions, y, groups, labels) -> str:
-    """A text table of :func:`by_group` for one model (``predictions``: y_hat) or several ({name: y_hat})."""
+    """A text table of :func:`by_group` for one model (``predictions``: y_hat) or several
+    ({name: y_hat})."""
     models = predictions if isinstance(predictions, dict) else {"": predictions}
     rows = [(name, r) for name, y_hat in models.items() for r in by_group(y_hat, y, groups, labels)]
     keys = [k for k in rows[0][1] if k not in ("group", "n")]

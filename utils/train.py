@@ -48,16 +48,18 @@ def autocast(device: torch.device):
     return torch.autocast("cuda", dtype=dtype) if dtype is not None else nullcontext()
 
 
-# Convolutions run fastest in the channels-last (NHWC) layout on the CPU (oneDNN) and on CUDA, and on the CPU also on
-# small batches, whose activations stay in the caches; the features agree with NCHW's to rounding. The CPU's piece
-# size is the fastest one measured (smaller pieces were slower again): the figures are `make bench`'s
-# extract_images_per_s and docs/performance.md, "Feature extraction".
+# Convolutions run fastest in the channels-last (NHWC) layout on the CPU (oneDNN) and on CUDA, and
+# on the CPU also on small batches, whose activations stay in the caches; the features agree with
+# NCHW's to rounding. The CPU's piece size is the fastest one measured (smaller pieces were slower
+# again): the figures are `make bench`'s extract_images_per_s and docs/performance.md, "Feature
+# extraction".
 CHANNELS_LAST = ("cpu", "cuda")
 CPU_CHUNK = 4
 
 
 def to_device(x: torch.Tensor, device: torch.device) -> torch.Tensor:
-    """Move a batch: non-blocking on CUDA, and images (4-D) in the channels-last layout on the CPU and CUDA."""
+    """Move a batch: non-blocking on CUDA, and images (4-D) in the channels-last layout on the CPU
+    and CUDA."""
     if device.type in CHANNELS_LAST and x.dim() == 4:
         return x.to(device, non_blocking=device.type == "cuda", memory_format=torch.channels_last)
     return x.to(device, non_blocking=device.type == "cuda")
@@ -66,8 +68,9 @@ def to_device(x: torch.Tensor, device: torch.device) -> torch.Tensor:
 def prepare_model(model: nn.Module, device: torch.device) -> nn.Module:
     """Put a model on ``device`` (channels-last on the CPU and CUDA), in place.
 
-    Always outside inference mode, even when called from inside it (feature extraction): parameters converted
-    there would become inference tensors, and the same model could never be trained afterwards.
+    Always outside inference mode, even when called from inside it (feature extraction): parameters
+    converted there would become inference tensors, and the same model could never be trained
+    afterwards.
     """
     with torch.inference_mode(False):
         model = model.to(device)
@@ -171,9 +174,9 @@ DRAFT = 448
 
 
 def _freeze_bn_of_frozen(model: nn.Module, all_bn: bool = False):
-    """Batch-norm layers keep their running (ImageNet) statistics: those whose parameters are frozen, or, with
-    ``all_bn``, every one (its affine weight and bias still train: frozen statistics, as fine-tuning recipes do on
-    small batches, notebook 04)."""
+    """Batch-norm layers keep their running (ImageNet) statistics: those whose parameters are
+    frozen, or, with ``all_bn``, every one (its affine weight and bias still train: frozen
+    statistics, as fine-tuning recipes do on small batches, notebook 04)."""
     for m in model.modules():
         if isinstance(m, nn.modules.batchnorm._BatchNorm):
             params = list(m.parameters())
@@ -193,9 +196,10 @@ def train_one_epoch(
     bn_eval=False,
     clip_grad=None,
 ):
-    """One pass over ``loader``; returns (mean loss, accuracy). ``scheduler`` (if any) steps after every batch;
-    ``bn_eval`` keeps every batch-norm layer's statistics frozen (see :func:`_freeze_bn_of_frozen`); ``clip_grad``
-    caps the gradient's norm (fine-tuning, notebook 04)."""
+    """One pass over ``loader``; returns (mean loss, accuracy). ``scheduler`` (if any) steps after
+    every batch; ``bn_eval`` keeps every batch-norm layer's statistics frozen (see
+    :func:`_freeze_bn_of_frozen`); ``clip_grad`` caps the gradient's norm (fine-tuning,
+    notebook 04)."""
     model.train()
     _freeze_bn_of_frozen(model, bn_eval)
     total_loss, correct, n = 0.0, 0, 0
@@ -246,7 +250,8 @@ SELECT = ("val_acc", "val_loss", "val_acc+loss")
 
 
 def _score(select, val_loss, val_acc):
-    """What :func:`fit` maximizes: accuracy, minus the loss, or accuracy first and the lower loss on ties."""
+    """What :func:`fit` maximizes: accuracy, minus the loss, or accuracy first and the lower loss on
+    ties."""
     return {"val_acc": val_acc, "val_loss": -val_loss, "val_acc+loss": (val_acc, -val_loss)}[select]
 
 
@@ -274,13 +279,14 @@ def fit(
 
     Keeps a ``history`` dict of per-epoch train/val loss and accuracy, restores
     the best epoch's weights (by validation accuracy, or by the lowest validation loss with
-    ``select="val_loss"``: small validation sets saturate at accuracy 1.0; ``"val_acc+loss"``: accuracy, ties
-    broken by the loss) at the end, saves them to ``checkpoint`` if a path is given, and stops early after
-    ``patience`` epochs without improvement. Only parameters with ``requires_grad`` are trained.
-    With ``eval_start`` (fine-tuning, notebook 04) the starting weights are evaluated first ("epoch 0":
-    ``history["start_val_loss"]``, ``["start_val_acc"]``) and selection may keep them (``best_epoch == -1``), so
-    the kept model is never worse on validation than the start. ``scheduler`` steps once per batch; ``bn_eval``
-    and ``clip_grad`` are :func:`train_one_epoch`'s.
+    ``select="val_loss"``: small validation sets saturate at accuracy 1.0; ``"val_acc+loss"``:
+    accuracy, ties broken by the loss) at the end, saves them to ``checkpoint`` if a path is given,
+    and stops early after ``patience`` epochs without improvement. Only parameters with
+    ``requires_grad`` are trained.
+    With ``eval_start`` (fine-tuning, notebook 04) the starting weights are evaluated first
+    ("epoch 0": ``history["start_val_loss"]``, ``["start_val_acc"]``) and selection may keep them
+    (``best_epoch == -1``), so the kept model is never worse on validation than the start.
+    ``scheduler`` steps once per batch; ``bn_eval`` and ``clip_grad`` are :func:`train_one_epoch`'s.
     """
     torch.manual_seed(seed)
     device = device or get_device()
@@ -348,7 +354,8 @@ def fit(
 
 @torch.inference_mode()
 def stage_outputs(backbone, batches, cut, key, device=None):
-    """One pass through the backbone: the pooled output of every stage and the map after stage ``cut``.
+    """One pass through the backbone: the pooled output of every stage and the map after stage
+    ``cut``.
 
     batches: an iterable of (x, y) with x float (b, 3, H, W), e.g. a DataLoader.
     Cached on disk under ``key`` (a string naming everything that determines the
@@ -384,14 +391,15 @@ def stage_outputs(backbone, batches, cut, key, device=None):
 
 
 def fit_probe(F_train, y_train, C=1.0):
-    """A logistic-regression probe on standardized features: returns a function F -> predicted labels."""
+    """A logistic-regression probe on standardized features: returns a function F -> predicted
+    labels."""
     from sklearn.linear_model import LogisticRegression
 
     F_train = np.asarray(F_train, dtype=np.float64)
     mean, std = F_train.mean(0), F_train.std(0)
     std[std == 0] = 1
-    # one example per class makes sklearn wonder whether y is a regression target; one BLAS thread is many times
-    # faster than several fighting over a busy CPU for problems this small
+    # one example per class makes sklearn wonder whether y is a regression target; one BLAS thread
+    # is many times faster than several fighting over a busy CPU for problems this small
     with warnings.catch_warnings(), threadpool_limits(1):
         warnings.filterwarnings(
             "ignore", message="The number of unique classes is greater than 50%"
@@ -405,5 +413,6 @@ def fit_probe(F_train, y_train, C=1.0):
 
 
 def linear_probe(F_train, y_train, F_eval, y_eval, C=1.0) -> float:
-    """Accuracy on (F_eval, y_eval) of a logistic-regression probe fitted on (F_train, y_train) (notebook 04)."""
+    """Accuracy on (F_eval, y_eval) of a logistic-regression probe fitted on (F_train, y_train)
+    (notebook 04)."""
     return float(np.mean(fit_probe(F_train, y_train, C)(F_eval) == np.asarray(y_eval)))

@@ -1,4 +1,5 @@
-"""The note's Figure 5 measured: every transfer strategy on every training-set size (notebook 04, note §3.4).
+"""The note's Figure 5 measured: every transfer strategy on every training-set size
+(notebook 04, note §3.4).
 
 :func:`transfer_grid` runs, for each task and number of training examples per
 class, a linear probe on raw pixels, on the final features Φ(x) and on the best
@@ -28,7 +29,8 @@ from .train import evaluate, extract_features, feature_loaders, fit, linear_prob
 
 
 def small_images(split="trainval", size=64, root=None):
-    """Pets images of one split shrunk to size × size RGB, cached: (float32 (n, 3, size, size) in [0, 1], y 0/1) (notebook 04)."""
+    """Pets images of one split shrunk to size × size RGB, cached: (float32 (n, 3, size, size) in
+    [0, 1], y 0/1) (notebook 04)."""
     from torchvision import transforms as T
 
     ds = data.pets_dataset(
@@ -49,7 +51,8 @@ def small_images(split="trainval", size=64, root=None):
 
 
 def per_class_split(y, sizes, seed=0):
-    """Disjoint index arrays taking ``sizes[j]`` examples of every class, in one seeded order per class.
+    """Disjoint index arrays taking ``sizes[j]`` examples of every class, in one seeded order per
+    class.
 
     y: (n,) integer labels; sizes: e.g. (1, 4) -> (first_idx, second_idx). Raises
     ValueError naming the class when one has too few examples.
@@ -69,7 +72,8 @@ def per_class_split(y, sizes, seed=0):
 
 
 def small_cnn(in_channels, num_classes, width=16):
-    """A small CNN sized for a few hundred images, the fair "from scratch" baseline (notebook 04)."""
+    """A small CNN sized for a few hundred images, the fair "from scratch" baseline
+    (notebook 04)."""
 
     def block(c_in, c_out):
         return [
@@ -97,8 +101,8 @@ def _accuracy(model, X, y):
 def train_scratch(
     images, y, train_idx, val_idx, test_idx, num_classes, num_epochs=40, lr=3e-3, seed=0
 ):
-    """Train :func:`small_cnn` from random weights (up to ``num_epochs``, stopping 10 epochs after the best validation
-    accuracy), keep the best validation epoch, and return the test accuracy."""
+    """Train :func:`small_cnn` from random weights (up to ``num_epochs``, stopping 10 epochs after
+    the best validation accuracy), keep the best validation epoch, and return the test accuracy."""
     torch.manual_seed(seed)
     model = small_cnn(images.shape[1], num_classes)
     fit(
@@ -117,7 +121,8 @@ def train_scratch(
 
 @contextmanager
 def one_thread():
-    """Run small problems on one torch and one BLAS thread: on a busy 2-core CPU many times faster than several."""
+    """Run small problems on one torch and one BLAS thread: on a busy 2-core CPU many times faster
+    than several."""
     before = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
@@ -145,7 +150,8 @@ TAIL_EPOCHS, TAIL_LR = (
 
 
 def _digest(*values) -> str:
-    """SHA-256 of tensors and arrays (their bytes, shapes and dtypes) and of plain values (their repr)."""
+    """SHA-256 of tensors and arrays (their bytes, shapes and dtypes) and of plain values
+    (their repr)."""
     import hashlib
 
     h = hashlib.sha256()
@@ -170,8 +176,8 @@ def _weights(modules) -> str:
 
 
 def _recipe() -> str:
-    """SHA-256 of the code that computes a grid row (this module, :mod:`utils.finetune`, :mod:`utils.train`): a
-    change of the recipe is a new measurement, never a cached old one."""
+    """SHA-256 of the code that computes a grid row (this module, :mod:`utils.finetune`,
+    :mod:`utils.train`): a change of the recipe is a new measurement, never a cached old one."""
     from pathlib import Path
 
     from . import finetune, train
@@ -187,17 +193,18 @@ def transfer_grid(task, tail_stages, sizes, val_per_class, seed=0, cached=True):
     task: dict with ``name``, ``y`` (n,), ``pool_idx`` (indices to draw train and
     validation from), ``test_idx``, ``pooled`` ({stage: (n, c)}, as
     :func:`stage_outputs` gives), ``map`` (n, c, h, w) after the last frozen stage,
-    ``pixels`` (n, p), ``images`` (n, channels, s, s) for the small CNN; optional ``flip`` (default True): whether a
-    mirrored image keeps its label (False for digits), for fine-tuning's augmentation; optional ``tail_epochs``
-    (default :data:`TAIL_EPOCHS`). ``tail_stages``: the stages after ``map``'s, the ones fine-tuning trains (at
-    :data:`TAIL_LR`, the stages at a tenth of it).
-    Returns a list of ``{"task", "train_per_class", "strategy", "seed", "test_acc", "seconds"}`` rows; the
-    earlier-stage row also names the ``stage`` chosen on validation, the fine-tuning row (:data:`FINE_TUNED`) adds
-    ``val_before``, ``val_after``, ``test_before``, ``kept_epoch``, ``epochs`` and ``val_curve`` (validation
-    accuracy of every epoch, the start first).
-    With ``cached`` the rows of one size and seed are kept on disk (:mod:`utils.cache`), under a key of every input
-    (the task's arrays and indices, the pre-trained weights, the seed, the code of the recipe): a second run of the
-    notebook reuses them.
+    ``pixels`` (n, p), ``images`` (n, channels, s, s) for the small CNN; optional ``flip``
+    (default True): whether a mirrored image keeps its label (False for digits), for fine-tuning's
+    augmentation; optional ``tail_epochs`` (default :data:`TAIL_EPOCHS`). ``tail_stages``: the
+    stages after ``map``'s, the ones fine-tuning trains (at :data:`TAIL_LR`, the stages at a tenth
+    of it).
+    Returns a list of ``{"task", "train_per_class", "strategy", "seed", "test_acc", "seconds"}``
+    rows; the earlier-stage row also names the ``stage`` chosen on validation, the fine-tuning row
+    (:data:`FINE_TUNED`) adds ``val_before``, ``val_after``, ``test_before``, ``kept_epoch``,
+    ``epochs`` and ``val_curve`` (validation accuracy of every epoch, the start first).
+    With ``cached`` the rows of one size and seed are kept on disk (:mod:`utils.cache`), under a key
+    of every input (the task's arrays and indices, the pre-trained weights, the seed, the code of
+    the recipe): a second run of the notebook reuses them.
     """
     task_key = (
         _digest(
@@ -311,15 +318,17 @@ def _grid_rows(task, tail_stages, n, val_per_class, seed):
 
 
 def stage_sweep(task, tail_stages, n, val_per_class, ks, seed=0, cached=True) -> list[dict]:
-    """How many stages to fine-tune, measured (notebook 04): fine-tuning the last ``k`` of ``tail_stages`` for
-    each ``k`` in ``ks``, on one training set of ``n`` examples per class and the split of :func:`transfer_grid`
-    with the same ``seed`` (so its fine-tuning row is the sweep's ``k = len(tail_stages)``).
+    """How many stages to fine-tune, measured (notebook 04): fine-tuning the last ``k`` of
+    ``tail_stages`` for each ``k`` in ``ks``, on one training set of ``n`` examples per class and
+    the split of :func:`transfer_grid` with the same ``seed`` (so its fine-tuning row is the sweep's
+    ``k = len(tail_stages)``).
 
-    ``task`` as in :func:`transfer_grid`; ``task["map"]`` is the map before ``tail_stages``. For ``k`` below
-    ``len(tail_stages)`` the first stages stay frozen: they run once per image (the maps are cached, as everywhere
-    in the notebook) and the last ``k`` train with the grid's recipe. Returns one row per ``k``:
-    ``{"k", "val_before", "val_after", "test_before", "test_acc", "kept_epoch", "epochs", "seconds"}`` (the start,
-    ``val_before``, is the probe on the final features: the sweep's ``k = 0``). Cached like the grid's rows.
+    ``task`` as in :func:`transfer_grid`; ``task["map"]`` is the map before ``tail_stages``. For
+    ``k`` below ``len(tail_stages)`` the first stages stay frozen: they run once per image (the maps
+    are cached, as everywhere in the notebook) and the last ``k`` train with the grid's recipe.
+    Returns one row per ``k``: ``{"k", "val_before", "val_after", "test_before", "test_acc",
+    "kept_epoch", "epochs", "seconds"}`` (the start, ``val_before``, is the probe on the final
+    features: the sweep's ``k = 0``). Cached like the grid's rows.
     """
     ks = [int(k) for k in ks]
     if not all(1 <= k <= len(tail_stages) for k in ks):
@@ -391,8 +400,8 @@ def _sweep_rows(task, tail_stages, n, val_per_class, ks, seed):
 
 
 def summarize(grid) -> list[dict]:
-    """Mean and standard error over seeds of every (task, train_per_class, strategy) of a multi-seed grid
-    (notebook 04): rows ``{"task", "train_per_class", "strategy", "mean", "se", "seeds"}``."""
+    """Mean and standard error over seeds of every (task, train_per_class, strategy) of a multi-seed
+    grid (notebook 04): rows ``{"task", "train_per_class", "strategy", "mean", "se", "seeds"}``."""
     cells = {}
     for row in grid:
         cells.setdefault((row["task"], row["train_per_class"], row["strategy"]), []).append(
@@ -412,11 +421,13 @@ def summarize(grid) -> list[dict]:
 
 
 def verdicts(grid, z=2.0) -> dict:
-    """Which strategy wins each (task, train_per_class) cell of a multi-seed grid (notebook 04, Figure 5).
+    """Which strategy wins each (task, train_per_class) cell of a multi-seed grid
+    (notebook 04, Figure 5).
 
-    The strategy with the best mean wins only when it beats every other by more than ``z`` standard errors of the
-    paired (same seed, same split) difference; otherwise the cell is a tie between the best and every strategy
-    within that margin. Returns ``{(task, n): {"winner": strategy or None, "tied": [strategies, best first]}}``.
+    The strategy with the best mean wins only when it beats every other by more than ``z`` standard
+    errors of the paired (same seed, same split) difference; otherwise the cell is a tie between the
+    best and every strategy within that margin. Returns
+    ``{(task, n): {"winner": strategy or None, "tied": [strategies, best first]}}``.
     """
     accs = {}
     for row in grid:
@@ -442,8 +453,9 @@ def _verdict(by_strategy, z):
 
 
 def paired_difference(grid, task, n, a, b) -> tuple[float, float, int]:
-    """Mean and standard error over seeds of strategy ``a``'s test accuracy minus ``b``'s, seed by seed (the same
-    split), in the cell (``task``, ``n`` per class) of a multi-seed grid (notebook 04). Returns (mean, se, seeds)."""
+    """Mean and standard error over seeds of strategy ``a``'s test accuracy minus ``b``'s, seed by
+    seed (the same split), in the cell (``task``, ``n`` per class) of a multi-seed grid
+    (notebook 04). Returns (mean, se, seeds)."""
     acc = {
         (r["strategy"], r["seed"]): r["test_acc"]
         for r in grid
@@ -457,7 +469,8 @@ def paired_difference(grid, task, n, a, b) -> tuple[float, float, int]:
 
 
 def prediction_matches(predicted, verdict) -> bool:
-    """A prediction agrees with a cell's verdict when it names the winner, or one of the strategies tied at the top."""
+    """A prediction agrees with a cell's verdict when it names the winner, or one of the strategies
+    tied at the top."""
     return predicted in verdict["tied"]
 
 
@@ -472,13 +485,15 @@ def breed_labels(names) -> np.ndarray:
 
 
 def cv_probe(X, y, folds) -> tuple[float, float]:
-    """Mean and standard error over ``folds`` (pairs of index arrays) of :func:`utils.train.linear_probe`'s accuracy."""
+    """Mean and standard error over ``folds`` (pairs of index arrays) of
+    :func:`utils.train.linear_probe`'s accuracy."""
     accs = np.array([linear_probe(X[tr], y[tr], X[va], y[va]) for tr, va in folds])
     return float(accs.mean()), float(accs.std(ddof=1) / np.sqrt(len(accs)))
 
 
 def probe_backbones(names, num_folds=5, seed=0, root=None, progress=True) -> list[dict]:
-    """How well each backbone's frozen features transfer to the pets (notebook 03, Figure 4's measured points).
+    """How well each backbone's frozen features transfer to the pets (notebook 03, Figure 4's
+    measured points).
 
     For every name, the pooled features Φ(x) of the trainval split (cached by
     :func:`utils.train.extract_features`, at the backbone's own resolution) feed the same

@@ -34,13 +34,14 @@ WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 
 
 class LiveOrStill:
-    """A live widget and a still image of it in ONE output (a mimebundle), so that only one of them shows.
+    """A live widget and a still image of it in ONE output (a mimebundle), so that only one of them
+    shows.
 
-    A frontend with a live kernel (JupyterLab, Notebook, Colab) renders the widget view and ignores the
-    PNG; a static renderer (nbconvert's HTML, GitHub), which has no widget state, falls back to the PNG.
-    Displaying the still separately would show both in JupyterLab. The view data are those ipywidgets 7
-    (Colab's 7.7.1) and 8 both emit (protocol 2.0, ``model_id``). Attributes not starting with ``_``
-    are the widget's (``shown.slider``); ``widget`` is the widget itself.
+    A frontend with a live kernel (JupyterLab, Notebook, Colab) renders the widget view and ignores
+    the PNG; a static renderer (nbconvert's HTML, GitHub), which has no widget state, falls back to
+    the PNG. Displaying the still separately would show both in JupyterLab. The view data are those
+    ipywidgets 7 (Colab's 7.7.1) and 8 both emit (protocol 2.0, ``model_id``). Attributes not
+    starting with ``_`` are the widget's (``shown.slider``); ``widget`` is the widget itself.
     """
 
     def __init__(self, widget, png: bytes):
@@ -57,12 +58,15 @@ class LiveOrStill:
         return {
             WIDGET_MIME: {"version_major": 2, "version_minor": 0, "model_id": self.widget.model_id},
             "image/png": base64.b64encode(self.png).decode("ascii"),
-            "text/plain": f"{type(self.widget).__name__} (a live widget: run the notebook to use it)",
+            "text/plain": (
+                f"{type(self.widget).__name__} (a live widget: run the notebook to use it)"
+            ),
         }
 
 
 def with_still(widget, still) -> LiveOrStill:
-    """``widget`` with a still for static pages (notebooks 01-04); still: a matplotlib Figure or PNG bytes.
+    """``widget`` with a still for static pages (notebooks 01-04); still: a matplotlib Figure or PNG
+    bytes.
 
     A pyplot figure is closed, so that the inline backend does not show it a second time.
     """
@@ -75,7 +79,8 @@ def with_still(widget, still) -> LiveOrStill:
 
 
 def _show(box, image):
-    """The live widget with a still of its first setting in the same output (kept by static exports)."""
+    """The live widget with a still of its first setting in the same output (kept by static
+    exports)."""
     return with_still(box, image.value)
 
 
@@ -184,7 +189,8 @@ class OlsExplorer:
 def ols_explorer(
     phi, fit_ridge, predict, accuracy, train_idx, val_idx, sizes=(4, 8, 12, 16, 24, 32), **kwargs
 ):
-    """Notebook 01: the s/λ explorer, with a still of its first setting for exported pages (:func:`with_still`)."""
+    """Notebook 01: the s/λ explorer, with a still of its first setting for exported pages
+    (:func:`with_still`)."""
     explorer = OlsExplorer(phi, fit_ridge, predict, accuracy, train_idx, val_idx, sizes, **kwargs)
     return _show(explorer.box, explorer.image)
 
@@ -307,7 +313,8 @@ class KernelEditor:
 
 
 def kernel_editor(images, labels=None, **kwargs):
-    """Notebook 02: the 3×3 kernel editor, with a still of its first kernel for exported pages (:func:`with_still`)."""
+    """Notebook 02: the 3×3 kernel editor, with a still of its first kernel for exported pages
+    (:func:`with_still`)."""
     editor = KernelEditor(images, labels, **kwargs)
     return _show(editor.box, editor.image)
 
@@ -325,7 +332,8 @@ def _thumbnail_png(image: Image.Image, side: int = 320) -> bytes:
 
 
 def misclassified_browser(load_image, y_true, probs, names=("cat", "dog"), min_shown=8):
-    """A slider over the test images the classifier gets wrong, most confident mistake first (notebook 03).
+    """A slider over the test images the classifier gets wrong, most confident mistake first
+    (notebook 03).
 
     load_image: i -> PIL image of test image i; y_true: (n,) labels 0/1; probs:
     (n, 2) class probabilities. When fewer than ``min_shown`` are wrong, the least
@@ -389,10 +397,12 @@ def photo_probabilities(content: bytes, backbone, head, scale=None, name="the fi
 
 
 def uploaded_files(value) -> list[tuple[str, bytes]]:
-    """``[(name, content)]`` of the files in a ``FileUpload.value``, in either ipywidgets' format (notebook 03).
+    """``[(name, content)]`` of the files in a ``FileUpload.value``, in either ipywidgets' format
+    (notebook 03).
 
     ipywidgets 7 (Colab's 7.7.1): a dict ``{name: {"metadata": {...}, "content": bytes}}``;
-    ipywidgets 8: a tuple of dicts ``{"name", "type", "size", "content": memoryview, "last_modified"}``."""
+    ipywidgets 8: a tuple of dicts
+    ``{"name", "type", "size", "content": memoryview, "last_modified"}``."""
     if isinstance(value, dict):
         return [
             (file.get("metadata", {}).get("name", name), bytes(file["content"]))
@@ -402,7 +412,8 @@ def uploaded_files(value) -> list[tuple[str, bytes]]:
 
 
 def pet_upload(predict):
-    """An upload box: drop a photo of your own pet, see the classifier's cat/dog probabilities (notebook 03).
+    """An upload box: drop a photo of your own pet, see the classifier's cat/dog probabilities
+    (notebook 03).
 
     predict: (content bytes, file name) -> {"cat": p, "dog": p}, e.g. a
     ``functools.partial`` of :func:`photo_probabilities`. Returns a VBox whose
@@ -443,9 +454,10 @@ def pet_upload(predict):
 
 
 def stages_figure(rows, title="Fine-tuning the last k stages"):
-    """How many stages to fine-tune (notebook 04): trainable parameters against k (a log axis), each bar annotated
-    with the accuracies measured for it. rows: one dict per k, ``{"k", "trainable", "total"}`` and, where a run
-    was made, ``test_acc`` and optionally ``val_acc``."""
+    """How many stages to fine-tune (notebook 04): trainable parameters against k (a log axis), each
+    bar annotated with the accuracies measured for it. rows: one dict per k,
+    ``{"k", "trainable", "total"}`` and, where a run was made, ``test_acc`` and optionally
+    ``val_acc``."""
     fig, ax = plt.subplots(figsize=(7, 3.4))
     ks = [row["k"] for row in rows]
     ax.bar(ks, [row["trainable"] for row in rows], color="tab:blue", alpha=0.6)

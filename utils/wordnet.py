@@ -1,17 +1,21 @@
-"""ImageNet's classes are WordNet noun synsets: find one and walk up its hypernyms (notebook 03, note §2.2).
+"""ImageNet's classes are WordNet noun synsets: find one and walk up its hypernyms
+(notebook 03, note §2.2).
 
-ImageNet (Deng et al., CVPR 2009) is organised by the WordNet noun hierarchy: every category is a synset (a set of
-synonyms with one meaning), and "is a kind of" links (hypernyms) lead from "beagle" up to "entity". This module reads
-the Princeton WordNet 3.0 database files (``index.noun``, ``data.noun``) with the standard library, from the first
-place that has them:
+ImageNet (Deng et al., CVPR 2009) is organised by the WordNet noun hierarchy: every category is a
+synset (a set of synonyms with one meaning), and "is a kind of" links (hypernyms) lead from "beagle"
+up to "entity". This module reads the Princeton WordNet 3.0 database files (``index.noun``,
+``data.noun``) with the standard library, from the first place that has them:
 
 1. the folder in ``$WORDNET_DIR``;
-2. Debian/Ubuntu's ``wordnet-base`` package (``/usr/share/wordnet``; ``apt-get install wordnet-base``);
-3. NLTK's data folders (``~/nltk_data/corpora/wordnet`` or ``wordnet.zip``, and NLTK's other standard places),
-   where ``nltk.download("wordnet")`` puts it.
+2. Debian/Ubuntu's ``wordnet-base`` package (``/usr/share/wordnet``;
+   ``apt-get install wordnet-base``);
+3. NLTK's data folders (``~/nltk_data/corpora/wordnet`` or ``wordnet.zip``, and NLTK's other
+   standard places), where ``nltk.download("wordnet")`` puts it.
 
-``load(fetch=True)`` runs ``nltk.download("wordnet")`` (into ``~/nltk_data``) once when none has it and NLTK is installed (Colab ships it).
-Nothing else here downloads. :class:`WordNetUnavailable` says where it looked and how to get the files.
+``load(fetch=True)`` runs ``nltk.download("wordnet")`` (into ``~/nltk_data``) once when none has it
+and NLTK is installed (Colab ships it).
+Nothing else here downloads. :class:`WordNetUnavailable` says where it looked and how to get the
+files.
 """
 
 from __future__ import annotations
@@ -40,8 +44,9 @@ class WordNetUnavailable(LookupError):
 
 
 class WordNet:
-    """The noun part of WordNet, read from its database files. Synsets are named by their byte offset in
-    ``data.noun`` (ImageNet's ids are the same number: ``n02088364`` is offset 2088364, "beagle")."""
+    """The noun part of WordNet, read from its database files. Synsets are named by their byte
+    offset in ``data.noun`` (ImageNet's ids are the same number: ``n02088364`` is offset 2088364,
+    "beagle")."""
 
     def __init__(self, index_noun: bytes, data_noun: bytes, source: str):
         self.source, self._data = source, data_noun
@@ -52,7 +57,8 @@ class WordNet:
                 self._index[fields[0]] = [int(f) for f in fields[-int(fields[2]) :]]
 
     def synsets(self, name: str) -> list[int]:
-        """Offsets of the noun synsets of ``name`` ("Egyptian cat" or "egyptian_cat"), most frequent sense first."""
+        """Offsets of the noun synsets of ``name`` ("Egyptian cat" or "egyptian_cat"), most frequent
+        sense first."""
         return list(self._index.get(name.strip().lower().replace(" ", "_"), []))
 
     def _record(self, offset: int) -> list[str]:
@@ -84,7 +90,8 @@ class WordNet:
         return path
 
     def under(self, offset: int, ancestor: str) -> bool:
-        """Whether ``ancestor`` (a word, e.g. "dog") names a synset on any hypernym path of ``offset``."""
+        """Whether ``ancestor`` (a word, e.g. "dog") names a synset on any hypernym path of
+        ``offset``."""
         targets, todo, seen = set(self.synsets(ancestor)), [offset], set()
         while todo:
             o = todo.pop()
@@ -96,18 +103,19 @@ class WordNet:
         return False
 
     def imagenet_synset(self, category: str, within: str = "organism") -> int | None:
-        """The synset of an ImageNet category name: its first sense under ``within`` (a "tabby" is a cat, not
-        a fabric), else its first sense; ``None`` when WordNet has no such noun."""
+        """The synset of an ImageNet category name: its first sense under ``within`` (a "tabby" is a
+        cat, not a fabric), else its first sense; ``None`` when WordNet has no such noun."""
         senses = self.synsets(category)
         return next((o for o in senses if self.under(o, within)), senses[0] if senses else None)
 
 
 def imagenet_ids() -> list[int]:
-    """ILSVRC-2012's 1000 classes as WordNet offsets, in the class order of the course's models (ImageNet's own
-    sorted ids: class 281 is ``n02123045``, "tabby"), from timm's copy of ImageNet's list (notebook 03).
+    """ILSVRC-2012's 1000 classes as WordNet offsets, in the class order of the course's models
+    (ImageNet's own sorted ids: class 281 is ``n02123045``, "tabby"), from timm's copy of ImageNet's
+    list (notebook 03).
 
-    Matching by id, not by name, finds every class: some ImageNet names are not a WordNet noun as written, and
-    some name another sense first.
+    Matching by id, not by name, finds every class: some ImageNet names are not a WordNet noun as
+    written, and some name another sense first.
     """
     from timm.data import ImageNetInfo
 
@@ -149,8 +157,9 @@ def _nltk_download() -> bool:
 
 
 def load(fetch: bool = False) -> WordNet:
-    """WordNet's nouns from the first place that has them (see the module docstring); with ``fetch``, let NLTK
-    download them once when none has. Raises :class:`WordNetUnavailable` naming the places and the fixes."""
+    """WordNet's nouns from the first place that has them (see the module docstring); with
+    ``fetch``, let NLTK download them once when none has. Raises :class:`WordNetUnavailable` naming
+    the places and the fixes."""
     for attempt in (0, 1):
         for place in _folders():
             found = _read(place)
@@ -160,7 +169,8 @@ def load(fetch: bool = False) -> WordNet:
             break
     looked = ", ".join(str(p) for p in _folders())
     raise WordNetUnavailable(
-        f"WordNet 3.0 was not found (looked in {looked}). To get it: `apt-get install wordnet-base` (Debian, "
-        "Ubuntu), or `pip install nltk` and then python -c \"import nltk; nltk.download('wordnet')\" (needs the "
+        f"WordNet 3.0 was not found (looked in {looked}). To get it: "
+        "`apt-get install wordnet-base` (Debian, Ubuntu), or `pip install nltk` and then "
+        "python -c \"import nltk; nltk.download('wordnet')\" (needs the "
         "internet once), or set WORDNET_DIR to a folder holding index.noun and data.noun."
     )

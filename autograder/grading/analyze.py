@@ -1,11 +1,13 @@
-"""Runs in a killable, time- and memory-limited subprocess: everything the host reads out of one notebook.
+"""Runs in a killable, time- and memory-limited subprocess: everything the host reads out of one
+notebook.
 
-Usage: ``python -I analyze.py RESULT_FD``; stdin holds one JSON line (``templates``: {assignment: {params,
-given}}, ``assignment``: the one forced by ``--assignment`` or null) and then the notebook's bytes. It parses
-the JSON, checks its shape, rebuilds the clean notebook, picks the graded definitions and runs the audit
-(``inputs``, ``static``), and writes one JSON object to RESULT_FD. A notebook built to make any of this slow
-or huge (deep JSON, megabytes of code, a quadratic closure) overruns this process's limits, and becomes that
-submission's own row; the batch and the other rows never notice.
+Usage: ``python -I analyze.py RESULT_FD``; stdin holds one JSON line (``templates``: {assignment:
+{params, given}}, ``assignment``: the one forced by ``--assignment`` or null) and then the
+notebook's bytes. It parses the JSON, checks its shape, rebuilds the clean notebook, picks the
+graded definitions and runs the audit (``inputs``, ``static``), and writes one JSON object to
+RESULT_FD. A notebook built to make any of this slow or huge (deep JSON, megabytes of code, a
+quadratic closure) overruns this process's limits, and becomes that submission's own row; the batch
+and the other rows never notice.
 """
 
 import json

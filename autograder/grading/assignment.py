@@ -33,8 +33,9 @@ class Template:
     order: tuple = ()  # every question in the notebook's order (the zip's questions.json)
 
     def fingerprint(self):
-        """What a grade depends on in this assignment: its tests (their code and points) and its written
-        questions' points. A row graded under another fingerprint is graded again (``batch``)."""
+        """What a grade depends on in this assignment: its tests (their code and points) and its
+        written questions' points. A row graded under another fingerprint is graded again
+        (``batch``)."""
         digest = hashlib.sha256()
         for name, source in sorted(self.tests.items()):
             digest.update(f"{name}\0{len(source)}\0".encode() + source.encode())

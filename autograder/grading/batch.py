@@ -60,7 +60,8 @@ class Batch:
         self.out, self.dist, self.assignment = Path(out), Path(dist), assignment
         self.limits = limits or sandbox.Limits()
         ok, why = sandbox.bwrap_status()
-        # the isolation is resolved once, here: every stage of the batch is told which (sandbox.Isolation)
+        # the isolation is resolved once, here: every stage of the batch is told which
+        # (sandbox.Isolation)
         bwrap = ok if use_bwrap is None else use_bwrap and ok
         self.mode = sandbox.Isolation.BUBBLEWRAP if bwrap else sandbox.Isolation.TRUSTED
         self.warnings = []
@@ -93,7 +94,8 @@ class Batch:
             self.warnings.append(cg_why)
         if self.mode is not sandbox.Isolation.TRUSTED and sandbox.filter_program() is None:
             self.warnings.append(
-                f"no seccomp filter on {platform.machine()} (its system call numbers are written for "
+                f"no seccomp filter on {platform.machine()} (its system call numbers are "
+                f"written for "
                 f"x86-64 only): student code may use the kernel keyrings and the other calls "
                 f"grading/seccomp.py denies"
             )
@@ -227,8 +229,8 @@ class Batch:
         return row
 
     def fingerprint(self, name):
-        """The fingerprint of assignment ``name``'s tests and points (``""`` for none, None when its zip is
-        gone); ``grades.csv`` keeps it per row."""
+        """The fingerprint of assignment ``name``'s tests and points (``""`` for none, None when its
+        zip is gone); ``grades.csv`` keeps it per row."""
         if not name:
             return ""
         if name not in self.known:
@@ -236,8 +238,8 @@ class Batch:
         return self.template(name).fingerprint()
 
     def reusable(self, sub_id, path):
-        """A finished row is reused only for the same file (its id and content hash) graded by the same
-        autograder (its tests and points); anything else is graded again."""
+        """A finished row is reused only for the same file (its id and content hash) graded by the
+        same autograder (its tests and points); anything else is graded again."""
         row = self.rows.get(sub_id)
         return bool(
             row
@@ -552,7 +554,8 @@ def parse_args(argv):
     p.add_argument(
         "--force",
         action="store_true",
-        help="grade every submission again, even those already graded with the same file and autograder "
+        help="grade every submission again, even those already graded with the same file and "
+        "autograder "
         "(the TA's scores of unchanged files are kept)",
     )
     return p.parse_args(argv)

@@ -1,21 +1,23 @@
-"""Gradescope's entry point: grade ``/autograder/submission`` with this grading service, not otter's run.
+"""Gradescope's entry point: grade ``/autograder/submission`` with this grading service, not otter's
+run.
 
-The zip's ``run_autograder`` calls ``python /autograder/source/grader/autograder/grading/gradescope.py`` as
-root. This program
+The zip's ``run_autograder`` calls
+``python /autograder/source/grader/autograder/grading/gradescope.py`` as root. This program
 
-1. makes ``/autograder/source`` (the tests) and ``/autograder/results`` readable by root only (its own
-   folders: the only permissions it changes for good);
+1. makes ``/autograder/source`` (the tests) and ``/autograder/results`` readable by root only (its
+   own folders: the only permissions it changes for good);
 2. reads the assignment from the unpacked zip itself (``tests/``, ``files/``, ``given_cells.json``);
-3. grades the one notebook (or ``grader.export`` zip) of ``/autograder/submission`` exactly as the local
-   batch does: the run stage and the workers as nobody, the judge (tests, assertions, results) as root;
-   inside bubblewrap where the container allows namespaces, else as nobody without them (``--no-namespaces``:
-   what that gives up is in docs/grading.md);
-4. writes ``/autograder/results/results.json`` in Gradescope's schema: per question a visible test for the
-   public cases and an ``after_published`` one for the hidden cases; a submission that cannot be graded gets
-   a score of 0 and one visible test that says why;
-5. removes its temporary folders. It changes no permission outside its own folders: where the interpreter
-   sits below a folder an unprivileged uid cannot enter (``/root``, where otter's ``setup.sh`` installs
-   conda), the zip's ``setup.sh`` opens traversal once, when the image is built.
+3. grades the one notebook (or ``grader.export`` zip) of ``/autograder/submission`` exactly as the
+   local batch does: the run stage and the workers as nobody, the judge (tests, assertions, results)
+   as root; inside bubblewrap where the container allows namespaces, else as nobody without them
+   (``--no-namespaces``: what that gives up is in docs/grading.md);
+4. writes ``/autograder/results/results.json`` in Gradescope's schema: per question a visible test
+   for the public cases and an ``after_published`` one for the hidden cases; a submission that
+   cannot be graded gets a score of 0 and one visible test that says why;
+5. removes its temporary folders. It changes no permission outside its own folders: where the
+   interpreter sits below a folder an unprivileged uid cannot enter (``/root``, where otter's
+   ``setup.sh`` installs conda), the zip's ``setup.sh`` opens traversal once, when the image is
+   built.
 
 ``PTM_AUTOGRADER_ROOT`` replaces ``/autograder`` (the tests run it in a simulated layout).
 """
@@ -40,10 +42,10 @@ def _lock_down(path, mode=0o700):
 
 
 def unreachable_folders(tops=None):
-    """The folders above the interpreter that an unprivileged uid cannot traverse (no ``o+x``): without
-    namespaces a stage starts Python as its own uid on the host's file system, and cannot through them. The
-    zip's ``setup.sh`` opens them once, when Gradescope builds the image (``autograder/build.py``); this
-    program changes no permission outside its own folders."""
+    """The folders above the interpreter that an unprivileged uid cannot traverse (no ``o+x``):
+    without namespaces a stage starts Python as its own uid on the host's file system, and cannot
+    through them. The zip's ``setup.sh`` opens them once, when Gradescope builds the image
+    (``autograder/build.py``); this program changes no permission outside its own folders."""
     tops = tops or {os.path.realpath(sys.prefix), os.path.realpath(sys.base_prefix)}
     return sorted(
         {
@@ -56,13 +58,14 @@ def unreachable_folders(tops=None):
 
 
 def template_from_source(source, work):
-    """The assignment as the host reads it, from Gradescope's unpacked zip (``source``); its public tests go to
-    ``work`` (a folder the caller removes)."""
+    """The assignment as the host reads it, from Gradescope's unpacked zip (``source``); its public
+    tests go to ``work`` (a folder the caller removes)."""
     return assignment.load_folder(source, Path(work) / "public-tests")
 
 
 def results_for(row, results_path):
-    """Gradescope's results: the service's own for a graded row, else a zero score with the reason."""
+    """Gradescope's results: the service's own for a graded row, else a zero score with the
+    reason."""
     if row["status"] == "graded" and results_path.is_file():
         return json.loads(results_path.read_text())
     return {
@@ -85,7 +88,8 @@ def main():
     source, submission, results = root / "source", root / "submission", root / "results"
     if os.geteuid() != 0:
         raise SystemExit(
-            "run_autograder must run as root (Gradescope runs it so): student code is started as nobody"
+            "run_autograder must run as root (Gradescope runs it so): student code is started as "
+            "nobody"
         )
     _lock_down(source)
     _lock_down(results)
@@ -124,9 +128,9 @@ def _grade(source, submission, work):
         if closed:  # inside bubblewrap the interpreter's folders are made anew, 0755
             row = {
                 "status": "error",
-                "reason": "not graded: the autograder's Python is out of reach of the sandbox's users "
-                f"(no traversal on {', '.join(closed)}); the instructor must rebuild the autograder zip "
-                "with the course's build, whose setup.sh opens it",
+                "reason": "not graded: the autograder's Python is out of reach of the sandbox's "
+                f"users (no traversal on {', '.join(closed)}); the instructor must rebuild the "
+                "autograder zip with the course's build, whose setup.sh opens it",
                 "maximum": "",
             }
             return results_for(row, work / "none"), row

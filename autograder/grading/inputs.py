@@ -58,11 +58,12 @@ HASHED = re.compile(r".*-[0-9a-f]{16}")
 
 
 def submission_id(rel):
-    """The row id of the submission at ``rel`` (its path relative to the folder given, without suffix).
+    """The row id of the submission at ``rel`` (its path relative to the folder given, without
+    suffix).
 
-    It depends on that path alone: the path itself where it is already safe, else a safe form of it followed
-    by 16 hex digits of its hash. A safe path that merely looks like a hashed id is hashed too, so no file
-    can take another's id.
+    It depends on that path alone: the path itself where it is already safe, else a safe form of it
+    followed by 16 hex digits of its hash. A safe path that merely looks like a hashed id is hashed
+    too, so no file can take another's id.
     """
     base = _slug(rel) or "submission"
     if base == rel and not HASHED.fullmatch(rel):
@@ -71,7 +72,8 @@ def submission_id(rel):
 
 
 def _stem(shown):
-    """A notebook's path without ``.ipynb`` (a zip keeps ``.zip``: alice.zip and alice.ipynb are two rows)."""
+    """A notebook's path without ``.ipynb`` (a zip keeps ``.zip``: alice.zip and alice.ipynb are two
+    rows)."""
     return shown[: -len(".ipynb")] if shown.endswith(".ipynb") else shown
 
 
@@ -82,10 +84,10 @@ def _candidate(q):
 def collect(paths):
     """Expand files and folders into (id, path, shown path) triples, sorted by id.
 
-    Every entry named like a submission is listed, a link, a pipe, a device or a folder included (each gets
-    an ``invalid`` row of its own). With one folder given, a path is relative to it; with several, it starts
-    with the folder's name. Two entries with one id (the same name under two folders of one name) are an
-    error that names them.
+    Every entry named like a submission is listed, a link, a pipe, a device or a folder included
+    (each gets an ``invalid`` row of its own). With one folder given, a path is relative to it; with
+    several, it starts with the folder's name. Two entries with one id (the same name under two
+    folders of one name) are an error that names them.
     """
     found, several = [], len(paths) > 1
     for p in map(Path, paths):
@@ -191,7 +193,8 @@ def _tags(cell, where):
 
 
 def rebuild(nb):
-    """(clean notebook, [(number, tags, source)] of code cells) or ValueError naming the bad cell."""
+    """(clean notebook, [(number, tags, source)] of code cells) or ValueError naming the bad
+    cell."""
     if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list) or "nbformat" not in nb:
         raise ValueError("not a Jupyter notebook: JSON without 'cells' (a list) and 'nbformat'")
     if len(nb["cells"]) > MAX_CELLS:
@@ -220,7 +223,8 @@ def rebuild(nb):
             total += len(source)
             if total > MAX_CODE_CHARS:
                 raise ValueError(
-                    f"more than {MAX_CODE_CHARS >> 20} MB of code in all, over the limit (at cell {n})"
+                    f"more than {MAX_CODE_CHARS >> 20} MB of code in all, over the limit "
+                    f"(at cell {n})"
                 )
             new.update(execution_count=None, outputs=[])
             code.append((n, tags, source))
@@ -238,7 +242,8 @@ def rebuild(nb):
 
 
 def assignment_of(nb):
-    """``metadata.otter.assignment_name`` if it is a short string, else None (never used as a path)."""
+    """``metadata.otter.assignment_name`` if it is a short string, else None (never used as a
+    path)."""
     meta = nb.get("metadata") if isinstance(nb, dict) else None
     otter = meta.get("otter") if isinstance(meta, dict) else None
     name = otter.get("assignment_name") if isinstance(otter, dict) else None
@@ -257,7 +262,8 @@ def expected_name(code):
 
 
 def read(sub_id, path, file=None):
-    """The submission's notebook bytes, read on the host with bounds; sets ``problem`` instead of raising."""
+    """The submission's notebook bytes, read on the host with bounds; sets ``problem`` instead of
+    raising."""
     sub = Submission(sub_id, Path(path), file=str(file or path))
     try:
         _, data = _read_bytes(sub.path)
@@ -279,7 +285,8 @@ def read(sub_id, path, file=None):
 
 
 def parse(sub, data):
-    """JSON, shape checks and the rebuilt notebook: fills ``sub`` (runs in the analysis subprocess)."""
+    """JSON, shape checks and the rebuilt notebook: fills ``sub`` (runs in the analysis
+    subprocess)."""
     try:
         nb = json.loads(data.decode("utf-8"))
     except UnicodeDecodeError:

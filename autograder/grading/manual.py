@@ -1,27 +1,31 @@
 """Written answers read by people: ``python -m autograder merge-manual GRADES_DIR SCORES.csv``.
 
-The six written questions (predictions and explanations) are otter *manual* questions (``manual: true`` in the
-master's ``# BEGIN QUESTION`` cell). Their tests are worth 0 points: they are the student's completion check
-(``grader.check``), never a score. A person scores the answer with the rubric the master shows the student.
+The six written questions (predictions and explanations) are otter *manual* questions
+(``manual: true`` in the master's ``# BEGIN QUESTION`` cell). Their tests are worth 0 points: they
+are the student's completion check (``grader.check``), never a score. A person scores the answer
+with the rubric the master shows the student.
 
-- **build** (``manifest``): each autograder zip holds ``manual.json``: per manual question its points, prompt,
-  rubric, the answer cells (ids and the stub the student was given) and the cells whose printed output the
-  reader needs (the rubric cell's ``metadata.manual.printed``: the cells that printed the numbers the answer is
-  about).
-- **grade** (``extract``, in the analysis subprocess): from the submitted notebook's own saved outputs, the
-  answer cell's source and output and the printed output of those cells (what *this* student's run printed).
-  The batch writes them to ``answers/<id>.json``; the manual column of ``grades.csv`` stays empty (awaiting a
-  reader), or 0 when the answer cell is still the stub it was given (the completion gate: nothing to read).
-  ``maximum`` counts the manual points; ``total`` counts only what was scored.
-- **review** (``report.render_reviews``): ``review/<question>.html``, one page per written question with
-  every student's answer beside the rubric and the printed numbers (all student text escaped by Jinja2),
-  and ``review/scores_template.csv``: ``id, file, assignment, question, max_points, score, note``.
-- **merge** (``merge``): the TA's filled CSV into ``grades.csv`` (atomic); then every page (feedback,
-  Gradescope's results, review pages, ``report.html``) is rendered again from the files (``report``).
-  Every problem of the CSV is reported at once and nothing is written; a re-run with a corrected CSV replaces
-  the earlier scores (totals are recomputed from the columns, never incremented). An empty score cell leaves
-  that answer as it is. ``python -m autograder export`` then reads the merged totals; it leaves the gradebook
-  cell blank while a written answer of the submission is unscored.
+- **build** (``manifest``): each autograder zip holds ``manual.json``: per manual question its
+  points, prompt, rubric, the answer cells (ids and the stub the student was given) and the cells
+  whose printed output the reader needs (the rubric cell's ``metadata.manual.printed``: the cells
+  that printed the numbers the answer is about).
+- **grade** (``extract``, in the analysis subprocess): from the submitted notebook's own saved
+  outputs, the answer cell's source and output and the printed output of those cells (what *this*
+  student's run printed). The batch writes them to ``answers/<id>.json``; the manual column of
+  ``grades.csv`` stays empty (awaiting a reader), or 0 when the answer cell is still the stub it was
+  given (the completion gate: nothing to read). ``maximum`` counts the manual points; ``total``
+  counts only what was scored.
+- **review** (``report.render_reviews``): ``review/<question>.html``, one page per written question
+  with every student's answer beside the rubric and the printed numbers (all student text escaped by
+  Jinja2), and ``review/scores_template.csv``:
+  ``id, file, assignment, question, max_points, score, note``.
+- **merge** (``merge``): the TA's filled CSV into ``grades.csv`` (atomic); then every page
+  (feedback, Gradescope's results, review pages, ``report.html``) is rendered again from the files
+  (``report``). Every problem of the CSV is reported at once and nothing is written; a re-run with a
+  corrected CSV replaces the earlier scores (totals are recomputed from the columns, never
+  incremented). An empty score cell leaves that answer as it is. ``python -m autograder export``
+  then reads the merged totals; it leaves the gradebook cell blank while a written answer of the
+  submission is unscored.
 """
 
 import argparse
@@ -42,7 +46,7 @@ TEMPLATE = store.SCORES_TEMPLATE  # review/scores_template.csv: the TA fills it 
 HEADER = store.SCORES_HEADER
 
 
-# ------------------------------------------------------------------ build: the manifest of a master
+# ------------------------------------------------------- build: the manifest of a master
 
 
 def _src(cell):
@@ -55,8 +59,8 @@ def _markdown(text):
 
 
 def manifest(master, student):
-    """{question: spec} of the manual questions of ``master`` (the otter master, a dict) as ``student`` (the
-    built student notebook, a dict) hands them out."""
+    """{question: spec} of the manual questions of ``master`` (the otter master, a dict) as
+    ``student`` (the built student notebook, a dict) hands them out."""
     by_id = {c.get("id"): c for c in student["cells"]}
     out, current, block = {}, None, None
     for cell in master["cells"]:
@@ -96,8 +100,8 @@ def manifest(master, student):
             ]
             if len(printed) != len(meta.get("printed", [])):
                 raise ValueError(
-                    f"{meta.get('question')}: a printed cell of {meta.get('printed')} is not in the "
-                    f"student notebook"
+                    f"{meta.get('question')}: a printed cell of {meta.get('printed')} is not "
+                    f"in the student notebook"
                 )
             current["printed"] = printed
         elif cell["cell_type"] == "markdown" and block is None:
@@ -116,7 +120,7 @@ def manifest(master, student):
     return out
 
 
-# ------------------------------------------------------------------ grade: what a submission wrote and printed
+# ------------------------------------------------------- grade: what a submission wrote and printed
 
 
 def _text(value):
@@ -126,12 +130,14 @@ def _text(value):
 
 
 def clean_block(text, limit=LIMIT):
-    """Student text kept as a block (indentation and line breaks), printable, bounded; Jinja2 escapes it."""
+    """Student text kept as a block (indentation and line breaks), printable, bounded; Jinja2
+    escapes it."""
     return store.printable(text, limit, one_line=False)
 
 
 def _is_stub(source, spec):
-    """True when the answer cell is as handed out: the stub itself, or every answer name still set to ``...``."""
+    """True when the answer cell is as handed out: the stub itself, or every answer name still set
+    to ``...``."""
     import ast
 
     if source.strip() in {s.strip() for s in spec["stub"]} or not source.strip():
@@ -156,7 +162,8 @@ def _is_stub(source, spec):
 
 
 def output_text(cell):
-    """The text a code cell printed or displayed (stream, text/plain, errors), bounded and cleaned."""
+    """The text a code cell printed or displayed (stream, text/plain, errors), bounded and
+    cleaned."""
     outputs = cell.get("outputs") if isinstance(cell, dict) else None
     parts, size = [], 0
     for o in outputs if isinstance(outputs, list) else []:
@@ -209,7 +216,8 @@ def _answer_cell(cells, spec):
 
 
 def extract(nb, specs):
-    """{question: {answer, output, answered, printed: [{source, output, found}]}} from a notebook dict."""
+    """{question: {answer, output, answered, printed: [{source, output, found}]}} from a notebook
+    dict."""
     cells = [c for c in nb.get("cells", []) if isinstance(c, dict)] if isinstance(nb, dict) else []
     out = {}
     for q, spec in specs.items():
@@ -235,8 +243,8 @@ def extract(nb, specs):
 
 
 def sanitize(got, specs):
-    """The analysis subprocess's answers (data a hostile notebook shaped), reduced to known questions and
-    bounded strings."""
+    """The analysis subprocess's answers (data a hostile notebook shaped), reduced to known
+    questions and bounded strings."""
     got = got if isinstance(got, dict) else {}
     out = {}
     for q, spec in specs.items():
@@ -260,8 +268,8 @@ def sanitize(got, specs):
 
 
 def keep_scores(row, old, specs):
-    """A regraded row of the same file keeps what a person gave its written answers (and its total counts
-    them): the TA's scores survive a regrade."""
+    """A regraded row of the same file keeps what a person gave its written answers (and its total
+    counts them): the TA's scores survive a regrade."""
     for q in specs:
         if old.get(q, "") != "":
             row[q] = old[q]
@@ -269,7 +277,8 @@ def keep_scores(row, old, specs):
 
 
 def fill_row(row, specs, answers):
-    """The manual columns of a graded row: empty (awaiting a reader) or 0 (no answer); maximum counts them."""
+    """The manual columns of a graded row: empty (awaiting a reader) or 0 (no answer); maximum
+    counts them."""
     for q, spec in specs.items():
         row[q] = "" if answers.get(q, {}).get("answered") else "0"
     row["maximum"] = (
@@ -277,7 +286,7 @@ def fill_row(row, specs, answers):
     )
 
 
-# ------------------------------------------------------------------ merge: the TA's scores into grades.csv
+# ------------------------------------------------------- merge: the TA's scores into grades.csv
 
 
 class ScoresError(SystemExit):
@@ -286,7 +295,8 @@ class ScoresError(SystemExit):
 
 
 def read_scores(path, rows, specs_by_assignment):
-    """{(id, question): score or None} from the TA's CSV; every problem at once, as a ScoresError."""
+    """{(id, question): score or None} from the TA's CSV; every problem at once, as a
+    ScoresError."""
     data = store.safe_read(path, 16 << 20)
     if data is None:
         raise ScoresError(f"scores file {path} is missing, not a regular file, or over 16 MB")
@@ -317,14 +327,15 @@ def read_scores(path, rows, specs_by_assignment):
         row = rows.get(sid)
         if row is None:
             problems.append(
-                f"{where}: unknown submission id {sid!r}: it is not in grades.csv (the id column of "
-                f"grades.csv or of review/{TEMPLATE})"
+                f"{where}: unknown submission id {sid!r}: it is not in grades.csv (the id "
+                f"column of grades.csv or of review/{TEMPLATE})"
             )
             continue
         specs = specs_by_assignment.get(row.get("assignment", ""), {})
         if q not in specs:
             problems.append(
-                f"{where}: {q!r} is not a written question of {row.get('assignment') or 'its assignment'}"
+                f"{where}: {q!r} is not a written question of "
+                f"{row.get('assignment') or 'its assignment'}"
                 f" (written questions: {', '.join(specs) or 'none'})"
             )
             continue
@@ -361,7 +372,8 @@ def read_scores(path, rows, specs_by_assignment):
 
 
 def retotal(row):
-    """total = the sum of the row's question columns (auto and scored manual): recomputed, never incremented."""
+    """total = the sum of the row's question columns (auto and scored manual): recomputed, never
+    incremented."""
     fixed = set(store.FIXED_HEAD + store.FIXED_TAIL)
     row["total"] = (
         f"{sum(store.number(v) for k, v in row.items() if k not in fixed and k is not None):g}"
@@ -369,7 +381,8 @@ def retotal(row):
 
 
 def merge(grades, scores_csv):
-    """Merge the TA's scores into ``grades`` (a ``grade`` or ``merge`` --out folder); returns (changed, scored)."""
+    """Merge the TA's scores into ``grades`` (a ``grade`` or ``merge`` --out folder); returns
+    (changed, scored)."""
     grades = Path(grades)
     if not (grades / "grades.csv").is_file():
         raise ScoresError(

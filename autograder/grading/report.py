@@ -64,7 +64,10 @@ def score_line(row, manual=None):
     scored = [q for q in manual if q not in pending]
     extra = ""
     if scored:
-        extra = f", and {sum(num(row.get(q)) for q in scored):g} of {written - waiting:g} written points"
+        extra = (
+            f", and {sum(num(row.get(q)) for q in scored):g} of {written - waiting:g} "
+            f"written points"
+        )
     plural = "s" if waiting != 1 else ""
     return str(markupsafe.escape(
         f"{got:g} of {auto_max:g} automatic points{extra}; {waiting:g} written point{plural} "
@@ -199,7 +202,8 @@ def _template_line(row, assignment, question, spec, answer):
 def _rubric_html(text):
     import mistune
 
-    # the master's own text, escaped first; as a plain str, or mistune's own tags would be escaped too
+    # the master's own text, escaped first; as a plain str, or mistune's own tags would be escaped
+    # too
     return markupsafe.Markup(mistune.html(str(markupsafe.escape(text))))
 
 
@@ -313,8 +317,8 @@ def _figures(rows, questions, maxima):
         ax.set(xlabel="% of graded submissions with full points", xlim=(0, 100),
                title="pass rate per question")  # fmt: skip
         ax.invert_yaxis()
-        figs.append({"title": "pass rate per question", "kind": "bar chart", "png": _png(fig), "timing": False,
-                     "head": ["question", "points", "full points", "graded", "%"],
+        figs.append({"title": "pass rate per question", "kind": "bar chart", "png": _png(fig),
+                     "timing": False, "head": ["question", "points", "full points", "graded", "%"],
                      "rows": rates})  # fmt: skip
     seconds, stats = runtime_table(rows)
     fig, ax = plt.subplots(figsize=(6, 2.6))

@@ -60,8 +60,9 @@ class Isolation(enum.Enum):
     """How a batch isolates student code, resolved once (``batch.Batch``) and passed to every stage.
 
     ``BUBBLEWRAP``: namespaces, a read-only system, a uid of its own per stage, the seccomp filter.
-    ``NO_NAMESPACES`` (``--no-namespaces``, Gradescope's containers): a uid of its own per stage and the
-    seccomp filter, without namespaces. ``TRUSTED`` (``--trusted``): no sandbox, the grader's own user.
+    ``NO_NAMESPACES`` (``--no-namespaces``, Gradescope's containers): a uid of its own per stage and
+    the seccomp filter, without namespaces. ``TRUSTED`` (``--trusted``): no sandbox, the grader's
+    own user.
     """
 
     BUBBLEWRAP = "bubblewrap"
@@ -70,7 +71,8 @@ class Isolation(enum.Enum):
 
     @classmethod
     def of(cls, value):
-        """An Isolation from itself or from the older spelling (True: bubblewrap, "nobody", False)."""
+        """An Isolation from itself or from the older spelling (True: bubblewrap, "nobody",
+        False)."""
         if isinstance(value, cls):
             return value
         if value is True:
@@ -136,12 +138,13 @@ def _lock_dir():
 
 
 class StageUser:
-    """A uid (and gid of the same number) of its own for one stage, never one another running stage holds.
+    """A uid (and gid of the same number) of its own for one stage, never one another running stage
+    holds.
 
-    Taken from ``UID_BASE`` … ``UID_BASE + UID_COUNT``, which no account uses (``taken_ids`` is checked
-    once), and held by an exclusive lock on ``/run/ptm-grade-uids/<uid>`` until ``release``: graders running
-    side by side on one machine (shards, batches) never hand out the same one. ``release`` kills every process
-    left with that uid first, so nothing of the stage outlives it.
+    Taken from ``UID_BASE`` … ``UID_BASE + UID_COUNT``, which no account uses (``taken_ids`` is
+    checked once), and held by an exclusive lock on ``/run/ptm-grade-uids/<uid>`` until ``release``:
+    graders running side by side on one machine (shards, batches) never hand out the same one.
+    ``release`` kills every process left with that uid first, so nothing of the stage outlives it.
     """
 
     def __init__(self):
@@ -225,7 +228,8 @@ def user_pids(uid):
 
 
 def kill_user(uid, wait=10.0):
-    """SIGKILL every process of ``uid`` until none is left (a stage's daemons, whatever their session)."""
+    """SIGKILL every process of ``uid`` until none is left (a stage's daemons, whatever their
+    session)."""
     deadline = time.monotonic() + wait
     while (left := user_pids(uid)) and time.monotonic() < deadline:
         for pid in left:
@@ -239,13 +243,15 @@ def kill_user(uid, wait=10.0):
 
 @lru_cache(maxsize=None)
 def filter_program():
-    """The seccomp filter's bytes (``seccomp.program``), or None where it was not written for the machine."""
+    """The seccomp filter's bytes (``seccomp.program``), or None where it was not written for the
+    machine."""
     return seccomp.program()
 
 
 @lru_cache(maxsize=None)
 def bwrap_status():
-    """(True, "") when bubblewrap can sandbox as an unprivileged user here, else (False, why not)."""
+    """(True, "") when bubblewrap can sandbox as an unprivileged user here, else (False, why
+    not)."""
     exe = shutil.which("bwrap")
     if not sys.platform.startswith("linux"):
         return False, f"no bubblewrap on {sys.platform}"
@@ -333,7 +339,8 @@ class Cgroup:
                 f.write(str(os.getpid()))
 
     def cpu_seconds(self):
-        """CPU time (user + system) the stage's processes used, or None where the kernel does not say."""
+        """CPU time (user + system) the stage's processes used, or None where the kernel does not
+        say."""
         try:
             if self.v2:
                 return _kv(self.dirs[0] / "cpu.stat")["usage_usec"] / 1e6
@@ -460,8 +467,8 @@ def _python():
 
 
 def bwrap_argv(root, binds, env, argv, limits, uid=NOBODY, seccomp_fd=None):
-    """bwrap command line: system read-only, ``root`` as /autograder, ``argv`` run as ``uid``, under the seccomp
-    filter read from ``seccomp_fd`` (a number, or a placeholder the judge replaces)."""
+    """bwrap command line: system read-only, ``root`` as /autograder, ``argv`` run as ``uid``, under
+    the seccomp filter read from ``seccomp_fd`` (a number, or a placeholder the judge replaces)."""
     out = [
         "bwrap",
         "--unshare-pid",
@@ -542,7 +549,8 @@ def bwrap_argv(root, binds, env, argv, limits, uid=NOBODY, seccomp_fd=None):
 
 
 def setpriv_argv(argv, uid=NOBODY):
-    """``argv`` started as ``uid``, with no capabilities and no_new_privs (bwrap's last step, or alone)."""
+    """``argv`` started as ``uid``, with no capabilities and no_new_privs (bwrap's last step, or
+    alone)."""
     return [
         "setpriv",
         f"--reuid={uid}",
@@ -630,7 +638,8 @@ def _feed(fd, data):
 
 
 def backstop(timeout):
-    """The wall-clock limit behind a CPU-time limit: wide, so that a loaded machine never decides a status."""
+    """The wall-clock limit behind a CPU-time limit: wide, so that a loaded machine never decides a
+    status."""
     return 3 * timeout + 60
 
 
@@ -661,13 +670,15 @@ def run_stage(
     twice a second, e.g. the disk quota) returning something true; the caller
     reads the breach as before. Returns after every process of the stage is dead.
 
-    ``timeout`` counts the CPU time of the stage's processes (its cgroup, plus ``extra_cpu()`` when given:
-    the judge's workers), so that a neighbour's load cannot make an honest stage time out; the wall clock
-    stops it only at ``backstop(timeout)`` (a stage that sleeps forever). Without cgroups it is wall time.
-    ``wall`` replaces that wall-clock limit (a judge that waits for the run stage before its hidden cases).
+    ``timeout`` counts the CPU time of the stage's processes (its cgroup, plus ``extra_cpu()`` when
+    given: the judge's workers), so that a neighbour's load cannot make an honest stage time out;
+    the wall clock stops it only at ``backstop(timeout)`` (a stage that sleeps forever). Without
+    cgroups it is wall time.
+    ``wall`` replaces that wall-clock limit (a judge that waits for the run stage before its hidden
+    cases).
 
-    ``isolation`` (an ``Isolation``) says how; ``user`` (a ``StageUser``) is who the program runs as in a
-    sandbox, under the seccomp filter; ``pass_fds`` are more descriptors the program inherits.
+    ``isolation`` (an ``Isolation``) says how; ``user`` (a ``StageUser``) is who the program runs as
+    in a sandbox, under the seccomp filter; ``pass_fds`` are more descriptors the program inherits.
     """
     if STOPPING.is_set():
         raise RuntimeError("the batch is being aborted")

@@ -27,7 +27,8 @@ MERGED = store.MERGED
 
 
 class ShardError(SystemExit):
-    """A shard specification or a set of shard folders that cannot be merged (message says which)."""
+    """A shard specification or a set of shard folders that cannot be merged (message says
+    which)."""
 
     def __init__(self, message):
         super().__init__(f"error: {message}")
@@ -47,7 +48,8 @@ def parse(spec):
 
 
 def owner(sub_id, n):
-    """The shard (1..n) that grades the submission with row id ``sub_id``: a stable hash, the same everywhere."""
+    """The shard (1..n) that grades the submission with row id ``sub_id``: a stable hash, the same
+    everywhere."""
     digest = hashlib.sha256(str(sub_id).encode("utf-8", "surrogatepass")).digest()
     return int.from_bytes(digest[:8], "big") % n + 1
 
@@ -57,18 +59,21 @@ def fingerprint(ids):
 
 
 def select(found, spec, out, isolation="", limits=""):
-    """The part of ``found`` ((id, path, shown) triples) this grader grades; writes ``out/shard.json`` for a shard.
+    """The part of ``found`` ((id, path, shown) triples) this grader grades; writes
+    ``out/shard.json`` for a shard.
 
-    ``spec`` is None for a whole batch. A folder that already holds another shard (or a whole batch, when
-    a shard is asked for) is refused, so a resumed shard can never mix two splits in one folder.
+    ``spec`` is None for a whole batch. A folder that already holds another shard (or a whole batch,
+    when a shard is asked for) is refused, so a resumed shard can never mix two splits in one
+    folder.
     """
     out = Path(out)
     earlier = _manifest(out)
     if spec is None:
         if earlier is not None:
             raise ShardError(
-                f"{out} holds shard {earlier['shard']}/{earlier['of']} of a sharded batch: grade it "
-                f"again with --shard {earlier['shard']}/{earlier['of']}, or use another --out"
+                f"{out} holds shard {earlier['shard']}/{earlier['of']} of a sharded batch: "
+                f"grade it again with --shard {earlier['shard']}/{earlier['of']}, or use "
+                f"another --out"
             )
         return found
     i, n = spec
@@ -91,11 +96,13 @@ def select(found, spec, out, isolation="", limits=""):
     if earlier is not None and earlier.get("fingerprint") != manifest["fingerprint"]:
         raise ShardError(
             f"{out} holds shard {i}/{n} of another set of submissions ({earlier.get('all')} then, "
-            f"{len(ids)} now): give every run of a shard the same submission folders, or use another --out"
+            f"{len(ids)} now): give every run of a shard the same submission folders, or use "
+            f"another --out"
         )
     if earlier is None and store.read_rows(out / "grades.csv"):
         raise ShardError(
-            f"{out} holds the grades of a whole (unsharded) batch: use another --out for shard {i}/{n}"
+            f"{out} holds the grades of a whole (unsharded) batch: use another --out for "
+            f"shard {i}/{n}"
         )
     store.atomic_write(out / MANIFEST, json.dumps(manifest, indent=1, ensure_ascii=False))
     return mine
@@ -119,7 +126,8 @@ def _manifest(folder):
 
 
 def load_shards(folders):
-    """[(folder, manifest, rows)] of a complete split, in shard order; a ShardError names any problem."""
+    """[(folder, manifest, rows)] of a complete split, in shard order; a ShardError names any
+    problem."""
     shards = []
     for folder in map(Path, folders):
         if not folder.is_dir():
@@ -155,28 +163,30 @@ def load_shards(folders):
     if missing:
         raise ShardError(
             f"shard{'s' if len(missing) > 1 else ''} {', '.join(f'{i}/{n}' for i in missing)} "
-            f"missing (given: {', '.join(f'{i}/{n} in {by_index[i][0]}' for i in sorted(by_index))})"
+            f"missing "
+            f"(given: {', '.join(f'{i}/{n} in {by_index[i][0]}' for i in sorted(by_index))})"
         )
     first = shards[0]
     for folder, m, rows in shards:
         if m["fingerprint"] != first[1]["fingerprint"]:
             raise ShardError(
-                f"shard {m['shard']}/{n} ({folder}) saw another set of submissions ({m.get('all')}) "
-                f"than shard {first[1]['shard']}/{n} ({first[0]}, {first[1].get('all')}): give every "
-                f"shard the same submission folders"
+                f"shard {m['shard']}/{n} ({folder}) saw another set of submissions "
+                f"({m.get('all')}) than shard {first[1]['shard']}/{n} ({first[0]}, "
+                f"{first[1].get('all')}): give every shard the same submission folders"
             )
         unfinished = [sid for sid in m["ids"] if sid not in rows]
         if unfinished:
             raise ShardError(
                 f"shard {m['shard']}/{n} ({folder}) is unfinished: {len(unfinished)} of its "
-                f"{len(m['ids'])} submissions have no row (first: {unfinished[0]}); run it again with "
-                f"the same command, it resumes"
+                f"{len(m['ids'])} submissions have no row (first: {unfinished[0]}); "
+                f"run it again with the same command, it resumes"
             )
         strays = sorted(set(rows) - set(m["ids"]))
         if strays:
             raise ShardError(
                 f"shard {m['shard']}/{n} ({folder}) has rows it does not own (first: {strays[0]}): "
-                f"its folder was used for another grading; grade the shard again into an empty folder"
+                f"its folder was used for another grading; "
+                f"grade the shard again into an empty folder"
             )
     return sorted(shards, key=lambda s: s[1]["shard"])
 

@@ -34,8 +34,8 @@ sys.modules.setdefault("rfc3987_syntax", None)  # grader: jsonschema's IRI gramm
 
 
 def layout(root):
-    """The work folder of a stage: submission/, home/, tmp/ (0700, root's until ``hand_over``) and the
-    kernel's startup file (root's for good: read-only for the student)."""
+    """The work folder of a stage: submission/, home/, tmp/ (0700, root's until ``hand_over``) and
+    the kernel's startup file (root's for good: read-only for the student)."""
     for d in ("submission", "home", "tmp"):
         (root / d).mkdir(mode=0o700, exist_ok=True)
     startup = root / "ipython" / "profile_default" / "startup"
@@ -44,8 +44,9 @@ def layout(root):
 
 
 def hand_over(root, names, uid):
-    """chown the stage's folders ``names`` (and what root laid out in them) to ``uid``, never following a
-    link, once root is done writing there: root never writes inside a folder another user owns."""
+    """chown the stage's folders ``names`` (and what root laid out in them) to ``uid``, never
+    following a link, once root is done writing there: root never writes inside a folder another
+    user owns."""
     fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
     try:
         for name in names:
@@ -75,8 +76,8 @@ def _chown_tree(dirfd, uid):
 
 
 def worker_spec(tpl, root, isolation, limits=None, cgroup=None, program=None, user=None):
-    """How the judge starts a worker: the command line (sandboxed as the stage's ``user`` under the seccomp
-    filter, where the isolation has a sandbox), env, folder."""
+    """How the judge starts a worker: the command line (sandboxed as the stage's ``user`` under the
+    seccomp filter, where the isolation has a sandbox), env, folder."""
     mode = sandbox.Isolation.of(isolation)
     limits = limits or sandbox.Limits()
     for d in ("submission", "home", "tmp"):
@@ -147,9 +148,9 @@ def _add_disk_breach(outcome, root, mounted):
 
 def judge(batch, sub, tpl, definitions, cancel=None, ran=None):
     """The judge stage: the trusted judge on the host (limited), its workers sandboxed as a user of
-    their own. ``ran`` (an Event the batch sets when the run stage has ended) opens the judge's gate:
-    its hidden cases start only then, so nothing they show a worker can reach what the run stage
-    prints."""
+    their own. ``ran`` (an Event the batch sets when the run stage has ended) opens the judge's
+    gate: its hidden cases start only then, so nothing they show a worker can reach what the run
+    stage prints."""
     root = batch.run_dir(sub.id, "judge")
     mounted = sandbox.mount_workdir(root, batch.limits)
     cgroup = None
@@ -203,7 +204,8 @@ def _wall(timeout):
 
 
 def _open_gate(ran, cancel, fd):
-    """Tell the judge the run stage has ended (or it is being cancelled): its hidden cases may start."""
+    """Tell the judge the run stage has ended (or it is being cancelled): its hidden cases may
+    start."""
     try:
         while not ran.wait(0.2):
             if cancel is not None and cancel.is_set():

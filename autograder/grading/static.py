@@ -1,31 +1,34 @@
-"""Static reading of a notebook (``ast`` only, never run): the graded definitions and the reviewer's flags.
+"""Static reading of a notebook (``ast`` only, never run): the graded definitions and the reviewer's
+flags.
 
-No score rests on this module. The tests run in the judge, a process that never runs student code; the
-student's functions run in a worker and answer as data. So the audit is advice for the instructor's report:
-"flagged for review", with the cell and the reason, and never a withheld score. It flags only precise
-patterns, each one a thing no answer of this course needs:
+No score rests on this module. The tests run in the judge, a process that never runs student code;
+the student's functions run in a worker and answer as data. So the audit is advice for the
+instructor's report: "flagged for review", with the cell and the reason, and never a withheld score.
+It flags only precise patterns, each one a thing no answer of this course needs:
 
 * the builtins ``eval``, ``exec``, ``compile`` and ``__import__`` called by name (a method such as
   ``model.eval()`` is another name and is never flagged);
 * imports of otter's internals (``otter.test_files``, ``otter.check``...; ``import otter`` and
   ``otter.Notebook`` are what the setup cell uses);
-* assignments to the ``grader`` object or otter's attributes (the student's own kernel: harmless to the
-  score, worth a look);
+* assignments to the ``grader`` object or otter's attributes (the student's own kernel: harmless to
+  the score, worth a look);
 * a grader file or folder named in a string or a shell command.
 
-``graded_definitions`` picks, from the top level of the code cells, the imports, ``def``/``class`` statements
-and plain assignments that define the names the tests take as arguments, and everything those refer to: a
-worklist over an index of which statement binds which name, linear in the size of the notebook.
-Statements that change a needed name (``advice[k] = v``, a loop that assigns it) come along too; every other
-statement (prints, plots, training loops that change no answer, magics) never runs in the worker.
+``graded_definitions`` picks, from the top level of the code cells, the imports, ``def``/``class``
+statements and plain assignments that define the names the tests take as arguments, and everything
+those refer to: a worklist over an index of which statement binds which name, linear in the size of
+the notebook. Statements that change a needed name (``advice[k] = v``, a loop that assigns it) come
+along too; every other statement (prints, plots, training loops that change no answer, magics) never
+runs in the worker.
 """
 
 import ast
 import re
 import threading
 
-# CPython 3.11 keeps the AST constructor's recursion depth in interpreter-wide state: two threads parsing at
-# once fail with "SystemError: AST constructor recursion depth mismatch". Every parse here takes this lock.
+# CPython 3.11 keeps the AST constructor's recursion depth in interpreter-wide state: two threads
+# parsing at once fail with "SystemError: AST constructor recursion depth mismatch". Every parse
+# here takes this lock.
 _AST_LOCK = threading.Lock()
 
 
@@ -172,9 +175,9 @@ def _bound(stmt):
 
 
 def _touched(stmt):
-    """Names a top-level statement changes without being a plain definition: item and attribute assignments,
-    augmented assignments, method calls (``advice[k] = v``, ``prediction.update(...)``) and whatever a loop,
-    an ``if``, a ``with`` or a ``try`` assigns (``for m in zoo: best = m``)."""
+    """Names a top-level statement changes without being a plain definition: item and attribute
+    assignments, augmented assignments, method calls (``advice[k] = v``, ``prediction.update(...)``)
+    and whatever a loop, an ``if``, a ``with`` or a ``try`` assigns (``for m in zoo: best = m``)."""
     names = set()
     for node in ast.walk(stmt):
         targets = []
@@ -194,8 +197,9 @@ def _touched(stmt):
 
 
 def _uses(stmt):
-    """Names a statement reads from the notebook's globals: for a function or a class, its free names only
-    (its parameters and the names it assigns are its own; ``phi = ...`` inside ``headless`` needs no global)."""
+    """Names a statement reads from the notebook's globals: for a function or a class, its free
+    names only (its parameters and the names it assigns are its own; ``phi = ...`` inside
+    ``headless`` needs no global)."""
     loads = {
         n.id for n in ast.walk(stmt) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
     }
@@ -222,10 +226,10 @@ def _uses(stmt):
 def _statements(cells):
     """[(cell number, statement, names it binds or changes)] the worker may run, in notebook order.
 
-    Plain definitions come from every cell, but one in an ``otter_ignore`` cell only for names no graded cell
-    defines (as in otter, a skipped cell never replaces a graded definition; it may still define a table an
-    answer reads). Statements that change names (``_touched``) come only from graded cells, and never count
-    the import names (``plt.show()`` changes no answer).
+    Plain definitions come from every cell, but one in an ``otter_ignore`` cell only for names no
+    graded cell defines (as in otter, a skipped cell never replaces a graded definition; it may
+    still define a table an answer reads). Statements that change names (``_touched``) come only
+    from graded cells, and never count the import names (``plt.show()`` changes no answer).
     """
     out, modules, normal = [], set(), set()
     for number, tags, source in cells:
@@ -251,8 +255,8 @@ def _statements(cells):
 def graded_definitions(cells, names):
     """[(cell number, source)] of the statements that define ``names`` and what they use, in order.
 
-    Linear: one index from each name to the statements binding or changing it, and a worklist of names
-    still needed; each statement is kept (and its names looked up) at most once.
+    Linear: one index from each name to the statements binding or changing it, and a worklist of
+    names still needed; each statement is kept (and its names looked up) at most once.
     """
     stmts, binders = _statements(cells), {}
     for i, (_, _, bound) in enumerate(stmts):

@@ -148,11 +148,12 @@ REDACTED = "[hidden test content removed]"
 
 
 def printable(text, limit=200, secrets=(), one_line=True):
-    """The one cleaning of text a student controls, before a page, a CSV cell, a log or a reason shows it:
-    printable and bounded (``limit`` characters, the last an ellipsis), a line holding a hidden test's text
-    (``secrets``) replaced. ``one_line``: a reason or a hint, with runs of blanks collapsed; otherwise a block
-    (an answer, a listing) that keeps its line breaks and indentation. Pages escape the result with Jinja2's
-    autoescape and CSV files with :func:`escape_cell`: this function makes text readable, not safe for HTML."""
+    """The one cleaning of text a student controls, before a page, a CSV cell, a log or a reason
+    shows it: printable and bounded (``limit`` characters, the last an ellipsis), a line holding a
+    hidden test's text (``secrets``) replaced. ``one_line``: a reason or a hint, with runs of blanks
+    collapsed; otherwise a block (an answer, a listing) that keeps its line breaks and indentation.
+    Pages escape the result with Jinja2's autoescape and CSV files with :func:`escape_cell`: this
+    function makes text readable, not safe for HTML."""
     text = ANSI.sub("", str(text)).replace("\r\n", "\n")
     if one_line or secrets:  # compatibility forms (full-width letters...) cannot hide a secret
         text = unicodedata.normalize("NFKC", text)
@@ -220,8 +221,8 @@ def read_rows(csv_path):
 
 
 def question_columns(rows, order=()):
-    """The question columns of ``rows``: those of ``order`` (the notebooks' order) first, in it, then
-    any other, sorted."""
+    """The question columns of ``rows``: those of ``order`` (the notebooks' order) first, in it,
+    then any other, sorted."""
     fixed = set(FIXED_HEAD + FIXED_TAIL)
     seen = {k for r in rows.values() for k in r if k not in fixed and k is not None}
     rank = {q: i for i, q in enumerate(dict.fromkeys(order))}
@@ -346,7 +347,8 @@ def save_warnings(out, lines):
 
 
 def read_notes(out):
-    """The TA's notes on written answers (``merge-manual``'s ``note`` column), ``{id: {question: note}}``."""
+    """The TA's notes on written answers (``merge-manual``'s ``note`` column),
+    ``{id: {question: note}}``."""
     data = safe_read(Path(out) / NOTES, 16 << 20)
     try:
         value = json.loads(data) if data else {}

@@ -178,11 +178,12 @@ def _clock(outcome):
 
 
 def review_flags(cases, written, questions):
-    """A failed 0-point case of an auto-graded question is a "how it was computed" check (issue 29 §4): what
-    the judge cannot verify from returned values earns no points, and its failure asks a person to look at
-    points the question earned anyway. Only where the check itself fired (its assertion), not where the
-    function raised or is missing, and only beside points: a question that earned none (an unanswered
-    multiple-choice letter, a missing function) has nothing for a person to confirm.
+    """A failed 0-point case of an auto-graded question is a "how it was computed" check (issue 29
+    §4): what the judge cannot verify from returned values earns no points, and its failure asks a
+    person to look at points the question earned anyway. Only where the check itself fired (its
+    assertion), not where the function raised or is missing, and only beside points: a question that
+    earned none (an unanswered multiple-choice letter, a missing function) has nothing for a person
+    to confirm.
     ``questions``: {question: (score, possible)}, as :func:`judged` gives."""
     return [
         f"{q}: {clean(c.get('hint', ''), 120)}"

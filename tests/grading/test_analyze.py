@@ -1,8 +1,9 @@
-"""``analyze``: the limited subprocess that reads one notebook for the host, run as the batch runs it.
+"""``analyze``: the limited subprocess that reads one notebook for the host, run as the batch runs
+it.
 
 A real sample and hostile inputs go through ``analyze.py`` itself (stdin: the request line, then the
-notebook's bytes; one JSON object on its result pipe). What the batch makes of a notebook that overruns the
-analysis' limits is tested in ``test_batch.py``."""
+notebook's bytes; one JSON object on its result pipe). What the batch makes of a notebook that
+overruns the analysis' limits is tested in ``test_batch.py``."""
 
 import json
 import os
@@ -66,7 +67,9 @@ def test_the_audit_reads_the_students_cells_only(specs):
     cell["source"] = "".join(cell["source"]) + "\nfrom otter.test_files import TestFile\n"
     got = analyze(json.dumps(nb).encode(), specs)
     number = nb["cells"].index(cell) + 1
-    assert got["flags"] == [f"cell {number} imports otter internals (otter.test_files)"], got["flags"]
+    assert got["flags"] == [
+        f"cell {number} imports otter internals (otter.test_files)",
+    ], got["flags"]
 
 
 def test_a_notebook_of_no_known_assignment_gets_no_definitions(specs):

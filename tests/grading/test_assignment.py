@@ -1,8 +1,9 @@
-"""``assignment``: what the host reads out of a built autograder zip (``Template``), on the real zips.
+"""``assignment``: what the host reads out of a built autograder zip (``Template``), on the real
+zips.
 
-The public tests a run sandbox gets must hold no hidden case; the secrets must cover every hidden case; the
-points, the written questions and the order must be the notebook's; the fingerprint must change with what a
-grade depends on and with nothing else."""
+The public tests a run sandbox gets must hold no hidden case; the secrets must cover every hidden
+case; the points, the written questions and the order must be the notebook's; the fingerprint must
+change with what a grade depends on and with nothing else."""
 
 import ast
 import json
@@ -58,7 +59,8 @@ def test_public_tests_hold_no_hidden_case_and_the_secrets_cover_them(templates, 
                 for ln in body
                 if len(ln) >= 12 and not ln.startswith(("assert", "import", "from"))
             ]
-            # a case's own inputs are redacted from anything shown (a case of asserts alone has none)
+            # a case's own inputs are redacted from anything shown (a case of asserts alone has
+            # none)
             assert not code or any(ln in tpl.secrets for ln in code), (name, case, code)
             redacted += bool(code)
     assert hidden >= 5, (

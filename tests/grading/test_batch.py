@@ -1,4 +1,5 @@
-"""Grading by attack: every property of autograder/grading is tested by a submission that tries to break it.
+"""Grading by attack: every property of autograder/grading is tested by a submission that tries to
+break it.
 
 The attack batch (``tests/fixtures/grading_fixtures.attacks``, built from the real
 notebook 01) is graded ONCE, with ``--jobs 2``, small limits (1.2 GB memory,
@@ -453,7 +454,7 @@ def test_sigterm_aborts_without_leaving_tests_or_processes(dist, tmp_path):
     ]
 
 
-# ------------------------------------------------------------------ the batch without a notebook run
+# ----------------------------------------------------------------- the batch without a notebook run
 
 
 def test_no_sandbox_refuses_unless_trusted(tmp_path):

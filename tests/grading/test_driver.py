@@ -1,8 +1,9 @@
-"""The run stage's driver (``programs/driver.py``), run directly: what a cell means, what the report says,
-which bytes count against the output limit, and what the student's process can and cannot reach.
+"""The run stage's driver (``programs/driver.py``), run directly: what a cell means, what the report
+says, which bytes count against the output limit, and what the student's process can and cannot
+reach.
 
-The sandbox around it is tested in ``test_sandbox.py`` and ``test_batch.py``; here the driver runs as this
-test's user, in a folder the test owns, on notebooks written for each case."""
+The sandbox around it is tested in ``test_sandbox.py`` and ``test_batch.py``; here the driver runs
+as this test's user, in a folder the test owns, on notebooks written for each case."""
 
 import json
 import os
@@ -39,8 +40,8 @@ def _notebook(folder, cells, ignored=()):
 
 
 def drive(tmp_path, cells, max_output=1 << 20, ignored=(), timeout=120):
-    """(events, exit code) of the driver on a notebook of ``cells`` (``RESULT_FD`` in a cell: the number of
-    the driver's result pipe)."""
+    """(events, exit code) of the driver on a notebook of ``cells`` (``RESULT_FD`` in a cell: the
+    number of the driver's result pipe)."""
     read, write = os.pipe()
     nb = _notebook(tmp_path, [c.replace("RESULT_FD", str(write)) for c in cells], ignored)
     env = {
@@ -125,7 +126,8 @@ def test_heavy_modules_load_when_used_and_work_as_usual(tmp_path):
 
 
 def test_every_byte_the_students_processes_write_counts_against_the_limit(tmp_path):
-    """print, a raw write to fd 1 and a child process's output all count; over the limit the driver stops."""
+    """print, a raw write to fd 1 and a child process's output all count; over the limit the driver
+    stops."""
     for flood in (
         "print('x' * 5000)",
         "import os\nos.write(1, b'y' * 5000)",
@@ -158,9 +160,11 @@ def test_the_result_pipe_never_reaches_the_students_process(tmp_path):
     events, code = drive(
         tmp_path,
         [
-            'import os\ntry:\n    os.write(RESULT_FD, b\'{"event": "done"}\\n\')\n    wrote = True\n'
+            "import os\ntry:\n"
+            '    os.write(RESULT_FD, b\'{"event": "done"}\\n\')\n    wrote = True\n'
             "except OSError:\n    wrote = False\nwrote",
-            "import ctypes\nctypes.CDLL(None).prctl(3, 0, 0, 0, 0)",  # the shell's own dumpable flag
+            # the shell's own dumpable flag
+            "import ctypes\nctypes.CDLL(None).prctl(3, 0, 0, 0, 0)",
         ],
     )
     cells = by_cell(events)
@@ -169,13 +173,15 @@ def test_the_result_pipe_never_reaches_the_students_process(tmp_path):
 
 
 def test_a_forged_or_endless_reply_is_only_data(tmp_path):
-    """The shell's replies are the student's to forge (its reply pipe is its own): a forged line can only
-    describe the student's own cells, and a line without an end is bounded, never buffered whole."""
+    """The shell's replies are the student's to forge (its reply pipe is its own): a forged line can
+    only describe the student's own cells, and a line without an end is bounded, never buffered
+    whole."""
     events, code = drive(
         tmp_path,
         [
             "import os, sys\nos.write(int(sys.argv[3]), b'x' * 200000)\n'flooded'",
-            'import os, sys\nos.write(int(sys.argv[3]), b\'{"error": null, "result": "forged"}\\n\')',
+            "import os, sys\n"
+            'os.write(int(sys.argv[3]), b\'{"error": null, "result": "forged"}\\n\')',
             "print('still running')",
         ],
     )

@@ -1,5 +1,5 @@
-"""The built zips are valid Gradescope autograders that run the course's grading service, checked in a
-simulated Gradescope layout against the local grader's scores.
+"""The built zips are valid Gradescope autograders that run the course's grading service, checked in
+a simulated Gradescope layout against the local grader's scores.
 
 Gradescope unpacks the zip into ``/autograder/source``, runs ``setup.sh`` once
 to build the image, then ``run_autograder`` per submission, and reads
@@ -24,7 +24,8 @@ from autograder.grading import gradescope as entry_point
 
 @pytest.fixture
 def built(request):
-    """The zip of one master, built first when missing or stale (locked: the other test process may build too)."""
+    """The zip of one master, built first when missing or stale (locked: the other test process may
+    build too)."""
     check.ensure_built([request.param])
     return zip_path(request.param)
 
@@ -69,7 +70,8 @@ def test_zip_is_a_gradescope_autograder(built):
 
 @pytest.mark.slow
 def test_otter_run_writes_gradescope_results(tmp_path):
-    """Grade the full sample with plain ``otter run`` (what run_autograder calls) and check the schema."""
+    """Grade the full sample with plain ``otter run`` (what run_autograder calls) and check the
+    schema."""
     from autograder.demo import SAMPLES
 
     stem = "01_ols_raw_pixels"
@@ -97,11 +99,11 @@ def test_otter_run_writes_gradescope_results(tmp_path):
     assert sum(t["score"] for t in scored) == sum(t["max_score"] for t in scored) > 0
 
 
-# ------------------------------------------------------------------------------------------- simulated Gradescope
-# Gradescope unpacks the zip into /autograder/source, puts the student's upload in /autograder/submission and
-# runs run_autograder as root. Here the same layout lies in a temporary folder (PTM_AUTOGRADER_ROOT), and the
-# service's own entry point runs as root, without bubblewrap when the container (like Gradescope's) has no
-# namespaces: student code as nobody, tests root-only.
+# ----------------------------------------------------------------------------- simulated Gradescope
+# Gradescope unpacks the zip into /autograder/source, puts the student's upload in
+# /autograder/submission and runs run_autograder as root. Here the same layout lies in a temporary
+# folder (PTM_AUTOGRADER_ROOT), and the service's own entry point runs as root, without bubblewrap
+# when the container (like Gradescope's) has no namespaces: student code as nobody, tests root-only.
 
 
 def _gradescope_cases():
@@ -153,8 +155,9 @@ def _run_gradescope(root, stem, notebook, namespaces):
 
 
 def test_an_interpreter_out_of_reach_is_named_not_opened(tmp_path):
-    """Without namespaces a stage's uid must traverse the folders above the interpreter; the entry point names
-    those it cannot (the zip's setup.sh opens /root when the image is built) and changes no mode itself."""
+    """Without namespaces a stage's uid must traverse the folders above the interpreter; the entry
+    point names those it cannot (the zip's setup.sh opens /root when the image is built) and changes
+    no mode itself."""
     closed = tmp_path / "root"
     prefix = closed / "miniforge3" / "envs" / "otter-env"
     prefix.mkdir(parents=True)

@@ -1,9 +1,11 @@
-"""Correct answers written differently from the course solution get full marks (tables in ``honest_answers``).
+"""Correct answers written differently from the course solution get full marks (tables in
+``honest_answers``).
 
-The wrong-answer tables (test_notebooks) check that the grader rejects mistakes; these check the other half: that
-it accepts a correct answer however a student writes it (loops, attribute assignment, ``.train(False)``, helpers,
-other imports, other wordings). Every grading of every notebook is scored in ONE pool by the grading service's own
-judge (``notebook_helpers.judge``), with the rows packed into a few gradings per notebook (``notebook_helpers.pack``).
+The wrong-answer tables (test_notebooks) check that the grader rejects mistakes; these check the
+other half: that it accepts a correct answer however a student writes it (loops, attribute
+assignment, ``.train(False)``, helpers, other imports, other wordings). Every grading of every
+notebook is scored in ONE pool by the grading service's own judge (``notebook_helpers.judge``), with
+the rows packed into a few gradings per notebook (``notebook_helpers.pack``).
 """
 
 import nbformat
@@ -39,7 +41,8 @@ def test_every_question_has_three_honest_answers(stem):
 
 @pytest.mark.parametrize("stem", STEMS)
 def test_each_row_replaces_one_solution_text(stem):
-    """Each solution text occurs once in the built solution notebook, and each replacement differs from it."""
+    """Each solution text occurs once in the built solution notebook, and each replacement differs
+    from it."""
     solution = load_built(stem)[0]
     for question, old, new in HONEST[stem] + KNOWN_FAILING.get(stem, []):
         assert old != new, question
@@ -48,7 +51,8 @@ def test_each_row_replaces_one_solution_text(stem):
 
 @pytest.fixture(scope="module")
 def judged():
-    """Every packed round of both tables scored in one pool: {(stem, table name): [(rows, result)]}."""
+    """Every packed round of both tables scored in one pool: {(stem, table name): [(rows,
+    result)]}."""
     jobs, where = [], []
     for stem in STEMS:
         solution = load_built(stem)[0]
@@ -66,8 +70,9 @@ def judged():
 def not_full(rounds, stem):
     """'question: replacement (score/possible) hints' for every row of ``rounds`` below full marks.
 
-    A written question (read by a person) claims no points: its row must be worth 0 to the autograder, and the
-    answer must reach the reader: the review's extraction finds it, not the stub (``manual.extract``)."""
+    A written question (read by a person) claims no points: its row must be worth 0 to the
+    autograder, and the answer must reach the reader: the review's extraction finds it, not the stub
+    (``manual.extract``)."""
     import json
 
     from autograder.grading import manual
@@ -88,12 +93,13 @@ def not_full(rounds, stem):
                     or new.strip()[:40] not in seen["answer"]
                 ):
                     failures.append(
-                        f"{question}: worth {got['possible']} to the autograder, or not found for the "
-                        f"reader: {short(new)!r}"
+                        f"{question}: worth {got['possible']} to the autograder, or not found "
+                        f"for the reader: {short(new)!r}"
                     )
             elif got["score"] < got["possible"] or got["possible"] <= 0:
                 failures.append(
-                    f"{question}: {got['score']}/{got['possible']} for {short(new)!r}\n  {hints(got)}"
+                    f"{question}: {got['score']}/{got['possible']} for {short(new)!r}\n"
+                    f"  {hints(got)}"
                 )
     return failures
 

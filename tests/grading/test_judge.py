@@ -1,11 +1,13 @@
-"""The judge never runs student code: forgeries from inside graded functions change no score but their own.
+"""The judge never runs student code: forgeries from inside graded functions change no score but
+their own.
 
-Graded in one pool by the grading service's judge and workers (``notebook_helpers.judge_all``), on notebook
-01: every attack of ``judge_attacks.PLACES`` on the untouched notebook (it must still earn nothing), the
-call-time attacks on the full solution (every other question keeps its full marks), and a leak that replays
-the inputs it was given in its error messages (a hidden case's inputs must never reach the feedback). And, for
-every graded function of notebooks 01-03, a version that rewrites the test's inputs in place earns nothing the
-same version without the rewrite does not earn (issue 29 §3).
+Graded in one pool by the grading service's judge and workers (``notebook_helpers.judge_all``), on
+notebook 01: every attack of ``judge_attacks.PLACES`` on the untouched notebook (it must still earn
+nothing), the call-time attacks on the full solution (every other question keeps its full marks),
+and a leak that replays the inputs it was given in its error messages (a hidden case's inputs must
+never reach the feedback). And, for every graded function of notebooks 01-03, a version that
+rewrites the test's inputs in place earns nothing the same version without the rewrite does not earn
+(issue 29 §3).
 """
 
 import re
@@ -63,7 +65,8 @@ def test_hidden_inputs_never_reach_feedback(judged):
     assert any("LEAK" in c["hint"] for c in public)  # a public case shows the student's own error
     for c in hidden:
         assert "LEAK" not in c["hint"] and "ValueError" not in c["hint"], c
-    # hidden cases ran after every public one: what the public messages replay holds only public inputs
+    # hidden cases ran after every public one: what the public messages replay holds only public
+    # inputs
     longest = max(public, key=lambda c: len(c["hint"]))["hint"]
     assert longest.count("|") < 4, longest
 
@@ -72,7 +75,8 @@ def test_a_hidden_message_keeps_the_authors_words_and_drops_every_value():
     from autograder.grading.programs import judge
 
     source = (
-        'def test_x(f):\n    w = f()\n    assert w == 3, f"you found w = {w:.3g}: the bias comes first"\n'
+        "def test_x(f):\n    w = f()\n"
+        '    assert w == 3, f"you found w = {w:.3g}: the bias comes first"\n'
         '    assert w, "plain text"\n    raise AssertionError("raised " + str(w))\n'
     )
     messages = judge.hidden_messages(source)

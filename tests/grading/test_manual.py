@@ -1,9 +1,11 @@
-"""Written answers read by people (autograder/grading/manual.py): review pages, the scores template, merge-manual.
+"""Written answers read by people (autograder/grading/manual.py): review pages, the scores template,
+merge-manual.
 
-Three real notebook-02 submissions (the committed samples: the full solution, the partial one whose explanation is
-still the stub, and a hostile one) are graded ONCE by the sandboxed batch. Each carries, in the cells that print
-the test accuracies, the outputs its own run saved (numbers that differ per student), as a student's saved
-notebook does. Each merge test works on a copy of that grades folder.
+Three real notebook-02 submissions (the committed samples: the full solution, the partial one whose
+explanation is still the stub, and a hostile one) are graded ONCE by the sandboxed batch. Each
+carries, in the cells that print the test accuracies, the outputs its own run saved (numbers that
+differ per student), as a student's saved notebook does. Each merge test works on a copy of that
+grades folder.
 """
 
 import copy
@@ -22,7 +24,8 @@ from autograder.grading import assignment, batch, manual, sandbox, store
 STEM = "02_logistic_regression_edges"
 WRITTEN = {"edges_predict": 1.0, "edges_explain": 1.0}
 HOSTILE = '<script>alert("pwned")</script><img src=x onerror=alert(1)>'
-PRINTED = {  # per student: what its cells nb02-103 and nb02-104 printed (the numbers the answer is about)
+# per student: what its cells nb02-103 and nb02-104 printed (the numbers the answer is about)
+PRINTED = {
     "alice": (
         "{'edges': 0.653, 'control': 0.611, 'raw pixels': 0.574}",
         "edges 0.653 vs control 0.611 on 190 test images: edges higher by 0.042",
@@ -41,9 +44,9 @@ CAROL_SAID = (
     "On the 190 test images the edges reached 0.668, the control 0.602 and the raw pixels 0.569."
 )
 ALICE_ANSWER = (
-    'edges_explain = "Edges reached 0.653 and the control 0.611; the gap of 0.042 is about two standard '
-    "errors, so my prediction of edges barely held, and the control shows most of the gain over raw "
-    'pixels comes from pooling."\nprint(edges_explain)'
+    'edges_explain = "Edges reached 0.653 and the control 0.611; the gap of 0.042 is about two '
+    "standard errors, so my prediction of edges barely held, and the control shows most of the "
+    'gain over raw pixels comes from pooling."\nprint(edges_explain)'
 )
 
 needs_sandbox = pytest.mark.skipif(not sandbox.bwrap_status()[0], reason=sandbox.bwrap_status()[1])
@@ -51,8 +54,8 @@ pytestmark = [pytest.mark.slow, needs_sandbox]
 
 
 def _saved(nb, student, answer=None, said=None):
-    """``nb`` as ``student`` saved it: the printed cells with that student's outputs, maybe another answer, and
-    what the answer cell printed when it ran (``said``)."""
+    """``nb`` as ``student`` saved it: the printed cells with that student's outputs, maybe another
+    answer, and what the answer cell printed when it ran (``said``)."""
     nb = copy.deepcopy(nb)
     texts = dict(zip(("nb02-103", "nb02-104"), PRINTED[student]))
     for cell in nb["cells"]:
@@ -133,7 +136,7 @@ def _auto_total(row):
     )
 
 
-# ------------------------------------------------------------------------------------------------ grading
+# --------------------------------------------------------------------------------- grading
 
 
 def test_written_questions_claim_no_points_until_a_person_scores_them(graded):
@@ -221,7 +224,7 @@ def test_the_scores_template_has_one_row_per_answer_and_empty_scores(graded):
     )
 
 
-# ------------------------------------------------------------------------------------------------ merge-manual
+# --------------------------------------------------------------------------------- merge-manual
 
 
 def _filled(out, scores):
@@ -349,15 +352,16 @@ def test_missing_or_malformed_files_are_refused(copy_of, tmp_path):
         manual.merge(tmp_path, tmp_path / "h.csv")
 
 
-# ------------------------------------------------------------------------------------------------ otter's own path
+# --------------------------------------------------------------------------------- otter's own path
 
 
 @pytest.mark.parametrize(
     "stem", ["02_logistic_regression_edges", "03_pretrained_features", "04_fine_tuning"]
 )
 def test_otters_filtered_pdf_export_holds_exactly_the_written_questions(stem, tmp_path):
-    """What ``otter export --filtering`` (and ``grader.export(pdf=True)``) puts in the PDF a Gradescope reader grades:
-    otter's own filter, run on the built student notebook answered with the solution (no PDF engine needed)."""
+    """What ``otter export --filtering`` (and ``grader.export(pdf=True)``) puts in the PDF a
+    Gradescope reader grades: otter's own filter, run on the built student notebook answered with
+    the solution (no PDF engine needed)."""
     from otter.export.exporters.base_exporter import BaseExporter
 
     from autograder import NOTEBOOKS
@@ -388,8 +392,9 @@ def test_otters_filtered_pdf_export_holds_exactly_the_written_questions(stem, tm
 
 @pytest.fixture
 def system_chromium(monkeypatch):
-    """Playwright pointed at Debian's chromium: the stand-in, offline, for the ``playwright install chromium`` that
-    otter asks of a student's or a TA's machine (docs/instructors.md, "Written answers")."""
+    """Playwright pointed at Debian's chromium: the stand-in, offline, for the
+    ``playwright install chromium`` that otter asks of a student's or a TA's machine
+    (docs/instructors.md, "Written answers")."""
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     assert chromium, "Debian's chromium is missing (.ci/run installs it with apt)"
     from playwright.async_api import BrowserType
@@ -406,9 +411,10 @@ def system_chromium(monkeypatch):
 
 
 def test_otters_pdf_export_renders_the_written_answers_for_gradescope(system_chromium, tmp_path):
-    """``otter export --filtering -e html`` (what ``grader.export(pdf=True)`` runs) renders a real PDF of a student's
-    notebook 04 with both written answers filled in: a page per written question at least, holding each question's
-    prompt, rubric and the student's own words, and none of the automatically graded code around them."""
+    """``otter export --filtering -e html`` (what ``grader.export(pdf=True)`` runs) renders a real
+    PDF of a student's notebook 04 with both written answers filled in: a page per written question
+    at least, holding each question's prompt, rubric and the student's own words, and none of the
+    automatically graded code around them."""
     import nbformat
     from otter.export import export_notebook
     from pypdf import PdfReader
@@ -419,10 +425,12 @@ def test_otters_pdf_export_renders_the_written_answers_for_gradescope(system_chr
     check.ensure_built([stem])
     specs = json.loads(__import__("zipfile").ZipFile(zip_path(stem)).read(manual.MANIFEST))
     answers = {
-        "ft_predict": 'prediction = {("3 breeds", "small"): FINAL, ("3 breeds", "large"): FINETUNE,\n'
+        "ft_predict": 'prediction = {("3 breeds", "small"): FINAL, '
+        '("3 breeds", "large"): FINETUNE,\n'
         '              ("digits", "small"): EARLIER, ("digits", "large"): SCRATCH}\nprediction',
-        "ft_explain": 'grid_explanation = """The large digits cell surprised me most: the small CNN from scratch '
-        'won it, although I had expected fine-tuning to win where the data is unlike ImageNet."""\n'
+        "ft_explain": 'grid_explanation = """The large digits cell surprised me most: '
+        "the small CNN from scratch won it, although I had expected fine-tuning to win where the "
+        'data is unlike ImageNet."""\n'
         "print(grid_explanation)",
     }
     assert set(answers) == set(specs), (
@@ -446,7 +454,8 @@ def test_otters_pdf_export_renders_the_written_answers_for_gradescope(system_chr
     )
 
     def words(markdown, n=5):
-        """The first n consecutive plain words of a markdown text (no markup, math or code): what the PDF shows."""
+        """The first n consecutive plain words of a markdown text (no markup, math or code): what
+        the PDF shows."""
         tokens = markdown.split()
         plain = [bool(re.fullmatch(r"[A-Za-z][A-Za-z,.;:'’-]*", t)) for t in tokens]
         start = next(

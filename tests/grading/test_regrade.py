@@ -1,14 +1,18 @@
-"""Regrading and what a person gave (issue 30 §3, §5), in units; the whole story is tests/test_semester.py.
+"""Regrading and what a person gave (issue 30 §3, §5), in units; the whole story is
+tests/test_semester.py.
 
-- the autograder's fingerprint changes with a test's code or points, and with a written question's points;
-- a regraded row of the same file keeps the TA's scores; the feedback's score line says what is pending;
+- the autograder's fingerprint changes with a test's code or points, and with a written question's
+  points;
+- a regraded row of the same file keeps the TA's scores; the feedback's score line says what is
+  pending;
 - merge-manual puts the TA's note and score on the results JSON's written line, rounded."""
 
 from autograder.grading import manual, report, store
 from autograder.grading.assignment import Template
 
 TESTS = {
-    "q1.py": "points = 2\n@test_case(points=None, hidden=False)\ndef test_a(x):\n    assert x == 1\n"
+    "q1.py": "points = 2\n@test_case(points=None, hidden=False)\n"
+    "def test_a(x):\n    assert x == 1\n"
 }
 SPECS = {"w1": {"points": 1}, "w2": {"points": 1}}
 

@@ -119,7 +119,8 @@ def test_questions_appear_in_the_notebooks_order_everywhere(graded):
 
 @pytest.mark.slow
 def test_each_figure_says_its_numbers_to_a_screen_reader(graded):
-    """The alt text of a figure is its kind, its title and the rows of the table beside it (issue 30 §9)."""
+    """The alt text of a figure is its kind, its title and the rows of the table beside it (issue 30
+    §9)."""
     out, _ = graded
     html = (out / "report.html").read_text()
     alts = {

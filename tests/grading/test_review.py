@@ -49,7 +49,7 @@ def test_a_counted_shortcut_keeps_its_points_and_is_flagged(judged):
 def test_no_flag_for_the_solution_nor_for_functions_that_only_raise(judged):
     _, untouched, full = judged
     assert flags(full) == []
-    # NotImplementedError is not a finding, nor is the unanswered letter of a multiple-choice question
-    # (its format check fires on `...`, beside no points)
+    # NotImplementedError is not a finding, nor is the unanswered letter of a multiple-choice
+    # question (its format check fires on `...`, beside no points)
     assert any(not c["passed"] and c["kind"] == "assert" for c in untouched["ols_mc"]["cases"])
     assert flags(untouched) == []

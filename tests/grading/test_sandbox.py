@@ -313,8 +313,9 @@ def test_hidden_cases_wait_for_the_run_stage(tmp_path):
     os.geteuid() != 0 or not shutil.which("setpriv"), reason="needs root and setpriv"
 )
 def test_a_batch_without_the_filter_says_so(tmp_path, monkeypatch):
-    """Where seccomp.py has no system call numbers (not x86-64), the batch still grades, as a user of
-    its own per stage, and its warnings (report.html, warnings.txt) say that no filter is installed."""
+    """Where seccomp.py has no system call numbers (not x86-64), the batch still grades, as a user
+    of its own per stage, and its warnings (report.html, warnings.txt) say that no filter is
+    installed."""
     monkeypatch.setattr(sandbox, "filter_program", lambda: None)
     b = batch.Batch(tmp_path / "out", use_bwrap=False, nobody=True)
     try:

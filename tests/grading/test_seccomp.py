@@ -1,12 +1,13 @@
 """``seccomp``: the filter every sandbox that runs student code gets, read two ways.
 
-- Its program is run here by a small classic-BPF interpreter on made-up system calls: every rule answers what the
-  docstring says, whatever the kernel at hand (the other architectures' conventions included).
-- It is installed in a child process, which then makes the calls for real: the kernel agrees, the filter
-  survives ``exec``, and what an answer needs (files, threads, a fork) still works.
+- Its program is run here by a small classic-BPF interpreter on made-up system calls: every rule
+  answers what the docstring says, whatever the kernel at hand (the other architectures' conventions
+  included).
+- It is installed in a child process, which then makes the calls for real: the kernel agrees, the
+  filter survives ``exec``, and what an answer needs (files, threads, a fork) still works.
 
-The sandbox's own use of it (bubblewrap's ``--seccomp`` and the no-namespaces ``preexec``) is tested in
-``test_sandbox.py``."""
+The sandbox's own use of it (bubblewrap's ``--seccomp`` and the no-namespaces ``preexec``) is tested
+in ``test_sandbox.py``."""
 
 import os
 import platform

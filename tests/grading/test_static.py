@@ -18,7 +18,8 @@ from autograder.grading import static
         ("import otter.check.notebook", True),
         ("%%bash\necho '{}' > /autograder/results/results.json", True),
         ("open('/autograder/results/results.json', 'w')", True),
-        # what honest answers do: never flagged (issue 18: m.eval(), setattr, requires_grad, helpers, imports)
+        # what honest answers do: never flagged (issue 18: m.eval(), setattr, requires_grad,
+        # helpers, imports)
         ("phi = copy.deepcopy(model)\nsetattr(phi, head_name, nn.Identity())\nphi.eval()", False),
         ("for p in phi.parameters():\n    p.requires_grad = False\nmodel.train(False)", False),
         ("import importlib, inspect, gc, sys\nsys.setprofile(None)\ngetattr(m, 'fc')", False),
@@ -27,7 +28,8 @@ from autograder.grading import static
         ("from utils import results\nprint(results.__file__, 'results.json')", False),
         ("def f(:\n  pass", False),
         (
-            "import os, subprocess, sys\nif 'google.colab' in sys.modules:\n    subprocess.run(['pip'])",
+            "import os, subprocess, sys\n"
+            "if 'google.colab' in sys.modules:\n    subprocess.run(['pip'])",
             False,
         ),
         ("import otter\ngrader = otter.Notebook(tests_dir='tests')", False),
@@ -68,12 +70,14 @@ def test_graded_definitions_leave_top_level_code_out():
 
 
 def test_graded_definitions_keep_what_changes_an_answer():
-    """Honest answers build values with loops, item assignments and method calls (tests/honest_answers.py)."""
+    """Honest answers build values with loops, item assignments and method calls
+    (tests/honest_answers.py)."""
     cells = [
         (
             1,
             [],
-            "import numpy as np\nadvice = {}\nadvice['a'] = 1\nadvice.update(b=2)\nnp.random.seed(0)",
+            "import numpy as np\nadvice = {}\nadvice['a'] = 1\n"
+            "advice.update(b=2)\nnp.random.seed(0)",
         ),
         (2, ["otter_ignore"], "table = sorted(zoo)\nnp.save('x', 1)"),
         (
@@ -90,9 +94,10 @@ def test_graded_definitions_keep_what_changes_an_answer():
 
 
 def test_parsing_in_grading_threads_at_once_never_crashes():
-    """CPython 3.11's AST constructor keeps its recursion depth per interpreter: two threads parsing at once
-    (a garbage collection in one hands the GIL to the other) raised SystemError, and make demo's batch
-    marked a student's submission as a grader crash. Here collections run often and run Python code."""
+    """CPython 3.11's AST constructor keeps its recursion depth per interpreter: two threads parsing
+    at once (a garbage collection in one hands the GIL to the other) raised SystemError, and make
+    demo's batch marked a student's submission as a grader crash. Here collections run often and run
+    Python code."""
     import gc
     import threading
 

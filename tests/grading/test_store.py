@@ -78,8 +78,9 @@ def test_our_own_json_is_read_safely(tmp_path):
 
 
 def test_student_text_is_cleaned_one_way():
-    """store.printable is the one cleaning of what a student controls (reasons, hints, answers, similarity
-    snippets): printable, bounded, a hidden test's line redacted even in full-width letters."""
+    """store.printable is the one cleaning of what a student controls (reasons, hints, answers,
+    similarity snippets): printable, bounded, a hidden test's line redacted even in full-width
+    letters."""
     hostile = "\x1b[31mred\x1b[0m\tand\x00 \u202eevil\r\n    indented"
     assert store.printable(hostile) == "red and evil indented"
     block = store.printable(hostile, one_line=False)

@@ -1,7 +1,9 @@
-"""``verdict``: what came back from the sandboxes (hostile data) becomes a status, a reason and clamped scores.
+"""``verdict``: what came back from the sandboxes (hostile data) becomes a status, a reason and
+clamped scores.
 
-Unit tests on hand-made stage outcomes: every status the run stage decides, every way a judge's result can be
-wrong, and the review flags. The stages that produce real outcomes are tested in ``test_batch.py``."""
+Unit tests on hand-made stage outcomes: every status the run stage decides, every way a judge's
+result can be wrong, and the review flags. The stages that produce real outcomes are tested in
+``test_batch.py``."""
 
 import json
 from types import SimpleNamespace

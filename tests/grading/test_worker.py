@@ -1,9 +1,9 @@
-"""``programs/worker.py`` spoken to directly, as the judge speaks to it: the graded definitions, executed once,
-answer requests as data.
+"""``programs/worker.py`` spoken to directly, as the judge speaks to it: the graded definitions,
+executed once, answer requests as data.
 
-Here the worker runs as this test's user, outside any sandbox, with pipes the test holds; the judge's side
-(``RemoteFunction``, the sync rules, the attacks) is tested in ``test_judge.py`` and the format in
-``test_wire.py``."""
+Here the worker runs as this test's user, outside any sandbox, with pipes the test holds; the
+judge's side (``RemoteFunction``, the sync rules, the attacks) is tested in ``test_judge.py`` and
+the format in ``test_wire.py``."""
 
 import os
 import subprocess
@@ -54,8 +54,9 @@ class Worker:
         return wire.read_message(self.r, max_bytes=wire.MAX_BYTES)
 
     def ask(self, tree):
-        """Send ``tree`` (its args, kwargs and value encoded as the judge encodes them: every node tagged
-        with ``$src`` so that the reply can name it); (reply, decoded value, {src: decoded new state})."""
+        """Send ``tree`` (its args, kwargs and value encoded as the judge encodes them: every node
+        tagged with ``$src`` so that the reply can name it); (reply, decoded value, {src: decoded
+        new state})."""
         enc = wire.Encoder()
         encode = enc.encode
 

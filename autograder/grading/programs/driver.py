@@ -1,26 +1,27 @@
-"""Runs INSIDE the sandbox, as the stage's user: execute the student's cells, report through a private pipe.
+"""Runs INSIDE the sandbox, as the stage's user: execute the student's cells, report through a
+private pipe.
 
 Standalone on purpose (the standard library here, IPython in the shell): the sandbox mounts this one
 file, never the repository. Two processes:
 
-- the **driver**, ``python -I driver.py NOTEBOOK.ipynb MAX_OUTPUT_BYTES RESULT_FD``, reads the notebook
-  and hands its code cells, one at a time, to
-- the **shell**, ``python -I driver.py --shell CMD_FD REPLY_FD``: an IPython ``InteractiveShell`` in a
-  process of its own, where the student's code runs. A cell means what it means in Jupyter (magics, the
-  value of its last expression, ``display``), without a kernel: no ZMQ, no client, no message protocol.
-  Its standard output and error are one pipe that the driver reads and counts, so the output limit holds
-  for every byte the student's processes write, ``print`` or not.
+- the **driver**, ``python -I driver.py NOTEBOOK.ipynb MAX_OUTPUT_BYTES RESULT_FD``, reads the
+  notebook and hands its code cells, one at a time, to
+- the **shell**, ``python -I driver.py --shell CMD_FD REPLY_FD``: an IPython ``InteractiveShell`` in
+  a process of its own, where the student's code runs. A cell means what it means in Jupyter
+  (magics, the value of its last expression, ``display``), without a kernel: no ZMQ, no client, no
+  message protocol. Its standard output and error are one pipe that the driver reads and counts, so
+  the output limit holds for every byte the student's processes write, ``print`` or not.
 
-No hidden test exists in this sandbox: ``tests/`` holds the public cases only, so ``grader.check`` shows
-what a student sees at home. Nothing written here decides a score; the judge does. The pipe ``RESULT_FD``
-is made non-inheritable (the shell never gets it) and this process non-dumpable (the shell, running as the
-same user, cannot open it through /proc). What the shell replies is bounded and read as data. Events,
-one JSON object a line: ``start`` (cell number), ``cell`` (bounded text and error), ``limit`` (output),
-``died``, ``failed``, ``done``.
+No hidden test exists in this sandbox: ``tests/`` holds the public cases only, so ``grader.check``
+shows what a student sees at home. Nothing written here decides a score; the judge does. The pipe
+``RESULT_FD`` is made non-inheritable (the shell never gets it) and this process non-dumpable (the
+shell, running as the same user, cannot open it through /proc). What the shell replies is bounded
+and read as data. Events, one JSON object a line: ``start`` (cell number), ``cell`` (bounded text
+and error), ``limit`` (output), ``died``, ``failed``, ``done``.
 
-Why not a Jupyter kernel (ipykernel, driven by nbclient) as before: starting one cost about 1.3 CPU-s of
-a run stage's 3 (ZMQ, tornado, the kernel and its client), more than the student's cells of notebook 01
-(docs/performance.md, issue 29 §8). The shell runs the same IPython.
+Why not a Jupyter kernel (ipykernel, driven by nbclient) as before: starting one cost about 1.3
+CPU-s of a run stage's 3 (ZMQ, tornado, the kernel and its client), more than the student's cells of
+notebook 01 (docs/performance.md, issue 29 §8). The shell runs the same IPython.
 """
 
 import ctypes
@@ -50,7 +51,8 @@ def _send(fd, **event):
 
 
 def _code_cells(nb_path):
-    """(number, source) of every code cell to run: 1-based positions among all cells, as Jupyter counts."""
+    """(number, source) of every code cell to run: 1-based positions among all cells, as Jupyter
+    counts."""
     with open(nb_path, encoding="utf-8") as f:
         nb = json.load(f)
     for index, cell in enumerate(nb.get("cells", [])):
@@ -102,7 +104,8 @@ class Shell:
             self._take(chunk, texts, cell)
 
     def reply_to(self, cell, source=None):
-        """Send ``source`` (None: wait for the shell's greeting); (reply dict or None if it died, text)."""
+        """Send ``source`` (None: wait for the shell's greeting); (reply dict or None if it died,
+        text)."""
         texts = []
         if source is not None:
             try:
@@ -192,15 +195,16 @@ def main(nb_path, max_output, fd):
 
 # ---------------------------------------------------------------- the shell (the student's process)
 
-# Imported by the setup cell (through otter and utils.plots) but used by few graded cells: each is loaded
-# when its first attribute is read, not when it is imported (about 1 CPU-s of a run stage of notebook 01).
+# Imported by the setup cell (through otter and utils.plots) but used by few graded cells: each is
+# loaded when its first attribute is read, not when it is imported (about 1 CPU-s of a run stage of
+# notebook 01).
 LAZY = ("matplotlib.pyplot", "nbconvert", "pandas", "ipylab")
 
 
 def _lazy_imports(names=LAZY):
-    """Import ``names`` lazily (importlib's LazyLoader). Python 3.11's lazy module loads itself when the
-    import system reads its ``__spec__`` (any second ``import``); this one answers that from its own
-    dictionary. A module that turns out not to be lazy-loadable is imported as usual."""
+    """Import ``names`` lazily (importlib's LazyLoader). Python 3.11's lazy module loads itself when
+    the import system reads its ``__spec__`` (any second ``import``); this one answers that from its
+    own dictionary. A module that turns out not to be lazy-loadable is imported as usual."""
     import importlib.abc
     import importlib.util
 
@@ -237,7 +241,8 @@ def _lazy_imports(names=LAZY):
 
 
 def shell(cmd_fd, reply_fd):
-    """Run the cells the driver sends, as Jupyter's kernel would; reply with each one's error and value."""
+    """Run the cells the driver sends, as Jupyter's kernel would; reply with each one's error and
+    value."""
     cmd = os.fdopen(int(cmd_fd), "rb", buffering=0)
     reply_fd = int(reply_fd)
     sys.path.insert(0, "")  # the notebook's folder, as in Jupyter's kernel

@@ -1,21 +1,23 @@
-"""The trusted half of a grading: otter's tests, run here, against the student's functions, run elsewhere.
+"""The trusted half of a grading: otter's tests, run here, against the student's functions, run
+elsewhere.
 
-Usage: ``python -I judge.py RESULT_FD`` with a JSON payload on stdin: ``tests`` ({file name: source}),
-``definitions`` ([[cell number, source]], chosen by the host), ``worker`` (how to start a worker: ``argv``,
-``env``, ``cwd``, ``cgroups``), ``support`` (the folder holding utils/), ``seed`` (the grading seed) and
-``call_timeout`` (seconds one call may take).
+Usage: ``python -I judge.py RESULT_FD`` with a JSON payload on stdin: ``tests`` ({file name:
+source}), ``definitions`` ([[cell number, source]], chosen by the host), ``worker`` (how to start a
+worker: ``argv``, ``env``, ``cwd``, ``cgroups``), ``support`` (the folder holding utils/), ``seed``
+(the grading seed) and ``call_timeout`` (seconds one call may take).
 
-No student code ever runs in this process. The graded definitions run in a *worker* (``worker.py``, in a
-sandbox of its own, as another user); each test gets, for every name it takes, either a value fetched from
-the worker as data (``wire.py``: arrays, tensors, modules as their architecture and state; never code) or a
-``RemoteFunction`` that calls the student's function across the process boundary and brings back its return
-value and every argument's new state. The assertions, the scores and the results all stay here.
+No student code ever runs in this process. The graded definitions run in a *worker* (``worker.py``,
+in a sandbox of its own, as another user); each test gets, for every name it takes, either a value
+fetched from the worker as data (``wire.py``: arrays, tensors, modules as their architecture and
+state; never code) or a ``RemoteFunction`` that calls the student's function across the process
+boundary and brings back its return value and every argument's new state. The assertions, the scores
+and the results all stay here.
 
-Public cases run first, then hidden ones: a hidden case's inputs reach the worker only after every public
-case is done, so nothing a hidden case showed the worker can come back in a public case's message. What a
-student sees of a failed hidden case is the test author's own message, with every value the student's code
-produced left out. A worker that dies, hangs or sends what cannot be decoded fails the case that was calling
-it, and a fresh worker serves the next case.
+Public cases run first, then hidden ones: a hidden case's inputs reach the worker only after every
+public case is done, so nothing a hidden case showed the worker can come back in a public case's
+message. What a student sees of a failed hidden case is the test author's own message, with every
+value the student's code produced left out. A worker that dies, hangs or sends what cannot be
+decoded fails the case that was calling it, and a fresh worker serves the next case.
 """
 
 import ast
@@ -46,7 +48,8 @@ class WorkerLost(Exception):
 
 
 class StudentError(Exception):
-    """Marks an exception the student's code raised in the worker (its class is rebuilt when it is a builtin)."""
+    """Marks an exception the student's code raised in the worker (its class is rebuilt when it is a
+    builtin)."""
 
 
 def _student_exception(type_path, message):
@@ -69,7 +72,7 @@ def _student_exception(type_path, message):
     return err
 
 
-# ------------------------------------------------------------------------------------------- the worker
+# -------------------------------------------------------------------------------------- the worker
 
 
 class _SockFprog(ctypes.Structure):
@@ -77,8 +80,8 @@ class _SockFprog(ctypes.Structure):
 
 
 def install_filter(bpf):
-    """The host's seccomp filter (``autograder/grading/seccomp.py``) on this process: no_new_privs, then
-    the filter (a worker's preexec, where no bubblewrap installs it)."""
+    """The host's seccomp filter (``autograder/grading/seccomp.py``) on this process: no_new_privs,
+    then the filter (a worker's preexec, where no bubblewrap installs it)."""
     libc = ctypes.CDLL(None, use_errno=True)
     buf = ctypes.create_string_buffer(bpf, len(bpf))
     prog = _SockFprog(len(bpf) // 8, ctypes.cast(buf, ctypes.c_void_p))
@@ -285,7 +288,8 @@ class Session:
         raise wire.WireError("unknown reference")
 
     def request(self, tree, values=()):
-        """Send ``tree`` (with ``values`` {key: value} encoded into it); the worker's final reply, decoded."""
+        """Send ``tree`` (with ``values`` {key: value} encoded into it); the worker's final reply,
+        decoded."""
         worker = self.live()
         enc = wire.Encoder(handle=self._handle)
         sent = {}
@@ -349,8 +353,8 @@ class Session:
 
 
 def _reachable(roots, depth=0):
-    """ids of the objects inside the writable ``roots``: a module's submodules, parameters and buffers, what a
-    list, tuple or dict holds."""
+    """ids of the objects inside the writable ``roots``: a module's submodules, parameters and
+    buffers, what a list, tuple or dict holds."""
     seen = set()
     stack = [(r, 0) for r in roots]
     while stack:
@@ -419,7 +423,8 @@ class RemoteHandle(RemoteFunction):
 
 
 class ProxyEnv(dict):
-    """What otter's ``call_func`` reads a test's arguments from: the worker's globals, fetched on demand."""
+    """What otter's ``call_func`` reads a test's arguments from: the worker's globals, fetched on
+    demand."""
 
     def __init__(self, session, seed):
         super().__init__()
@@ -446,8 +451,9 @@ class ProxyEnv(dict):
         return self.session.request({"op": "get", "name": name})[0] != "missing"
 
     def mutable(self, obj):
-        """The test lets the function change ``obj`` in place (``utils.checks.mutable``): only such objects take
-        the state the worker sends back, and only its values (``wire.Decoder.sync_root``)."""
+        """The test lets the function change ``obj`` in place (``utils.checks.mutable``): only such
+        objects take the state the worker sends back, and only its values
+        (``wire.Decoder.sync_root``)."""
         self.session.writable[id(obj)] = obj
         return obj
 
@@ -474,7 +480,7 @@ class ProxyEnv(dict):
                 self.session.request({"op": "restore", "name": str(name)})
 
 
-# ------------------------------------------------------------------------------------------- feedback
+# -------------------------------------------------------------------------------------- feedback
 
 
 def _static(node):
@@ -489,7 +495,8 @@ def _static(node):
 
 
 def hidden_messages(source):
-    """{line number: static message} of every ``assert`` (and ``raise AssertionError(...)``) in a test file."""
+    """{line number: static message} of every ``assert`` (and ``raise AssertionError(...)``) in a
+    test file."""
     out = {}
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.Assert) and node.msg is not None:
@@ -519,7 +526,8 @@ def _test_line(exc, path):
 
 
 def _own_assertion(exc, path):
-    """True when ``exc`` is the test's own failed ``assert`` (raised in the test file, not by student code)."""
+    """True when ``exc`` is the test's own failed ``assert`` (raised in the test file, not by
+    student code)."""
     if not isinstance(exc, AssertionError) or isinstance(exc, StudentError):
         return False
     tb, last = exc.__traceback__, None
@@ -529,7 +537,8 @@ def _own_assertion(exc, path):
 
 
 def hint(exc, path, hidden, messages):
-    """(hint, kind) for a failed case. Hidden: only the author's static text, never a value or a type name."""
+    """(hint, kind) for a failed case. Hidden: only the author's static text, never a value or a
+    type name."""
     if _own_assertion(exc, path):
         if hidden:
             return (messages.get(_test_line(exc, path)) or "a hidden test of this question failed")[
@@ -553,7 +562,7 @@ def hint(exc, path, hidden, messages):
     ], "raised"
 
 
-# ------------------------------------------------------------------------------------------- main
+# -------------------------------------------------------------------------------------- main
 
 
 def _light_imports():

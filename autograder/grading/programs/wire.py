@@ -1,28 +1,33 @@
-"""The data-only format in which values cross between the judge (trusted) and the worker (student code).
+"""The data-only format in which values cross between the judge (trusted) and the worker (student
+code).
 
-Standalone (standard library, numpy; torch only when a tensor or a module is met): both programs load this
-one file, the worker inside its sandbox. A message is a JSON tree plus raw buffers; it carries no code and no
-pickle. What crosses:
+Standalone (standard library, numpy; torch only when a tensor or a module is met): both programs
+load this one file, the worker inside its sandbox. A message is a JSON tree plus raw buffers; it
+carries no code and no pickle. What crosses:
 
 * ``None``, bools, ints, floats, complex numbers, strings, bytes, ``...``, slices and ranges;
 * lists, tuples, dicts (any decodable hashable keys), sets and frozensets;
 * numpy arrays and scalars of numeric or bool dtypes (never ``object``);
-* torch tensors (dtype, shape, values, ``requires_grad``, ``grad``, parameter or not), dtypes, devices;
-* ``nn.Module``s as their architecture: the class, by name, which must be a module class of ``torch``,
-  ``torchvision`` or ``timm`` (``ALLOWED``); its plain attributes (data, never a callable: the only functions
-  that cross are the public activation functions of ``ACTIVATIONS``; no attribute that shadows a method or
-  property of the class, none of ``nn.Module``'s own internals such as its hooks); its parameters, buffers
-  and children; its ``training`` flag. A class of any other origin (a notebook's own) does not cross;
-* references: ``{"$ref": k}`` to an object met earlier in the same message (shared submodules and tensors);
-  ``"$src": k`` on a value that is the new state of object ``k`` the judge sent, and ``{"$unchanged": k}``
-  for a tensor the call left as it was; handles to callables that stay on their side (``{"$callback": k}``,
-  ``{"$remote": k}``, ``{"$global": name}``), called by message, never inside a module or a state.
+* torch tensors (dtype, shape, values, ``requires_grad``, ``grad``, parameter or not), dtypes,
+  devices;
+* ``nn.Module``s as their architecture: the class, by name, which must be a module class of
+  ``torch``, ``torchvision`` or ``timm`` (``ALLOWED``); its plain attributes (data, never a
+  callable: the only functions that cross are the public activation functions of ``ACTIVATIONS``; no
+  attribute that shadows a method or property of the class, none of ``nn.Module``'s own internals
+  such as its hooks); its parameters, buffers and children; its ``training`` flag. A class of any
+  other origin (a notebook's own) does not cross;
+* references: ``{"$ref": k}`` to an object met earlier in the same message (shared submodules and
+  tensors); ``"$src": k`` on a value that is the new state of object ``k`` the judge sent, and
+  ``{"$unchanged": k}`` for a tensor the call left as it was; handles to callables that stay on
+  their side (``{"$callback": k}``, ``{"$remote": k}``, ``{"$global": name}``), called by message,
+  never inside a module or a state.
 
-The judge applies a ``"$src"`` node to its own object only where the test declared that object writable
-(``targets``); a *sync* then writes values only (``Decoder.sync``): array and tensor data of the shapes and
-dtypes the judge sent, ``requires_grad``, ``grad``, a module's ``training`` flag, parameters and buffers,
-recursively through the children it already had. A new attribute, a replaced child, a parameter of another
-shape, a callable: refused. Every other ``"$src"`` node decodes as a fresh value.
+The judge applies a ``"$src"`` node to its own object only where the test declared that object
+writable (``targets``); a *sync* then writes values only (``Decoder.sync``): array and tensor data
+of the shapes and dtypes the judge sent, ``requires_grad``, ``grad``, a module's ``training`` flag,
+parameters and buffers, recursively through the children it already had. A new attribute, a replaced
+child, a parameter of another shape, a callable: refused. Every other ``"$src"`` node decodes as a
+fresh value.
 
 Decoding hostile data is bounded: depth, node count and bytes (``Limits``); anything else raises
 ``WireError`` with a short reason.
@@ -126,12 +131,14 @@ def _class_path(cls):
 
 
 def light_torchvision():
-    """``import torchvision`` without loading ``torch._dynamo`` (seconds of CPU per process, unused here).
+    """``import torchvision`` without loading ``torch._dynamo`` (seconds of CPU per process, unused
+    here).
 
-    torchvision's ``ops.roi_align`` imports one helper, ``torch._dynamo.utils.is_compile_supported``, at import
-    time, and that loads the whole compiler. During the import a stand-in answers it (compilation is never
-    supported here, which only makes ``roi_align`` take its eager path); afterwards the stand-in is removed,
-    so a later ``import torch._dynamo`` loads the real one.
+    torchvision's ``ops.roi_align`` imports one helper,
+    ``torch._dynamo.utils.is_compile_supported``, at import time, and that loads the whole compiler.
+    During the import a stand-in answers it (compilation is never supported here, which only makes
+    ``roi_align`` take its eager path); afterwards the stand-in is removed, so a later
+    ``import torch._dynamo`` loads the real one.
     """
     if "torchvision" in sys.modules or "torch._dynamo" in sys.modules:
         importlib.import_module("torchvision")
@@ -152,7 +159,8 @@ def light_torchvision():
 
 
 def allowed_class(path):
-    """The ``nn.Module`` class named ``path`` if it belongs to an allowed library, else ``WireError``."""
+    """The ``nn.Module`` class named ``path`` if it belongs to an allowed library, else
+    ``WireError``."""
     if not isinstance(path, str) or not path.startswith(ALLOWED) or "<" in path:
         raise WireError(
             f"a module of class {str(path)[:80]} (only torch, torchvision and timm modules cross)"
@@ -173,8 +181,9 @@ def allowed_class(path):
 
 
 def is_activation(obj):
-    """True for one of the public activation functions of ``torch.nn.functional`` that may cross (the very
-    object the module holds under that name: some are Python functions, some torch's builtins)."""
+    """True for one of the public activation functions of ``torch.nn.functional`` that may cross
+    (the very object the module holds under that name: some are Python functions, some torch's
+    builtins)."""
     name = getattr(obj, "__name__", None)
     module = sys.modules.get(FUNCTIONS[0])
     return (
@@ -198,7 +207,8 @@ def _allowed_function(path):
 
 
 class Encoder:
-    """Turns one value into (tree, buffers). ``handles(obj)`` may return a reference for an object."""
+    """Turns one value into (tree, buffers). ``handles(obj)`` may return a reference for an
+    object."""
 
     def __init__(self, handle=None):
         self.buffers, self.memo, self.handle = [], {}, handle
@@ -345,16 +355,18 @@ def _key(value):
 
 def _refuse_class(path):
     raise WireError(
-        f"a module of class {path[:80]}, defined outside torch, torchvision and timm: build it from "
-        f"their layers (nn.Sequential, nn.Identity, ...)"
+        f"a module of class {path[:80]}, defined outside torch, torchvision and timm: build it "
+        f"from their layers (nn.Sequential, nn.Identity, ...)"
     )
 
 
 class Decoder:
-    """Turns (tree, buffers) back into values. ``resolve(node)`` answers the reference nodes it knows.
+    """Turns (tree, buffers) back into values. ``resolve(node)`` answers the reference nodes it
+    knows.
 
-    ``targets`` ({k: object}) are the objects a ``"$src": k`` node may write into (the judge's writable ones);
-    ``sent`` ({k: object}, default ``targets``) every object the judge sent, which ``{"$unchanged": k}`` names.
+    ``targets`` ({k: object}) are the objects a ``"$src": k`` node may write into (the judge's
+    writable ones); ``sent`` ({k: object}, default ``targets``) every object the judge sent, which
+    ``{"$unchanged": k}`` names.
     """
 
     def __init__(self, buffers, resolve=None, limit_nodes=MAX_NODES, targets=None, sent=None):
@@ -415,13 +427,15 @@ class Decoder:
                 raise WireError("malformed message") from None  # only WireError leaves a decode
             original = self.sent.get(key) if _key(key) else None
             if original is not None and same(value, original):
-                value = original  # an object the judge sent, unchanged: its identity survives, nothing written
+                # an object the judge sent, unchanged: its identity survives, nothing written
+                value = original
         if "$id" in node and isinstance(node["$id"], int):
             self.memo[node["$id"]] = value
         return value
 
     def sync_root(self, key, node):
-        """Apply ``node``, the new state of the judge's writable object ``key`` (an argument of the call)."""
+        """Apply ``node``, the new state of the judge's writable object ``key`` (an argument of the
+        call)."""
         if not _key(key) or key not in self.targets:
             raise WireError("the new state of an argument that may not change")
         if isinstance(node, dict) and (node.get("$unchanged") == key or "$ref" in node):
@@ -441,7 +455,8 @@ class Decoder:
 
     # -------------------------------------------------------------- sync: values only
     def _sync(self, target, node, depth):
-        """``target`` (the judge's own object) given the values of ``node``; its structure must not change."""
+        """``target`` (the judge's own object) given the values of ``node``; its structure must not
+        change."""
         if isinstance(target, np.ndarray) and "$ndarray" in node:
             new = self._array(node)
             if new.shape != target.shape or new.dtype != target.dtype:
@@ -521,7 +536,8 @@ class Decoder:
 
     # -------------------------------------------------------------- fresh modules
     def _fill_module(self, m, node, depth):
-        """A module built by ``_module``: plain attributes, parameters, buffers and children from ``node``."""
+        """A module built by ``_module``: plain attributes, parameters, buffers and children from
+        ``node``."""
         torch = _torch()
         cls = type(m)
         for section in ("attrs", "params", "buffers", "children"):
@@ -535,7 +551,8 @@ class Decoder:
                 if not isinstance(k, str) or k.startswith("__"):
                     raise WireError("malformed module attribute")
                 if k in MODULE_SKIP or k in internals or k.endswith("hooks"):
-                    continue  # nn.Module's own state (hooks, call paths): the fresh module keeps its own
+                    # nn.Module's own state (hooks, call paths): the fresh module keeps its own
+                    continue
                 if _shadows(cls, k):
                     raise WireError(
                         f"a module attribute {k[:40]} that shadows a method of {cls.__name__}"
@@ -725,8 +742,8 @@ class Decoder:
 
 
 def same(a, b, depth=0):
-    """True when ``a`` (decoded) holds exactly what ``b`` (the judge's own object) holds: same types, shapes,
-    values, flags and structure."""
+    """True when ``a`` (decoded) holds exactly what ``b`` (the judge's own object) holds: same
+    types, shapes, values, flags and structure."""
     if a is b:
         return True
     if type(a) is not type(b) or depth > MAX_DEPTH:
@@ -767,7 +784,8 @@ def same(a, b, depth=0):
 
 
 def _shadows(cls, name):
-    """True when ``name`` is a method, property or other descriptor of ``cls`` (an instance value would hide it)."""
+    """True when ``name`` is a method, property or other descriptor of ``cls`` (an instance value
+    would hide it)."""
     import inspect
 
     missing = object()
@@ -776,7 +794,8 @@ def _shadows(cls, name):
 
 
 def _plain(value, depth=0):
-    """Refuses a module attribute that holds code: any callable but an activation function, at any depth."""
+    """Refuses a module attribute that holds code: any callable but an activation function, at any
+    depth."""
     if depth > MAX_DEPTH:
         raise WireError("a value nested too deeply")
     if isinstance(value, (list, tuple, set, frozenset)):
@@ -793,7 +812,7 @@ def _plain(value, depth=0):
         )
 
 
-# ------------------------------------------------------------------------------------------- framing
+# -------------------------------------------------------------------------------------- framing
 
 HEADER = struct.Struct("<QI")  # JSON length, buffer count
 

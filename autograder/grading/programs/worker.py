@@ -1,18 +1,23 @@
-"""Runs INSIDE a sandbox, as nobody: the student's graded definitions, called by the judge, one call at a time.
+"""Runs INSIDE a sandbox, as nobody: the student's graded definitions, called by the judge, one call
+at a time.
 
 Standalone (standard library, numpy, ``wire.py`` beside it; torch when a value needs it). Usage:
 ``python -I worker.py READ_FD WRITE_FD``. The first message is ``init`` with the graded definitions
-([[cell number, source]]); they are executed once, then the worker answers, until the channel closes:
+([[cell number, source]]); they are executed once, then the worker answers, until the channel
+closes:
 
 * ``get NAME``: the value of a global, or a handle to it when it is a function;
-* ``call TARGET ARGS KWARGS``: calls a global function (or a handle the worker gave out); the reply is the
-  return value and the state of every argument afterwards (``sync``), so that the judge sees what the call
-  changed in place; while it runs, the worker may ask the judge to run a callback it was given;
-* ``count MODULE NAMES`` / ``uncount``: counts calls of module functions (for tests of how an answer is
-  computed), and ``replace NAME VALUE`` / ``restore NAME``: a global swapped for a judge's callback.
+* ``call TARGET ARGS KWARGS``: calls a global function (or a handle the worker gave out); the reply
+  is the return value and the state of every argument afterwards (``sync``), so that the judge sees
+  what the call changed in place; while it runs, the worker may ask the judge to run a callback it
+  was given;
+* ``count MODULE NAMES`` / ``uncount``: counts calls of module functions (for tests of how an answer
+  is computed), and ``replace NAME VALUE`` / ``restore NAME``: a global swapped for a judge's
+  callback.
 
-Nothing this program does is trusted: whatever it sends is data, decoded by the judge with limits, and its
-answers can only be right or wrong. It never sees the tests, only the values a test passes to a function.
+Nothing this program does is trusted: whatever it sends is data, decoded by the judge with limits,
+and its answers can only be right or wrong. It never sees the tests, only the values a test passes
+to a function.
 """
 
 import builtins
