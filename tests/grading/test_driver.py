@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -153,6 +154,21 @@ def test_a_shell_that_dies_is_reported_with_its_last_cell(tmp_path):
         by_cell(drive(tmp_path, ["import os\nprint('bye', flush=True)\nos._exit(0)"])[0])[1]["text"]
         == "bye\n"
     )
+
+
+def test_a_shell_that_dies_while_its_child_holds_the_pipes_is_seen_at_once(tmp_path):
+    """A process the shell forked keeps the reply and output pipes open after the shell died: the
+    driver watches the shell itself, not only the end of its pipes."""
+    start = time.monotonic()
+    events, code = drive(
+        tmp_path,
+        [
+            "import os, time\nif os.fork() == 0:\n    time.sleep(8)\n    os._exit(0)\nos._exit(1)",
+            "print('never')",
+        ],
+    )
+    assert code == 0 and events[-1] == {"event": "died"}
+    assert time.monotonic() - start < 6, "the driver waited for the shell's child"
 
 
 def test_the_result_pipe_never_reaches_the_students_process(tmp_path):

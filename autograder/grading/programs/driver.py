@@ -114,7 +114,11 @@ class Shell:
                 return None, ""
         watched = [self.reply, self.out]
         while True:
-            ready = select.select(watched, [], [])[0]
+            ready = select.select(watched, [], [], 0.5)[0]
+            if not ready and self.proc.poll() is not None:
+                # the shell is gone, though a process it started may still hold its pipes open
+                self._drain(texts, cell)
+                return None, _text(texts)
             if self.out in ready:
                 chunk = os.read(self.out, 65536)
                 if chunk:
