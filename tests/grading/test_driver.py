@@ -126,6 +126,16 @@ def test_heavy_modules_load_when_used_and_work_as_usual(tmp_path):
     assert cells[3]["text"] == "True" and cells[4]["text"] == "3"
 
 
+def test_a_long_value_and_error_of_characters_json_escapes_are_reported_whole(tmp_path):
+    """The reply carries up to MAX_TEXT characters of value and of error; JSON escapes each emoji as
+    12 bytes, and the reply must still be read, not dropped as an over-long line."""
+    events, code = drive(tmp_path, ["'😀' * 3000", "raise ValueError('😀' * 3000)"])
+    cells = by_cell(events)
+    assert code == 0 and cells[1]["text"].startswith("'😀😀") and cells[1]["error"] is None
+    assert cells[2]["error"]["ename"] == "ValueError"
+    assert cells[2]["error"]["evalue"].startswith("😀😀")
+
+
 def test_every_byte_the_students_processes_write_counts_against_the_limit(tmp_path):
     """print, a raw write to fd 1 and a child process's output all count; over the limit the driver
     stops."""

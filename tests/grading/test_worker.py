@@ -112,9 +112,8 @@ def test_a_call_returns_its_value_and_the_new_state_of_its_arguments(worker):
     )
     assert reply["op"] == "result" and value is None
     states = [v for v in sync.values() if isinstance(v, np.ndarray)]
-    assert len(states) == 1 and np.array_equal(
-        states[0], [5.0, 5.0, 5.0]
-    )  # what it changed in place
+    # what it changed in place comes back
+    assert len(states) == 1 and np.array_equal(states[0], [5.0, 5.0, 5.0])
 
 
 def test_the_students_exceptions_come_back_as_their_type_and_message(worker):

@@ -35,7 +35,8 @@ import time
 T0 = time.monotonic()
 
 MAX_TEXT = 2000  # characters of one cell's output kept for the report
-MAX_REPLY = 16 << 10  # bytes of one reply line from the shell
+MAX_REPLY = 64 << 10  # bytes of one reply line from the shell: a value and an error of MAX_TEXT
+# characters each, every character escaped by JSON as a surrogate pair (12 bytes), fit
 
 
 def _private(fd):
