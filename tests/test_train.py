@@ -533,3 +533,23 @@ def test_paired_difference_is_seed_by_seed():
         np.var([0.60, 0.80, 0.70], ddof=1) / 3 + np.var([0.58, 0.77, 0.69], ddof=1) / 3
     )
     assert se < unpaired / 5, "pairing removes the split's noise, which both strategies share"
+
+
+def test_the_grids_recipe_key_follows_the_code_not_its_prose(tmp_path):
+    """A cached grid row is kept while only comments and docstrings change, and recomputed when code
+    does (``transfer._recipe`` keys on each module's syntax tree without docstrings)."""
+    from utils import transfer
+
+    base = 'def f(x):\n    """Scale x."""\n    return 2 * x  # twice\n'
+    variants = {
+        "reworded": (
+            'def f(x):\n    """Multiply x\n    by two."""\n    # the factor\n    return 2 * x\n'
+        ),
+        "code": 'def f(x):\n    """Scale x."""\n    return 3 * x  # twice\n',
+    }
+    (tmp_path / "base.py").write_text(base)
+    keys = {"base": transfer._code(tmp_path / "base.py")}
+    for name, text in variants.items():
+        (tmp_path / f"{name}.py").write_text(text)
+        keys[name] = transfer._code(tmp_path / f"{name}.py")
+    assert keys["reworded"] == keys["base"] and keys["code"] != keys["base"]

@@ -175,16 +175,32 @@ def _weights(modules) -> str:
     return _digest([m.state_dict() for m in modules])
 
 
+def _code(path) -> str:
+    """The code of a module as Python reads it: its syntax tree without docstrings (comments are
+    not in it), so that rewording or re-wrapping the prose is not a new recipe."""
+    import ast
+    from pathlib import Path
+
+    tree = ast.parse(Path(path).read_text(encoding="utf-8"))
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if (
+            isinstance(body, list)
+            and body
+            and isinstance(body[0], ast.Expr)
+            and isinstance(body[0].value, ast.Constant)
+            and isinstance(body[0].value.value, str)
+        ):
+            node.body = body[1:] or [ast.Pass()]
+    return ast.dump(tree)
+
+
 def _recipe() -> str:
     """SHA-256 of the code that computes a grid row (this module, :mod:`utils.finetune`,
     :mod:`utils.train`): a change of the recipe is a new measurement, never a cached old one."""
-    from pathlib import Path
-
     from . import finetune, train
 
-    return _digest(
-        *(Path(m.__file__).read_bytes() for m in (finetune, train)), Path(__file__).read_bytes()
-    )
+    return _digest(*(_code(m.__file__) for m in (finetune, train)), _code(__file__))
 
 
 def transfer_grid(task, tail_stages, sizes, val_per_class, seed=0, cached=True):
