@@ -373,10 +373,9 @@ def test_fine_tuning_from_a_middle_stage_leaves_the_probe_on_digits(lite0, tmp_p
     test = transfer.per_class_split(digits.target, (60,), 0)[0]
     pool = np.setdiff1d(np.arange(len(y)), test)
     val, tr = (pool[i] for i in transfer.per_class_split(y[pool], (10, 100), 0))
-    with transfer.one_thread():
-        out = finetune.fine_tune_tail(
-            tail, maps, y, (tr, val, test), 10, transfer.TAIL_EPOCHS, transfer.TAIL_LR, flip=False
-        )
+    out = finetune.fine_tune_tail(  # all threads, as the grid's fine-tuning runs
+        tail, maps, y, (tr, val, test), 10, transfer.TAIL_EPOCHS, transfer.TAIL_LR, flip=False
+    )
     assert out["test_before"] < 0.96, f"the probe should be weak on this task: {out}"
     assert (
         out["val_after"] >= out["val_before"] + 0.02
@@ -386,6 +385,40 @@ def test_fine_tuning_from_a_middle_stage_leaves_the_probe_on_digits(lite0, tmp_p
         out["val_curve"][0] == out["val_before"]
         and len(out["val_curve"]) == transfer.TAIL_EPOCHS + 1
     )
+
+
+def test_depthwise_filters_as_matrices_are_the_same_function_and_weights(lite0):
+    """``finetune.small_maps_as_matrices``: Lite0's last four stages (5 × 5 and 3 × 3 depthwise
+    filters, one with stride 2 and timm's "same" padding) give the same outputs and the same
+    gradients for every weight as the convolutions, on the maps the grid trains (4 × 4 after
+    stage4, 2 × 2 after stage5), on odd shapes, and on a map too large for the matrices (7 × 7,
+    left to the convolution); the state dict's keys are unchanged, and training one trains the
+    weights the other holds."""
+    import copy
+
+    from utils import finetune
+
+    tail = list(lite0.stage_modules.values())[-4:]
+    for shape in [(6, 80, 4, 4), (6, 80, 2, 2), (3, 80, 5, 3), (2, 80, 7, 7)]:
+        conv = nn.Sequential(*copy.deepcopy(tail)).eval()
+        matrices = finetune.small_maps_as_matrices(nn.Sequential(*copy.deepcopy(tail)).eval())
+        assert matrices.state_dict().keys() == conv.state_dict().keys()
+        swapped = [m for m in matrices.modules() if isinstance(m, finetune.DepthwiseAsMatrix)]
+        assert len(swapped) == 8, "every depthwise filter of stages 5 to 7"
+        x = torch.randn(*shape)
+        a, b = conv(x), matrices(x)
+        assert a.shape == b.shape and torch.allclose(a, b, atol=1e-4, rtol=1e-4), shape
+        a.square().sum().backward()
+        b.square().sum().backward()
+        grads = dict(conv.named_parameters())
+        for name, p in matrices.named_parameters():
+            g = grads[name].grad
+            assert torch.allclose(p.grad, g, atol=1e-4 * g.abs().max() + 1e-7), (shape, name)
+    weight = swapped[0].weight
+    assert weight is swapped[0]._conv[0].weight  # one parameter, two ways to compute
+    with torch.no_grad():
+        weight.zero_()
+    assert matrices(torch.randn(2, 80, 4, 4)).shape == (2, 1280, 2, 2)
 
 
 def test_verdicts_call_a_win_only_beyond_two_standard_errors():

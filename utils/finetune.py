@@ -20,6 +20,11 @@ The recipe, shared by both strategies:
   pre-trained stages;
 * horizontal flips of the cached maps where a mirrored image keeps its label (pets yes, digits no).
 
+The last stages of a network see small maps (4 × 4 and 2 × 2 for 64-px digits), where the CPU's
+convolution routines spend most of a training step in the backward pass of the depthwise filters.
+:func:`small_maps_as_matrices` computes those filters as matrix products instead: the same function
+of the same weights, several times faster to train on such maps.
+
 :func:`fine_tune_tail` trains the last stages on the cached maps of the frozen first stages,
 computed once: a crop of a 4 × 4 map is not a crop of the image, so flips are the only augmentation
 there. How many stages train is the caller's choice (notebook 04: more of them on a task unlike
@@ -51,6 +56,73 @@ def augmentation(size=None, flip=True, scale=(0.6, 1.0)):
         if steps or flip
         else nn.Identity()
     )
+
+
+class DepthwiseAsMatrix(nn.Module):
+    """A depthwise convolution (one k × k filter per channel, no bias) that computes, on maps with
+    no more pixels than its filter has taps, the same function as a matrix product per channel.
+
+    A map of h × w pixels is a vector of length hw; the convolution sends it to
+    ``sum_t weight[c, t] S_t`` applied to that vector, where the 0/1 matrix ``S_t`` (h'w' × hw)
+    moves each pixel to the output pixels whose tap ``t`` reads it. The ``S_t`` are read off the
+    convolution itself (its padding and stride included), once per map size. ``weight`` is the
+    convolution's own parameter, so training one trains the other and the state dict's keys are
+    unchanged. Larger maps go through the convolution as before.
+    """
+
+    def __init__(self, conv: nn.Conv2d):
+        super().__init__()
+        self.weight = conv.weight
+        self._conv = [conv]  # a list: not a submodule, so the keys stay "weight"
+        self._taps = {}
+
+    def taps(self, h, w):
+        """(S of shape (k*k, h'*w', h*w), h', w') for maps of h × w."""
+        if (h, w) not in self._taps:
+            conv, (kh, kw) = self._conv[0], self.weight.shape[-2:]
+            channels = self.weight.shape[0]
+            with torch.inference_mode(False), torch.no_grad():  # read by training too
+                pixels = torch.eye(h * w).view(h * w, 1, h, w).expand(-1, channels, -1, -1)
+                S = torch.stack(
+                    [
+                        torch.func.functional_call(
+                            conv,
+                            {
+                                "weight": torch.eye(kh * kw)[t]
+                                .view(1, 1, kh, kw)
+                                .expand(channels, 1, kh, kw)
+                            },
+                            (pixels,),
+                        )[:, 0]
+                        for t in range(kh * kw)
+                    ]
+                )  # (taps, input pixel, h', w')
+                self._taps[h, w] = (S.flatten(2).transpose(1, 2).contiguous(), *S.shape[2:])
+        return self._taps[h, w]
+
+    def forward(self, x):
+        n, c, h, w = x.shape
+        if h * w > self.weight[0].numel():
+            return self._conv[0](x)
+        S, h2, w2 = self.taps(h, w)
+        M = (self.weight.view(c, -1) @ S.flatten(1)).view(c, h2 * w2, h * w)
+        out = torch.bmm(M, x.reshape(n, c, h * w).permute(1, 2, 0))  # (c, h'w', n)
+        return out.permute(2, 0, 1).reshape(n, c, h2, w2)
+
+
+def small_maps_as_matrices(module: nn.Module) -> nn.Module:
+    """Replace, in place, every depthwise convolution of ``module`` by a
+    :class:`DepthwiseAsMatrix` of the same weight; returns ``module``."""
+    for name, child in module.named_children():
+        if (
+            isinstance(child, nn.Conv2d)
+            and child.groups == child.in_channels == child.out_channels > 1
+            and child.bias is None
+        ):
+            setattr(module, name, DepthwiseAsMatrix(child))
+        else:
+            small_maps_as_matrices(child)
+    return module
 
 
 class Augmented(Dataset):
@@ -208,7 +280,7 @@ def fine_tune_tail(
     validation curve from epoch 0).
     """
     torch.manual_seed(seed)
-    body = nn.Sequential(*copy.deepcopy(list(tail_stages))).eval()
+    body = small_maps_as_matrices(nn.Sequential(*copy.deepcopy(list(tail_stages))).eval())
     y = torch.as_tensor(y)
     with torch.inference_mode():
         pooled = torch.cat([body(m).mean((2, 3)) for m in maps[idx[0]].split(256)])

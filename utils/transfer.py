@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import copy
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 
 import numpy as np
 import torch
@@ -122,7 +122,7 @@ def train_scratch(
 @contextmanager
 def one_thread():
     """Run small problems on one torch and one BLAS thread: on a busy 2-core CPU many times faster
-    than several."""
+    than several. (Fine-tuning runs are large enough to share out: they keep every thread.)"""
     before = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
@@ -177,9 +177,23 @@ def _weights(modules) -> str:
 
 def _code(path) -> str:
     """The code of a module as Python reads it: its syntax tree without docstrings (comments are
-    not in it), so that rewording or re-wrapping the prose is not a new recipe."""
+    not in it), so that rewording or re-wrapping the prose is not a new recipe. Written out the
+    same way by every Python (empty fields left out: later versions add some, e.g. ``type_params``),
+    so that a notebook on Colab's Python finds the rows another Python computed."""
     import ast
     from pathlib import Path
+
+    def dump(node):
+        if isinstance(node, list):
+            return "[" + ",".join(dump(n) for n in node) + "]"
+        if not isinstance(node, ast.AST):
+            return repr(node)
+        fields = ((f, getattr(node, f, None)) for f in node._fields)
+        return (
+            f"{type(node).__name__}("
+            + ",".join(f"{f}={dump(v)}" for f, v in fields if v is not None and v != [])
+            + ")"
+        )
 
     tree = ast.parse(Path(path).read_text(encoding="utf-8"))
     for node in ast.walk(tree):
@@ -192,7 +206,7 @@ def _code(path) -> str:
             and isinstance(body[0].value.value, str)
         ):
             node.body = body[1:] or [ast.Pass()]
-    return ast.dump(tree)
+    return dump(tree)
 
 
 def _recipe() -> str:
@@ -308,7 +322,7 @@ def _grid_rows(task, tail_stages, n, val_per_class, seed):
     rows = []
     for strategy, run in runs.items():
         start = time.perf_counter()
-        with one_thread():
+        with nullcontext() if strategy in FINE_TUNED else one_thread():
             out = run()
         row = {
             "task": task["name"],
@@ -384,22 +398,21 @@ def _sweep_rows(task, tail_stages, n, val_per_class, ks, seed):
     rows = []
     for k in ks:
         start = time.perf_counter()
-        with one_thread():
-            frozen = nn.Sequential(*copy.deepcopy(tail_stages[: len(tail_stages) - k])).eval()
-            with torch.inference_mode():
-                maps = torch.cat([frozen(m) for m in task["map"].split(256)])
-            out = finetune.fine_tune_tail(
-                tail_stages[len(tail_stages) - k :],
-                maps,
-                y,
-                idx,
-                int(y.max()) + 1,
-                epochs,
-                TAIL_LR,
-                seed=seed,
-                verbose=False,
-                flip=task.get("flip", True),
-            )
+        frozen = nn.Sequential(*copy.deepcopy(tail_stages[: len(tail_stages) - k])).eval()
+        with torch.inference_mode():
+            maps = torch.cat([frozen(m) for m in task["map"].split(256)])
+        out = finetune.fine_tune_tail(
+            tail_stages[len(tail_stages) - k :],
+            maps,
+            y,
+            idx,
+            int(y.max()) + 1,
+            epochs,
+            TAIL_LR,
+            seed=seed,
+            verbose=False,
+            flip=task.get("flip", True),
+        )
         rows.append(
             {
                 "k": k,
