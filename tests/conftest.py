@@ -55,8 +55,8 @@ RUN_TESTS = (
 # Tests that are a group of their own, though the rest of their module is not: each costs more
 # than the rest of its module and builds no module fixture worth sharing, so either process can
 # take it (a prefix of nodeids -> the group). The Colab stand-in's two sessions run at once, one
-# per process; they share one feature cache (test_colab_runtime.stand_in_cache), whose locks make
-# each entry computed once.
+# per process; they and the project environment's notebooks share the run's one feature cache
+# ($PTM_CACHE, test_colab_runtime.stand_in_cache), whose locks make each entry computed once.
 OWN_GROUP = {
     "tests/test_colab_runtime.py::test_resnet18_": "Colab stand-in, ResNet-18 session",
     "tests/test_train.py::test_fine_tuning_the_whole_network": "utils.train: fine-tuning on digits",

