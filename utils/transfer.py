@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import copy
 import time
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 
 import numpy as np
 import torch
@@ -122,7 +122,8 @@ def train_scratch(
 @contextmanager
 def one_thread():
     """Run small problems on one torch and one BLAS thread: on a busy 2-core CPU many times faster
-    than several. (Fine-tuning runs are large enough to share out: they keep every thread.)"""
+    than several, and on an idle one not much slower. (Fine-tuning runs too: with two threads, an
+    epoch took many times longer whenever another process kept a core busy.)"""
     before = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
@@ -322,7 +323,7 @@ def _grid_rows(task, tail_stages, n, val_per_class, seed):
     rows = []
     for strategy, run in runs.items():
         start = time.perf_counter()
-        with nullcontext() if strategy in FINE_TUNED else one_thread():
+        with one_thread():
             out = run()
         row = {
             "task": task["name"],
@@ -398,21 +399,22 @@ def _sweep_rows(task, tail_stages, n, val_per_class, ks, seed):
     rows = []
     for k in ks:
         start = time.perf_counter()
-        frozen = nn.Sequential(*copy.deepcopy(tail_stages[: len(tail_stages) - k])).eval()
-        with torch.inference_mode():
-            maps = torch.cat([frozen(m) for m in task["map"].split(256)])
-        out = finetune.fine_tune_tail(
-            tail_stages[len(tail_stages) - k :],
-            maps,
-            y,
-            idx,
-            int(y.max()) + 1,
-            epochs,
-            TAIL_LR,
-            seed=seed,
-            verbose=False,
-            flip=task.get("flip", True),
-        )
+        with one_thread():
+            frozen = nn.Sequential(*copy.deepcopy(tail_stages[: len(tail_stages) - k])).eval()
+            with torch.inference_mode():
+                maps = torch.cat([frozen(m) for m in task["map"].split(256)])
+            out = finetune.fine_tune_tail(
+                tail_stages[len(tail_stages) - k :],
+                maps,
+                y,
+                idx,
+                int(y.max()) + 1,
+                epochs,
+                TAIL_LR,
+                seed=seed,
+                verbose=False,
+                flip=task.get("flip", True),
+            )
         rows.append(
             {
                 "k": k,
