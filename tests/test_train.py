@@ -401,8 +401,10 @@ def test_depthwise_filters_as_matrices_are_the_same_function_and_weights(lite0):
 
     tail = list(lite0.stage_modules.values())[-4:]
     for shape in [(6, 80, 4, 4), (6, 80, 2, 2), (3, 80, 5, 3), (2, 80, 7, 7)]:
-        conv = nn.Sequential(*copy.deepcopy(tail)).eval()
-        matrices = finetune.small_maps_as_matrices(nn.Sequential(*copy.deepcopy(tail)).eval())
+        conv = nn.Sequential(*copy.deepcopy(tail)).eval().requires_grad_(True)  # as fine_tune
+        matrices = finetune.small_maps_as_matrices(
+            nn.Sequential(*copy.deepcopy(tail)).eval().requires_grad_(True)
+        )
         assert matrices.state_dict().keys() == conv.state_dict().keys()
         swapped = [m for m in matrices.modules() if isinstance(m, finetune.DepthwiseAsMatrix)]
         assert len(swapped) == 8, "every depthwise filter of stages 5 to 7"
