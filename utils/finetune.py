@@ -23,7 +23,7 @@ The recipe, shared by both strategies:
 The last stages of a network see small maps (4 × 4 and 2 × 2 for 64-px digits), where the CPU's
 convolution routines spend most of a training step in the backward pass of the depthwise filters.
 :func:`small_maps_as_matrices` computes those filters as matrix products instead: the same function
-of the same weights, several times faster to train on such maps.
+of the same weights, about half the time per training step on such maps (docs/performance.md).
 
 :func:`fine_tune_tail` trains the last stages on the cached maps of the frozen first stages,
 computed once: a crop of a 4 × 4 map is not a crop of the image, so flips are the only augmentation
