@@ -1,5 +1,6 @@
 """utils.train: cached features, a linear probe on real data, fit, determinism, device logic."""
 
+import os
 from contextlib import nullcontext
 
 import numpy as np
@@ -543,10 +544,146 @@ def test_stage_sweep_largest_k_is_the_grids_run_and_smaller_k_freeze_the_first_s
     def no_training(*args, **kwargs):
         raise AssertionError("the cached sweep should have been reused")
 
-    monkeypatch.setattr(transfer, "_sweep_rows", no_training)
+    monkeypatch.setattr(transfer, "_sweep_row", no_training)
     assert transfer.stage_sweep(task, [tail, second], 3, 2, (1, 2), seed=0) == sweep
     with pytest.raises(ValueError, match="between 1 and 2"):
         transfer.stage_sweep(task, [tail, second], 3, 2, (0, 1))
+
+
+def _tiny_grid_task(n=60, name="tiny"):
+    tail, X, _, _ = _tiny_tail_task(n=n)
+    y = torch.arange(n) % 3
+    X[:, 1] += y.float().view(-1, 1, 1)
+    g = torch.Generator().manual_seed(1)
+    pooled = {
+        s: torch.randn(n, 4, generator=g) + y.view(-1, 1).float() for s in ("a", "b", "pooled")
+    }
+    task = {
+        "name": name,
+        "y": y,
+        "pool_idx": np.arange(45),
+        "test_idx": np.arange(45, n),
+        "pooled": pooled,
+        "map": X,
+        "pixels": X.flatten(1),
+        "images": X[:, :1].repeat(1, 1, 2, 2),
+        "flip": False,
+        "tail_epochs": 3,
+    }
+    return task, tail
+
+
+def test_grid_runs_in_worker_processes_give_the_serial_numbers_and_fill_the_cache(
+    tmp_path, monkeypatch
+):
+    """Notebook 04 computes its grid's independent runs (and the sweep's k) in one process per CPU
+    (issue 27 §6): every row, the fine-tuning curves included, is what a serial run in this process
+    gives, in the order asked; the second call loads every entry without training."""
+    from utils import transfer
+
+    (breeds, breeds_tail), (digits, digits_tail) = _tiny_grid_task(), _tiny_grid_task(name="other")
+    second = nn.Sequential(nn.Conv2d(8, 8, 1), nn.BatchNorm2d(8), nn.ReLU()).eval()
+    runs = [
+        (task, tails, (2, 3), 2, seed)
+        for seed in (0, 1)
+        for task, tails in ((breeds, [breeds_tail]), (digits, [digits_tail, second]))
+    ]
+    without_time = lambda rows: [{k: v for k, v in r.items() if k != "seconds"} for r in rows]  # noqa: E731
+
+    monkeypatch.setenv("PTM_CACHE", str(tmp_path / "serial"))
+    serial = [
+        row
+        for task, tails, sizes, val, seed in runs
+        for row in transfer.transfer_grid(task, tails, sizes, val, seed=seed, cached=False)
+    ]
+    sweep_serial = transfer.stage_sweep(digits, [digits_tail, second], 3, 2, (1, 2), cached=False)
+
+    monkeypatch.setenv("PTM_CACHE", str(tmp_path / "parallel"))
+    sweeps = [(digits, [digits_tail, second], 3, 2, (1, 2), 0)]  # the sweep's k, in the same pool
+    parallel = transfer.transfer_grids(runs, sweeps=sweeps, workers=2, progress=False)
+    assert without_time(parallel) == without_time(serial)
+    assert len(list((tmp_path / "parallel" / "arrays").glob("*.pt"))) == 2 * 2 * 2 + 2
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("the cached rows should have been reused")
+
+    monkeypatch.setattr(transfer, "_grid_rows", no_training)
+    monkeypatch.setattr(transfer, "_sweep_row", no_training)
+    sweep = transfer.stage_sweep(digits, [digits_tail, second], 3, 2, (1, 2), workers=2)
+    assert without_time(sweep) == without_time(sweep_serial)
+    assert transfer.transfer_grids(runs, workers=2, progress=False) == parallel
+    with pytest.raises(ValueError, match="between 1 and 2"):
+        transfer.transfer_grids(runs, sweeps=[(digits, [digits_tail, second], 3, 2, (3,), 0)])
+
+
+INTERRUPTED_GRID = """
+import sys
+import numpy as np, torch
+from torch import nn
+from utils import transfer
+g = torch.Generator().manual_seed(0)
+y = torch.arange(60) % 3
+X = torch.randn(60, 4, 4, 4, generator=g)
+task = {"name": "endless", "y": y, "pool_idx": np.arange(45), "test_idx": np.arange(45, 60),
+        "pooled": {s: torch.randn(60, 4, generator=g) for s in ("a", "b", "pooled")}, "map": X,
+        "pixels": X.flatten(1), "images": X[:, :1], "flip": False, "tail_epochs": 100000}
+tail = nn.Sequential(nn.Conv2d(4, 8, 1), nn.BatchNorm2d(8), nn.ReLU()).eval()
+runs = [(task, [tail], (3, 4), 2, seed) for seed in range(3)]
+if __name__ == "__main__":  # a spawned worker imports this file: it must not start a grid itself
+    transfer.transfer_grids(runs, workers=2, progress=False)
+"""
+
+
+def _cmdline(process) -> str:
+    import psutil
+
+    try:
+        return " ".join(process.cmdline())
+    except psutil.Error:  # it ended meanwhile
+        return ""
+
+
+def test_an_interrupted_grid_leaves_no_worker_process_behind(tmp_path):
+    """A student who interrupts notebook 04's grid cell (Jupyter sends SIGINT to the kernel) stops
+    its worker processes too: none keeps a core busy behind the student's back."""
+    import signal
+    import subprocess
+    import sys
+    import time
+    from contextlib import suppress
+    from pathlib import Path
+
+    import psutil
+
+    script = tmp_path / "grid.py"
+    script.write_text(INTERRUPTED_GRID)
+    env = {
+        **os.environ,
+        "PTM_CACHE": str(tmp_path / "cache"),
+        "PYTHONPATH": str(Path(__file__).resolve().parent.parent),
+    }
+    proc = subprocess.Popen(
+        [sys.executable, str(script)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    workers, alive = [], []
+    try:
+        parent, deadline = psutil.Process(proc.pid), time.monotonic() + 120
+        while len(workers) < 2 and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.2)
+            workers = [c for c in parent.children() if "spawn_main" in _cmdline(c)]
+        assert len(workers) == 2, "the grid should have started two worker processes"
+        time.sleep(2)  # the workers are training
+        assert all(w.is_running() for w in workers) and proc.poll() is None
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+        _, alive = psutil.wait_procs(workers, timeout=30)
+    finally:  # the test owns its processes: nothing of it outlives it, pass or fail
+        for p in [proc, *workers]:
+            with suppress(OSError, psutil.Error):
+                p.kill()
+    assert proc.returncode != 0 and b"KeyboardInterrupt" in err, err[-2000:]
+    assert b"died" not in out + err, (out + err)[-2000:]  # no worker had died before the interrupt
+    assert not alive, f"worker processes left running: {alive}"
 
 
 def test_paired_difference_is_seed_by_seed():

@@ -25,6 +25,12 @@ def key(*parts) -> str:
     return hashlib.sha256(repr(parts).encode()).hexdigest()[:24]
 
 
+def has(kind: str, name: str) -> bool:
+    """Whether ``<cache>/<kind>/<name>.pt`` exists (a caller deciding where to compute the missing
+    entries; :func:`load_or_compute` still checks that it loads)."""
+    return (cache_dir(kind) / f"{name}.pt").exists()
+
+
 def load_or_compute(kind: str, name: str, compute):
     """Load ``<cache>/<kind>/<name>.pt``, or call ``compute()`` and save its result.
 

@@ -16,6 +16,7 @@ each backbone's frozen features transfer to the pets, by cross-validation on tra
 from __future__ import annotations
 
 import copy
+import os
 import time
 from contextlib import contextmanager
 
@@ -235,36 +236,179 @@ def transfer_grid(task, tail_stages, sizes, val_per_class, seed=0, cached=True):
     ``epochs`` and ``val_curve`` (validation accuracy of every epoch, the start first).
     With ``cached`` the rows of one size and seed are kept on disk (:mod:`utils.cache`), under a key
     of every input (the task's arrays and indices, the pre-trained weights, the seed, the code of
-    the recipe): a second run of the notebook reuses them.
+    the recipe): a second run of the notebook reuses them. :func:`transfer_grids` runs many at once.
     """
-    task_key = (
-        _digest(
-            task["name"],
-            task["y"],
-            task["pool_idx"],
-            task["test_idx"],
-            task["pooled"],
-            task["map"],
-            task["pixels"],
-            task["images"],
-            task.get("flip", True),
-            task.get("tail_epochs", TAIL_EPOCHS),
-        )
-        if cached
-        else None
-    )
-    weights = (_weights(tail_stages), _recipe()) if cached else None
     rows = []
     for n in sizes:
         compute = lambda n=n: {"rows": _grid_rows(task, tail_stages, n, val_per_class, seed)}  # noqa: E731
         if cached:
-            name = cache.key(
-                "transfer-grid-v3", task_key, weights, int(n), int(val_per_class), int(seed)
-            )
+            name = _grid_entry(task, tail_stages, n, val_per_class, seed)
             rows += cache.load_or_compute("arrays", name, compute)["rows"]
         else:
             rows += compute()["rows"]
     return rows
+
+
+def _grid_entry(task, tail_stages, n, val_per_class, seed) -> str:
+    """The cache entry of the rows of one size and seed (every input is in its key)."""
+    task_key = _digest(
+        task["name"],
+        task["y"],
+        task["pool_idx"],
+        task["test_idx"],
+        task["pooled"],
+        task["map"],
+        task["pixels"],
+        task["images"],
+        task.get("flip", True),
+        task.get("tail_epochs", TAIL_EPOCHS),
+    )
+    return cache.key(
+        "transfer-grid-v3",
+        task_key,
+        (_weights(tail_stages), _recipe()),
+        int(n),
+        int(val_per_class),
+        int(seed),
+    )
+
+
+def transfer_grids(runs, sweeps=(), workers=None, progress=True) -> list[dict]:
+    """:func:`transfer_grid` for every ``(task, tail_stages, sizes, val_per_class, seed)`` of
+    ``runs``: their rows, in that order, cached.
+
+    The runs are independent and each computes on one thread, so those not cached yet are computed
+    in up to ``workers`` processes at once (default :func:`workers`: one per CPU). Every run seeds
+    itself, so its numbers are the same in any process and order (tested). ``sweeps``: arguments
+    ``(task, tail_stages, n, val_per_class, ks, seed)`` of :func:`stage_sweep` calls to come,
+    computed and cached in the same processes (the sweep's call then loads them), so that no
+    process waits while another finishes the grid's last run.
+    """
+    tasks, units = [], []
+    for task, tails, sizes, val, seed in runs:
+        i = _index(tasks, task, tails)
+        units += [("grid", i, int(n), int(val), int(seed)) for n in sizes]
+    grid_units = len(units)
+    for task, tails, n, val, ks, seed in sweeps:
+        i = _index(tasks, task, tails)
+        units += [("sweep", i, int(n), int(val), k, int(seed)) for k in _checked(ks, tails)]
+    results = _compute(tasks, units, workers, progress)
+    return [row for rows in results[:grid_units] for row in rows]
+
+
+def _index(tasks, task, tails) -> int:
+    """The place of (task, tails) in ``tasks``, added if new: each pair is sent to a worker once."""
+    for i, (t, s) in enumerate(tasks):
+        if t is task and s is tails:
+            return i
+    tasks.append((task, tails))
+    return len(tasks) - 1
+
+
+def workers() -> int:
+    """How many processes the notebook's independent fine-tuning runs may use: one per CPU this
+    process may use (at most 4: each holds a copy of torch), and 1 on a GPU (the runs share it)."""
+    from .train import get_device
+
+    if get_device().type != "cpu":
+        return 1
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS and Windows
+        cpus = os.cpu_count() or 1
+    return max(1, min(cpus, 4))
+
+
+def _unit(tasks, unit):
+    """One unit of work: ("grid", task, n, val, seed) or ("sweep", task, n, val, k, seed)."""
+    kind, i, *args = unit
+    task, tails = tasks[i]
+    if kind == "grid":
+        n, val, seed = args
+        return transfer_grid(task, tails, [n], val, seed)
+    n, val, k, seed = args
+    return _sweep_one(task, tails, n, val, k, seed)
+
+
+def _entry(tasks, unit) -> str:
+    kind, i, *args = unit
+    task, tails = tasks[i]
+    if kind == "grid":
+        n, val, seed = args
+        return _grid_entry(task, tails, n, val, seed)
+    n, val, k, seed = args
+    return _sweep_entry(task, tails, n, val, k, seed)
+
+
+def _cost(tasks, unit) -> float:
+    """A rough relative cost of a unit (training images × epochs × map size), to start the dearest
+    first."""
+    kind, i, n, *rest = unit
+    task, tails = tasks[i]
+    classes = int(torch.as_tensor(task["y"]).max()) + 1
+    share = rest[1] / len(tails) if kind == "sweep" else 1  # the sweep trains k of the stages
+    return share * n * classes * task.get("tail_epochs", TAIL_EPOCHS) * task["map"][0].numel()
+
+
+_WORKER_TASKS = None
+
+
+def _worker_start(tasks):
+    import signal
+
+    global _WORKER_TASKS
+    _WORKER_TASKS = tasks
+    torch.set_num_threads(1)
+    # Jupyter's interrupt signals the kernel's whole process group: the kernel, not each worker,
+    # decides what an interrupt stops (all of them: see _compute)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _worker_unit(unit):
+    return _unit(_WORKER_TASKS, unit)
+
+
+def _compute(tasks, units, workers_=None, progress=True) -> list:
+    """Each unit's result, in order: cached ones loaded here, the others computed in up to
+    ``workers_`` processes (the dearest first), or here when one process is all there is."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from concurrent.futures.process import BrokenProcessPool
+
+    from tqdm.auto import tqdm
+
+    missing = [j for j, u in enumerate(units) if not cache.has("arrays", _entry(tasks, u))]
+    processes = min(workers() if workers_ is None else int(workers_), len(missing))
+    results = [None] * len(units)
+    bar = tqdm(total=len(missing), desc="runs", disable=not progress or not missing)
+    if processes > 1:
+        pool = ProcessPoolExecutor(
+            processes,
+            mp_context=multiprocessing.get_context("spawn"),  # never fork a process holding threads
+            initializer=_worker_start,
+            initargs=(list(tasks),),
+        )
+        try:
+            order = sorted(missing, key=lambda j: -_cost(tasks, units[j]))
+            futures = {pool.submit(_worker_unit, units[j]): j for j in order}
+            for future in as_completed(futures):
+                results[futures[future]] = future.result()
+                bar.update()
+        except BrokenProcessPool:  # a worker died (memory?): what is left is computed here
+            print("a worker process died; computing the remaining runs in this process")
+        except BaseException:  # an interrupted cell leaves no run behind
+            for process in list((getattr(pool, "_processes", None) or {}).values()):
+                process.terminate()
+            raise
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+    for j, unit in enumerate(units):
+        if results[j] is None:
+            results[j] = _unit(tasks, unit)
+            if j in missing:
+                bar.update()
+    bar.close()
+    return results
 
 
 def _grid_rows(task, tail_stages, n, val_per_class, seed):
@@ -348,7 +492,9 @@ def _grid_rows(task, tail_stages, n, val_per_class, seed):
     return rows
 
 
-def stage_sweep(task, tail_stages, n, val_per_class, ks, seed=0, cached=True) -> list[dict]:
+def stage_sweep(
+    task, tail_stages, n, val_per_class, ks, seed=0, cached=True, workers=None, progress=True
+) -> list[dict]:
     """How many stages to fine-tune, measured (notebook 04): fine-tuning the last ``k`` of
     ``tail_stages`` for each ``k`` in ``ks``, on one training set of ``n`` examples per class and
     the split of :func:`transfer_grid` with the same ``seed`` (so its fine-tuning row is the sweep's
@@ -359,21 +505,29 @@ def stage_sweep(task, tail_stages, n, val_per_class, ks, seed=0, cached=True) ->
     are cached, as everywhere in the notebook) and the last ``k`` train with the grid's recipe.
     Returns one row per ``k``: ``{"k", "val_before", "val_after", "test_before", "test_acc",
     "kept_epoch", "epochs", "seconds"}`` (the start, ``val_before``, is the probe on the final
-    features: the sweep's ``k = 0``). Cached like the grid's rows.
+    features: the sweep's ``k = 0``). Cached like the grid's rows, one entry per ``k``, computed in
+    up to ``workers`` processes as in :func:`transfer_grids`.
     """
+    ks = _checked(ks, tail_stages)
+    if not cached:
+        return [_sweep_row(task, list(tail_stages), n, val_per_class, k, seed) for k in ks]
+    tasks = [(task, tail_stages)]
+    units = [("sweep", 0, int(n), int(val_per_class), k, int(seed)) for k in ks]
+    return [row for rows in _compute(tasks, units, workers, progress) for row in rows]
+
+
+def _checked(ks, tail_stages) -> list[int]:
     ks = [int(k) for k in ks]
     if not all(1 <= k <= len(tail_stages) for k in ks):
         raise ValueError(
             f"every k must be between 1 and {len(tail_stages)} (the tail's stages), got {ks}"
         )
+    return ks
 
-    def compute():
-        return {"rows": _sweep_rows(task, list(tail_stages), n, val_per_class, ks, seed)}
 
-    if not cached:
-        return compute()["rows"]
-    name = cache.key(
-        "stage-sweep-v1",
+def _sweep_entry(task, tail_stages, n, val_per_class, k, seed) -> str:
+    return cache.key(
+        "stage-sweep-v2",
         _digest(task["name"], task["y"], task["pool_idx"], task["test_idx"], task["map"]),
         _weights(tail_stages),
         _recipe(),
@@ -382,12 +536,18 @@ def stage_sweep(task, tail_stages, n, val_per_class, ks, seed=0, cached=True) ->
         int(n),
         int(val_per_class),
         int(seed),
-        tuple(ks),
+        int(k),
     )
+
+
+def _sweep_one(task, tail_stages, n, val_per_class, k, seed) -> list[dict]:
+    """The sweep's row for one ``k``, cached (a list of one row, like a grid unit's rows)."""
+    name = _sweep_entry(task, tail_stages, n, val_per_class, k, seed)
+    compute = lambda: {"rows": [_sweep_row(task, list(tail_stages), n, val_per_class, k, seed)]}  # noqa: E731
     return cache.load_or_compute("arrays", name, compute)["rows"]
 
 
-def _sweep_rows(task, tail_stages, n, val_per_class, ks, seed):
+def _sweep_row(task, tail_stages, n, val_per_class, k, seed) -> dict:
     from . import finetune
 
     y, pool = torch.as_tensor(task["y"]), np.asarray(task["pool_idx"])
@@ -396,38 +556,33 @@ def _sweep_rows(task, tail_stages, n, val_per_class, ks, seed):
         (train_idx, val_idx, np.asarray(task["test_idx"])),
         task.get("tail_epochs", TAIL_EPOCHS),
     )
-    rows = []
-    for k in ks:
-        start = time.perf_counter()
-        with one_thread():
-            frozen = nn.Sequential(*copy.deepcopy(tail_stages[: len(tail_stages) - k])).eval()
-            with torch.inference_mode():
-                maps = torch.cat([frozen(m) for m in task["map"].split(256)])
-            out = finetune.fine_tune_tail(
-                tail_stages[len(tail_stages) - k :],
-                maps,
-                y,
-                idx,
-                int(y.max()) + 1,
-                epochs,
-                TAIL_LR,
-                seed=seed,
-                verbose=False,
-                flip=task.get("flip", True),
-            )
-        rows.append(
-            {
-                "k": k,
-                "val_before": round(out["val_before"], 4),
-                "val_after": round(out["val_after"], 4),
-                "test_before": round(out["test_before"], 4),
-                "test_acc": round(out["test_after"], 4),
-                "kept_epoch": int(out["kept_epoch"]),
-                "epochs": int(epochs),
-                "seconds": round(time.perf_counter() - start, 2),
-            }
+    start = time.perf_counter()
+    with one_thread():
+        frozen = nn.Sequential(*copy.deepcopy(tail_stages[: len(tail_stages) - k])).eval()
+        with torch.inference_mode():
+            maps = torch.cat([frozen(m) for m in task["map"].split(256)])
+        out = finetune.fine_tune_tail(
+            tail_stages[len(tail_stages) - k :],
+            maps,
+            y,
+            idx,
+            int(y.max()) + 1,
+            epochs,
+            TAIL_LR,
+            seed=seed,
+            verbose=False,
+            flip=task.get("flip", True),
         )
-    return rows
+    return {
+        "k": k,
+        "val_before": round(out["val_before"], 4),
+        "val_after": round(out["val_after"], 4),
+        "test_before": round(out["test_before"], 4),
+        "test_acc": round(out["test_after"], 4),
+        "kept_epoch": int(out["kept_epoch"]),
+        "epochs": int(epochs),
+        "seconds": round(time.perf_counter() - start, 2),
+    }
 
 
 def summarize(grid) -> list[dict]:
