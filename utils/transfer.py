@@ -7,7 +7,8 @@ earlier stage (chosen on validation), fine-tuning of the last stages on cached
 maps (:func:`utils.finetune.fine_tune_tail`; how many stages is the caller's
 choice, per task), and a small CNN trained from scratch (:func:`train_scratch`).
 The features and maps come from :func:`utils.train.stage_outputs`, cached, and so
-are the grid's rows: a second run costs seconds.
+are the grid's rows: a second run costs seconds. :func:`transfer_grids` computes
+many (task, size, seed) runs, and :func:`stage_sweep` its k, in one process per CPU.
 
 :func:`probe_backbones` measures the other side of Figure 4 (notebook 03): how well
 each backbone's frozen features transfer to the pets, by cross-validation on trainval.
