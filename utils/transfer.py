@@ -239,19 +239,21 @@ def transfer_grid(task, tail_stages, sizes, val_per_class, seed=0, cached=True):
     of every input (the task's arrays and indices, the pre-trained weights, the seed, the code of
     the recipe): a second run of the notebook reuses them. :func:`transfer_grids` runs many at once.
     """
+    keys = _grid_keys(task, tail_stages) if cached else None
     rows = []
     for n in sizes:
         compute = lambda n=n: {"rows": _grid_rows(task, tail_stages, n, val_per_class, seed)}  # noqa: E731
         if cached:
-            name = _grid_entry(task, tail_stages, n, val_per_class, seed)
+            name = _grid_entry(keys, n, val_per_class, seed)
             rows += cache.load_or_compute("arrays", name, compute)["rows"]
         else:
             rows += compute()["rows"]
     return rows
 
 
-def _grid_entry(task, tail_stages, n, val_per_class, seed) -> str:
-    """The cache entry of the rows of one size and seed (every input is in its key)."""
+def _grid_keys(task, tail_stages) -> tuple:
+    """Digests of what every grid entry of ``task`` depends on besides size and seed: its arrays,
+    the pre-trained weights and the recipe's code (computed once per task, not once per entry)."""
     task_key = _digest(
         task["name"],
         task["y"],
@@ -264,14 +266,13 @@ def _grid_entry(task, tail_stages, n, val_per_class, seed) -> str:
         task.get("flip", True),
         task.get("tail_epochs", TAIL_EPOCHS),
     )
-    return cache.key(
-        "transfer-grid-v3",
-        task_key,
-        (_weights(tail_stages), _recipe()),
-        int(n),
-        int(val_per_class),
-        int(seed),
-    )
+    return task_key, (_weights(tail_stages), _recipe())
+
+
+def _grid_entry(keys, n, val_per_class, seed) -> str:
+    """The cache entry of the rows of one size and seed (``keys``: :func:`_grid_keys`)."""
+    task_key, weights = keys
+    return cache.key("transfer-grid-v3", task_key, weights, int(n), int(val_per_class), int(seed))
 
 
 def transfer_grids(runs, sweeps=(), workers=None, progress=True) -> list[dict]:
@@ -320,25 +321,29 @@ def workers() -> int:
     return max(1, min(cpus, 4))
 
 
-def _unit(tasks, unit):
-    """One unit of work: ("grid", task, n, val, seed) or ("sweep", task, n, val, k, seed)."""
+def _unit(tasks, unit, name):
+    """One unit of work, ("grid", task, n, val, seed) or ("sweep", task, n, val, k, seed): its rows,
+    loaded from or computed into the cache entry ``name``."""
     kind, i, *args = unit
     task, tails = tasks[i]
     if kind == "grid":
-        n, val, seed = args
-        return transfer_grid(task, tails, [n], val, seed)
-    n, val, k, seed = args
-    return _sweep_one(task, tails, n, val, k, seed)
+        compute = lambda: {"rows": _grid_rows(task, tails, *args)}  # noqa: E731
+    else:
+        compute = lambda: {"rows": [_sweep_row(task, list(tails), *args)]}  # noqa: E731
+    return cache.load_or_compute("arrays", name, compute)["rows"]
 
 
-def _entry(tasks, unit) -> str:
-    kind, i, *args = unit
-    task, tails = tasks[i]
-    if kind == "grid":
-        n, val, seed = args
-        return _grid_entry(task, tails, n, val, seed)
-    n, val, k, seed = args
-    return _sweep_entry(task, tails, n, val, k, seed)
+def _entries(tasks, units) -> list[str]:
+    """Each unit's cache entry, the digests of each task computed once."""
+    keys = {}
+    for kind, i, *_ in units:
+        task, tails = tasks[i]
+        if (kind, i) not in keys:
+            keys[kind, i] = _grid_keys(task, tails) if kind == "grid" else _sweep_keys(task, tails)
+    return [
+        _grid_entry(keys[kind, i], *args) if kind == "grid" else _sweep_entry(keys[kind, i], *args)
+        for kind, i, *args in units
+    ]
 
 
 def _cost(tasks, unit) -> float:
@@ -365,8 +370,8 @@ def _worker_start(tasks):
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def _worker_unit(unit):
-    return _unit(_WORKER_TASKS, unit)
+def _worker_unit(unit, name):
+    return _unit(_WORKER_TASKS, unit, name)
 
 
 def _compute(tasks, units, workers_=None, progress=True) -> list:
@@ -378,7 +383,8 @@ def _compute(tasks, units, workers_=None, progress=True) -> list:
 
     from tqdm.auto import tqdm
 
-    missing = [j for j, u in enumerate(units) if not cache.has("arrays", _entry(tasks, u))]
+    names = _entries(tasks, units)
+    missing = [j for j, name in enumerate(names) if not cache.has("arrays", name)]
     processes = min(workers() if workers_ is None else int(workers_), len(missing))
     results = [None] * len(units)
     bar = tqdm(total=len(missing), desc="runs", disable=not progress or not missing)
@@ -391,7 +397,7 @@ def _compute(tasks, units, workers_=None, progress=True) -> list:
         )
         try:
             order = sorted(missing, key=lambda j: -_cost(tasks, units[j]))
-            futures = {pool.submit(_worker_unit, units[j]): j for j in order}
+            futures = {pool.submit(_worker_unit, units[j], names[j]): j for j in order}
             for future in as_completed(futures):
                 results[futures[future]] = future.result()
                 bar.update()
@@ -405,7 +411,7 @@ def _compute(tasks, units, workers_=None, progress=True) -> list:
             pool.shutdown(wait=True, cancel_futures=True)
     for j, unit in enumerate(units):
         if results[j] is None:
-            results[j] = _unit(tasks, unit)
+            results[j] = _unit(tasks, unit, names[j])
             if j in missing:
                 bar.update()
     bar.close()
@@ -526,26 +532,26 @@ def _checked(ks, tail_stages) -> list[int]:
     return ks
 
 
-def _sweep_entry(task, tail_stages, n, val_per_class, k, seed) -> str:
-    return cache.key(
-        "stage-sweep-v2",
+def _sweep_keys(task, tail_stages) -> tuple:
+    """Digests of what every sweep entry of ``task`` depends on besides n, k and seed."""
+    return (
         _digest(task["name"], task["y"], task["pool_idx"], task["test_idx"], task["map"]),
         _weights(tail_stages),
         _recipe(),
         task.get("flip", True),
         task.get("tail_epochs", TAIL_EPOCHS),
+    )
+
+
+def _sweep_entry(keys, n, val_per_class, k, seed) -> str:
+    return cache.key(
+        "stage-sweep-v2",
+        *keys,
         int(n),
         int(val_per_class),
         int(seed),
         int(k),
     )
-
-
-def _sweep_one(task, tail_stages, n, val_per_class, k, seed) -> list[dict]:
-    """The sweep's row for one ``k``, cached (a list of one row, like a grid unit's rows)."""
-    name = _sweep_entry(task, tail_stages, n, val_per_class, k, seed)
-    compute = lambda: {"rows": [_sweep_row(task, list(tail_stages), n, val_per_class, k, seed)]}  # noqa: E731
-    return cache.load_or_compute("arrays", name, compute)["rows"]
 
 
 def _sweep_row(task, tail_stages, n, val_per_class, k, seed) -> dict:
