@@ -104,8 +104,8 @@ class Batch:
         self.preset = dict(templates or {})
         self.known.update({name: None for name in self.preset})
         sweep_stale()
-        self.work = Path(tempfile.mkdtemp(prefix=WORK_PREFIX))
-        (self.work / "owner").write_text(str(os.getpid()))
+        # the owner is in the name, so no other grader's sweep ever sees this folder without one
+        self.work = Path(tempfile.mkdtemp(prefix=f"{WORK_PREFIX}{os.getpid()}-"))
         self.public = None
         if self.mode is sandbox.Isolation.NO_NAMESPACES:  # stage users reach their folders, never
             # the templates (tests)
@@ -367,15 +367,25 @@ def grade_one(batch, sub_id, path, shown=None):
     return batch.finish(sub, name, v, time.monotonic() - start)
 
 
+def work_owner(d):
+    """The process id of the grader that made work folder ``d`` (``ptm-grade-<pid>-<random>``), or
+    None for a name that carries none."""
+    pid = Path(d).name[len(WORK_PREFIX) :].split("-")[0]
+    return int(pid) if pid.isdigit() else None
+
+
 def sweep_stale():
     """Remove work folders of graders that died (kill -9): they may hold hidden tests."""
     for d in Path(tempfile.gettempdir()).glob(f"{WORK_PREFIX}*"):
-        try:
-            owner = int((d / "owner").read_text())
-            os.kill(owner, 0)
-            continue  # its grader is alive
-        except (OSError, ValueError):
-            pass
+        owner = work_owner(d)
+        if owner is not None:
+            try:
+                os.kill(owner, 0)
+                continue  # its grader is alive
+            except PermissionError:
+                continue  # alive, and another user's: not ours to remove
+            except OSError:
+                pass
         _remove_work(d)
 
 

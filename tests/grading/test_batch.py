@@ -12,6 +12,7 @@ import codecs
 import csv
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -413,15 +414,8 @@ def test_kill_9_of_the_grader_kills_the_submission(dist, tmp_path):
     assert not [
         d
         for d in Path(tempfile.gettempdir()).glob(f"{batch.WORK_PREFIX}*")
-        if _owner(d) == proc.pid
+        if batch.work_owner(d) == proc.pid
     ]
-
-
-def _owner(d):
-    try:
-        return int((d / "owner").read_text())
-    except (OSError, ValueError):
-        return None
 
 
 def _kernels_of(pid):
@@ -450,7 +444,7 @@ def test_sigterm_aborts_without_leaving_tests_or_processes(dist, tmp_path):
     assert not [
         d
         for d in Path(tempfile.gettempdir()).glob(f"{batch.WORK_PREFIX}*")
-        if _owner(d) == proc.pid
+        if batch.work_owner(d) == proc.pid
     ]
 
 
@@ -465,12 +459,21 @@ def test_no_sandbox_refuses_unless_trusted(tmp_path):
     assert "--trusted" in (tmp_path / "out" / "report.html").read_text()
 
 
-def test_stale_work_folders_are_swept(tmp_path):
-    stale = Path(tempfile.gettempdir()) / f"{batch.WORK_PREFIX}stale-test"
-    (stale / "templates").mkdir(parents=True, exist_ok=True)
-    (stale / "owner").write_text("999999999")
-    batch.sweep_stale()
-    assert not stale.exists()
+def test_stale_work_folders_are_swept_and_a_live_graders_are_kept(tmp_path):
+    root = Path(tempfile.gettempdir())
+    dead = root / f"{batch.WORK_PREFIX}999999999-stale-test"
+    unnamed = root / f"{batch.WORK_PREFIX}stale-test"  # no owner in its name
+    for d in (dead, unnamed):
+        (d / "templates").mkdir(parents=True, exist_ok=True)
+    # just made by a live grader, nothing written in it yet: a concurrent grader's sweep must keep
+    # it (CI's shards once removed one between its mkdtemp and its owner file)
+    live = Path(tempfile.mkdtemp(prefix=f"{batch.WORK_PREFIX}{os.getpid()}-"))
+    try:
+        batch.sweep_stale()
+        assert not dead.exists() and not unnamed.exists()
+        assert live.is_dir() and batch.work_owner(live) == os.getpid()
+    finally:
+        shutil.rmtree(live, ignore_errors=True)
 
 
 def test_interrupted_batch_resumes_without_losing_or_duplicating(tmp_path):
