@@ -239,16 +239,10 @@ def transfer_grid(task, tail_stages, sizes, val_per_class, seed=0, cached=True):
     of every input (the task's arrays and indices, the pre-trained weights, the seed, the code of
     the recipe): a second run of the notebook reuses them. :func:`transfer_grids` runs many at once.
     """
-    keys = _grid_keys(task, tail_stages) if cached else None
-    rows = []
-    for n in sizes:
-        compute = lambda n=n: {"rows": _grid_rows(task, tail_stages, n, val_per_class, seed)}  # noqa: E731
-        if cached:
-            name = _grid_entry(keys, n, val_per_class, seed)
-            rows += cache.load_or_compute("arrays", name, compute)["rows"]
-        else:
-            rows += compute()["rows"]
-    return rows
+    if not cached:
+        return [row for n in sizes for row in _grid_rows(task, tail_stages, n, val_per_class, seed)]
+    run = (task, tail_stages, sizes, val_per_class, seed)
+    return transfer_grids([run], workers=1, progress=False)  # cached: one entry per size
 
 
 def _grid_keys(task, tail_stages) -> tuple:
